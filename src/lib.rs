@@ -1,0 +1,4 @@
+//! planck: an embeddable, rules-driven workflow engine.
+
+pub mod spine;
+pub mod surface;

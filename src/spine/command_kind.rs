@@ -1,0 +1,90 @@
+//! The names of the commands of CONTRACT.md §2, as one closed enum.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The name of a command. Every command a case accepts is one of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandKind {
+    /// `submit_request`: creates the Request and its governance Task.
+    SubmitRequest,
+    /// `approve_task`: Task `open` → `approved`.
+    ApproveTask,
+    /// `reject_task`: Task `open` → `rejected`.
+    RejectTask,
+    /// `assign_task`: records the Assignment.
+    AssignTask,
+    /// `annotate_task`: a note on the Task.
+    AnnotateTask,
+    /// `close_task`: governance closure.
+    CloseTask,
+    /// `create_job`: the explicit hand-off that makes the Job.
+    CreateJob,
+    /// `claim_job`: the operator claims the Job and opens the ServiceEvent.
+    ClaimJob,
+    /// `advance`: moves the ServiceEvent along a declared transition.
+    Advance,
+    /// `attach_evidence`: adds one evidence item to the open ServiceEvent.
+    AttachEvidence,
+    /// `complete_service_event`: completes the ServiceEvent and seals the Record.
+    CompleteServiceEvent,
+    /// `complete_job`: Job `completed`.
+    CompleteJob,
+    /// `cancel_job`: Job `cancelled`.
+    CancelJob,
+    /// `record_settlement`: writes economic state.
+    RecordSettlement,
+}
+
+impl CommandKind {
+    /// Every command, in the order of CONTRACT.md §2.
+    pub const ALL: [CommandKind; 14] = [
+        CommandKind::SubmitRequest,
+        CommandKind::ApproveTask,
+        CommandKind::RejectTask,
+        CommandKind::AssignTask,
+        CommandKind::AnnotateTask,
+        CommandKind::CloseTask,
+        CommandKind::CreateJob,
+        CommandKind::ClaimJob,
+        CommandKind::Advance,
+        CommandKind::AttachEvidence,
+        CommandKind::CompleteServiceEvent,
+        CommandKind::CompleteJob,
+        CommandKind::CancelJob,
+        CommandKind::RecordSettlement,
+    ];
+
+    /// The command's name as written in scenarios, rules and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandKind::SubmitRequest => "submit_request",
+            CommandKind::ApproveTask => "approve_task",
+            CommandKind::RejectTask => "reject_task",
+            CommandKind::AssignTask => "assign_task",
+            CommandKind::AnnotateTask => "annotate_task",
+            CommandKind::CloseTask => "close_task",
+            CommandKind::CreateJob => "create_job",
+            CommandKind::ClaimJob => "claim_job",
+            CommandKind::Advance => "advance",
+            CommandKind::AttachEvidence => "attach_evidence",
+            CommandKind::CompleteServiceEvent => "complete_service_event",
+            CommandKind::CompleteJob => "complete_job",
+            CommandKind::CancelJob => "cancel_job",
+            CommandKind::RecordSettlement => "record_settlement",
+        }
+    }
+
+    /// Parse a command name; `None` when it is not one of [`CommandKind::ALL`].
+    pub fn parse(name: &str) -> Option<CommandKind> {
+        CommandKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl fmt::Display for CommandKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

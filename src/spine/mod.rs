@@ -1,0 +1,5 @@
+//! The universal spine: Request → Task → Assignment → Job → ServiceEvent → Record → Settlement.
+
+mod command_kind;
+
+pub use command_kind::CommandKind;

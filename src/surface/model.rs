@@ -1,0 +1,346 @@
+//! The compiled, immutable [`Surface`]: what the spine core runs against.
+//!
+//! A `Surface` is produced only by [`crate::surface::compile`] from a definition that passed
+//! validation, so every id in it resolves and every lookup here is total. Phases, evidence
+//! categories and rules are addressed by dense indices ([`PhaseId`], [`CategoryId`],
+//! [`RuleId`]); transitions are kept in a compressed adjacency table (sorted targets per source
+//! phase) so a move is found in O(log out-degree), which for every real surface is O(1).
+
+use std::collections::HashMap;
+use std::fmt;
+
+use petgraph::graph::DiGraph;
+use serde::Serialize;
+
+use crate::spine::CommandKind;
+use crate::surface::ast::{
+    ClaimPolicy, Definition, Ownership, PaymentTiming, RecordContainer, Status,
+};
+use crate::surface::rules::Guard;
+
+/// Index of a phase in lifecycle order (0 = the first phase).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct PhaseId(pub u32);
+
+/// Index of a declared evidence category (required ones first, then optional ones).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct CategoryId(pub u32);
+
+/// Index of a `[[rule]]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct RuleId(pub u32);
+
+/// Index of a transition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct TransitionId(pub u32);
+
+/// A SHA-256 digest over the canonical serialization of the normalized definition.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Fingerprint(pub [u8; 32]);
+
+impl Fingerprint {
+    /// Lowercase hex, 64 characters.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({})", self.to_hex())
+    }
+}
+
+impl Serialize for Fingerprint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+/// The posture of `[execution]`, defaults filled in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ExecutionPolicy {
+    /// Whether a claim is required before work.
+    pub claim: ClaimPolicy,
+    /// Who may claim.
+    pub ownership: Ownership,
+    /// The record container.
+    pub record: RecordContainer,
+    /// Whether settlement must be captured before the claim.
+    pub payment_timing: PaymentTiming,
+    /// Whether completed Jobs stay on the operator's desk.
+    pub completed_visible: bool,
+}
+
+/// One phase.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PhaseInfo {
+    /// Its id.
+    pub id: String,
+    /// What operators see.
+    pub label: String,
+}
+
+/// One compiled transition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TransitionInfo {
+    /// Source phase.
+    pub from: PhaseId,
+    /// Target phase.
+    pub to: PhaseId,
+    /// Categories that must each hold `min_per_category` items first.
+    pub requires: Vec<CategoryId>,
+    /// A rule that must pass (a rule with `on = "transition"` or any other rule named here).
+    pub rule: Option<RuleId>,
+}
+
+/// When a rule runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "command")]
+pub enum RuleTrigger {
+    /// Whenever this command is judged on a case of the surface.
+    Command(CommandKind),
+    /// Only where a transition names the rule.
+    Transition,
+}
+
+/// One compiled rule.
+#[derive(Clone, Debug, Serialize)]
+pub struct RuleInfo {
+    /// Its name.
+    pub name: String,
+    /// When it runs.
+    pub on: RuleTrigger,
+    /// The Rhai source of `when`.
+    pub when: String,
+    /// What a refused actor is told.
+    pub message: String,
+    /// The compiled expression.
+    #[serde(skip)]
+    pub guard: Guard,
+}
+
+/// One compiled escalation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EscalationInfo {
+    /// The phase being watched.
+    pub phase: PhaseId,
+    /// How long the ServiceEvent may stay in it, in milliseconds.
+    pub after_ms: u64,
+    /// The `after` text as written (`24h`).
+    pub after: String,
+    /// The signal to emit.
+    pub signal: String,
+}
+
+/// The evidence contract.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EvidenceContract {
+    /// Every declared category: required ones first, then optional ones. Index = [`CategoryId`].
+    pub categories: Vec<String>,
+    /// How many of `categories` (from the start) are required.
+    pub required_count: u32,
+    /// Items each required category must hold before completion.
+    pub min_per_category: u32,
+}
+
+impl EvidenceContract {
+    /// The required categories.
+    pub fn required(&self) -> impl Iterator<Item = (CategoryId, &str)> {
+        self.categories
+            .iter()
+            .take(self.required_count as usize)
+            .enumerate()
+            .map(|(i, c)| (CategoryId(i as u32), c.as_str()))
+    }
+
+    /// The id of a declared category.
+    pub fn category(&self, name: &str) -> Option<CategoryId> {
+        self.categories
+            .iter()
+            .position(|c| c == name)
+            .map(|i| CategoryId(i as u32))
+    }
+
+    /// The name of a category id.
+    pub fn name(&self, id: CategoryId) -> &str {
+        self.categories
+            .get(id.0 as usize)
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+}
+
+/// The intake contract.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IntakeContract {
+    /// Fields that must be present and non-empty.
+    pub required: Vec<String>,
+    /// Fields that may be present.
+    pub optional: Vec<String>,
+    /// Photos that must come with the request.
+    pub min_photos: u32,
+}
+
+/// A compiled surface. Immutable; cheap to share behind an `Arc`.
+#[derive(Clone, Debug)]
+pub struct Surface {
+    pub(crate) slug: String,
+    pub(crate) name: String,
+    pub(crate) spec: String,
+    pub(crate) version: u32,
+    pub(crate) status: Status,
+    pub(crate) execution: ExecutionPolicy,
+    pub(crate) phases: Vec<PhaseInfo>,
+    pub(crate) phase_index: HashMap<String, PhaseId>,
+    pub(crate) transitions: Vec<TransitionInfo>,
+    /// `adjacency_start[p]..adjacency_start[p+1]` indexes `adjacency` for phase `p`.
+    pub(crate) adjacency_start: Vec<u32>,
+    /// `(to, transition)` pairs, sorted by `to` within each source phase.
+    pub(crate) adjacency: Vec<(PhaseId, TransitionId)>,
+    pub(crate) graph: DiGraph<PhaseId, TransitionId>,
+    pub(crate) evidence: EvidenceContract,
+    pub(crate) intake: IntakeContract,
+    pub(crate) rules: Vec<RuleInfo>,
+    /// For each command, the rules with `on = <command>`, in file order.
+    pub(crate) rules_on: HashMap<CommandKind, Vec<RuleId>>,
+    pub(crate) escalations: Vec<EscalationInfo>,
+    pub(crate) fingerprint: Fingerprint,
+    /// The normalized definition (defaults filled in) the fingerprint was taken over.
+    pub(crate) definition: Definition,
+}
+
+impl Surface {
+    /// `slug`.
+    pub fn slug(&self) -> &str {
+        &self.slug
+    }
+    /// `name`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// `spec`.
+    pub fn spec(&self) -> &str {
+        &self.spec
+    }
+    /// `version`.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+    /// `slug@version`, the registry key.
+    pub fn key(&self) -> String {
+        format!("{}@{}", self.slug, self.version)
+    }
+    /// `status`.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+    /// The `[execution]` posture.
+    pub fn execution(&self) -> &ExecutionPolicy {
+        &self.execution
+    }
+    /// Phases in lifecycle order.
+    pub fn phases(&self) -> &[PhaseInfo] {
+        &self.phases
+    }
+    /// The phase with this id.
+    pub fn phase(&self, id: PhaseId) -> Option<&PhaseInfo> {
+        self.phases.get(id.0 as usize)
+    }
+    /// The id of the phase named `name`.
+    pub fn phase_id(&self, name: &str) -> Option<PhaseId> {
+        self.phase_index.get(name).copied()
+    }
+    /// The phase name of `id` (empty when out of range, which a compiled surface never hands out).
+    pub fn phase_name(&self, id: PhaseId) -> &str {
+        self.phase(id).map(|p| p.id.as_str()).unwrap_or("")
+    }
+    /// The first phase: the Job waiting to be claimed.
+    pub fn first_phase(&self) -> PhaseId {
+        PhaseId(0)
+    }
+    /// The second phase: entered by claiming.
+    pub fn claimed_phase(&self) -> PhaseId {
+        PhaseId(1)
+    }
+    /// The last phase: entered only by completing the ServiceEvent.
+    pub fn last_phase(&self) -> PhaseId {
+        PhaseId(self.phases.len().saturating_sub(1) as u32)
+    }
+    /// Every transition.
+    pub fn transitions(&self) -> &[TransitionInfo] {
+        &self.transitions
+    }
+    /// The transition `from → to`, if declared.
+    pub fn transition(&self, from: PhaseId, to: PhaseId) -> Option<&TransitionInfo> {
+        let start = *self.adjacency_start.get(from.0 as usize)? as usize;
+        let end = *self.adjacency_start.get(from.0 as usize + 1)? as usize;
+        let slice = self.adjacency.get(start..end)?;
+        let pos = slice.binary_search_by_key(&to, |(t, _)| *t).ok()?;
+        let (_, tid) = slice.get(pos)?;
+        self.transitions.get(tid.0 as usize)
+    }
+    /// Transitions leaving `from`.
+    pub fn transitions_from(&self, from: PhaseId) -> impl Iterator<Item = &TransitionInfo> {
+        let start = self
+            .adjacency_start
+            .get(from.0 as usize)
+            .copied()
+            .unwrap_or(0) as usize;
+        let end = self
+            .adjacency_start
+            .get(from.0 as usize + 1)
+            .copied()
+            .unwrap_or(0) as usize;
+        self.adjacency
+            .get(start..end)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|(_, t)| self.transitions.get(t.0 as usize))
+    }
+    /// The petgraph graph of phases (nodes) and transitions (edges).
+    pub fn graph(&self) -> &DiGraph<PhaseId, TransitionId> {
+        &self.graph
+    }
+    /// The evidence contract.
+    pub fn evidence(&self) -> &EvidenceContract {
+        &self.evidence
+    }
+    /// The intake contract.
+    pub fn intake(&self) -> &IntakeContract {
+        &self.intake
+    }
+    /// Every rule.
+    pub fn rules(&self) -> &[RuleInfo] {
+        &self.rules
+    }
+    /// A rule by id.
+    pub fn rule(&self, id: RuleId) -> Option<&RuleInfo> {
+        self.rules.get(id.0 as usize)
+    }
+    /// The rules that run whenever `command` is judged, in file order.
+    pub fn rules_on(&self, command: CommandKind) -> &[RuleId] {
+        self.rules_on
+            .get(&command)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+    /// Every escalation.
+    pub fn escalations(&self) -> &[EscalationInfo] {
+        &self.escalations
+    }
+    /// The content fingerprint.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.fingerprint
+    }
+    /// The normalized definition (defaults filled in).
+    pub fn definition(&self) -> &Definition {
+        &self.definition
+    }
+}

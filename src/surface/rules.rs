@@ -1,0 +1,258 @@
+//! The Rhai sandbox that runs a surface's `[[rule]]` guards.
+//!
+//! One [`rhai::Engine`] is built once per process from [`Limits`] and shared by every surface:
+//! it starts from [`rhai::Engine::new_raw`], gets only the pure packages a guard needs (logic,
+//! strings, arrays, maps), has no module resolver, no file or network access, strict variables,
+//! and a limit on every resource. Each guard is compiled once, at surface compile time, into an
+//! [`rhai::AST`]; judging a command evaluates that stored AST against a fresh read-only scope.
+//!
+//! A guard fails closed: anything but a boolean `true` refuses the command. Rhai's own error
+//! type (which mixes in control flow) never leaves this module: it becomes a [`GuardError`].
+
+use std::sync::OnceLock;
+
+use rhai::packages::{
+    BasicArrayPackage, BasicMapPackage, BasicStringPackage, LogicPackage, MoreStringPackage,
+    Package,
+};
+use rhai::{Dynamic, Engine, OptimizationLevel, Scope};
+use thiserror::Error;
+
+/// The resource limits every guard runs under. One documented place, set on purpose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Rhai operations one evaluation may perform before it is stopped.
+    pub max_operations: u64,
+    /// Nested function call depth.
+    pub max_call_levels: usize,
+    /// Nesting depth of one expression (and of function bodies).
+    pub max_expr_depth: usize,
+    /// Longest string a guard may build, in bytes.
+    pub max_string_size: usize,
+    /// Largest array a guard may build.
+    pub max_array_size: usize,
+    /// Largest object map a guard may build.
+    pub max_map_size: usize,
+    /// Longest `when` expression accepted, in bytes.
+    pub max_source_len: usize,
+}
+
+impl Limits {
+    /// The limits planck uses.
+    pub const DEFAULT: Limits = Limits {
+        max_operations: 10_000,
+        max_call_levels: 8,
+        max_expr_depth: 32,
+        max_string_size: 4_096,
+        max_array_size: 1_024,
+        max_map_size: 1_024,
+        max_source_len: 4_096,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::DEFAULT
+    }
+}
+
+/// The names a guard may read. Any other variable is a compile error (strict variables).
+pub const SCOPE_NAMES: [&str; 4] = ["case", "actor", "command", "now"];
+
+/// Why a guard could not be compiled or did not return a boolean.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum GuardError {
+    /// The expression does not parse, or names a variable outside the scope.
+    #[error("the rule does not compile: {message}")]
+    Compile {
+        /// Rhai's message.
+        message: String,
+        /// 1-based line inside the expression, when Rhai gave one.
+        line: Option<usize>,
+        /// 1-based column inside the expression, when Rhai gave one.
+        column: Option<usize>,
+    },
+    /// The expression is longer than [`Limits::max_source_len`].
+    #[error("the rule is {len} bytes long; at most {max} are allowed")]
+    TooLong {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Evaluation raised an error or hit a limit.
+    #[error("the rule failed to run: {0}")]
+    Runtime(String),
+    /// Evaluation returned something other than a boolean.
+    #[error("the rule returned `{0}`, not a boolean")]
+    NotBoolean(String),
+}
+
+/// A compiled guard: evaluate it with [`Guard::eval`].
+#[derive(Clone, Debug)]
+pub struct Guard {
+    ast: rhai::AST,
+}
+
+/// The values a guard sees, already converted to Rhai maps (read-only: a fresh copy per call).
+#[derive(Clone, Debug, Default)]
+pub struct GuardScope {
+    /// `case`: phase, evidence counts, intake, assignee, owner, job, settlement.
+    pub case: rhai::Map,
+    /// `actor`: id and roles.
+    pub actor: rhai::Map,
+    /// `command`: the command's name and arguments.
+    pub command: rhai::Map,
+    /// `now`: unix milliseconds.
+    pub now: i64,
+}
+
+/// The process-wide sandboxed engine, built on first use with [`Limits::DEFAULT`].
+pub fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| build_engine(Limits::DEFAULT))
+}
+
+/// Build a sandboxed engine with `limits` (hosts and tests may want tighter ones).
+pub fn build_engine(limits: Limits) -> Engine {
+    let mut engine = Engine::new_raw();
+    // `case` is reserved in Rhai (for a future `switch` form); CONTRACT.md names the scope
+    // variable `case`, so the tokenizer hands it to the parser as a plain identifier.
+    #[expect(
+        deprecated,
+        reason = "on_parse_token is marked volatile, not deprecated"
+    )]
+    engine.on_parse_token(|token, _, _| match token {
+        rhai::Token::Reserved(ref word) if word.as_str() == "case" => {
+            rhai::Token::Identifier(word.clone())
+        }
+        other => other,
+    });
+    engine.register_global_module(LogicPackage::new().as_shared_module());
+    engine.register_global_module(BasicStringPackage::new().as_shared_module());
+    engine.register_global_module(MoreStringPackage::new().as_shared_module());
+    engine.register_global_module(BasicArrayPackage::new().as_shared_module());
+    engine.register_global_module(BasicMapPackage::new().as_shared_module());
+    engine
+        .set_strict_variables(true)
+        .set_allow_looping(false)
+        .set_allow_anonymous_fn(false)
+        .set_allow_shadowing(false)
+        .set_optimization_level(OptimizationLevel::Simple)
+        .set_max_operations(limits.max_operations)
+        .set_max_call_levels(limits.max_call_levels)
+        .set_max_expr_depths(limits.max_expr_depth, limits.max_expr_depth)
+        .set_max_string_size(limits.max_string_size)
+        .set_max_array_size(limits.max_array_size)
+        .set_max_map_size(limits.max_map_size)
+        .set_max_variables(64)
+        .set_max_functions(0);
+    engine
+}
+
+fn compile_scope() -> Scope<'static> {
+    let mut scope = Scope::new();
+    scope.push_constant("case", rhai::Map::new());
+    scope.push_constant("actor", rhai::Map::new());
+    scope.push_constant("command", rhai::Map::new());
+    scope.push_constant("now", 0_i64);
+    scope
+}
+
+impl Guard {
+    /// Compile `source` as one Rhai expression over [`SCOPE_NAMES`].
+    pub fn compile(source: &str) -> Result<Guard, GuardError> {
+        let max = Limits::DEFAULT.max_source_len;
+        if source.len() > max {
+            return Err(GuardError::TooLong {
+                len: source.len(),
+                max,
+            });
+        }
+        let scope = compile_scope();
+        engine()
+            .compile_expression_with_scope(&scope, source)
+            .map(|ast| Guard { ast })
+            .map_err(|err| GuardError::Compile {
+                message: err.err_type().to_string(),
+                line: err.position().line(),
+                column: err.position().position(),
+            })
+    }
+
+    /// Evaluate against `scope`. `Ok(true)` passes, `Ok(false)` refuses, `Err` fails closed.
+    pub fn eval(&self, scope: &GuardScope) -> Result<bool, GuardError> {
+        let mut rhai_scope = Scope::new();
+        rhai_scope.push_constant("case", scope.case.clone());
+        rhai_scope.push_constant("actor", scope.actor.clone());
+        rhai_scope.push_constant("command", scope.command.clone());
+        rhai_scope.push_constant("now", scope.now);
+        let value: Dynamic = engine()
+            .eval_ast_with_scope(&mut rhai_scope, &self.ast)
+            .map_err(|err| GuardError::Runtime(err.to_string()))?;
+        match value.as_bool() {
+            Ok(b) => Ok(b),
+            Err(type_name) => Err(GuardError::NotBoolean(type_name.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope_with_arrival(n: i64) -> GuardScope {
+        let mut evidence = rhai::Map::new();
+        evidence.insert("arrival".into(), Dynamic::from(n));
+        let mut case = rhai::Map::new();
+        case.insert("evidence".into(), Dynamic::from_map(evidence));
+        GuardScope {
+            case,
+            ..GuardScope::default()
+        }
+    }
+
+    #[test]
+    fn passes_and_fails() {
+        let g = Guard::compile("case.evidence.arrival >= 1").unwrap();
+        assert_eq!(g.eval(&scope_with_arrival(1)), Ok(true));
+        assert_eq!(g.eval(&scope_with_arrival(0)), Ok(false));
+    }
+
+    #[test]
+    fn unknown_variable_does_not_compile() {
+        assert!(matches!(
+            Guard::compile("cas.phase == 1"),
+            Err(GuardError::Compile { .. })
+        ));
+    }
+
+    #[test]
+    fn non_boolean_fails_closed() {
+        let g = Guard::compile("case.evidence.arrival + 1").unwrap();
+        assert!(matches!(
+            g.eval(&scope_with_arrival(1)),
+            Err(GuardError::NotBoolean(_))
+        ));
+    }
+
+    #[test]
+    fn runaway_string_hits_a_limit() {
+        let g = Guard::compile(r#""x".pad(100000, "y") == """#).unwrap();
+        assert!(matches!(
+            g.eval(&GuardScope::default()),
+            Err(GuardError::Runtime(_))
+        ));
+    }
+
+    #[test]
+    fn loops_are_refused() {
+        assert!(Guard::compile("{ loop {} ; true }").is_err());
+    }
+
+    #[test]
+    fn missing_key_is_a_runtime_error_or_unit() {
+        let g = Guard::compile("case.nothing.deeper == 1").unwrap();
+        assert!(g.eval(&GuardScope::default()).is_err());
+    }
+}
