@@ -1,5 +1,34 @@
 //! The universal spine: Request → Task → Assignment → Job → ServiceEvent → Record → Settlement.
+//!
+//! This is the functional core. [`decide`] judges a [`Command`] against a [`Case`] and returns
+//! [`Event`]s or a [`Rejection`]; [`evolve`] folds events into a case; [`explain`] reports each
+//! check `decide` makes; [`due_escalations`] finds stalled work. None of them does I/O, reads
+//! a clock or draws random numbers, and none of them panics: time and identity are inputs.
+//! The engine (`crate::engine`) is the only caller that touches the outside world.
 
+pub mod case;
+mod catalog;
+mod command;
 mod command_kind;
+mod decide;
+mod escalation;
+mod event;
+mod evolve;
+pub mod guard;
+pub mod limits;
+mod rejection;
+mod trace;
 
+pub use case::{
+    Case, Job, JobState, Millis, Record, RecordBody, Request, ServiceEvent, ServiceEventState, Settlement,
+    SettlementStatus, Signal, SurfacePin, Task, TaskState,
+};
+pub use catalog::Catalog;
+pub use command::{Command, CommandBody, UnknownCommand};
 pub use command_kind::CommandKind;
+pub use decide::{compose_record, decide, explain, signal_id};
+pub use escalation::due_escalations;
+pub use event::{EVENT_SCHEMA_VERSION, Event};
+pub use evolve::{apply, evolve, replay};
+pub use rejection::{Rejection, RejectionCode};
+pub use trace::{Check, Explanation, NoTrace, Trace};

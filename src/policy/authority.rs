@@ -1,0 +1,40 @@
+//! The authority table: which roles may send which command (CONTRACT.md §2).
+//!
+//! This is only the first gate (`forbidden_role`). Who *exactly* may act (the assignee, the
+//! owner, the audience of a task note) is judged later against the case, in `spine::decide`.
+
+use crate::policy::{Principal, Role};
+use crate::spine::CommandKind;
+
+/// The roles that may send `command`. `observer` appears nowhere: observers never write.
+pub fn allowed_roles(command: CommandKind) -> &'static [Role] {
+    use CommandKind as C;
+    match command {
+        C::SubmitRequest => &[Role::Client, Role::Operator, Role::Admin, Role::System],
+        C::ApproveTask | C::RejectTask | C::AssignTask | C::CloseTask | C::CreateJob | C::CancelJob => {
+            &[Role::Admin]
+        }
+        C::AnnotateTask => &[Role::Admin, Role::Operator],
+        C::ClaimJob | C::Advance | C::AttachEvidence | C::CompleteServiceEvent => &[Role::Operator],
+        C::CompleteJob => &[Role::Operator, Role::Admin],
+        C::RecordSettlement => &[Role::Admin, Role::System],
+    }
+}
+
+/// Whether any of the principal's roles may send `command`.
+pub fn may_send(principal: &Principal, command: CommandKind) -> bool {
+    allowed_roles(command).iter().any(|r| principal.has(*r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observers_never_write() {
+        let observer = Principal::new("o", [Role::Observer]);
+        for c in CommandKind::ALL {
+            assert!(!may_send(&observer, c), "{c}");
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Commands: what a principal asks a case to do (CONTRACT.md §2).
+//!
+//! A command names its case and carries typed arguments. Commands that arrive as JSON (from a
+//! scenario file or a host's HTTP body) are parsed with [`Command::from_json`]; arguments that
+//! do not parse become [`CommandBody::Malformed`], so that `decide` can still report the right
+//! rejection in the order of CONTRACT.md §3 (a forbidden role outranks a malformed payload).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::spine::case::SettlementStatus;
+use crate::spine::CommandKind;
+
+/// A command addressed to one case.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Command {
+    /// The case (one request lineage).
+    pub case: String,
+    /// What to do.
+    pub body: CommandBody,
+}
+
+/// The arguments of each command.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CommandBody {
+    /// Create the Request and its governance Task.
+    SubmitRequest {
+        /// The surface slug (or `slug@version` to pin an exact version).
+        surface: String,
+        /// The intake fields.
+        #[serde(default)]
+        intake: BTreeMap<String, Value>,
+        /// Photo references.
+        #[serde(default)]
+        photos: Vec<String>,
+        /// Where the request came in. Never an assignment.
+        #[serde(default)]
+        routing_origin: Option<String>,
+    },
+    /// Task `open` → `approved`.
+    ApproveTask,
+    /// Task `open` → `rejected`.
+    RejectTask {
+        /// Why.
+        reason: String,
+    },
+    /// Record the Assignment.
+    AssignTask {
+        /// The operator's id.
+        operator: String,
+    },
+    /// A note on the Task.
+    AnnotateTask {
+        /// The note.
+        note: String,
+    },
+    /// Governance closure.
+    CloseTask,
+    /// The explicit hand-off that makes the Job.
+    CreateJob,
+    /// Claim the Job; opens the ServiceEvent.
+    ClaimJob,
+    /// Move the ServiceEvent along a declared transition.
+    Advance {
+        /// The target phase id.
+        to: String,
+    },
+    /// Add one evidence item.
+    AttachEvidence {
+        /// A declared evidence category.
+        category: String,
+        /// The host's reference to the artifact.
+        #[serde(rename = "ref")]
+        reference: String,
+    },
+    /// Complete the ServiceEvent and seal the Record.
+    CompleteServiceEvent {
+        /// The outcome.
+        #[serde(default)]
+        outcome: Option<String>,
+    },
+    /// Job `completed`.
+    CompleteJob,
+    /// Job `cancelled`.
+    CancelJob {
+        /// Why.
+        reason: String,
+    },
+    /// Write economic state.
+    RecordSettlement {
+        /// The status.
+        status: SettlementStatus,
+        /// Amount in minor units.
+        amount_minor: i64,
+        /// ISO 4217 code.
+        currency: String,
+    },
+    /// A command whose arguments did not parse; always refused with `payload_invalid`.
+    Malformed {
+        /// The command it claimed to be.
+        kind: CommandKind,
+        /// Why it did not parse.
+        error: String,
+    },
+}
+
+impl CommandBody {
+    /// The command's name.
+    pub fn kind(&self) -> CommandKind {
+        match self {
+            CommandBody::SubmitRequest { .. } => CommandKind::SubmitRequest,
+            CommandBody::ApproveTask => CommandKind::ApproveTask,
+            CommandBody::RejectTask { .. } => CommandKind::RejectTask,
+            CommandBody::AssignTask { .. } => CommandKind::AssignTask,
+            CommandBody::AnnotateTask { .. } => CommandKind::AnnotateTask,
+            CommandBody::CloseTask => CommandKind::CloseTask,
+            CommandBody::CreateJob => CommandKind::CreateJob,
+            CommandBody::ClaimJob => CommandKind::ClaimJob,
+            CommandBody::Advance { .. } => CommandKind::Advance,
+            CommandBody::AttachEvidence { .. } => CommandKind::AttachEvidence,
+            CommandBody::CompleteServiceEvent { .. } => CommandKind::CompleteServiceEvent,
+            CommandBody::CompleteJob => CommandKind::CompleteJob,
+            CommandBody::CancelJob { .. } => CommandKind::CancelJob,
+            CommandBody::RecordSettlement { .. } => CommandKind::RecordSettlement,
+            CommandBody::Malformed { kind, .. } => *kind,
+        }
+    }
+
+    /// The arguments as a JSON object (the `command` map a rule sees, minus the name).
+    pub fn args_json(&self) -> Value {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(mut map)) => {
+                map.remove("command");
+                Value::Object(map)
+            }
+            _ => Value::Object(serde_json::Map::new()),
+        }
+    }
+}
+
+/// Why a command name could not be understood at all.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a command")]
+pub struct UnknownCommand(pub String);
+
+impl Command {
+    /// A command on `case`.
+    pub fn new(case: impl Into<String>, body: CommandBody) -> Self {
+        Command { case: case.into(), body }
+    }
+
+    /// The command's name.
+    pub fn kind(&self) -> CommandKind {
+        self.body.kind()
+    }
+
+    /// Build a command from its name and a JSON object of arguments. An unknown name is an
+    /// error; arguments that do not fit the command become [`CommandBody::Malformed`].
+    pub fn from_json(case: impl Into<String>, name: &str, args: &Value) -> Result<Command, UnknownCommand> {
+        let kind = CommandKind::parse(name).ok_or_else(|| UnknownCommand(name.to_string()))?;
+        let mut object = match args {
+            Value::Object(map) => map.clone(),
+            Value::Null => serde_json::Map::new(),
+            other => {
+                let error = format!("arguments must be a map, not {}", json_type(other));
+                return Ok(Command::new(case, CommandBody::Malformed { kind, error }));
+            }
+        };
+        object.insert("command".to_string(), Value::String(name.to_string()));
+        let body = match serde_json::from_value::<CommandBody>(Value::Object(object)) {
+            Ok(body) => body,
+            Err(err) => CommandBody::Malformed { kind, error: err.to_string() },
+        };
+        Ok(Command::new(case, body))
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_every_shape() {
+        let c = Command::from_json("c", "advance", &json!({"to": "arrived"})).unwrap();
+        assert_eq!(c.body, CommandBody::Advance { to: "arrived".into() });
+        let c = Command::from_json("c", "approve_task", &Value::Null).unwrap();
+        assert_eq!(c.body, CommandBody::ApproveTask);
+        let c = Command::from_json("c", "attach_evidence", &json!({"category": "before", "ref": "s3://x"})).unwrap();
+        assert_eq!(c.body, CommandBody::AttachEvidence { category: "before".into(), reference: "s3://x".into() });
+    }
+
+    #[test]
+    fn bad_args_become_malformed() {
+        let c = Command::from_json("c", "advance", &json!({"to": 3})).unwrap();
+        assert!(matches!(c.body, CommandBody::Malformed { kind: CommandKind::Advance, .. }));
+        let c = Command::from_json("c", "advance", &json!({"to": "x", "extra": 1})).unwrap();
+        assert!(matches!(c.body, CommandBody::Malformed { .. }), "{c:?}");
+        assert!(Command::from_json("c", "fly", &Value::Null).is_err());
+    }
+}

@@ -1,0 +1,211 @@
+//! Events: the facts a case is made of. Appended, never changed.
+//!
+//! `decide` returns events; `evolve` folds them into a [`crate::spine::Case`]. The event
+//! names are the stored `event_type` of the audit envelope and never change once shipped:
+//! add a new variant (and bump the schema version) rather than reshaping an old one.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::spine::case::{Millis, Record, SettlementStatus, Signal, SurfacePin};
+
+/// The schema version of [`Event`] payloads.
+pub const EVENT_SCHEMA_VERSION: u32 = 1;
+
+/// One fact about a case.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A Request was submitted and its governance Task opened.
+    RequestSubmitted {
+        /// The surface it is pinned to.
+        surface: SurfacePin,
+        /// The intake fields.
+        intake: BTreeMap<String, Value>,
+        /// Photo references.
+        photos: Vec<String>,
+        /// Where it came in.
+        routing_origin: Option<String>,
+        /// Who submitted it.
+        by: String,
+        /// When.
+        at: Millis,
+    },
+    /// The Task was approved.
+    TaskApproved {
+        /// The admin.
+        by: String,
+        /// When.
+        at: Millis,
+    },
+    /// The Task was rejected.
+    TaskRejected {
+        /// The admin.
+        by: String,
+        /// Why.
+        reason: String,
+        /// When.
+        at: Millis,
+    },
+    /// The Task was assigned to an operator.
+    TaskAssigned {
+        /// The operator.
+        operator: String,
+        /// The admin.
+        by: String,
+        /// When.
+        at: Millis,
+    },
+    /// A note was added to the Task.
+    TaskAnnotated {
+        /// The author.
+        by: String,
+        /// The note.
+        note: String,
+        /// When.
+        at: Millis,
+    },
+    /// The Task was closed.
+    TaskClosed {
+        /// The admin.
+        by: String,
+        /// When.
+        at: Millis,
+    },
+    /// The Job was created by the explicit hand-off.
+    JobCreated {
+        /// The admin.
+        by: String,
+        /// The surface's first phase.
+        phase: String,
+        /// When.
+        at: Millis,
+    },
+    /// The Job was claimed.
+    JobClaimed {
+        /// The operator who now owns execution.
+        operator: String,
+        /// Whether it was claimed implicitly by a first `advance` (`claim = "optional"`).
+        implicit: bool,
+        /// When.
+        at: Millis,
+    },
+    /// The ServiceEvent was opened (in the surface's second phase).
+    ServiceEventOpened {
+        /// The phase it opened in.
+        phase: String,
+        /// When.
+        at: Millis,
+    },
+    /// The ServiceEvent moved along a transition.
+    PhaseAdvanced {
+        /// From this phase.
+        from: String,
+        /// To this phase.
+        to: String,
+        /// The operator.
+        by: String,
+        /// When.
+        at: Millis,
+    },
+    /// An evidence item was attached.
+    EvidenceAttached {
+        /// Its category.
+        category: String,
+        /// The artifact reference.
+        reference: String,
+        /// The operator.
+        by: String,
+        /// When.
+        at: Millis,
+    },
+    /// The ServiceEvent completed (entered the last phase).
+    ServiceEventCompleted {
+        /// From this phase.
+        from: String,
+        /// The last phase.
+        phase: String,
+        /// The outcome.
+        outcome: Option<String>,
+        /// The operator.
+        by: String,
+        /// When.
+        at: Millis,
+    },
+    /// The Record was composed and sealed.
+    RecordSealed {
+        /// The sealed Record.
+        record: Record,
+    },
+    /// A signal was emitted (after the Record it reports, in the same append).
+    SignalEmitted {
+        /// The signal.
+        signal: Signal,
+        /// For escalations: the index of the escalation in the surface.
+        escalation: Option<u32>,
+    },
+    /// The Job completed.
+    JobCompleted {
+        /// Who completed it.
+        by: String,
+        /// When.
+        at: Millis,
+    },
+    /// The Job was cancelled.
+    JobCancelled {
+        /// The admin.
+        by: String,
+        /// Why.
+        reason: String,
+        /// When.
+        at: Millis,
+    },
+    /// Economic state was written.
+    SettlementRecorded {
+        /// The status.
+        status: SettlementStatus,
+        /// Amount in minor units.
+        amount_minor: i64,
+        /// ISO 4217 code.
+        currency: String,
+        /// Who wrote it.
+        by: String,
+        /// When.
+        at: Millis,
+    },
+}
+
+impl Event {
+    /// The stored event type (`request_submitted`, ...).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::RequestSubmitted { .. } => "request_submitted",
+            Event::TaskApproved { .. } => "task_approved",
+            Event::TaskRejected { .. } => "task_rejected",
+            Event::TaskAssigned { .. } => "task_assigned",
+            Event::TaskAnnotated { .. } => "task_annotated",
+            Event::TaskClosed { .. } => "task_closed",
+            Event::JobCreated { .. } => "job_created",
+            Event::JobClaimed { .. } => "job_claimed",
+            Event::ServiceEventOpened { .. } => "service_event_opened",
+            Event::PhaseAdvanced { .. } => "phase_advanced",
+            Event::EvidenceAttached { .. } => "evidence_attached",
+            Event::ServiceEventCompleted { .. } => "service_event_completed",
+            Event::RecordSealed { .. } => "record_sealed",
+            Event::SignalEmitted { .. } => "signal_emitted",
+            Event::JobCompleted { .. } => "job_completed",
+            Event::JobCancelled { .. } => "job_cancelled",
+            Event::SettlementRecorded { .. } => "settlement_recorded",
+        }
+    }
+
+    /// The signal this event emits, if it is a [`Event::SignalEmitted`].
+    pub fn signal(&self) -> Option<&Signal> {
+        match self {
+            Event::SignalEmitted { signal, .. } => Some(signal),
+            _ => None,
+        }
+    }
+}
