@@ -67,7 +67,13 @@ mod tests {
     fn key_order_does_not_matter() {
         let a = json!({"b": 1, "a": {"y": [1, 2], "x": null}});
         let b = json!({"a": {"x": null, "y": [1, 2]}, "b": 1});
-        assert_eq!(to_canonical_json(&a).unwrap(), to_canonical_json(&b).unwrap());
-        assert_eq!(to_canonical_json(&a).unwrap(), br#"{"a":{"x":null,"y":[1,2]},"b":1}"#);
+        assert_eq!(
+            to_canonical_json(&a).unwrap(),
+            to_canonical_json(&b).unwrap()
+        );
+        assert_eq!(
+            to_canonical_json(&a).unwrap(),
+            br#"{"a":{"x":null,"y":[1,2]},"b":1}"#
+        );
     }
 }

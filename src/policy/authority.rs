@@ -11,9 +11,12 @@ pub fn allowed_roles(command: CommandKind) -> &'static [Role] {
     use CommandKind as C;
     match command {
         C::SubmitRequest => &[Role::Client, Role::Operator, Role::Admin, Role::System],
-        C::ApproveTask | C::RejectTask | C::AssignTask | C::CloseTask | C::CreateJob | C::CancelJob => {
-            &[Role::Admin]
-        }
+        C::ApproveTask
+        | C::RejectTask
+        | C::AssignTask
+        | C::CloseTask
+        | C::CreateJob
+        | C::CancelJob => &[Role::Admin],
         C::AnnotateTask => &[Role::Admin, Role::Operator],
         C::ClaimJob | C::Advance | C::AttachEvidence | C::CompleteServiceEvent => &[Role::Operator],
         C::CompleteJob => &[Role::Operator, Role::Admin],

@@ -29,7 +29,11 @@ pub fn missing_evidence<'a>(
     for category in categories {
         let have = counts.get(category).copied().unwrap_or(0);
         if have < need && !missing.iter().any(|m| m.category == category) {
-            missing.push(MissingEvidence { category: category.to_string(), have, need });
+            missing.push(MissingEvidence {
+                category: category.to_string(),
+                have,
+                need,
+            });
         }
     }
     missing
@@ -57,20 +61,36 @@ pub fn check_intake(
     for field in &contract.required {
         match intake.get(field) {
             Some(v) if non_empty(v) => {}
-            Some(_) => problems.push((field.clone(), format!("required intake field `{field}` is empty"))),
-            None => problems.push((field.clone(), format!("required intake field `{field}` is missing"))),
+            Some(_) => problems.push((
+                field.clone(),
+                format!("required intake field `{field}` is empty"),
+            )),
+            None => problems.push((
+                field.clone(),
+                format!("required intake field `{field}` is missing"),
+            )),
         }
     }
     for field in intake.keys() {
         if !contract.required.contains(field) && !contract.optional.contains(field) {
-            problems.push((field.clone(), format!("intake field `{field}` is not part of this surface")));
+            problems.push((
+                field.clone(),
+                format!("intake field `{field}` is not part of this surface"),
+            ));
         }
     }
     if (photos as u64) < u64::from(contract.min_photos) {
         problems.push((
             "photos".to_string(),
-            format!("the request carries {photos} photos; this surface needs at least {}", contract.min_photos),
+            format!(
+                "the request carries {photos} photos; this surface needs at least {}",
+                contract.min_photos
+            ),
         ));
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }

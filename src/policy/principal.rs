@@ -22,7 +22,13 @@ pub enum Role {
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 5] = [Role::Client, Role::Admin, Role::Operator, Role::System, Role::Observer];
+    pub const ALL: [Role; 5] = [
+        Role::Client,
+        Role::Admin,
+        Role::Operator,
+        Role::System,
+        Role::Observer,
+    ];
 
     /// The role's name.
     pub fn as_str(self) -> &'static str {
@@ -59,7 +65,10 @@ pub struct Principal {
 impl Principal {
     /// A principal with `id` and `roles`.
     pub fn new(id: impl Into<String>, roles: impl IntoIterator<Item = Role>) -> Self {
-        Principal { id: id.into(), roles: roles.into_iter().collect() }
+        Principal {
+            id: id.into(),
+            roles: roles.into_iter().collect(),
+        }
     }
 
     /// Whether the principal has `role`.

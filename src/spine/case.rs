@@ -275,7 +275,9 @@ impl SettlementStatus {
 
     /// Parse a status name.
     pub fn parse(name: &str) -> Option<SettlementStatus> {
-        [Self::Pending, Self::Captured, Self::Refunded, Self::Waived].into_iter().find(|s| s.as_str() == name)
+        [Self::Pending, Self::Captured, Self::Refunded, Self::Waived]
+            .into_iter()
+            .find(|s| s.as_str() == name)
     }
 }
 
@@ -348,7 +350,10 @@ pub struct Case {
 impl Case {
     /// An empty case with `id` (nothing submitted yet).
     pub fn new(id: impl Into<String>) -> Self {
-        Case { id: id.into(), ..Case::default() }
+        Case {
+            id: id.into(),
+            ..Case::default()
+        }
     }
 
     /// Whether a request was submitted.

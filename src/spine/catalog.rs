@@ -49,3 +49,33 @@ impl<T: Catalog + ?Sized> Catalog for std::sync::Arc<T> {
         (**self).exact(slug, version)
     }
 }
+
+/// A plain list of surfaces is a catalog too (what tests and small hosts use).
+impl Catalog for [Surface] {
+    fn latest(&self, slug: &str) -> Option<&Surface> {
+        self.iter()
+            .filter(|s| s.slug() == slug)
+            .max_by_key(|s| s.version())
+    }
+    fn latest_active(&self, slug: &str) -> Option<&Surface> {
+        self.iter()
+            .filter(|s| s.slug() == slug && s.status() == Status::Active)
+            .max_by_key(|s| s.version())
+    }
+    fn exact(&self, slug: &str, version: u32) -> Option<&Surface> {
+        self.iter()
+            .find(|s| s.slug() == slug && s.version() == version)
+    }
+}
+
+impl Catalog for Vec<Surface> {
+    fn latest(&self, slug: &str) -> Option<&Surface> {
+        self.as_slice().latest(slug)
+    }
+    fn latest_active(&self, slug: &str) -> Option<&Surface> {
+        self.as_slice().latest_active(slug)
+    }
+    fn exact(&self, slug: &str, version: u32) -> Option<&Surface> {
+        self.as_slice().exact(slug, version)
+    }
+}

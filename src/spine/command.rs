@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::spine::case::SettlementStatus;
 use crate::spine::CommandKind;
+use crate::spine::case::SettlementStatus;
 
 /// A command addressed to one case.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -104,6 +104,9 @@ pub enum CommandBody {
         kind: CommandKind,
         /// Why it did not parse.
         error: String,
+        /// The arguments as received (so `decide` can still name the surface of a submit).
+        #[serde(default)]
+        raw: Value,
     },
 }
 
@@ -149,7 +152,10 @@ pub struct UnknownCommand(pub String);
 impl Command {
     /// A command on `case`.
     pub fn new(case: impl Into<String>, body: CommandBody) -> Self {
-        Command { case: case.into(), body }
+        Command {
+            case: case.into(),
+            body,
+        }
     }
 
     /// The command's name.
@@ -159,21 +165,47 @@ impl Command {
 
     /// Build a command from its name and a JSON object of arguments. An unknown name is an
     /// error; arguments that do not fit the command become [`CommandBody::Malformed`].
-    pub fn from_json(case: impl Into<String>, name: &str, args: &Value) -> Result<Command, UnknownCommand> {
+    pub fn from_json(
+        case: impl Into<String>,
+        name: &str,
+        args: &Value,
+    ) -> Result<Command, UnknownCommand> {
         let kind = CommandKind::parse(name).ok_or_else(|| UnknownCommand(name.to_string()))?;
         let mut object = match args {
             Value::Object(map) => map.clone(),
             Value::Null => serde_json::Map::new(),
             other => {
                 let error = format!("arguments must be a map, not {}", json_type(other));
-                return Ok(Command::new(case, CommandBody::Malformed { kind, error }));
+                return Ok(Command::new(
+                    case,
+                    CommandBody::Malformed {
+                        kind,
+                        error,
+                        raw: other.clone(),
+                    },
+                ));
             }
         };
+        let raw = Value::Object(object.clone());
         object.insert("command".to_string(), Value::String(name.to_string()));
         let body = match serde_json::from_value::<CommandBody>(Value::Object(object)) {
             Ok(body) => body,
-            Err(err) => CommandBody::Malformed { kind, error: err.to_string() },
+            Err(err) => CommandBody::Malformed {
+                kind,
+                error: err.to_string(),
+                raw: raw.clone(),
+            },
         };
+        // Serde ignores extra fields on argument-less commands; refuse them like any other.
+        if let (Value::Object(given), Value::Object(known)) = (&raw, body.args_json()) {
+            if let Some(extra) = given.keys().find(|k| !known.contains_key(*k)) {
+                let error = format!("`{name}` takes no argument `{extra}`");
+                return Ok(Command::new(
+                    case,
+                    CommandBody::Malformed { kind, error, raw },
+                ));
+            }
+        }
         Ok(Command::new(case, body))
     }
 }
@@ -197,17 +229,39 @@ mod tests {
     #[test]
     fn parses_every_shape() {
         let c = Command::from_json("c", "advance", &json!({"to": "arrived"})).unwrap();
-        assert_eq!(c.body, CommandBody::Advance { to: "arrived".into() });
+        assert_eq!(
+            c.body,
+            CommandBody::Advance {
+                to: "arrived".into()
+            }
+        );
         let c = Command::from_json("c", "approve_task", &Value::Null).unwrap();
         assert_eq!(c.body, CommandBody::ApproveTask);
-        let c = Command::from_json("c", "attach_evidence", &json!({"category": "before", "ref": "s3://x"})).unwrap();
-        assert_eq!(c.body, CommandBody::AttachEvidence { category: "before".into(), reference: "s3://x".into() });
+        let c = Command::from_json(
+            "c",
+            "attach_evidence",
+            &json!({"category": "before", "ref": "s3://x"}),
+        )
+        .unwrap();
+        assert_eq!(
+            c.body,
+            CommandBody::AttachEvidence {
+                category: "before".into(),
+                reference: "s3://x".into()
+            }
+        );
     }
 
     #[test]
     fn bad_args_become_malformed() {
         let c = Command::from_json("c", "advance", &json!({"to": 3})).unwrap();
-        assert!(matches!(c.body, CommandBody::Malformed { kind: CommandKind::Advance, .. }));
+        assert!(matches!(
+            c.body,
+            CommandBody::Malformed {
+                kind: CommandKind::Advance,
+                ..
+            }
+        ));
         let c = Command::from_json("c", "advance", &json!({"to": "x", "extra": 1})).unwrap();
         assert!(matches!(c.body, CommandBody::Malformed { .. }), "{c:?}");
         assert!(Command::from_json("c", "fly", &Value::Null).is_err());

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use crate::audit::digest_of;
 use crate::policy::{self, Principal, Role, check_intake, missing_evidence};
 use crate::spine::case::{
-    Case, JobState, Millis, Record, RecordBody, ServiceEventState, SettlementStatus, Signal, SurfacePin,
-    TaskState,
+    Case, JobState, Millis, Record, RecordBody, ServiceEventState, SettlementStatus, Signal,
+    SurfacePin, TaskState,
 };
 use crate::spine::catalog::Catalog;
 use crate::spine::command::{Command, CommandBody};
@@ -89,18 +89,35 @@ fn judge<C: Catalog, T: Trace>(
         if policy::may_send(principal, kind) {
             ok()
         } else {
-            let allowed: Vec<&str> = policy::allowed_roles(kind).iter().map(|r| r.as_str()).collect();
+            let allowed: Vec<&str> = policy::allowed_roles(kind)
+                .iter()
+                .map(|r| r.as_str())
+                .collect();
             Err(Rejection::new(
                 Code::ForbiddenRole,
-                format!("`{}` may not send `{kind}`; it needs one of the roles {}", principal.id, allowed.join(", ")),
+                format!(
+                    "`{}` may not send `{kind}`; it needs one of the roles {}",
+                    principal.id,
+                    allowed.join(", ")
+                ),
             )
             .with_detail(json!({ "command": kind.as_str(), "allowed_roles": allowed })))
         },
         || format!("`{}` holds a role that may send `{kind}`", principal.id),
     )?;
-    let mut cx = Ctx { case, catalog, principal, command, now, trace };
-    if let CommandBody::SubmitRequest { .. } | CommandBody::Malformed { kind: CommandKind::SubmitRequest, .. } =
-        &command.body
+    let mut cx = Ctx {
+        case,
+        catalog,
+        principal,
+        command,
+        now,
+        trace,
+    };
+    if let CommandBody::SubmitRequest { .. }
+    | CommandBody::Malformed {
+        kind: CommandKind::SubmitRequest,
+        ..
+    } = &command.body
     {
         return submit_request(&mut cx);
     }
@@ -108,15 +125,29 @@ fn judge<C: Catalog, T: Trace>(
     gate(
         cx.trace,
         "case",
-        if case.exists() { ok() } else { reject(Code::CaseNotFound, format!("there is no case `{}`", command.case)) },
+        if case.exists() {
+            ok()
+        } else {
+            reject(
+                Code::CaseNotFound,
+                format!("there is no case `{}`", command.case),
+            )
+        },
         || format!("case `{}` exists", command.case),
     )?;
     let surface = pinned_surface(&mut cx)?;
     // (3) The arguments.
     if let CommandBody::Malformed { error, .. } = &command.body {
-        gate(cx.trace, "payload", reject(Code::PayloadInvalid, error.clone()), String::new)?;
+        gate(
+            cx.trace,
+            "payload",
+            reject(Code::PayloadInvalid, error.clone()),
+            String::new,
+        )?;
     }
-    gate(cx.trace, "payload", check_payload(&command.body), || "the arguments are well formed".into())?;
+    gate(cx.trace, "payload", check_payload(&command.body), || {
+        "the arguments are well formed".into()
+    })?;
     let events = match &command.body {
         CommandBody::ApproveTask => task_review(&mut cx, surface, true, None),
         CommandBody::RejectTask { reason } => task_review(&mut cx, surface, false, Some(reason)),
@@ -126,24 +157,37 @@ fn judge<C: Catalog, T: Trace>(
         CommandBody::CreateJob => create_job(&mut cx, surface),
         CommandBody::ClaimJob => claim_job(&mut cx, surface),
         CommandBody::Advance { to } => advance(&mut cx, surface, to),
-        CommandBody::AttachEvidence { category, reference } => attach_evidence(&mut cx, surface, category, reference),
-        CommandBody::CompleteServiceEvent { outcome } => complete_service_event(&mut cx, surface, outcome),
+        CommandBody::AttachEvidence {
+            category,
+            reference,
+        } => attach_evidence(&mut cx, surface, category, reference),
+        CommandBody::CompleteServiceEvent { outcome } => {
+            complete_service_event(&mut cx, surface, outcome)
+        }
         CommandBody::CompleteJob => complete_job(&mut cx, surface),
         CommandBody::CancelJob { reason } => cancel_job(&mut cx, surface, reason),
-        CommandBody::RecordSettlement { status, amount_minor, currency } => {
-            record_settlement(&mut cx, surface, *status, *amount_minor, currency)
-        }
-        CommandBody::SubmitRequest { .. } | CommandBody::Malformed { .. } => {
-            Err(Rejection::new(Code::PayloadInvalid, "the command could not be understood"))
-        }
+        CommandBody::RecordSettlement {
+            status,
+            amount_minor,
+            currency,
+        } => record_settlement(&mut cx, surface, *status, *amount_minor, currency),
+        CommandBody::SubmitRequest { .. } | CommandBody::Malformed { .. } => Err(Rejection::new(
+            Code::PayloadInvalid,
+            "the command could not be understood",
+        )),
     }?;
     Ok(events)
 }
 
 /// (2) The surface the case is pinned to, unchanged since submission.
-fn pinned_surface<'a, C: Catalog, T: Trace>(cx: &mut Ctx<'a, C, T>) -> Result<&'a Surface, Rejection> {
+fn pinned_surface<'a, C: Catalog, T: Trace>(
+    cx: &mut Ctx<'a, C, T>,
+) -> Result<&'a Surface, Rejection> {
     let Some(request) = cx.case.request.as_ref() else {
-        return Err(Rejection::new(Code::CaseNotFound, format!("there is no case `{}`", cx.case.id)));
+        return Err(Rejection::new(
+            Code::CaseNotFound,
+            format!("there is no case `{}`", cx.case.id),
+        ));
     };
     let pin = &request.surface;
     let found = cx.catalog.exact(&pin.slug, pin.version);
@@ -156,21 +200,41 @@ fn pinned_surface<'a, C: Catalog, T: Trace>(cx: &mut Ctx<'a, C, T>) -> Result<&'
         .with_detail(json!({ "pinned": pin.fingerprint, "registered": s.fingerprint().to_hex() }))),
         Some(_) => ok(),
     };
-    gate(cx.trace, "surface", result, || format!("the case is judged by `{}` as pinned", pin.key()))?;
-    found.ok_or_else(|| Rejection::new(Code::UnknownSurface, "the pinned surface is not registered"))
+    gate(cx.trace, "surface", result, || {
+        format!("the case is judged by `{}` as pinned", pin.key())
+    })?;
+    found
+        .ok_or_else(|| Rejection::new(Code::UnknownSurface, "the pinned surface is not registered"))
 }
 
 /// (2) Claims (explicit or implicit) need the surface to take new work.
-fn surface_takes_claims<C: Catalog, T: Trace>(cx: &mut Ctx<'_, C, T>, surface: &Surface) -> Result<(), Rejection> {
-    let latest_status = cx.catalog.latest(surface.slug()).map(Surface::status).unwrap_or(surface.status());
-    let status = if surface.status() != Status::Active { surface.status() } else { latest_status };
+fn surface_takes_claims<C: Catalog, T: Trace>(
+    cx: &mut Ctx<'_, C, T>,
+    surface: &Surface,
+) -> Result<(), Rejection> {
+    let latest_status = cx
+        .catalog
+        .latest(surface.slug())
+        .map(Surface::status)
+        .unwrap_or(surface.status());
+    let status = if surface.status() != Status::Active {
+        surface.status()
+    } else {
+        latest_status
+    };
     gate(
         cx.trace,
         "surface_status",
         if status == Status::Active {
             ok()
         } else {
-            reject(Code::SurfaceInactive, format!("surface `{}` is {status}: it takes no claims", surface.slug()))
+            reject(
+                Code::SurfaceInactive,
+                format!(
+                    "surface `{}` is {status}: it takes no claims",
+                    surface.slug()
+                ),
+            )
         },
         || format!("surface `{}` is active", surface.slug()),
     )
@@ -184,10 +248,22 @@ fn text(name: &str, value: &str, max: usize, required: bool) -> Result<(), Rejec
         return reject(Code::PayloadInvalid, format!("`{name}` must not be empty"));
     }
     if value.len() > max {
-        return reject(Code::PayloadInvalid, format!("`{name}` is {} bytes long; at most {max} are allowed", value.len()));
+        return reject(
+            Code::PayloadInvalid,
+            format!(
+                "`{name}` is {} bytes long; at most {max} are allowed",
+                value.len()
+            ),
+        );
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return reject(Code::PayloadInvalid, format!("`{name}` contains control characters"));
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return reject(
+            Code::PayloadInvalid,
+            format!("`{name}` contains control characters"),
+        );
     }
     Ok(())
 }
@@ -197,10 +273,15 @@ fn check_payload(body: &CommandBody) -> Result<(), Rejection> {
         CommandBody::RejectTask { reason } | CommandBody::CancelJob { reason } => {
             text("reason", reason, limits::MAX_TEXT_LEN, true)
         }
-        CommandBody::AssignTask { operator } => text("operator", operator, limits::MAX_ID_LEN, true),
+        CommandBody::AssignTask { operator } => {
+            text("operator", operator, limits::MAX_ID_LEN, true)
+        }
         CommandBody::AnnotateTask { note } => text("note", note, limits::MAX_TEXT_LEN, true),
         CommandBody::Advance { to } => text("to", to, limits::MAX_ID_LEN, true),
-        CommandBody::AttachEvidence { category, reference } => {
+        CommandBody::AttachEvidence {
+            category,
+            reference,
+        } => {
             text("category", category, limits::MAX_ID_LEN, true)?;
             text("ref", reference, limits::MAX_REF_LEN, true)
         }
@@ -208,15 +289,25 @@ fn check_payload(body: &CommandBody) -> Result<(), Rejection> {
             Some(o) => text("outcome", o, limits::MAX_TEXT_LEN, false),
             None => Ok(()),
         },
-        CommandBody::RecordSettlement { amount_minor, currency, .. } => {
+        CommandBody::RecordSettlement {
+            amount_minor,
+            currency,
+            ..
+        } => {
             if *amount_minor < 0 || *amount_minor > limits::MAX_AMOUNT_MINOR {
                 return reject(
                     Code::PayloadInvalid,
-                    format!("`amount_minor` must be between 0 and {}, not {amount_minor}", limits::MAX_AMOUNT_MINOR),
+                    format!(
+                        "`amount_minor` must be between 0 and {}, not {amount_minor}",
+                        limits::MAX_AMOUNT_MINOR
+                    ),
                 );
             }
             if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-                return reject(Code::PayloadInvalid, format!("`currency` must be an ISO 4217 code like `USD`, not `{currency}`"));
+                return reject(
+                    Code::PayloadInvalid,
+                    format!("`currency` must be an ISO 4217 code like `USD`, not `{currency}`"),
+                );
             }
             Ok(())
         }
@@ -242,25 +333,43 @@ fn check_intake_size(intake: &BTreeMap<String, Value>) -> Result<(), Rejection> 
     if intake.len() > limits::MAX_INTAKE_FIELDS {
         return reject(
             Code::IntakeInvalid,
-            format!("the intake has {} fields; at most {} are allowed", intake.len(), limits::MAX_INTAKE_FIELDS),
+            format!(
+                "the intake has {} fields; at most {} are allowed",
+                intake.len(),
+                limits::MAX_INTAKE_FIELDS
+            ),
         );
     }
     for (key, value) in intake {
         if key.len() > limits::MAX_ID_LEN {
-            return reject(Code::IntakeInvalid, format!("an intake field name is longer than {} bytes", limits::MAX_ID_LEN));
+            return reject(
+                Code::IntakeInvalid,
+                format!(
+                    "an intake field name is longer than {} bytes",
+                    limits::MAX_ID_LEN
+                ),
+            );
         }
         if json_depth(value) > limits::MAX_INTAKE_DEPTH {
             return reject(
                 Code::IntakeInvalid,
-                format!("intake field `{key}` nests deeper than {} levels", limits::MAX_INTAKE_DEPTH),
+                format!(
+                    "intake field `{key}` nests deeper than {} levels",
+                    limits::MAX_INTAKE_DEPTH
+                ),
             );
         }
     }
-    let size = serde_json::to_vec(intake).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(intake)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if size > limits::MAX_INTAKE_BYTES {
         return reject(
             Code::IntakeInvalid,
-            format!("the intake is {size} bytes as JSON; at most {} are allowed", limits::MAX_INTAKE_BYTES),
+            format!(
+                "the intake is {size} bytes as JSON; at most {} are allowed",
+                limits::MAX_INTAKE_BYTES
+            ),
         );
     }
     Ok(())
@@ -289,11 +398,14 @@ fn run_rules<C: Catalog, T: Trace>(
     let scope = guard::scope(case_view, surface, cx.principal, cx.command, cx.now);
     let mut first_error: Option<Rejection> = None;
     for id in ids {
-        let Some(rule) = surface.rule(id) else { continue };
+        let Some(rule) = surface.rule(id) else {
+            continue;
+        };
         match rule.guard.eval(&scope) {
             Ok(true) => {
                 if T::RECORDS {
-                    cx.trace.record("rule", true, format!("rule `{}` holds", rule.name), None);
+                    cx.trace
+                        .record("rule", true, format!("rule `{}` holds", rule.name), None);
                 }
             }
             Ok(false) => {
@@ -304,8 +416,11 @@ fn run_rules<C: Catalog, T: Trace>(
             Err(err) => {
                 if first_error.is_none() {
                     first_error = Some(
-                        Rejection::new(Code::RuleError, format!("rule `{}` could not be judged: {err}", rule.name))
-                            .with_detail(json!({ "rule": rule.name, "error": err.to_string() })),
+                        Rejection::new(
+                            Code::RuleError,
+                            format!("rule `{}` could not be judged: {err}", rule.name),
+                        )
+                        .with_detail(json!({ "rule": rule.name, "error": err.to_string() })),
                     );
                 }
             }
@@ -328,10 +443,15 @@ fn evidence_gate<T: Trace>(
     let result = if missing.is_empty() {
         ok()
     } else {
-        let names: Vec<String> =
-            missing.iter().map(|m| format!("`{}` ({} of {})", m.category, m.have, m.need)).collect();
-        Err(Rejection::new(Code::EvidenceMissing, format!("{what} needs more evidence: {}", names.join(", ")))
-            .with_detail(json!({ "missing": missing })))
+        let names: Vec<String> = missing
+            .iter()
+            .map(|m| format!("`{}` ({} of {})", m.category, m.have, m.need))
+            .collect();
+        Err(Rejection::new(
+            Code::EvidenceMissing,
+            format!("{what} needs more evidence: {}", names.join(", ")),
+        )
+        .with_detail(json!({ "missing": missing })))
     };
     gate(trace, "evidence", result, || {
         if categories.is_empty() {
@@ -359,15 +479,24 @@ fn resolve_for_new<'a, C: Catalog, T: Trace>(
         None => catalog.latest_active(slug).or_else(|| catalog.latest(slug)),
     };
     let result = match chosen {
-        None => Err(Rejection::new(Code::UnknownSurface, format!("no surface `{requested}` is registered"))
-            .with_detail(json!({ "surface": requested }))),
+        None => Err(Rejection::new(
+            Code::UnknownSurface,
+            format!("no surface `{requested}` is registered"),
+        )
+        .with_detail(json!({ "surface": requested }))),
         Some(s) if s.status() != Status::Active => reject(
             Code::SurfaceInactive,
-            format!("surface `{}` is {}: it takes no new requests", s.key(), s.status()),
+            format!(
+                "surface `{}` is {}: it takes no new requests",
+                s.key(),
+                s.status()
+            ),
         ),
         Some(_) => ok(),
     };
-    gate(cx.trace, "surface", result, || format!("`{requested}` resolves to an active surface"))?;
+    gate(cx.trace, "surface", result, || {
+        format!("`{requested}` resolves to an active surface")
+    })?;
     chosen.ok_or_else(|| Rejection::new(Code::UnknownSurface, "no such surface"))
 }
 
@@ -376,35 +505,71 @@ fn submit_request<C: Catalog, T: Trace>(cx: &mut Ctx<'_, C, T>) -> Result<Vec<Ev
     gate(
         cx.trace,
         "case",
-        if case.exists() { reject(Code::CaseExists, format!("case `{}` already exists", case.id)) } else { ok() },
+        if case.exists() {
+            reject(
+                Code::CaseExists,
+                format!("case `{}` already exists", case.id),
+            )
+        } else {
+            ok()
+        },
         || format!("case id `{}` is free", cx.command.case),
     )?;
     let (requested, intake, photos, routing_origin) = match &cx.command.body {
-        CommandBody::SubmitRequest { surface, intake, photos, routing_origin } => (surface, intake, photos, routing_origin),
-        CommandBody::Malformed { error, .. } => {
-            return Err(Rejection::new(Code::PayloadInvalid, error.clone()));
+        CommandBody::SubmitRequest {
+            surface,
+            intake,
+            photos,
+            routing_origin,
+        } => (surface, intake, photos, routing_origin),
+        CommandBody::Malformed { error, raw, .. } => {
+            // (2) still outranks (3): judge the surface named in the raw arguments, if any.
+            if let Some(requested) = raw.get("surface").and_then(Value::as_str) {
+                resolve_for_new(cx, requested)?;
+            }
+            return gate(
+                cx.trace,
+                "payload",
+                reject(Code::PayloadInvalid, error.clone()),
+                String::new,
+            )
+            .map(|()| Vec::new());
         }
         _ => return Err(Rejection::new(Code::PayloadInvalid, "not a submit_request")),
     };
     let surface = resolve_for_new(cx, requested)?;
     // (3) Arguments, then the intake contract.
     let payload = text("case", &cx.command.case, limits::MAX_ID_LEN, true)
-        .and_then(|()| routing_origin.as_deref().map_or(Ok(()), |r| text("routing_origin", r, limits::MAX_TEXT_LEN, false)))
+        .and_then(|()| {
+            routing_origin.as_deref().map_or(Ok(()), |r| {
+                text("routing_origin", r, limits::MAX_TEXT_LEN, false)
+            })
+        })
         .and_then(|()| {
             if photos.len() > limits::MAX_PHOTOS {
-                return reject(Code::PayloadInvalid, format!("at most {} photos are allowed", limits::MAX_PHOTOS));
+                return reject(
+                    Code::PayloadInvalid,
+                    format!("at most {} photos are allowed", limits::MAX_PHOTOS),
+                );
             }
-            photos.iter().try_for_each(|p| text("photos", p, limits::MAX_REF_LEN, true))
+            photos
+                .iter()
+                .try_for_each(|p| text("photos", p, limits::MAX_REF_LEN, true))
         });
-    gate(cx.trace, "payload", payload, || "the arguments are well formed".into())?;
+    gate(cx.trace, "payload", payload, || {
+        "the arguments are well formed".into()
+    })?;
     let intake_result = check_intake_size(intake).and_then(|()| {
         check_intake(surface.intake(), intake, photos.len()).map_err(|problems| {
             let messages: Vec<&str> = problems.iter().map(|(_, m)| m.as_str()).collect();
             let fields: Vec<&str> = problems.iter().map(|(f, _)| f.as_str()).collect();
-            Rejection::new(Code::IntakeInvalid, messages.join("; ")).with_detail(json!({ "fields": fields }))
+            Rejection::new(Code::IntakeInvalid, messages.join("; "))
+                .with_detail(json!({ "fields": fields }))
         })
     });
-    gate(cx.trace, "intake", intake_result, || format!("the intake meets `{}`'s intake contract", surface.slug()))?;
+    gate(cx.trace, "intake", intake_result, || {
+        format!("the intake meets `{}`'s intake contract", surface.slug())
+    })?;
     let event = Event::RequestSubmitted {
         surface: SurfacePin {
             slug: surface.slug().to_string(),
@@ -419,20 +584,39 @@ fn submit_request<C: Catalog, T: Trace>(cx: &mut Ctx<'_, C, T>) -> Result<Vec<Ev
     };
     if !surface.rules_on(CommandKind::SubmitRequest).is_empty() {
         let prospective = crate::spine::evolve(case.clone(), &event);
-        run_rules(cx, surface, &prospective, None, &[CommandKind::SubmitRequest])?;
+        run_rules(
+            cx,
+            surface,
+            &prospective,
+            None,
+            &[CommandKind::SubmitRequest],
+        )?;
     }
     Ok(vec![event])
 }
 
-fn task_state_gate<T: Trace>(trace: &mut T, case: &Case, allowed: &[TaskState], what: &str) -> Result<(), Rejection> {
+fn task_state_gate<T: Trace>(
+    trace: &mut T,
+    case: &Case,
+    allowed: &[TaskState],
+    what: &str,
+) -> Result<(), Rejection> {
     let state = case.task_state();
     let result = match state {
         Some(s) if allowed.contains(&s) => ok(),
-        Some(s) => Err(Rejection::new(Code::InvalidState, format!("the task is {}: {what}", s.as_str()))
-            .with_detail(json!({ "layer": "task", "state": s.as_str() }))),
+        Some(s) => Err(Rejection::new(
+            Code::InvalidState,
+            format!("the task is {}: {what}", s.as_str()),
+        )
+        .with_detail(json!({ "layer": "task", "state": s.as_str() }))),
         None => reject(Code::InvalidState, "the case has no task"),
     };
-    gate(trace, "task", result, || format!("the task is {}", state.map(TaskState::as_str).unwrap_or("none")))
+    gate(trace, "task", result, || {
+        format!(
+            "the task is {}",
+            state.map(TaskState::as_str).unwrap_or("none")
+        )
+    })
 }
 
 fn task_review<C: Catalog, T: Trace>(
@@ -441,14 +625,26 @@ fn task_review<C: Catalog, T: Trace>(
     approve: bool,
     reason: Option<&String>,
 ) -> Result<Vec<Event>, Rejection> {
-    let what = if approve { "only an open task can be approved" } else { "only an open task can be rejected" };
+    let what = if approve {
+        "only an open task can be approved"
+    } else {
+        "only an open task can be rejected"
+    };
     task_state_gate(cx.trace, cx.case, &[TaskState::Open], what)?;
-    let kind = if approve { CommandKind::ApproveTask } else { CommandKind::RejectTask };
+    let kind = if approve {
+        CommandKind::ApproveTask
+    } else {
+        CommandKind::RejectTask
+    };
     run_rules(cx, surface, cx.case, None, &[kind])?;
     let by = cx.principal.id.clone();
     Ok(vec![match reason {
         None => Event::TaskApproved { by, at: cx.now },
-        Some(reason) => Event::TaskRejected { by, reason: reason.clone(), at: cx.now },
+        Some(reason) => Event::TaskRejected {
+            by,
+            reason: reason.clone(),
+            at: cx.now,
+        },
     }])
 }
 
@@ -461,21 +657,36 @@ fn assign_task<C: Catalog, T: Trace>(
     let state = case.task_state();
     let job = case.job_state();
     let result = match (state, job) {
-        (Some(TaskState::Closed), _) => reject(Code::InvalidState, "the task is closed: it can no longer be assigned"),
+        (Some(TaskState::Closed), _) => reject(
+            Code::InvalidState,
+            "the task is closed: it can no longer be assigned",
+        ),
         (_, Some(j)) if j != JobState::Queued => Err(Rejection::new(
             Code::InvalidState,
-            format!("the job is {}: the assignment can change only until the job is claimed", j.as_str()),
+            format!(
+                "the job is {}: the assignment can change only until the job is claimed",
+                j.as_str()
+            ),
         )
         .with_detail(json!({ "layer": "job", "state": j.as_str() }))),
         (Some(TaskState::Approved), _) => ok(),
         (s, _) => Err(Rejection::new(
             Code::TaskNotApproved,
-            format!("the task is {}: only an approved task can be assigned", s.map(TaskState::as_str).unwrap_or("none")),
+            format!(
+                "the task is {}: only an approved task can be assigned",
+                s.map(TaskState::as_str).unwrap_or("none")
+            ),
         )),
     };
-    gate(cx.trace, "task", result, || "the task is approved and the job, if any, is not yet claimed".into())?;
+    gate(cx.trace, "task", result, || {
+        "the task is approved and the job, if any, is not yet claimed".into()
+    })?;
     run_rules(cx, surface, case, None, &[CommandKind::AssignTask])?;
-    Ok(vec![Event::TaskAssigned { operator: operator.to_string(), by: cx.principal.id.clone(), at: cx.now }])
+    Ok(vec![Event::TaskAssigned {
+        operator: operator.to_string(),
+        by: cx.principal.id.clone(),
+        at: cx.now,
+    }])
 }
 
 fn annotate_task<C: Catalog, T: Trace>(
@@ -484,13 +695,24 @@ fn annotate_task<C: Catalog, T: Trace>(
     note: &str,
 ) -> Result<Vec<Event>, Rejection> {
     let case = cx.case;
-    task_state_gate(cx.trace, case, &[TaskState::Open, TaskState::Approved, TaskState::Rejected], "notes can no longer be added")?;
+    task_state_gate(
+        cx.trace,
+        case,
+        &[TaskState::Open, TaskState::Approved, TaskState::Rejected],
+        "notes can no longer be added",
+    )?;
     let notes = case.task.as_ref().map(|t| t.notes.len()).unwrap_or(0);
     gate(
         cx.trace,
         "task",
         if notes >= limits::MAX_NOTES {
-            reject(Code::InvalidState, format!("the task already holds {} notes, the most allowed", limits::MAX_NOTES))
+            reject(
+                Code::InvalidState,
+                format!(
+                    "the task already holds {} notes, the most allowed",
+                    limits::MAX_NOTES
+                ),
+            )
         } else {
             ok()
         },
@@ -514,10 +736,17 @@ fn annotate_task<C: Catalog, T: Trace>(
         || format!("`{}` is in the task's audience", cx.principal.id),
     )?;
     run_rules(cx, surface, case, None, &[CommandKind::AnnotateTask])?;
-    Ok(vec![Event::TaskAnnotated { by: cx.principal.id.clone(), note: note.to_string(), at: cx.now }])
+    Ok(vec![Event::TaskAnnotated {
+        by: cx.principal.id.clone(),
+        note: note.to_string(),
+        at: cx.now,
+    }])
 }
 
-fn close_task<C: Catalog, T: Trace>(cx: &mut Ctx<'_, C, T>, surface: &Surface) -> Result<Vec<Event>, Rejection> {
+fn close_task<C: Catalog, T: Trace>(
+    cx: &mut Ctx<'_, C, T>,
+    surface: &Surface,
+) -> Result<Vec<Event>, Rejection> {
     task_state_gate(
         cx.trace,
         cx.case,
@@ -525,13 +754,19 @@ fn close_task<C: Catalog, T: Trace>(cx: &mut Ctx<'_, C, T>, surface: &Surface) -
         "it is already closed",
     )?;
     run_rules(cx, surface, cx.case, None, &[CommandKind::CloseTask])?;
-    Ok(vec![Event::TaskClosed { by: cx.principal.id.clone(), at: cx.now }])
+    Ok(vec![Event::TaskClosed {
+        by: cx.principal.id.clone(),
+        at: cx.now,
+    }])
 }
 
 // ---------------------------------------------------------------------------------------------
 // Job.
 
-fn create_job<C: Catalog, T: Trace>(cx: &mut Ctx<'_, C, T>, surface: &Surface) -> Result<Vec<Event>, Rejection> {
+fn create_job<C: Catalog, T: Trace>(
+    cx: &mut Ctx<'_, C, T>,
+    surface: &Surface,
+) -> Result<Vec<Event>, Rejection> {
     let case = cx.case;
     let state = case.task_state();
     gate(
@@ -556,38 +791,72 @@ fn create_job<C: Catalog, T: Trace>(cx: &mut Ctx<'_, C, T>, surface: &Surface) -
         if case.assignment.is_some() {
             ok()
         } else {
-            reject(Code::NotAssigned, "no operator is assigned: assign the task before creating the job")
+            reject(
+                Code::NotAssigned,
+                "no operator is assigned: assign the task before creating the job",
+            )
         },
-        || format!("the task is assigned to `{}`", case.assignee().unwrap_or("")),
+        || {
+            format!(
+                "the task is assigned to `{}`",
+                case.assignee().unwrap_or("")
+            )
+        },
     )?;
     gate(
         cx.trace,
         "job",
         match case.job_state() {
-            Some(s) => reject(Code::JobExists, format!("the case already has a job ({})", s.as_str())),
+            Some(s) => reject(
+                Code::JobExists,
+                format!("the case already has a job ({})", s.as_str()),
+            ),
             None => ok(),
         },
         || "the case has no job yet".into(),
     )?;
     run_rules(cx, surface, case, None, &[CommandKind::CreateJob])?;
     let phase = surface.phase_name(surface.first_phase()).to_string();
-    Ok(vec![Event::JobCreated { by: cx.principal.id.clone(), phase, at: cx.now }])
+    Ok(vec![Event::JobCreated {
+        by: cx.principal.id.clone(),
+        phase,
+        at: cx.now,
+    }])
 }
 
-fn job_gate<T: Trace>(trace: &mut T, case: &Case, allowed: &[JobState], what: &str) -> Result<JobState, Rejection> {
+fn job_gate<T: Trace>(
+    trace: &mut T,
+    case: &Case,
+    allowed: &[JobState],
+    what: &str,
+) -> Result<JobState, Rejection> {
     let state = case.job_state();
     let result = match state {
-        None => reject(Code::NoJob, "the case has no job: an admin must create it first"),
+        None => reject(
+            Code::NoJob,
+            "the case has no job: an admin must create it first",
+        ),
         Some(s) if allowed.contains(&s) => ok(),
-        Some(s) => Err(Rejection::new(Code::InvalidState, format!("the job is {}: {what}", s.as_str()))
-            .with_detail(json!({ "layer": "job", "state": s.as_str() }))),
+        Some(s) => Err(Rejection::new(
+            Code::InvalidState,
+            format!("the job is {}: {what}", s.as_str()),
+        )
+        .with_detail(json!({ "layer": "job", "state": s.as_str() }))),
     };
-    gate(trace, "job", result, || format!("the job is {}", state.map(JobState::as_str).unwrap_or("none")))?;
+    gate(trace, "job", result, || {
+        format!(
+            "the job is {}",
+            state.map(JobState::as_str).unwrap_or("none")
+        )
+    })?;
     state.ok_or_else(|| Rejection::new(Code::NoJob, "the case has no job"))
 }
 
 /// (5) Eligibility to claim: the assignee, or any operator when ownership is open.
-fn eligible_gate<C: Catalog, T: Trace>(cx: &mut Ctx<'_, C, T>, surface: &Surface) -> Result<(), Rejection> {
+fn eligible_gate<C: Catalog, T: Trace>(
+    cx: &mut Ctx<'_, C, T>,
+    surface: &Surface,
+) -> Result<(), Rejection> {
     let open = surface.execution().ownership == Ownership::Open;
     let assignee = cx.case.assignee();
     gate(
@@ -598,11 +867,21 @@ fn eligible_gate<C: Catalog, T: Trace>(cx: &mut Ctx<'_, C, T>, surface: &Surface
         } else {
             Err(Rejection::new(
                 Code::NotAssignee,
-                format!("the job is assigned to `{}`, not `{}`", assignee.unwrap_or("nobody"), cx.principal.id),
+                format!(
+                    "the job is assigned to `{}`, not `{}`",
+                    assignee.unwrap_or("nobody"),
+                    cx.principal.id
+                ),
             )
             .with_detail(json!({ "assignee": assignee })))
         },
-        || if open { "ownership is open: any operator may claim".into() } else { format!("`{}` is the assignee", cx.principal.id) },
+        || {
+            if open {
+                "ownership is open: any operator may claim".into()
+            } else {
+                format!("`{}` is the assignee", cx.principal.id)
+            }
+        },
     )
 }
 
@@ -616,30 +895,59 @@ fn prepaid_gate<T: Trace>(trace: &mut T, case: &Case, surface: &Surface) -> Resu
         if !prepaid || captured {
             ok()
         } else {
-            reject(Code::SettlementRequired, "this surface is prepaid: a captured settlement must exist before the claim")
+            reject(
+                Code::SettlementRequired,
+                "this surface is prepaid: a captured settlement must exist before the claim",
+            )
         },
-        || if prepaid { "a captured settlement exists".into() } else { "payment is independent of execution".into() },
+        || {
+            if prepaid {
+                "a captured settlement exists".into()
+            } else {
+                "payment is independent of execution".into()
+            }
+        },
     )
 }
 
 fn claim_events(surface: &Surface, operator: &str, implicit: bool, now: Millis) -> [Event; 2] {
     [
-        Event::JobClaimed { operator: operator.to_string(), implicit, at: now },
-        Event::ServiceEventOpened { phase: surface.phase_name(surface.claimed_phase()).to_string(), at: now },
+        Event::JobClaimed {
+            operator: operator.to_string(),
+            implicit,
+            at: now,
+        },
+        Event::ServiceEventOpened {
+            phase: surface.phase_name(surface.claimed_phase()).to_string(),
+            at: now,
+        },
     ]
 }
 
-fn claim_job<C: Catalog, T: Trace>(cx: &mut Ctx<'_, C, T>, surface: &Surface) -> Result<Vec<Event>, Rejection> {
+fn claim_job<C: Catalog, T: Trace>(
+    cx: &mut Ctx<'_, C, T>,
+    surface: &Surface,
+) -> Result<Vec<Event>, Rejection> {
     surface_takes_claims(cx, surface)?;
-    job_gate(cx.trace, cx.case, &[JobState::Queued], "only a queued job can be claimed")?;
+    job_gate(
+        cx.trace,
+        cx.case,
+        &[JobState::Queued],
+        "only a queued job can be claimed",
+    )?;
     eligible_gate(cx, surface)?;
     prepaid_gate(cx.trace, cx.case, surface)?;
-    let claim_rule = surface.transition(surface.first_phase(), surface.claimed_phase()).and_then(|t| t.rule);
+    let claim_rule = surface
+        .transition(surface.first_phase(), surface.claimed_phase())
+        .and_then(|t| t.rule);
     run_rules(cx, surface, cx.case, claim_rule, &[CommandKind::ClaimJob])?;
     Ok(claim_events(surface, &cx.principal.id, false, cx.now).into())
 }
 
-fn owner_gate<C: Catalog, T: Trace>(cx: &mut Ctx<'_, C, T>, allow_admin: bool) -> Result<(), Rejection> {
+fn owner_gate<C: Catalog, T: Trace>(
+    cx: &mut Ctx<'_, C, T>,
+    allow_admin: bool,
+) -> Result<(), Rejection> {
     let owner = cx.case.owner();
     let admin = allow_admin && cx.principal.has(Role::Admin);
     gate(
@@ -650,11 +958,21 @@ fn owner_gate<C: Catalog, T: Trace>(cx: &mut Ctx<'_, C, T>, allow_admin: bool) -
         } else {
             Err(Rejection::new(
                 Code::NotOwner,
-                format!("the job is owned by `{}`, not `{}`", owner.unwrap_or("nobody"), cx.principal.id),
+                format!(
+                    "the job is owned by `{}`, not `{}`",
+                    owner.unwrap_or("nobody"),
+                    cx.principal.id
+                ),
             )
             .with_detail(json!({ "owner": owner })))
         },
-        || if admin { "admins may do this".into() } else { format!("`{}` owns the job", cx.principal.id) },
+        || {
+            if admin {
+                "admins may do this".into()
+            } else {
+                format!("`{}` owns the job", cx.principal.id)
+            }
+        },
     )
 }
 
@@ -665,22 +983,41 @@ fn service_event_open_gate<T: Trace>(trace: &mut T, case: &Case) -> Result<(), R
         "service_event",
         match state {
             Some(ServiceEventState::Open) => ok(),
-            Some(s) => reject(Code::InvalidState, format!("the service event is {}", s.as_str())),
-            None => reject(Code::InvalidState, "the job has not been claimed: there is no service event yet"),
+            Some(s) => reject(
+                Code::InvalidState,
+                format!("the service event is {}", s.as_str()),
+            ),
+            None => reject(
+                Code::InvalidState,
+                "the job has not been claimed: there is no service event yet",
+            ),
         },
         || "the service event is open".into(),
     )
 }
 
-fn advance<C: Catalog, T: Trace>(cx: &mut Ctx<'_, C, T>, surface: &Surface, to: &str) -> Result<Vec<Event>, Rejection> {
+fn advance<C: Catalog, T: Trace>(
+    cx: &mut Ctx<'_, C, T>,
+    surface: &Surface,
+    to: &str,
+) -> Result<Vec<Event>, Rejection> {
     let case = cx.case;
     let optional = surface.execution().claim == ClaimPolicy::Optional;
     let implicit_claim = optional && case.job_state() == Some(JobState::Queued);
     if implicit_claim {
         surface_takes_claims(cx, surface)?;
     }
-    let allowed: &[JobState] = if optional { &[JobState::Queued, JobState::Claimed] } else { &[JobState::Claimed] };
-    job_gate(cx.trace, case, allowed, "the service event can move only while the job is claimed")?;
+    let allowed: &[JobState] = if optional {
+        &[JobState::Queued, JobState::Claimed]
+    } else {
+        &[JobState::Claimed]
+    };
+    job_gate(
+        cx.trace,
+        case,
+        allowed,
+        "the service event can move only while the job is claimed",
+    )?;
     if implicit_claim {
         eligible_gate(cx, surface)?;
         return advance_claiming(cx, surface, to);
@@ -696,23 +1033,44 @@ fn advance<C: Catalog, T: Trace>(cx: &mut Ctx<'_, C, T>, surface: &Surface, to: 
         _ => None,
     };
     let result = match (target, transition) {
-        (None, _) => reject(Code::NoSuchTransition, format!("`{to}` is not a phase of `{}`", surface.key())),
+        (None, _) => reject(
+            Code::NoSuchTransition,
+            format!("`{to}` is not a phase of `{}`", surface.key()),
+        ),
         (Some(t), _) if t == surface.last_phase() => Err(Rejection::new(
             Code::NoSuchTransition,
             format!("`{to}` is the last phase: it is entered only by `complete_service_event`"),
         )),
         (Some(_), None) => Err(Rejection::new(
             Code::NoSuchTransition,
-            format!("`{}` declares no move from `{current_name}` to `{to}`", surface.key()),
+            format!(
+                "`{}` declares no move from `{current_name}` to `{to}`",
+                surface.key()
+            ),
         )
-        .with_detail(json!({ "from": current_name, "to": to, "allowed": allowed_targets(surface, current) }))),
+        .with_detail(
+            json!({ "from": current_name, "to": to, "allowed": allowed_targets(surface, current) }),
+        )),
         (Some(_), Some(_)) => ok(),
     };
-    gate(cx.trace, "transition", result, || format!("`{current_name}` → `{to}` is declared"))?;
-    let transition = transition.ok_or_else(|| Rejection::new(Code::NoSuchTransition, "no such transition"))?;
+    gate(cx.trace, "transition", result, || {
+        format!("`{current_name}` → `{to}` is declared")
+    })?;
+    let transition =
+        transition.ok_or_else(|| Rejection::new(Code::NoSuchTransition, "no such transition"))?;
     let counts = evidence_counts(case);
-    let required: Vec<&str> = transition.requires.iter().map(|c| surface.evidence().name(*c)).collect();
-    evidence_gate(cx.trace, surface, required, &counts, &format!("moving to `{to}`"))?;
+    let required: Vec<&str> = transition
+        .requires
+        .iter()
+        .map(|c| surface.evidence().name(*c))
+        .collect();
+    evidence_gate(
+        cx.trace,
+        surface,
+        required,
+        &counts,
+        &format!("moving to `{to}`"),
+    )?;
     run_rules(cx, surface, case, transition.rule, &[CommandKind::Advance])?;
     Ok(vec![Event::PhaseAdvanced {
         from: current_name.to_string(),
@@ -750,7 +1108,13 @@ fn advance_claiming<C: Catalog, T: Trace>(
     )?;
     prepaid_gate(cx.trace, cx.case, surface)?;
     let rule = surface.transition(first, second).and_then(|t| t.rule);
-    run_rules(cx, surface, cx.case, rule, &[CommandKind::ClaimJob, CommandKind::Advance])?;
+    run_rules(
+        cx,
+        surface,
+        cx.case,
+        rule,
+        &[CommandKind::ClaimJob, CommandKind::Advance],
+    )?;
     Ok(claim_events(surface, &cx.principal.id, true, cx.now).into())
 }
 
@@ -764,7 +1128,10 @@ fn allowed_targets(surface: &Surface, from: Option<PhaseId>) -> Vec<String> {
 }
 
 fn evidence_counts(case: &Case) -> BTreeMap<String, u32> {
-    case.service_event.as_ref().map(|s| s.evidence_counts.clone()).unwrap_or_default()
+    case.service_event
+        .as_ref()
+        .map(|s| s.evidence_counts.clone())
+        .unwrap_or_default()
 }
 
 fn attach_evidence<C: Catalog, T: Trace>(
@@ -774,16 +1141,28 @@ fn attach_evidence<C: Catalog, T: Trace>(
     reference: &str,
 ) -> Result<Vec<Event>, Rejection> {
     let case = cx.case;
-    job_gate(cx.trace, case, &[JobState::Claimed], "evidence is attached only while the job is claimed")?;
+    job_gate(
+        cx.trace,
+        case,
+        &[JobState::Claimed],
+        "evidence is attached only while the job is claimed",
+    )?;
     service_event_open_gate(cx.trace, case)?;
-    let items = case.service_event.as_ref().map(|s| s.evidence.len()).unwrap_or(0);
+    let items = case
+        .service_event
+        .as_ref()
+        .map(|s| s.evidence.len())
+        .unwrap_or(0);
     gate(
         cx.trace,
         "service_event",
         if items >= limits::MAX_EVIDENCE_ITEMS {
             reject(
                 Code::InvalidState,
-                format!("the service event already holds {} evidence items, the most allowed", limits::MAX_EVIDENCE_ITEMS),
+                format!(
+                    "the service event already holds {} evidence items, the most allowed",
+                    limits::MAX_EVIDENCE_ITEMS
+                ),
             )
         } else {
             ok()
@@ -799,9 +1178,14 @@ fn attach_evidence<C: Catalog, T: Trace>(
         } else {
             Err(Rejection::new(
                 Code::UnknownEvidenceCategory,
-                format!("`{category}` is not an evidence category of `{}`", surface.key()),
+                format!(
+                    "`{category}` is not an evidence category of `{}`",
+                    surface.key()
+                ),
             )
-            .with_detail(json!({ "category": category, "declared": surface.evidence().categories })))
+            .with_detail(
+                json!({ "category": category, "declared": surface.evidence().categories }),
+            ))
         },
         || format!("`{category}` is a declared category"),
     )?;
@@ -820,12 +1204,19 @@ fn complete_service_event<C: Catalog, T: Trace>(
     outcome: &Option<String>,
 ) -> Result<Vec<Event>, Rejection> {
     let case = cx.case;
-    job_gate(cx.trace, case, &[JobState::Claimed], "the service event completes only while the job is claimed")?;
+    job_gate(
+        cx.trace,
+        case,
+        &[JobState::Claimed],
+        "the service event completes only while the job is claimed",
+    )?;
     service_event_open_gate(cx.trace, case)?;
     owner_gate(cx, false)?;
     let current_name = case.phase().unwrap_or("");
     let last = surface.last_phase();
-    let transition = surface.phase_id(current_name).and_then(|c| surface.transition(c, last));
+    let transition = surface
+        .phase_id(current_name)
+        .and_then(|c| surface.transition(c, last));
     gate(
         cx.trace,
         "transition",
@@ -842,14 +1233,41 @@ fn complete_service_event<C: Catalog, T: Trace>(
             )
             .with_detail(json!({ "from": current_name, "to": surface.phase_name(last) })))
         },
-        || format!("`{current_name}` → `{}` is declared", surface.phase_name(last)),
+        || {
+            format!(
+                "`{current_name}` → `{}` is declared",
+                surface.phase_name(last)
+            )
+        },
     )?;
-    let transition = transition.ok_or_else(|| Rejection::new(Code::NoSuchTransition, "no such transition"))?;
+    let transition =
+        transition.ok_or_else(|| Rejection::new(Code::NoSuchTransition, "no such transition"))?;
     let counts = evidence_counts(case);
-    let mut required: Vec<&str> = surface.evidence().required().map(|(_, name)| name).collect();
-    required.extend(transition.requires.iter().map(|c| surface.evidence().name(*c)));
-    evidence_gate(cx.trace, surface, required, &counts, "completing the service event")?;
-    run_rules(cx, surface, case, transition.rule, &[CommandKind::CompleteServiceEvent])?;
+    let mut required: Vec<&str> = surface
+        .evidence()
+        .required()
+        .map(|(_, name)| name)
+        .collect();
+    required.extend(
+        transition
+            .requires
+            .iter()
+            .map(|c| surface.evidence().name(*c)),
+    );
+    evidence_gate(
+        cx.trace,
+        surface,
+        required,
+        &counts,
+        "completing the service event",
+    )?;
+    run_rules(
+        cx,
+        surface,
+        case,
+        transition.rule,
+        &[CommandKind::CompleteServiceEvent],
+    )?;
     let completed = Event::ServiceEventCompleted {
         from: current_name.to_string(),
         phase: surface.phase_name(last).to_string(),
@@ -866,13 +1284,23 @@ fn complete_service_event<C: Catalog, T: Trace>(
         at: cx.now,
         payload: json!({ "record_digest": record.digest }),
     };
-    Ok(vec![completed, Event::RecordSealed { record }, Event::SignalEmitted { signal, escalation: None }])
+    Ok(vec![
+        completed,
+        Event::RecordSealed { record },
+        Event::SignalEmitted {
+            signal,
+            escalation: None,
+        },
+    ])
 }
 
 /// Compose the Record from a completed ServiceEvent and seal it with its digest.
 pub fn compose_record(case: &Case, completed_at: Millis) -> Result<Record, Rejection> {
     let (Some(request), Some(se)) = (case.request.as_ref(), case.service_event.as_ref()) else {
-        return Err(Rejection::new(Code::InvalidState, "a record needs a completed service event"));
+        return Err(Rejection::new(
+            Code::InvalidState,
+            "a record needs a completed service event",
+        ));
     };
     let body = RecordBody {
         case: case.id.clone(),
@@ -883,21 +1311,38 @@ pub fn compose_record(case: &Case, completed_at: Millis) -> Result<Record, Rejec
         outcome: se.outcome.clone(),
         completed_at,
     };
-    let digest = digest_of(&body)
-        .map_err(|e| Rejection::new(Code::InvalidState, format!("the record could not be serialized: {e}")))?;
+    let digest = digest_of(&body).map_err(|e| {
+        Rejection::new(
+            Code::InvalidState,
+            format!("the record could not be serialized: {e}"),
+        )
+    })?;
     Ok(Record { body, digest })
 }
 
 /// The stable id of the next signal of `kind`: `<case>:<kind>:<n>`, counting the signals
 /// already stored and those about to be appended in the same decision.
 pub fn signal_id(case: &str, kind: &str, stored: &[Signal], pending: &[Signal]) -> String {
-    let n = stored.iter().chain(pending).filter(|s| s.kind == kind).count() + 1;
+    let n = stored
+        .iter()
+        .chain(pending)
+        .filter(|s| s.kind == kind)
+        .count()
+        + 1;
     format!("{case}:{kind}:{n}")
 }
 
-fn complete_job<C: Catalog, T: Trace>(cx: &mut Ctx<'_, C, T>, surface: &Surface) -> Result<Vec<Event>, Rejection> {
+fn complete_job<C: Catalog, T: Trace>(
+    cx: &mut Ctx<'_, C, T>,
+    surface: &Surface,
+) -> Result<Vec<Event>, Rejection> {
     let case = cx.case;
-    job_gate(cx.trace, case, &[JobState::Claimed], "only a claimed job can be completed")?;
+    job_gate(
+        cx.trace,
+        case,
+        &[JobState::Claimed],
+        "only a claimed job can be completed",
+    )?;
     gate(
         cx.trace,
         "service_event",
@@ -913,7 +1358,10 @@ fn complete_job<C: Catalog, T: Trace>(cx: &mut Ctx<'_, C, T>, surface: &Surface)
     )?;
     owner_gate(cx, true)?;
     run_rules(cx, surface, case, None, &[CommandKind::CompleteJob])?;
-    Ok(vec![Event::JobCompleted { by: cx.principal.id.clone(), at: cx.now }])
+    Ok(vec![Event::JobCompleted {
+        by: cx.principal.id.clone(),
+        at: cx.now,
+    }])
 }
 
 fn cancel_job<C: Catalog, T: Trace>(
@@ -921,9 +1369,18 @@ fn cancel_job<C: Catalog, T: Trace>(
     surface: &Surface,
     reason: &str,
 ) -> Result<Vec<Event>, Rejection> {
-    job_gate(cx.trace, cx.case, &[JobState::Queued, JobState::Claimed], "only an unfinished job can be cancelled")?;
+    job_gate(
+        cx.trace,
+        cx.case,
+        &[JobState::Queued, JobState::Claimed],
+        "only an unfinished job can be cancelled",
+    )?;
     run_rules(cx, surface, cx.case, None, &[CommandKind::CancelJob])?;
-    Ok(vec![Event::JobCancelled { by: cx.principal.id.clone(), reason: reason.to_string(), at: cx.now }])
+    Ok(vec![Event::JobCancelled {
+        by: cx.principal.id.clone(),
+        reason: reason.to_string(),
+        at: cx.now,
+    }])
 }
 
 fn record_settlement<C: Catalog, T: Trace>(
@@ -937,20 +1394,38 @@ fn record_settlement<C: Catalog, T: Trace>(
     job_gate(
         cx.trace,
         case,
-        &[JobState::Queued, JobState::Claimed, JobState::Completed, JobState::Cancelled],
+        &[
+            JobState::Queued,
+            JobState::Claimed,
+            JobState::Completed,
+            JobState::Cancelled,
+        ],
         "",
     )?;
     let current = case.settlement.as_ref();
     let writes = current.map(|s| s.history.len()).unwrap_or(0);
     let result = if writes >= limits::MAX_SETTLEMENT_WRITES {
-        reject(Code::InvalidState, format!("the settlement already holds {} writes, the most allowed", limits::MAX_SETTLEMENT_WRITES))
-    } else if status == SettlementStatus::Refunded && current.map(|s| s.status) != Some(SettlementStatus::Captured) {
-        Err(Rejection::new(Code::InvalidState, "only a captured settlement can be refunded")
-            .with_detail(json!({ "layer": "settlement", "state": current.map(|s| s.status.as_str()) })))
+        reject(
+            Code::InvalidState,
+            format!(
+                "the settlement already holds {} writes, the most allowed",
+                limits::MAX_SETTLEMENT_WRITES
+            ),
+        )
+    } else if status == SettlementStatus::Refunded
+        && current.map(|s| s.status) != Some(SettlementStatus::Captured)
+    {
+        Err(Rejection::new(
+            Code::InvalidState,
+            "only a captured settlement can be refunded",
+        )
+        .with_detail(json!({ "layer": "settlement", "state": current.map(|s| s.status.as_str()) })))
     } else {
         ok()
     };
-    gate(cx.trace, "settlement", result, || format!("the settlement may move to {}", status.as_str()))?;
+    gate(cx.trace, "settlement", result, || {
+        format!("the settlement may move to {}", status.as_str())
+    })?;
     run_rules(cx, surface, case, None, &[CommandKind::RecordSettlement])?;
     Ok(vec![Event::SettlementRecorded {
         status,

@@ -2,9 +2,9 @@
 
 use serde_json::json;
 
+use crate::spine::Event;
 use crate::spine::case::{Case, JobState, Millis, Signal};
 use crate::spine::decide::signal_id;
-use crate::spine::Event;
 use crate::surface::Surface;
 
 /// The escalation signals due on `case` at `now`: each escalation whose phase the case has
@@ -12,7 +12,9 @@ use crate::surface::Surface;
 /// escalates (a queued or claimed Job whose ServiceEvent is not complete).
 pub fn due_escalations(case: &Case, surface: &Surface, now: Millis) -> Vec<Event> {
     let mut events = Vec::new();
-    let Some(clock) = case.clock.as_ref() else { return events };
+    let Some(clock) = case.clock.as_ref() else {
+        return events;
+    };
     if !matches!(case.job_state(), Some(JobState::Queued | JobState::Claimed)) {
         return events;
     }
@@ -34,7 +36,10 @@ pub fn due_escalations(case: &Case, surface: &Surface, now: Millis) -> Vec<Event
             payload: json!({ "phase": clock.phase, "entered_at": clock.entered_at, "after": escalation.after }),
         };
         pending.push(signal.clone());
-        events.push(Event::SignalEmitted { signal, escalation: Some(index) });
+        events.push(Event::SignalEmitted {
+            signal,
+            escalation: Some(index),
+        });
     }
     events
 }

@@ -1,11 +1,11 @@
 //! `evolve`: fold one event into a case. Pure, total and never refusing: every event it sees
 //! was accepted by `decide` (or read back from a verified store), so it only applies facts.
 
-use crate::spine::case::{
-    Assignment, Case, EvidenceItem, Job, JobState, Note, PhaseClock, PhaseEntry, Request, ServiceEvent,
-    ServiceEventState, Settlement, SettlementEntry, Task, TaskState,
-};
 use crate::spine::Event;
+use crate::spine::case::{
+    Assignment, Case, EvidenceItem, Job, JobState, Note, PhaseClock, PhaseEntry, Request,
+    ServiceEvent, ServiceEventState, Settlement, SettlementEntry, Task, TaskState,
+};
 
 /// Apply `event` to `case` and return the new case.
 pub fn evolve(mut case: Case, event: &Event) -> Case {
@@ -17,7 +17,14 @@ pub fn evolve(mut case: Case, event: &Event) -> Case {
 pub fn apply(case: &mut Case, event: &Event) {
     case.version += 1;
     match event {
-        Event::RequestSubmitted { surface, intake, photos, routing_origin, by, at } => {
+        Event::RequestSubmitted {
+            surface,
+            intake,
+            photos,
+            routing_origin,
+            by,
+            at,
+        } => {
             case.request = Some(Request {
                 surface: surface.clone(),
                 intake: intake.clone(),
@@ -26,7 +33,11 @@ pub fn apply(case: &mut Case, event: &Event) {
                 submitted_by: by.clone(),
                 submitted_at: *at,
             });
-            case.task = Some(Task { state: TaskState::Open, notes: Vec::new(), rejection_reason: None });
+            case.task = Some(Task {
+                state: TaskState::Open,
+                notes: Vec::new(),
+                rejection_reason: None,
+            });
         }
         Event::TaskApproved { .. } => set_task(case, TaskState::Approved),
         Event::TaskRejected { reason, .. } => {
@@ -36,17 +47,34 @@ pub fn apply(case: &mut Case, event: &Event) {
             }
         }
         Event::TaskAssigned { operator, by, at } => {
-            case.assignment = Some(Assignment { operator: operator.clone(), assigned_by: by.clone(), at: *at });
+            case.assignment = Some(Assignment {
+                operator: operator.clone(),
+                assigned_by: by.clone(),
+                at: *at,
+            });
         }
         Event::TaskAnnotated { by, note, at } => {
             if let Some(task) = case.task.as_mut() {
-                task.notes.push(Note { author: by.clone(), text: note.clone(), at: *at });
+                task.notes.push(Note {
+                    author: by.clone(),
+                    text: note.clone(),
+                    at: *at,
+                });
             }
         }
         Event::TaskClosed { .. } => set_task(case, TaskState::Closed),
         Event::JobCreated { phase, at, .. } => {
-            case.job = Some(Job { state: JobState::Queued, owner: None, created_at: *at, cancel_reason: None });
-            case.clock = Some(PhaseClock { phase: phase.clone(), entered_at: *at, fired: Vec::new() });
+            case.job = Some(Job {
+                state: JobState::Queued,
+                owner: None,
+                created_at: *at,
+                cancel_reason: None,
+            });
+            case.clock = Some(PhaseClock {
+                phase: phase.clone(),
+                entered_at: *at,
+                fired: Vec::new(),
+            });
         }
         Event::JobClaimed { operator, .. } => {
             if let Some(job) = case.job.as_mut() {
@@ -58,21 +86,40 @@ pub fn apply(case: &mut Case, event: &Event) {
             case.service_event = Some(ServiceEvent {
                 state: ServiceEventState::Open,
                 phase: phase.clone(),
-                history: vec![PhaseEntry { phase: phase.clone(), at: *at }],
+                history: vec![PhaseEntry {
+                    phase: phase.clone(),
+                    at: *at,
+                }],
                 evidence: Vec::new(),
                 evidence_counts: Default::default(),
                 outcome: None,
             });
-            case.clock = Some(PhaseClock { phase: phase.clone(), entered_at: *at, fired: Vec::new() });
+            case.clock = Some(PhaseClock {
+                phase: phase.clone(),
+                entered_at: *at,
+                fired: Vec::new(),
+            });
         }
         Event::PhaseAdvanced { to, at, .. } => {
             if let Some(se) = case.service_event.as_mut() {
                 se.phase = to.clone();
-                se.history.push(PhaseEntry { phase: to.clone(), at: *at });
+                se.history.push(PhaseEntry {
+                    phase: to.clone(),
+                    at: *at,
+                });
             }
-            case.clock = Some(PhaseClock { phase: to.clone(), entered_at: *at, fired: Vec::new() });
+            case.clock = Some(PhaseClock {
+                phase: to.clone(),
+                entered_at: *at,
+                fired: Vec::new(),
+            });
         }
-        Event::EvidenceAttached { category, reference, by, at } => {
+        Event::EvidenceAttached {
+            category,
+            reference,
+            by,
+            at,
+        } => {
             if let Some(se) = case.service_event.as_mut() {
                 se.evidence.push(EvidenceItem {
                     category: category.clone(),
@@ -83,11 +130,16 @@ pub fn apply(case: &mut Case, event: &Event) {
                 *se.evidence_counts.entry(category.clone()).or_insert(0) += 1;
             }
         }
-        Event::ServiceEventCompleted { phase, outcome, at, .. } => {
+        Event::ServiceEventCompleted {
+            phase, outcome, at, ..
+        } => {
             if let Some(se) = case.service_event.as_mut() {
                 se.state = ServiceEventState::Complete;
                 se.phase = phase.clone();
-                se.history.push(PhaseEntry { phase: phase.clone(), at: *at });
+                se.history.push(PhaseEntry {
+                    phase: phase.clone(),
+                    at: *at,
+                });
                 se.outcome = outcome.clone();
             }
             case.clock = None;
@@ -112,9 +164,20 @@ pub fn apply(case: &mut Case, event: &Event) {
             }
             case.clock = None;
         }
-        Event::SettlementRecorded { status, amount_minor, currency, by, at } => {
-            let entry =
-                SettlementEntry { status: *status, amount_minor: *amount_minor, currency: currency.clone(), by: by.clone(), at: *at };
+        Event::SettlementRecorded {
+            status,
+            amount_minor,
+            currency,
+            by,
+            at,
+        } => {
+            let entry = SettlementEntry {
+                status: *status,
+                amount_minor: *amount_minor,
+                currency: currency.clone(),
+                by: by.clone(),
+                at: *at,
+            };
             match case.settlement.as_mut() {
                 Some(s) => {
                     s.status = *status;

@@ -13,7 +13,13 @@ use crate::surface::rules::GuardScope;
 const MAX_DEPTH: usize = 16;
 
 /// Build the scope for judging `command` on `case`.
-pub fn scope(case: &Case, surface: &Surface, principal: &Principal, command: &Command, now: Millis) -> GuardScope {
+pub fn scope(
+    case: &Case,
+    surface: &Surface,
+    principal: &Principal,
+    command: &Command,
+    now: Millis,
+) -> GuardScope {
     let mut c = Map::new();
     c.insert("id".into(), Dynamic::from(case.id.clone()));
     c.insert("phase".into(), opt_str(case.phase().map(str::to_string)));
@@ -31,30 +37,55 @@ pub fn scope(case: &Case, surface: &Surface, principal: &Principal, command: &Co
         }
     }
     c.insert("intake".into(), Dynamic::from_map(intake));
-    c.insert("assignee".into(), opt_str(case.assignee().map(str::to_string)));
+    c.insert(
+        "assignee".into(),
+        opt_str(case.assignee().map(str::to_string)),
+    );
     c.insert("owner".into(), opt_str(case.owner().map(str::to_string)));
-    c.insert("task".into(), opt_str(case.task_state().map(|s| s.as_str().to_string())));
-    c.insert("job".into(), opt_str(case.job_state().map(|s| s.as_str().to_string())));
+    c.insert(
+        "task".into(),
+        opt_str(case.task_state().map(|s| s.as_str().to_string())),
+    );
+    c.insert(
+        "job".into(),
+        opt_str(case.job_state().map(|s| s.as_str().to_string())),
+    );
     c.insert(
         "service_event".into(),
         opt_str(case.service_event_state().map(|s| s.as_str().to_string())),
     );
     c.insert(
         "settlement".into(),
-        opt_str(case.settlement.as_ref().map(|s| s.status.as_str().to_string())),
+        opt_str(
+            case.settlement
+                .as_ref()
+                .map(|s| s.status.as_str().to_string()),
+        ),
     );
     let mut actor = Map::new();
     actor.insert("id".into(), Dynamic::from(principal.id.clone()));
-    let roles: rhai::Array = principal.roles.iter().map(|r| Dynamic::from(r.as_str().to_string())).collect();
+    let roles: rhai::Array = principal
+        .roles
+        .iter()
+        .map(|r| Dynamic::from(r.as_str().to_string()))
+        .collect();
     actor.insert("roles".into(), Dynamic::from_array(roles));
     let mut cmd = Map::new();
-    cmd.insert("name".into(), Dynamic::from(command.kind().as_str().to_string()));
+    cmd.insert(
+        "name".into(),
+        Dynamic::from(command.kind().as_str().to_string()),
+    );
     if let Value::Object(args) = command.body.args_json() {
         for (k, v) in &args {
             cmd.insert(k.as_str().into(), json_to_dynamic(v, 0));
         }
     }
-    GuardScope { case: c, actor, command: cmd, now }
+    GuardScope {
+        case: c,
+        actor,
+        command: cmd,
+        now,
+    }
 }
 
 fn opt_str(s: Option<String>) -> Dynamic {
@@ -74,7 +105,12 @@ pub fn json_to_dynamic(v: &Value, depth: usize) -> Dynamic {
             None => Dynamic::from(n.as_f64().unwrap_or(0.0)),
         },
         Value::String(s) => Dynamic::from(s.clone()),
-        Value::Array(items) => Dynamic::from_array(items.iter().map(|i| json_to_dynamic(i, depth + 1)).collect()),
+        Value::Array(items) => Dynamic::from_array(
+            items
+                .iter()
+                .map(|i| json_to_dynamic(i, depth + 1))
+                .collect(),
+        ),
         Value::Object(map) => {
             let mut m = Map::new();
             for (k, v) in map {

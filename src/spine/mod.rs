@@ -20,8 +20,8 @@ mod rejection;
 mod trace;
 
 pub use case::{
-    Case, Job, JobState, Millis, Record, RecordBody, Request, ServiceEvent, ServiceEventState, Settlement,
-    SettlementStatus, Signal, SurfacePin, Task, TaskState,
+    Case, Job, JobState, Millis, Record, RecordBody, Request, ServiceEvent, ServiceEventState,
+    Settlement, SettlementStatus, Signal, SurfacePin, Task, TaskState,
 };
 pub use catalog::Catalog;
 pub use command::{Command, CommandBody, UnknownCommand};

@@ -105,7 +105,11 @@ pub struct Rejection {
 impl Rejection {
     /// A rejection with no detail.
     pub fn new(code: RejectionCode, message: impl Into<String>) -> Self {
-        Rejection { code, message: message.into(), detail: Value::Null }
+        Rejection {
+            code,
+            message: message.into(),
+            detail: Value::Null,
+        }
     }
 
     /// Attach structured detail.

@@ -13,7 +13,13 @@ pub trait Trace {
     /// Whether passing checks should be described (building the text costs a little).
     const RECORDS: bool;
     /// Record one check.
-    fn record(&mut self, check: &'static str, passed: bool, why: String, code: Option<RejectionCode>);
+    fn record(
+        &mut self,
+        check: &'static str,
+        passed: bool,
+        why: String,
+        code: Option<RejectionCode>,
+    );
 }
 
 /// Records nothing (what `decide` uses).
@@ -59,8 +65,19 @@ impl Explanation {
 
 impl Trace for Explanation {
     const RECORDS: bool = true;
-    fn record(&mut self, check: &'static str, passed: bool, why: String, code: Option<RejectionCode>) {
-        self.checks.push(Check { check, passed, why, code });
+    fn record(
+        &mut self,
+        check: &'static str,
+        passed: bool,
+        why: String,
+        code: Option<RejectionCode>,
+    ) {
+        self.checks.push(Check {
+            check,
+            passed,
+            why,
+            code,
+        });
     }
 }
 
@@ -80,7 +97,12 @@ pub(crate) fn gate<T: Trace>(
         }
         Err(rejection) => {
             if T::RECORDS {
-                trace.record(check, false, rejection.message.clone(), Some(rejection.code));
+                trace.record(
+                    check,
+                    false,
+                    rejection.message.clone(),
+                    Some(rejection.code),
+                );
             }
         }
     }

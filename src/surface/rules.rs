@@ -150,12 +150,14 @@ pub fn build_engine(limits: Limits) -> Engine {
     engine
 }
 
+/// The names guards may use, declared for strict-variable checking. They are plain variables
+/// here, not constants: the optimizer inlines constants, and these values arrive only at run time.
 fn compile_scope() -> Scope<'static> {
     let mut scope = Scope::new();
-    scope.push_constant("case", rhai::Map::new());
-    scope.push_constant("actor", rhai::Map::new());
-    scope.push_constant("command", rhai::Map::new());
-    scope.push_constant("now", 0_i64);
+    scope.push("case", rhai::Map::new());
+    scope.push("actor", rhai::Map::new());
+    scope.push("command", rhai::Map::new());
+    scope.push("now", 0_i64);
     scope
 }
 
