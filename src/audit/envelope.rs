@@ -260,6 +260,15 @@ mod tests {
         let mut intake = std::collections::BTreeMap::new();
         intake.insert("price".to_string(), serde_json::json!(0.1 + 0.2));
         intake.insert("big".to_string(), serde_json::json!(u64::MAX));
+        // Floats that only survive a text round trip with serde_json's `float_roundtrip`.
+        intake.insert(
+            "tiny".to_string(),
+            serde_json::json!(1.947700395895162e-169),
+        );
+        intake.insert(
+            "huge".to_string(),
+            serde_json::json!(-1.490143767845386e129),
+        );
         let event = Event::RequestSubmitted {
             surface: pin.clone(),
             intake,
@@ -271,6 +280,7 @@ mod tests {
         let sealed = env.seal(None, [event]).unwrap();
         let text = serde_json::to_string(&sealed[0]).unwrap();
         let back: StoredEvent = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, sealed[0]);
         assert!(back.digest_holds());
         let mut tampered = back.clone();
         tampered.actor.id = "someone".into();

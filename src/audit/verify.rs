@@ -1,0 +1,353 @@
+//! Chain verification: re-derive a case from its stored events and check every digest.
+//!
+//! [`verify_case`] walks a case's envelopes in order and checks, for each one, that it belongs
+//! to the case, that sequence numbers are contiguous from 1, that the derived id and type name
+//! match, that it links to the previous event's digest, that its own digest recomputes, that it
+//! stays on the surface the case was pinned to, and (for a sealed Record) that the seal
+//! recomputes from the events before it. It folds the events with [`crate::spine::apply`] as it
+//! goes and returns the case it rebuilt. The first failure is reported as a [`VerifyError`]
+//! naming the case and the event, with a stable [`VerifyCode`].
+//!
+//! Verification is pure: it reads nothing but the events it is given and needs no surface.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::audit::canonical::digest_of;
+use crate::audit::envelope::{GENESIS_DIGEST, StoredEvent, event_id, rfc3339_millis};
+use crate::spine::{self, Case, EVENT_SCHEMA_VERSION, Event};
+
+/// What failed, as a stable code (its text never changes; tools may match on it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyCode {
+    /// The store could not return the case's events (unreadable or malformed rows).
+    Unreadable,
+    /// An event carries another case's id.
+    CaseMismatch,
+    /// Sequence numbers are not 1, 2, 3, ... (a gap, a repeat or a reordering).
+    SequenceGap,
+    /// The event id is not `<case>:<seq>`.
+    IdMismatch,
+    /// The stored event type is not the payload's type.
+    TypeMismatch,
+    /// The payload's schema version is newer than this build understands.
+    UnknownSchema,
+    /// `ts_utc` and `ts_ms` name different instants.
+    TimeMismatch,
+    /// `prev_digest` is not the previous event's digest.
+    BrokenLink,
+    /// The digest does not recompute from the envelope's content.
+    DigestMismatch,
+    /// The first event is not a `request_submitted`, or a later one is.
+    BadStart,
+    /// The event names a different surface or fingerprint than the case was pinned to.
+    SurfaceMismatch,
+    /// A Record's seal does not recompute, or its body is not what the events before it say.
+    SealMismatch,
+    /// A `record` signal does not carry the digest of the sealed Record.
+    SignalMismatch,
+}
+
+impl VerifyCode {
+    /// The stable text form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyCode::Unreadable => "unreadable",
+            VerifyCode::CaseMismatch => "case_mismatch",
+            VerifyCode::SequenceGap => "sequence_gap",
+            VerifyCode::IdMismatch => "id_mismatch",
+            VerifyCode::TypeMismatch => "type_mismatch",
+            VerifyCode::UnknownSchema => "unknown_schema",
+            VerifyCode::TimeMismatch => "time_mismatch",
+            VerifyCode::BrokenLink => "broken_link",
+            VerifyCode::DigestMismatch => "digest_mismatch",
+            VerifyCode::BadStart => "bad_start",
+            VerifyCode::SurfaceMismatch => "surface_mismatch",
+            VerifyCode::SealMismatch => "seal_mismatch",
+            VerifyCode::SignalMismatch => "signal_mismatch",
+        }
+    }
+}
+
+impl fmt::Display for VerifyCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A case whose history does not hold, naming the case and (when one is to blame) the event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error, miette::Diagnostic)]
+#[error("[{code}] case `{case}`{}: {message}", at_event(*.seq, .event_id.as_deref()))]
+pub struct VerifyError {
+    code: VerifyCode,
+    case: String,
+    seq: Option<u64>,
+    event_id: Option<String>,
+    message: String,
+}
+
+fn at_event(seq: Option<u64>, id: Option<&str>) -> String {
+    match (seq, id) {
+        (Some(seq), Some(id)) => format!(", event {seq} (`{id}`)"),
+        (Some(seq), None) => format!(", event {seq}"),
+        (None, Some(id)) => format!(", event `{id}`"),
+        (None, None) => String::new(),
+    }
+}
+
+impl VerifyError {
+    /// A failure of `case` at the event `seq` / `event_id` (either may be unknown).
+    pub fn new(
+        code: VerifyCode,
+        case: impl Into<String>,
+        seq: Option<u64>,
+        event_id: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        VerifyError {
+            code,
+            case: case.into(),
+            seq,
+            event_id,
+            message: message.into(),
+        }
+    }
+
+    fn at(code: VerifyCode, event: &StoredEvent, case: &str, message: impl Into<String>) -> Self {
+        VerifyError::new(
+            code,
+            case,
+            Some(event.seq),
+            Some(event.event_id.clone()),
+            message,
+        )
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> VerifyCode {
+        self.code
+    }
+    /// The case that failed.
+    pub fn case(&self) -> &str {
+        &self.case
+    }
+    /// The sequence number of the failing event, when one is to blame.
+    pub fn seq(&self) -> Option<u64> {
+        self.seq
+    }
+    /// The id of the failing event as stored, when one is to blame.
+    pub fn event_id(&self) -> Option<&str> {
+        self.event_id.as_deref()
+    }
+    /// What is wrong, in a sentence.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// Re-derive `case_id` from `events` (in stored order), checking every envelope, link, digest
+/// and Record seal. Returns the rebuilt case, or the first failure.
+pub fn verify_case(case_id: &str, events: &[StoredEvent]) -> Result<Case, VerifyError> {
+    let mut case = Case::new(case_id);
+    let mut prev = GENESIS_DIGEST;
+    let mut pin: Option<(String, String)> = None;
+    for (index, event) in events.iter().enumerate() {
+        let expected_seq = index as u64 + 1;
+        check_envelope(case_id, event, expected_seq, prev)?;
+        check_surface(case_id, event, &mut pin)?;
+        spine::apply(&mut case, &event.payload);
+        check_payload(case_id, event, &case)?;
+        prev = &event.digest;
+    }
+    Ok(case)
+}
+
+fn check_envelope(
+    case_id: &str,
+    event: &StoredEvent,
+    expected_seq: u64,
+    prev: &str,
+) -> Result<(), VerifyError> {
+    use VerifyCode as V;
+    let fail = |code, message: String| Err(VerifyError::at(code, event, case_id, message));
+    if event.case_id != case_id {
+        return fail(
+            V::CaseMismatch,
+            format!("the event belongs to case `{}`", event.case_id),
+        );
+    }
+    if event.seq != expected_seq {
+        return fail(
+            V::SequenceGap,
+            format!(
+                "expected sequence number {expected_seq}, found {}",
+                event.seq
+            ),
+        );
+    }
+    let id = event_id(case_id, event.seq);
+    if event.event_id != id {
+        return fail(V::IdMismatch, format!("the event id should be `{id}`"));
+    }
+    if event.event_type != event.payload.type_name() {
+        return fail(
+            V::TypeMismatch,
+            format!(
+                "stored as `{}` but the payload is a `{}`",
+                event.event_type,
+                event.payload.type_name()
+            ),
+        );
+    }
+    if event.schema_version > EVENT_SCHEMA_VERSION {
+        return fail(
+            V::UnknownSchema,
+            format!(
+                "schema version {} is newer than {EVENT_SCHEMA_VERSION}",
+                event.schema_version
+            ),
+        );
+    }
+    if rfc3339_millis(event.ts_ms).ok().as_deref() != Some(event.ts_utc.as_str()) {
+        return fail(
+            V::TimeMismatch,
+            format!("`{}` is not {} ms", event.ts_utc, event.ts_ms),
+        );
+    }
+    if event.prev_digest != prev {
+        return fail(
+            V::BrokenLink,
+            "the previous-event digest does not match the event before it".into(),
+        );
+    }
+    match event.compute_digest() {
+        Ok(digest) if digest == event.digest => Ok(()),
+        Ok(digest) => fail(
+            V::DigestMismatch,
+            format!(
+                "the digest recomputes to `{digest}`, not `{}`",
+                event.digest
+            ),
+        ),
+        Err(err) => fail(
+            V::DigestMismatch,
+            format!("the envelope could not be serialized: {err}"),
+        ),
+    }
+}
+
+fn check_surface(
+    case_id: &str,
+    event: &StoredEvent,
+    pin: &mut Option<(String, String)>,
+) -> Result<(), VerifyError> {
+    match (pin.as_ref(), &event.payload) {
+        (None, Event::RequestSubmitted { surface, .. }) => {
+            if surface.key() != event.surface || surface.fingerprint != event.surface_fingerprint {
+                return Err(VerifyError::at(
+                    VerifyCode::SurfaceMismatch,
+                    event,
+                    case_id,
+                    format!(
+                        "the envelope names `{}` but the request pins `{}`",
+                        event.surface,
+                        surface.key()
+                    ),
+                ));
+            }
+            *pin = Some((event.surface.clone(), event.surface_fingerprint.clone()));
+            Ok(())
+        }
+        (None, other) => Err(VerifyError::at(
+            VerifyCode::BadStart,
+            event,
+            case_id,
+            format!(
+                "a case starts with `request_submitted`, not `{}`",
+                other.type_name()
+            ),
+        )),
+        (Some(_), Event::RequestSubmitted { .. }) => Err(VerifyError::at(
+            VerifyCode::BadStart,
+            event,
+            case_id,
+            "a case holds one `request_submitted`, at sequence number 1",
+        )),
+        (Some((key, fingerprint)), _) => {
+            if &event.surface != key || &event.surface_fingerprint != fingerprint {
+                return Err(VerifyError::at(
+                    VerifyCode::SurfaceMismatch,
+                    event,
+                    case_id,
+                    format!(
+                        "the event names `{}` but the case is pinned to `{key}`",
+                        event.surface
+                    ),
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Checks that need the case folded up to and including `event`.
+fn check_payload(case_id: &str, event: &StoredEvent, case: &Case) -> Result<(), VerifyError> {
+    match &event.payload {
+        Event::RecordSealed { record } => {
+            let seal = digest_of(&record.body).ok();
+            if seal.as_deref() != Some(record.digest.as_str()) {
+                return Err(VerifyError::at(
+                    VerifyCode::SealMismatch,
+                    event,
+                    case_id,
+                    "the record's seal does not recompute from its body",
+                ));
+            }
+            // The body must be exactly what the events before the seal compose.
+            let composed = spine::compose_record(case, record.body.completed_at);
+            if composed.as_ref().ok() != Some(record) {
+                return Err(VerifyError::at(
+                    VerifyCode::SealMismatch,
+                    event,
+                    case_id,
+                    "the sealed record is not the one the events before it compose",
+                ));
+            }
+            Ok(())
+        }
+        Event::SignalEmitted { signal, .. } if signal.kind == "record" => {
+            let carried = signal.payload.get("record_digest").and_then(|v| v.as_str());
+            let sealed = case.record.as_ref().map(|r| r.digest.as_str());
+            if carried.is_none() || carried != sealed {
+                return Err(VerifyError::at(
+                    VerifyCode::SignalMismatch,
+                    event,
+                    case_id,
+                    "the `record` signal does not carry the sealed record's digest",
+                ));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The result of verifying many cases: how many held and every failure.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// Cases checked.
+    pub cases: usize,
+    /// Events checked (in cases that could be read).
+    pub events: usize,
+    /// One failure per case that did not hold.
+    pub failures: Vec<VerifyError>,
+}
+
+impl VerifyReport {
+    /// Whether every case held.
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty()
+    }
+}

@@ -1,0 +1,196 @@
+//! The argument parser and what the subcommands share: exit codes, loading one surface file
+//! and printing its diagnostics.
+
+use std::io::{self, IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+use planck::surface::Diagnostic;
+use planck::surface::compile::Compiled;
+use planck::surface::load::{SourceFile, compile_source};
+use planck::surface::render::render_terminal;
+use thiserror::Error;
+
+use crate::{check, convert, graph, inspect, run, show, verify};
+
+/// Everything held: the files are clean (warnings allowed).
+pub const EXIT_OK: u8 = 0;
+/// A surface file has errors; they were printed.
+pub const EXIT_INVALID: u8 = 1;
+/// A file could not be read (or written), or the command line was wrong.
+pub const EXIT_UNREADABLE: u8 = 2;
+
+const ABOUT: &str = "Check, inspect, draw and convert planck surface files";
+
+const LONG_ABOUT: &str = "\
+Check, inspect, draw and convert planck surface files.
+
+planck is an embeddable, rules-driven workflow engine. A surface file declares how one kind \
+of service moves through its phases: who may claim it, what evidence completion needs, what \
+a request must carry, and which extra rules guard each move. Surfaces are written in TOML \
+(`.toml`) or in the planck DSL (`.surface`); both say the same things, and the same surface \
+in either form has the same fingerprint.
+
+Exit codes: 0 when everything is clean (warnings are allowed), 1 when a surface file has \
+errors (they are printed like compiler errors, with file:line:column), 2 when a file cannot \
+be read.";
+
+const EXAMPLES: &str = "\
+Examples:
+  planck check surfaces/                          check every surface in a directory
+  planck check --format json surfaces/x.toml      diagnostics as JSON, for editors and CI
+  planck inspect surfaces/auto-detailing.surface  what the engine will run, in plain words
+  planck graph surfaces/auto-detailing.toml       the phase graph, as a Mermaid flowchart
+  planck graph --format dot x.toml | dot -Tsvg    the phase graph, drawn by Graphviz
+  planck convert x.toml --to dsl -o x.surface     the same surface in the other form";
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "planck",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = EXAMPLES,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check surface files and directories of them; print every problem
+    #[command(after_help = check::EXAMPLES)]
+    Check(check::Args),
+    /// Show what a surface says: phases, transitions, evidence, intake, rules, fingerprint
+    #[command(after_help = inspect::EXAMPLES)]
+    Inspect(inspect::Args),
+    /// Draw the phase graph of a surface (Mermaid or Graphviz dot)
+    #[command(after_help = graph::EXAMPLES)]
+    Graph(graph::Args),
+    /// Convert a surface file between the TOML and the DSL form
+    #[command(after_help = convert::EXAMPLES)]
+    Convert(convert::Args),
+    /// Run scenario files: each step through the engine, then each check (CONTRACT.md §4)
+    #[command(after_help = run::EXAMPLES)]
+    Run(run::Args),
+    /// Re-derive every case of a SQLite database and check every digest
+    #[command(after_help = verify::EXAMPLES)]
+    Verify(verify::Args),
+    /// Show one case of a SQLite database: every layer, the phase and its history
+    #[command(after_help = show::EXAMPLES)]
+    Show(show::Args),
+}
+
+/// A failure of the command line itself rather than of a surface file.
+#[derive(Debug, Error)]
+pub enum CliError {
+    /// Writing the output failed.
+    #[error("cannot write {target}: {source}")]
+    Write {
+        /// Where the output was going.
+        target: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Parse the arguments and run the subcommand; returns the process exit code.
+pub fn execute() -> Result<u8, CliError> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Graph(args) => graph::run(&args),
+        Command::Convert(args) => convert::run(&args),
+        Command::Run(args) => run::run_cmd(&args),
+        Command::Verify(args) => verify::run(&args),
+        Command::Show(args) => show::run(&args),
+    }
+}
+
+/// Whether to color output written to a terminal: only when it is one and `NO_COLOR` is not
+/// set (<https://no-color.org>).
+pub fn use_color(is_terminal: bool) -> bool {
+    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// One surface file, read and compiled; or the exit code after its problems were printed.
+pub fn load_one(path: &Path) -> Result<(SourceFile, Compiled), u8> {
+    let file = match SourceFile::read(path) {
+        Ok(file) => file,
+        Err(err) => {
+            eprintln!("error[{}]: {err}", err.to_diagnostic().code);
+            return Err(EXIT_UNREADABLE);
+        }
+    };
+    match compile_source(&file) {
+        Ok(compiled) => {
+            print_diagnostics_to_stderr(&file, &compiled.warnings);
+            Ok((file, compiled))
+        }
+        Err(diags) => {
+            print_diagnostics_to_stderr(&file, &diags);
+            eprintln!("{}", summary(&file.path, &diags));
+            Err(EXIT_INVALID)
+        }
+    }
+}
+
+/// Render `diags` to stderr (colored when stderr is a terminal).
+pub fn print_diagnostics_to_stderr(file: &SourceFile, diags: &[Diagnostic]) {
+    if diags.is_empty() {
+        return;
+    }
+    let text = render_terminal(file, diags, use_color(io::stderr().is_terminal()));
+    let _ = io::stderr().write_all(text.as_bytes());
+}
+
+/// `error: `x.toml` has 2 errors and 1 warning`.
+pub fn summary(path: &Path, diags: &[Diagnostic]) -> String {
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let warnings = diags.len() - errors;
+    let mut text = format!(
+        "error: `{}` has {}",
+        path.display(),
+        plural(errors, "error")
+    );
+    if warnings > 0 {
+        text.push_str(&format!(" and {}", plural(warnings, "warning")));
+    }
+    text
+}
+
+/// `1 error`, `2 errors`.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Write `text` to `output` when given, else to stdout.
+pub fn emit(text: &str, output: Option<&PathBuf>) -> Result<(), CliError> {
+    match output {
+        Some(path) => std::fs::write(path, text).map_err(|source| CliError::Write {
+            target: format!("`{}`", path.display()),
+            source,
+        }),
+        None => {
+            let mut stdout = io::stdout().lock();
+            stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+                .map_err(|source| CliError::Write {
+                    target: String::from("standard output"),
+                    source,
+                })
+        }
+    }
+}

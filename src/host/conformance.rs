@@ -1,0 +1,619 @@
+//! The store conformance suite: the properties every [`Store`] must have, as plain functions a
+//! host can run against its own implementation.
+//!
+//! ```no_run
+//! # use planck::host::{conformance, MemoryStore};
+//! // `fresh` makes a new, empty store each time it is called.
+//! conformance::run_all(MemoryStore::new).map_err(|failures| failures.to_string())?;
+//! // `open` returns a new handle to the same, initially empty, storage each time.
+//! let shared = MemoryStore::new();
+//! conformance::run_reopen(|| shared.clone()).map_err(|failures| failures.to_string())?;
+//! # Ok::<(), String>(())
+//! ```
+//!
+//! Each property is also a `pub fn` returning `Result<(), String>`, so a host can wire them
+//! into its own test harness one by one. The suite only calls the [`Store`] trait; it uses
+//! case ids starting with `conformance-` and never deletes anything.
+
+use std::fmt;
+use std::sync::Barrier;
+
+use serde_json::json;
+
+use crate::audit::Envelope;
+use crate::host::store::{IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal};
+use crate::policy::{Principal, Role};
+use crate::spine::{Event, Millis, Signal, SurfacePin};
+
+/// The properties that failed, each with why.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Failures(pub Vec<(&'static str, String)>);
+
+impl fmt::Display for Failures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (property, why) in &self.0 {
+            writeln!(f, "{property}: {why}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Failures {}
+
+type Property<S> = (&'static str, fn(&S) -> Result<(), String>);
+
+/// Run every property that needs only a fresh store, each on a new store from `fresh`.
+pub fn run_all<S: Store>(fresh: impl Fn() -> S) -> Result<(), Failures> {
+    let properties: [Property<S>; 9] = [
+        ("empty", empty),
+        ("ordering", ordering),
+        ("sequence_numbers", sequence_numbers),
+        ("conflicts", conflicts),
+        ("racing_appends", racing_appends),
+        ("idempotency", idempotency),
+        ("key_taken", key_taken),
+        ("outbox", outbox),
+        ("case_listing", case_listing),
+    ];
+    let mut failures = Failures::default();
+    for (name, property) in properties {
+        if let Err(why) = property(&fresh()) {
+            failures.0.push((name, why));
+        }
+    }
+    if failures.0.is_empty() {
+        Ok(())
+    } else {
+        Err(failures)
+    }
+}
+
+/// Run the properties that need several handles on one storage: `open` returns a new handle
+/// (a new connection, a reopened file) to the same storage each time it is called.
+pub fn run_reopen<S: Store>(open: impl Fn() -> S) -> Result<(), Failures> {
+    let mut failures = Failures::default();
+    if let Err(why) = reopening(&open) {
+        failures.0.push(("reopening", why));
+    }
+    if let Err(why) = racing_handles(&open) {
+        failures.0.push(("racing_handles", why));
+    }
+    if failures.0.is_empty() {
+        Ok(())
+    } else {
+        Err(failures)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures.
+
+const T0: Millis = 1_767_225_600_000;
+
+fn pin() -> SurfacePin {
+    SurfacePin {
+        slug: "conformance".into(),
+        version: 1,
+        fingerprint: "c0".repeat(32),
+    }
+}
+
+fn actor() -> Principal {
+    Principal::new("conformance-admin", [Role::Admin])
+}
+
+/// `n` envelopes for `case` following `previous` (a submission first when the case is new),
+/// optionally carrying `key`.
+pub fn fixture_events(
+    case: &str,
+    previous: Option<&StoredEvent>,
+    n: usize,
+    key: Option<&str>,
+) -> Result<Vec<StoredEvent>, String> {
+    let actor = actor();
+    let pin = pin();
+    let first = previous.map_or(0, |p| p.seq);
+    let at = T0 + i64::try_from(first).unwrap_or(0) * 1000;
+    let env = Envelope {
+        case_id: case,
+        actor: &actor,
+        surface: &pin,
+        idempotency_key: key,
+        at,
+    };
+    let mut payloads = Vec::with_capacity(n);
+    for i in 0..n {
+        if previous.is_none() && i == 0 {
+            let mut intake = std::collections::BTreeMap::new();
+            intake.insert("contact".to_string(), json!("ava@example.com"));
+            intake.insert("guests".to_string(), json!(40));
+            intake.insert("budget".to_string(), json!(1.947700395895162e-169));
+            intake.insert(
+                "notes".to_string(),
+                json!({ "nested": ["a", "ü", "\"quoted\""] }),
+            );
+            payloads.push(Event::RequestSubmitted {
+                surface: pin.clone(),
+                intake,
+                photos: vec!["photo://1".into()],
+                routing_origin: None,
+                by: actor.id.clone(),
+                at,
+            });
+        } else {
+            payloads.push(Event::TaskAnnotated {
+                by: actor.id.clone(),
+                note: format!("note {}", first + i as u64 + 1),
+                at,
+            });
+        }
+    }
+    env.seal(previous, payloads)
+        .map_err(|e| format!("building fixture events: {e}"))
+}
+
+/// `n` envelopes of `case` numbered `version + 1 ..`, as a writer that believed the case to
+/// be at `version` would build them.
+pub fn fixture_tail(case: &str, version: u64, n: usize) -> Result<Vec<StoredEvent>, String> {
+    let skip = usize::try_from(version).map_err(|e| e.to_string())?;
+    Ok(fixture_events(case, None, skip + n, None)?
+        .into_iter()
+        .skip(skip)
+        .collect())
+}
+
+/// A signal row for `event`.
+pub fn fixture_signal(event: &StoredEvent, kind: &str, n: usize) -> StoredSignal {
+    let signal = Signal {
+        id: format!("{}:{kind}:{n}", event.case_id),
+        kind: kind.to_string(),
+        case: event.case_id.clone(),
+        at: event.ts_ms,
+        payload: json!({ "n": n }),
+    };
+    StoredSignal {
+        id: signal.id,
+        case_id: signal.case,
+        kind: signal.kind,
+        at: signal.at,
+        payload: signal.payload,
+        event_id: event.event_id.clone(),
+        event_digest: event.digest.clone(),
+    }
+}
+
+fn record(key: &str, case: &str) -> IdempotencyRecord {
+    IdempotencyRecord {
+        key: key.to_string(),
+        fingerprint: "f1".repeat(32),
+        case_id: case.to_string(),
+        outcome: json!({ "outcome": "applied", "case": case }).to_string(),
+        recorded_at: T0,
+    }
+}
+
+fn call<T>(what: &str, result: Result<T, StoreError>) -> Result<T, String> {
+    result.map_err(|e| format!("{what} failed: {e}"))
+}
+
+fn ensure(cond: bool, why: impl FnOnce() -> String) -> Result<(), String> {
+    if cond { Ok(()) } else { Err(why()) }
+}
+
+fn same_events(what: &str, got: &[StoredEvent], want: &[StoredEvent]) -> Result<(), String> {
+    ensure(got.len() == want.len(), || {
+        format!(
+            "{what}: {} events loaded, {} expected",
+            got.len(),
+            want.len()
+        )
+    })?;
+    for (g, w) in got.iter().zip(want) {
+        ensure(g == w, || {
+            format!(
+                "{what}: event `{}` reads back different from what was appended: {g:?}",
+                w.event_id
+            )
+        })?;
+        ensure(g.digest_holds(), || {
+            format!(
+                "{what}: event `{}` no longer matches its digest",
+                w.event_id
+            )
+        })?;
+    }
+    Ok(())
+}
+
+fn expect_conflict(what: &str, result: Result<(), StoreError>) -> Result<(), String> {
+    match result {
+        Err(StoreError::Conflict { .. }) => Ok(()),
+        Err(other) => Err(format!("{what}: expected a conflict, got `{other}`")),
+        Ok(()) => Err(format!(
+            "{what}: expected a conflict, but the append succeeded"
+        )),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties on one handle.
+
+/// A new store knows no case, key or signal.
+pub fn empty<S: Store>(store: &S) -> Result<(), String> {
+    ensure(
+        call("load", store.load("conformance-none"))?.is_empty(),
+        || "an unknown case has events".into(),
+    )?;
+    ensure(call("cases", store.cases())?.is_empty(), || {
+        "a new store lists cases".into()
+    })?;
+    ensure(
+        call("idempotency", store.idempotency("conformance-none"))?.is_none(),
+        || "an unknown key has a record".into(),
+    )?;
+    ensure(
+        call("pending_signals", store.pending_signals(10))?.is_empty(),
+        || "a new store has pending signals".into(),
+    )
+}
+
+/// Events read back exactly as appended, in sequence order, across several appends.
+pub fn ordering<S: Store>(store: &S) -> Result<(), String> {
+    let case = "conformance-order";
+    let first = fixture_events(case, None, 2, None)?;
+    call("append", store.append(case, 0, &first, None, &[]))?;
+    let second = fixture_events(case, first.last(), 3, None)?;
+    call("append", store.append(case, 2, &second, None, &[]))?;
+    let all: Vec<StoredEvent> = first.into_iter().chain(second).collect();
+    same_events("after two appends", &call("load", store.load(case))?, &all)?;
+    let seqs: Vec<u64> = call("load", store.load(case))?
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    ensure(seqs == [1, 2, 3, 4, 5], || {
+        format!("sequence numbers read back as {seqs:?}")
+    })
+}
+
+/// The version is the number of events: any other expected version conflicts and writes
+/// nothing, and so does an append whose sequence numbers do not continue the case.
+pub fn sequence_numbers<S: Store>(store: &S) -> Result<(), String> {
+    let case = "conformance-seq";
+    let first = fixture_events(case, None, 2, None)?;
+    expect_conflict(
+        "expected version 1 on an empty case",
+        store.append(case, 1, &fixture_tail(case, 1, 1)?, None, &[]),
+    )?;
+    call("append", store.append(case, 0, &first, None, &[]))?;
+    let next = fixture_events(case, first.last(), 1, None)?;
+    expect_conflict(
+        "expected version 0 on an existing case",
+        store.append(case, 0, &fixture_tail(case, 0, 1)?, None, &[]),
+    )?;
+    expect_conflict(
+        "expected version 1 when the case holds 2",
+        store.append(case, 1, &fixture_tail(case, 1, 1)?, None, &[]),
+    )?;
+    expect_conflict(
+        "expected version 5 when the case holds 2",
+        store.append(case, 5, &fixture_tail(case, 5, 1)?, None, &[]),
+    )?;
+    // Events numbered 4.. after a case at version 2.
+    let skipping = fixture_events(case, next.last(), 1, None)?;
+    ensure(store.append(case, 2, &skipping, None, &[]).is_err(), || {
+        "an append skipping a sequence number succeeded".into()
+    })?;
+    // Events of another case.
+    let other = fixture_events("conformance-other", first.last(), 1, None)?;
+    ensure(store.append(case, 2, &other, None, &[]).is_err(), || {
+        "an append of another case's events succeeded".into()
+    })?;
+    same_events(
+        "after refused appends",
+        &call("load", store.load(case))?,
+        &first,
+    )?;
+    call("append", store.append(case, 2, &next, None, &[]))?;
+    ensure(call("load", store.load(case))?.len() == 3, || {
+        "the right append did not land".into()
+    })
+}
+
+/// Two appends with the same expected version: the first wins, the second conflicts and
+/// writes none of its events, key or signals.
+pub fn conflicts<S: Store>(store: &S) -> Result<(), String> {
+    let case = "conformance-conflict";
+    let base = fixture_events(case, None, 1, None)?;
+    call("append", store.append(case, 0, &base, None, &[]))?;
+    let winner = fixture_events(case, base.last(), 1, Some("conformance-k-win"))?;
+    let loser = fixture_events(case, base.last(), 2, Some("conformance-k-lose"))?;
+    let loser_signal = fixture_signal(loser.get(1).ok_or("no fixture event")?, "lost", 1);
+    call(
+        "append",
+        store.append(
+            case,
+            1,
+            &winner,
+            Some(&record("conformance-k-win", case)),
+            &[],
+        ),
+    )?;
+    expect_conflict(
+        "the second append at version 1",
+        store.append(
+            case,
+            1,
+            &loser,
+            Some(&record("conformance-k-lose", case)),
+            &[loser_signal],
+        ),
+    )?;
+    let expected: Vec<StoredEvent> = base.into_iter().chain(winner).collect();
+    same_events(
+        "after the conflict",
+        &call("load", store.load(case))?,
+        &expected,
+    )?;
+    ensure(
+        call("idempotency", store.idempotency("conformance-k-lose"))?.is_none(),
+        || "the losing append recorded its idempotency key".into(),
+    )?;
+    ensure(
+        call("pending_signals", store.pending_signals(10))?.is_empty(),
+        || "the losing append wrote its signal".into(),
+    )
+}
+
+/// Several threads append to one new case at once: exactly one wins, the rest conflict.
+pub fn racing_appends<S: Store>(store: &S) -> Result<(), String> {
+    race(&[store, store, store, store], "conformance-race")
+}
+
+fn race<S: Store>(handles: &[&S], case: &str) -> Result<(), String> {
+    let barrier = Barrier::new(handles.len());
+    let results: Vec<Result<(), StoreError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = handles
+            .iter()
+            .enumerate()
+            .map(|(i, store)| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    let events = fixture_events(case, None, i + 1, None).map_err(|e| {
+                        StoreError::Invalid {
+                            case: case.to_string(),
+                            message: e,
+                        }
+                    })?;
+                    barrier.wait();
+                    store.append(case, 0, &events, None, &[])
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join().unwrap_or_else(|_| {
+                    Err(StoreError::Invalid {
+                        case: case.to_string(),
+                        message: "a racing thread panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    let won: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(i, _)| i)
+        .collect();
+    ensure(won.len() == 1, || {
+        format!(
+            "{} racing appends succeeded; exactly one must: {results:?}",
+            won.len()
+        )
+    })?;
+    for r in &results {
+        if let Err(e) = r {
+            ensure(e.is_conflict(), || {
+                format!("a losing append failed with `{e}` instead of a conflict")
+            })?;
+        }
+    }
+    let winner = won.first().copied().unwrap_or(0);
+    let stored = call(
+        "load",
+        handles.first().map_or(Ok(Vec::new()), |s| s.load(case)),
+    )?;
+    ensure(stored.len() == winner + 1, || {
+        format!(
+            "the case holds {} events; the winner appended {}",
+            stored.len(),
+            winner + 1
+        )
+    })
+}
+
+/// An idempotency record reads back exactly as written, and only once its append committed.
+pub fn idempotency<S: Store>(store: &S) -> Result<(), String> {
+    let case = "conformance-key";
+    let rec = record("conformance-k1", case);
+    let events = fixture_events(case, None, 1, Some("conformance-k1"))?;
+    call("append", store.append(case, 0, &events, Some(&rec), &[]))?;
+    let got = call("idempotency", store.idempotency("conformance-k1"))?;
+    ensure(got.as_ref() == Some(&rec), || {
+        format!("the record reads back as {got:?}")
+    })?;
+    ensure(
+        call("idempotency", store.idempotency("conformance-k2"))?.is_none(),
+        || "an unwritten key has a record".into(),
+    )?;
+    let loaded = call("load", store.load(case))?;
+    ensure(
+        loaded.first().and_then(|e| e.idempotency_key.as_deref()) == Some("conformance-k1"),
+        || "the event lost its idempotency key".into(),
+    )
+}
+
+/// A key already recorded cannot be recorded again, even for another case; that append writes
+/// nothing.
+pub fn key_taken<S: Store>(store: &S) -> Result<(), String> {
+    let a = "conformance-key-a";
+    let b = "conformance-key-b";
+    call(
+        "append",
+        store.append(
+            a,
+            0,
+            &fixture_events(a, None, 1, Some("conformance-k"))?,
+            Some(&record("conformance-k", a)),
+            &[],
+        ),
+    )?;
+    let events = fixture_events(b, None, 1, Some("conformance-k"))?;
+    let signal = fixture_signal(events.first().ok_or("no fixture event")?, "x", 1);
+    match store.append(b, 0, &events, Some(&record("conformance-k", b)), &[signal]) {
+        Err(StoreError::KeyTaken { key }) if key == "conformance-k" => {}
+        other => {
+            return Err(format!(
+                "recording a taken key: expected `KeyTaken`, got {other:?}"
+            ));
+        }
+    }
+    ensure(call("load", store.load(b))?.is_empty(), || {
+        "the refused append wrote its events".into()
+    })?;
+    ensure(
+        call("pending_signals", store.pending_signals(10))?.is_empty(),
+        || "the refused append wrote its signal".into(),
+    )?;
+    let rec = call("idempotency", store.idempotency("conformance-k"))?;
+    ensure(rec.map(|r| r.case_id).as_deref() == Some(a), || {
+        "the first record was replaced".into()
+    })
+}
+
+/// Signals are pending in append order until marked delivered; limits are honoured; marking is
+/// idempotent and ignores unknown ids.
+pub fn outbox<S: Store>(store: &S) -> Result<(), String> {
+    let case = "conformance-outbox";
+    let events = fixture_events(case, None, 3, None)?;
+    let signals: Vec<StoredSignal> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| fixture_signal(e, "s", i + 1))
+        .collect();
+    call("append", store.append(case, 0, &events, None, &signals))?;
+    let more = fixture_events(case, events.last(), 1, None)?;
+    let late: Vec<StoredSignal> = more.iter().map(|e| fixture_signal(e, "s", 4)).collect();
+    call("append", store.append(case, 3, &more, None, &late))?;
+    let all: Vec<StoredSignal> = signals.into_iter().chain(late).collect();
+    let pending = call("pending_signals", store.pending_signals(100))?;
+    ensure(pending == all, || {
+        format!("pending signals read back as {pending:?}")
+    })?;
+    let two = call("pending_signals", store.pending_signals(2))?;
+    ensure(two.as_slice() == all.get(..2).unwrap_or(&[]), || {
+        "the limit is not honoured, or the order is wrong".into()
+    })?;
+    let first_two: Vec<String> = two.iter().map(|s| s.id.clone()).collect();
+    call("mark_delivered", store.mark_delivered(&first_two))?;
+    call("mark_delivered", store.mark_delivered(&first_two))?;
+    call(
+        "mark_delivered",
+        store.mark_delivered(&["conformance-unknown".to_string()]),
+    )?;
+    call("mark_delivered", store.mark_delivered(&[]))?;
+    let rest = call("pending_signals", store.pending_signals(100))?;
+    ensure(rest.as_slice() == all.get(2..).unwrap_or(&[]), || {
+        format!("after marking two delivered: {rest:?}")
+    })?;
+    let ids: Vec<String> = all.iter().map(|s| s.id.clone()).collect();
+    call("mark_delivered", store.mark_delivered(&ids))?;
+    ensure(
+        call("pending_signals", store.pending_signals(100))?.is_empty(),
+        || "delivered signals are still pending".into(),
+    )
+}
+
+/// `cases` lists each case once, in creation order.
+pub fn case_listing<S: Store>(store: &S) -> Result<(), String> {
+    let names = ["conformance-c", "conformance-a", "conformance-b"];
+    let mut last: Vec<Option<StoredEvent>> = vec![None; names.len()];
+    for round in 0..2 {
+        for (i, name) in names.iter().enumerate() {
+            let previous = last.get(i).cloned().flatten();
+            let version = previous.as_ref().map_or(0, |p| p.seq);
+            let events = fixture_events(name, previous.as_ref(), 1 + round, None)?;
+            call("append", store.append(name, version, &events, None, &[]))?;
+            if let Some(slot) = last.get_mut(i) {
+                *slot = events.last().cloned();
+            }
+        }
+    }
+    let listed = call("cases", store.cases())?;
+    ensure(listed == names, || {
+        format!("cases listed as {listed:?}, expected {names:?}")
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties on several handles.
+
+/// Everything written through one handle is there, unchanged, through a new handle after the
+/// first is dropped: events, keys, pending and delivered signals.
+pub fn reopening<S: Store>(open: &impl Fn() -> S) -> Result<(), String> {
+    let case = "conformance-reopen";
+    let events = fixture_events(case, None, 3, Some("conformance-reopen-key"))?;
+    let signals = vec![
+        fixture_signal(events.get(1).ok_or("no fixture event")?, "r", 1),
+        fixture_signal(events.get(2).ok_or("no fixture event")?, "r", 2),
+    ];
+    let rec = record("conformance-reopen-key", case);
+    {
+        let store = open();
+        call(
+            "append",
+            store.append(case, 0, &events, Some(&rec), &signals),
+        )?;
+        call(
+            "mark_delivered",
+            store.mark_delivered(&[format!("{case}:r:1")]),
+        )?;
+    }
+    let store = open();
+    same_events("after reopening", &call("load", store.load(case))?, &events)?;
+    ensure(
+        call("idempotency", store.idempotency(&rec.key))?.as_ref() == Some(&rec),
+        || "the idempotency record did not survive reopening".into(),
+    )?;
+    let pending: Vec<StoredSignal> = call("pending_signals", store.pending_signals(100))?
+        .into_iter()
+        .filter(|s| s.case_id == case)
+        .collect();
+    ensure(
+        pending.as_slice() == signals.get(1..).unwrap_or(&[]),
+        || format!("after reopening, the pending signals are {pending:?}"),
+    )?;
+    ensure(
+        call("cases", store.cases())?.iter().any(|c| c == case),
+        || "the case is not listed after reopening".into(),
+    )?;
+    let next = fixture_events(case, events.last(), 1, None)?;
+    expect_conflict(
+        "a stale append after reopening",
+        store.append(case, 2, &fixture_tail(case, 2, 1)?, None, &[]),
+    )?;
+    call(
+        "append after reopening",
+        store.append(case, 3, &next, None, &[]),
+    )
+}
+
+/// Appends racing through different handles (connections, processes) on one storage: exactly
+/// one wins.
+pub fn racing_handles<S: Store>(open: &impl Fn() -> S) -> Result<(), String> {
+    let handles: Vec<S> = (0..4).map(|_| open()).collect();
+    let refs: Vec<&S> = handles.iter().collect();
+    race(&refs, "conformance-race-handles")
+}

@@ -1,0 +1,135 @@
+//! [`MemoryStore`]: a [`Store`] in process memory, for tests, scenarios and small hosts.
+//!
+//! Everything lives behind one mutex, so every append is trivially atomic. Clones share the
+//! same data (they are handles, like reopening a database). Nothing survives the process.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::host::store::{
+    IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, check_append,
+};
+
+/// An in-memory store. Clones share one set of data.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Case ids in creation order.
+    order: Vec<String>,
+    events: HashMap<String, Vec<StoredEvent>>,
+    keys: HashMap<String, IdempotencyRecord>,
+    /// Signals in append order, with whether each was delivered.
+    outbox: Vec<(StoredSignal, bool)>,
+    outbox_ids: HashSet<String>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-applied append: every append
+        // validates first and then only pushes.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Run `edit` on a case's stored events: a way for tests to play an attacker who edits
+    /// history in place. Never used by planck itself.
+    pub fn tamper(&self, case: &str, edit: impl FnOnce(&mut Vec<StoredEvent>)) {
+        if let Some(events) = self.lock().events.get_mut(case) {
+            edit(events);
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn load(&self, case: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        Ok(self.lock().events.get(case).cloned().unwrap_or_default())
+    }
+
+    fn append(
+        &self,
+        case: &str,
+        expected_version: u64,
+        events: &[StoredEvent],
+        idempotency: Option<&IdempotencyRecord>,
+        outbox: &[StoredSignal],
+    ) -> Result<(), StoreError> {
+        check_append(case, expected_version, events)?;
+        let mut inner = self.lock();
+        let actual = inner.events.get(case).map_or(0, |e| e.len() as u64);
+        if actual != expected_version {
+            return Err(StoreError::Conflict {
+                case: case.to_string(),
+                expected: expected_version,
+                actual: Some(actual),
+            });
+        }
+        if let Some(record) = idempotency {
+            if inner.keys.contains_key(&record.key) {
+                return Err(StoreError::KeyTaken {
+                    key: record.key.clone(),
+                });
+            }
+        }
+        if let Some(dup) = outbox.iter().find(|s| inner.outbox_ids.contains(&s.id)) {
+            return Err(StoreError::Invalid {
+                case: case.to_string(),
+                message: format!("signal `{}` is already in the outbox", dup.id),
+            });
+        }
+        if let Some(record) = idempotency {
+            inner.keys.insert(record.key.clone(), record.clone());
+        }
+        for signal in outbox {
+            inner.outbox_ids.insert(signal.id.clone());
+            inner.outbox.push((signal.clone(), false));
+        }
+        if !events.is_empty() {
+            if actual == 0 {
+                inner.order.push(case.to_string());
+            }
+            inner
+                .events
+                .entry(case.to_string())
+                .or_default()
+                .extend_from_slice(events);
+        }
+        Ok(())
+    }
+
+    fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        Ok(self.lock().keys.get(key).cloned())
+    }
+
+    fn cases(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.lock().order.clone())
+    }
+
+    fn pending_signals(&self, limit: usize) -> Result<Vec<StoredSignal>, StoreError> {
+        Ok(self
+            .lock()
+            .outbox
+            .iter()
+            .filter(|(_, delivered)| !delivered)
+            .take(limit)
+            .map(|(s, _)| s.clone())
+            .collect())
+    }
+
+    fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
+        let ids: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        for (signal, delivered) in &mut self.lock().outbox {
+            if ids.contains(signal.id.as_str()) {
+                *delivered = true;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,30 @@
+//! The world a host brings: storage ([`Store`]), signal delivery ([`Transport`]) and time
+//! ([`Clock`]), and the implementations planck ships.
+//!
+//! Each trait is small and documented so that a host can implement it for its own database,
+//! queue or clock without reading the rest of planck; [`conformance`] proves a store behaves
+//! like the shipped ones. Shipped: [`MemoryStore`] and (feature `sqlite`, on by default)
+//! [`SqliteStore`]; [`MemoryTransport`] and [`NullTransport`]; [`SystemClock`] and
+//! [`ManualClock`]. Code here moves bytes and reads the time; it never judges a command, and
+//! nothing outside `host/` touches a database or the system clock.
+
+mod clock;
+pub mod conformance;
+mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod store;
+mod transport;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{Dispatched, PG_SCHEMA_VERSION, PostgresOptions, PostgresStore};
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore, Synchronous};
+pub use store::{
+    BoxError, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, check_append,
+};
+pub use transport::{MemoryTransport, NullTransport, Transport, TransportError};

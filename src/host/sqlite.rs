@@ -1,0 +1,527 @@
+//! [`SqliteStore`]: the embedded, durable [`Store`] (SQLite is bundled: nothing to install).
+//!
+//! One database file holds three tables: `events` (one row per envelope: the envelope fields
+//! as columns, the actor and the payload as JSON text, primary key `(case_id, seq)`),
+//! `idempotency` (one row per key) and `outbox` (one row per signal, primary key the signal
+//! id, with a `delivered` flag). The schema version is kept in `PRAGMA user_version`.
+//! The database runs in WAL mode; every append is one `BEGIN IMMEDIATE` transaction that checks
+//! the case's version and the idempotency key, then writes events, key and outbox rows, so
+//! several processes may share one file. `PRIMARY KEY (case_id, seq)` backs the version check.
+//!
+//! This is the only module (with other adapters under `host/`) that touches SQLite. It never
+//! interprets events beyond decoding them.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+
+use crate::host::store::{
+    IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, check_append,
+};
+
+/// The schema version this build writes and reads (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    case_id             TEXT    NOT NULL,
+    seq                 INTEGER NOT NULL,
+    event_id            TEXT    NOT NULL UNIQUE,
+    event_type          TEXT    NOT NULL,
+    schema_version      INTEGER NOT NULL,
+    ts_utc              TEXT    NOT NULL,
+    ts_ms               INTEGER NOT NULL,
+    actor               TEXT    NOT NULL,
+    surface             TEXT    NOT NULL,
+    surface_fingerprint TEXT    NOT NULL,
+    idempotency_key     TEXT,
+    payload             TEXT    NOT NULL,
+    prev_digest         TEXT    NOT NULL,
+    digest              TEXT    NOT NULL,
+    PRIMARY KEY (case_id, seq)
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    key         TEXT    PRIMARY KEY,
+    fingerprint TEXT    NOT NULL,
+    case_id     TEXT    NOT NULL,
+    outcome     TEXT    NOT NULL,
+    recorded_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id           TEXT    PRIMARY KEY,
+    case_id      TEXT    NOT NULL,
+    kind         TEXT    NOT NULL,
+    at           INTEGER NOT NULL,
+    payload      TEXT    NOT NULL,
+    event_id     TEXT    NOT NULL,
+    event_digest TEXT    NOT NULL,
+    delivered    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered) WHERE delivered = 0;
+";
+
+/// How hard SQLite works to make a commit survive a power loss.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Synchronous {
+    /// `synchronous = FULL`: a committed append survives a power loss. The default.
+    #[default]
+    Full,
+    /// `synchronous = NORMAL`: in WAL mode the database stays consistent, but the last
+    /// appends before a power loss (not a process crash) may be lost. Faster.
+    Normal,
+}
+
+/// How to open a [`SqliteStore`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// Durability of each commit.
+    pub synchronous: Synchronous,
+    /// How long a writer waits for another connection's transaction before failing.
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            synchronous: Synchronous::Full,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A store in one SQLite database file (or in memory).
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    path: Option<PathBuf>,
+}
+
+fn backend(message: &str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+    move |err| StoreError::backend(message, err)
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database at `path` with the default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(path, SqliteOptions::default())
+    }
+
+    /// Open (creating if needed) the database at `path`.
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        options: SqliteOptions,
+    ) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref();
+        let conn = Connection::open(path)
+            .map_err(|e| StoreError::backend(format!("opening `{}`", path.display()), e))?;
+        SqliteStore::init(conn, options, Some(path.to_path_buf()))
+    }
+
+    /// A fresh database in memory (gone when the store is dropped).
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        let conn =
+            Connection::open_in_memory().map_err(backend("opening an in-memory database"))?;
+        SqliteStore::init(conn, SqliteOptions::default(), None)
+    }
+
+    /// The database file, when there is one.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn init(
+        conn: Connection,
+        options: SqliteOptions,
+        path: Option<PathBuf>,
+    ) -> Result<SqliteStore, StoreError> {
+        conn.busy_timeout(options.busy_timeout)
+            .map_err(backend("setting the busy timeout"))?;
+        if path.is_some() {
+            let mode: String = conn
+                .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+                .map_err(backend("switching to WAL"))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::backend(
+                    "switching to WAL",
+                    format!("the database stayed in `{mode}` journal mode"),
+                ));
+            }
+        }
+        let sync = match options.synchronous {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", sync)
+            .map_err(backend("setting `synchronous`"))?;
+        migrate(&conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            path,
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic inside a transaction drops (and so rolls back) it: the connection is sound.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(backend("reading the schema version"))?;
+    match version {
+        0 => {
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))
+            .map_err(backend("creating the schema"))?;
+            Ok(())
+        }
+        SCHEMA_VERSION => Ok(()),
+        newer => Err(StoreError::backend(
+            "opening the database",
+            format!(
+                "its schema version is {newer}; this build of planck reads version {SCHEMA_VERSION}"
+            ),
+        )),
+    }
+}
+
+fn to_i64(case: &str, what: &str, n: u64) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| StoreError::Invalid {
+        case: case.to_string(),
+        message: format!("{what} {n} is too large to store"),
+    })
+}
+
+fn is_constraint(err: &rusqlite::Error) -> bool {
+    err.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
+}
+
+fn json<T: serde::Serialize>(case: &str, value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Invalid {
+        case: case.to_string(),
+        message: format!("does not serialize: {e}"),
+    })
+}
+
+impl Store for SqliteStore {
+    fn load(&self, case: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor, surface,
+                        surface_fingerprint, idempotency_key, payload, prev_digest, digest
+                   FROM events WHERE case_id = ?1 ORDER BY seq",
+            )
+            .map_err(backend("loading a case"))?;
+        let rows = stmt
+            .query_map([case], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, String>(5)?,
+                    row.get::<_, i64>(6)?,
+                    row.get::<_, String>(7)?,
+                    row.get::<_, String>(8)?,
+                    row.get::<_, String>(9)?,
+                    row.get::<_, Option<String>>(10)?,
+                    row.get::<_, String>(11)?,
+                    row.get::<_, String>(12)?,
+                    row.get::<_, String>(13)?,
+                ))
+            })
+            .map_err(backend("loading a case"))?;
+        let mut events = Vec::new();
+        for row in rows {
+            let (
+                event_id,
+                event_type,
+                schema,
+                ts_utc,
+                ts_ms,
+                case_id,
+                seq,
+                actor,
+                surface,
+                fp,
+                key,
+                payload,
+                prev,
+                digest,
+            ) = row.map_err(|e| {
+                StoreError::corrupt(case, "a row of the case does not decode", Some(Box::new(e)))
+            })?;
+            let bad = |what: &str, e: Box<dyn std::error::Error + Send + Sync>| {
+                StoreError::corrupt(case, format!("event `{event_id}`: {what}"), Some(e))
+            };
+            events.push(StoredEvent {
+                schema_version: u32::try_from(schema)
+                    .map_err(|e| bad("schema version out of range", Box::new(e)))?,
+                seq: u64::try_from(seq)
+                    .map_err(|e| bad("sequence number out of range", Box::new(e)))?,
+                actor: serde_json::from_str(&actor)
+                    .map_err(|e| bad("the actor does not decode", Box::new(e)))?,
+                payload: serde_json::from_str(&payload)
+                    .map_err(|e| bad("the payload does not decode", Box::new(e)))?,
+                event_id,
+                event_type,
+                ts_utc,
+                ts_ms,
+                case_id,
+                surface,
+                surface_fingerprint: fp,
+                idempotency_key: key,
+                prev_digest: prev,
+                digest,
+            });
+        }
+        Ok(events)
+    }
+
+    fn append(
+        &self,
+        case: &str,
+        expected_version: u64,
+        events: &[StoredEvent],
+        idempotency: Option<&IdempotencyRecord>,
+        outbox: &[StoredSignal],
+    ) -> Result<(), StoreError> {
+        check_append(case, expected_version, events)?;
+        // Serialize everything before taking the write lock.
+        let mut rows = Vec::with_capacity(events.len());
+        for e in events {
+            rows.push((
+                e,
+                to_i64(case, "sequence number", e.seq)?,
+                json(case, &e.actor)?,
+                json(case, &e.payload)?,
+            ));
+        }
+        let mut signals = Vec::with_capacity(outbox.len());
+        for s in outbox {
+            signals.push((s, json(case, &s.payload)?));
+        }
+        let expected = to_i64(case, "version", expected_version)?;
+
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend("beginning an append"))?;
+        let actual: i64 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE case_id = ?1",
+                [case],
+                |r| r.get(0),
+            )
+            .map_err(backend("reading the case version"))?;
+        if actual != expected {
+            return Err(StoreError::Conflict {
+                case: case.to_string(),
+                expected: expected_version,
+                actual: u64::try_from(actual).ok(),
+            });
+        }
+        if let Some(record) = idempotency {
+            let taken = tx
+                .query_row(
+                    "SELECT 1 FROM idempotency WHERE key = ?1",
+                    [&record.key],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map_err(backend("looking up an idempotency key"))?;
+            if taken.is_some() {
+                return Err(StoreError::KeyTaken {
+                    key: record.key.clone(),
+                });
+            }
+        }
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO events (event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor,
+                                         surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                )
+                .map_err(backend("appending events"))?;
+            for (e, seq, actor, payload) in &rows {
+                insert
+                    .execute(params![
+                        e.event_id,
+                        e.event_type,
+                        i64::from(e.schema_version),
+                        e.ts_utc,
+                        e.ts_ms,
+                        e.case_id,
+                        seq,
+                        actor,
+                        e.surface,
+                        e.surface_fingerprint,
+                        e.idempotency_key,
+                        payload,
+                        e.prev_digest,
+                        e.digest
+                    ])
+                    .map_err(|err| {
+                        if is_constraint(&err) {
+                            // Only a concurrent writer can hold this (case_id, seq): a conflict.
+                            StoreError::Conflict {
+                                case: case.to_string(),
+                                expected: expected_version,
+                                actual: None,
+                            }
+                        } else {
+                            StoreError::backend("appending events", err)
+                        }
+                    })?;
+            }
+        }
+        if let Some(r) = idempotency {
+            tx.execute(
+                "INSERT INTO idempotency (key, fingerprint, case_id, outcome, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![r.key, r.fingerprint, r.case_id, r.outcome, r.recorded_at],
+            )
+            .map_err(|err| {
+                if is_constraint(&err) {
+                    StoreError::KeyTaken { key: r.key.clone() }
+                } else {
+                    StoreError::backend("recording an idempotency key", err)
+                }
+            })?;
+        }
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO outbox (id, case_id, kind, at, payload, event_id, event_digest)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(backend("writing the outbox"))?;
+            for (s, payload) in &signals {
+                insert
+                    .execute(params![
+                        s.id,
+                        s.case_id,
+                        s.kind,
+                        s.at,
+                        payload,
+                        s.event_id,
+                        s.event_digest
+                    ])
+                    .map_err(|err| {
+                        if is_constraint(&err) {
+                            StoreError::Invalid {
+                                case: case.to_string(),
+                                message: format!("signal `{}` is already in the outbox", s.id),
+                            }
+                        } else {
+                            StoreError::backend("writing the outbox", err)
+                        }
+                    })?;
+            }
+        }
+        tx.commit().map_err(backend("committing an append"))
+    }
+
+    fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let conn = self.conn();
+        conn.query_row(
+            "SELECT key, fingerprint, case_id, outcome, recorded_at FROM idempotency WHERE key = ?1",
+            [key],
+            |r| {
+                Ok(IdempotencyRecord {
+                    key: r.get(0)?,
+                    fingerprint: r.get(1)?,
+                    case_id: r.get(2)?,
+                    outcome: r.get(3)?,
+                    recorded_at: r.get(4)?,
+                })
+            },
+        )
+        .optional()
+        .map_err(backend("looking up an idempotency key"))
+    }
+
+    fn cases(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT case_id FROM events WHERE seq = 1 ORDER BY rowid")
+            .map_err(backend("listing cases"))?;
+        let ids = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(backend("listing cases"))?;
+        ids.collect::<Result<Vec<String>, _>>()
+            .map_err(backend("listing cases"))
+    }
+
+    fn pending_signals(&self, limit: usize) -> Result<Vec<StoredSignal>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, case_id, kind, at, payload, event_id, event_digest
+                   FROM outbox WHERE delivered = 0 ORDER BY rowid LIMIT ?1",
+            )
+            .map_err(backend("reading the outbox"))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map([limit], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                ))
+            })
+            .map_err(backend("reading the outbox"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, case_id, kind, at, payload, event_id, event_digest) =
+                row.map_err(backend("reading the outbox"))?;
+            let payload = serde_json::from_str(&payload).map_err(|e| {
+                StoreError::corrupt(
+                    id.clone(),
+                    "the signal payload does not decode",
+                    Some(Box::new(e)),
+                )
+            })?;
+            out.push(StoredSignal {
+                id,
+                case_id,
+                kind,
+                at,
+                payload,
+                event_id,
+                event_digest,
+            });
+        }
+        Ok(out)
+    }
+
+    fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend("marking signals"))?;
+        {
+            let mut update = tx
+                .prepare_cached("UPDATE outbox SET delivered = 1 WHERE id = ?1")
+                .map_err(backend("marking signals"))?;
+            for id in ids {
+                update.execute([id]).map_err(backend("marking signals"))?;
+            }
+        }
+        tx.commit().map_err(backend("marking signals"))
+    }
+}

@@ -1,0 +1,239 @@
+//! Storage: the [`Store`] trait a host implements for its own database, and what it stores.
+//!
+//! A store keeps, per case, an append-only list of [`StoredEvent`]s; a table of idempotency
+//! records; and an outbox of [`StoredSignal`]s. Everything the engine writes for one command
+//! goes in one [`Store::append`] call, which must be atomic: the expected-version check, the
+//! events, the idempotency record and the outbox rows all commit together or not at all.
+//!
+//! A store never interprets events, never decides anything and never delivers signals: it
+//! keeps bytes in order and answers questions about them. [`crate::host::conformance`] holds
+//! the tests every store must pass.
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::audit::{StoredEvent, StoredSignal};
+use crate::spine::Millis;
+
+/// A boxed error from a store's backend (a database driver, an I/O error).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The outcome of the first command sent with an idempotency key, kept so that a repeat of the
+/// same command returns it instead of running again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// The key, unique across the store.
+    pub key: String,
+    /// SHA-256 (hex) over the canonical JSON of the command and the principal that sent it.
+    /// The same key with a different fingerprint is a different command.
+    pub fingerprint: String,
+    /// The case the command addressed.
+    pub case_id: String,
+    /// The first outcome, serialized by the engine (JSON). Opaque to the store.
+    pub outcome: String,
+    /// When the first outcome was recorded.
+    pub recorded_at: Millis,
+}
+
+/// Why a store operation failed. Backend failures keep their cause.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The case is not at the expected version: someone else appended first. Nothing was written.
+    #[error("case `{case}` is not at version {expected}{}", actual.map(|a| format!(" (it is at {a})")).unwrap_or_default())]
+    Conflict {
+        /// The case.
+        case: String,
+        /// The version the caller expected (the number of events it had seen).
+        expected: u64,
+        /// The version found, when the store knows it.
+        actual: Option<u64>,
+    },
+    /// The idempotency key is already recorded (by a concurrent command). Nothing was written.
+    #[error("idempotency key `{key}` is already recorded")]
+    KeyTaken {
+        /// The key.
+        key: String,
+    },
+    /// The append itself is malformed (events of another case, sequence numbers that do not
+    /// continue the case). Nothing was written; this is a bug in the caller.
+    #[error("invalid append to case `{case}`: {message}")]
+    Invalid {
+        /// The case.
+        case: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Stored data could not be read back (a row that does not decode).
+    #[error("stored data for `{what}` is unreadable: {message}")]
+    Corrupt {
+        /// What could not be read (a case id, an idempotency key, a signal id).
+        what: String,
+        /// What is wrong.
+        message: String,
+        /// The decoding error.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The backend failed (I/O, a locked database, a lost connection).
+    #[error("the store failed: {message}")]
+    Backend {
+        /// What the store was doing.
+        message: String,
+        /// The backend's error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl StoreError {
+    /// A backend failure while doing `message`.
+    pub fn backend(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        StoreError::Backend {
+            message: message.into(),
+            source: source.into(),
+        }
+    }
+
+    /// Unreadable data for `what`.
+    pub fn corrupt(
+        what: impl Into<String>,
+        message: impl Into<String>,
+        source: Option<BoxError>,
+    ) -> Self {
+        StoreError::Corrupt {
+            what: what.into(),
+            message: message.into(),
+            source,
+        }
+    }
+
+    /// Whether this is a [`StoreError::Conflict`].
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict { .. })
+    }
+}
+
+/// Where a host keeps cases. Implement it for your database; run
+/// [`crate::host::conformance::run_all`] against it.
+///
+/// Every method takes `&self` and may be called from several threads and from several
+/// processes sharing one database: the expected-version check in [`Store::append`] is what
+/// keeps them consistent.
+pub trait Store: Send + Sync {
+    /// Every stored event of `case`, in sequence order (empty for an unknown case).
+    fn load(&self, case: &str) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Atomically append `events` to `case`, record `idempotency` (when given) and add
+    /// `outbox` signals as pending, if and only if the case currently holds exactly
+    /// `expected_version` events. Otherwise fail with [`StoreError::Conflict`] and write
+    /// nothing. When the idempotency key is already recorded, fail with
+    /// [`StoreError::KeyTaken`] and write nothing. `events` carry sequence numbers
+    /// `expected_version + 1, expected_version + 2, …` (see [`check_append`]).
+    fn append(
+        &self,
+        case: &str,
+        expected_version: u64,
+        events: &[StoredEvent],
+        idempotency: Option<&IdempotencyRecord>,
+        outbox: &[StoredSignal],
+    ) -> Result<(), StoreError>;
+
+    /// The record for an idempotency key, if one was written.
+    fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// Every case id that holds at least one event, in the order the cases were created.
+    fn cases(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Up to `limit` signals not yet marked delivered, oldest first (in append order).
+    fn pending_signals(&self, limit: usize) -> Result<Vec<StoredSignal>, StoreError>;
+
+    /// Mark signals delivered so they are not offered again. Unknown ids are ignored; marking
+    /// twice is harmless.
+    fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError>;
+}
+
+/// Check that `events` may follow `expected_version` events of `case`: every event belongs to
+/// `case` and sequence numbers continue without a gap. Stores call it before writing.
+pub fn check_append(
+    case: &str,
+    expected_version: u64,
+    events: &[StoredEvent],
+) -> Result<(), StoreError> {
+    for (offset, event) in events.iter().enumerate() {
+        let seq = expected_version + offset as u64 + 1;
+        if event.case_id != case {
+            return Err(StoreError::Invalid {
+                case: case.to_string(),
+                message: format!(
+                    "event `{}` belongs to case `{}`",
+                    event.event_id, event.case_id
+                ),
+            });
+        }
+        if event.seq != seq {
+            return Err(StoreError::Invalid {
+                case: case.to_string(),
+                message: format!(
+                    "event `{}` has sequence number {}, expected {seq}",
+                    event.event_id, event.seq
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    fn load(&self, case: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        (**self).load(case)
+    }
+    fn append(
+        &self,
+        case: &str,
+        expected_version: u64,
+        events: &[StoredEvent],
+        idempotency: Option<&IdempotencyRecord>,
+        outbox: &[StoredSignal],
+    ) -> Result<(), StoreError> {
+        (**self).append(case, expected_version, events, idempotency, outbox)
+    }
+    fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        (**self).idempotency(key)
+    }
+    fn cases(&self) -> Result<Vec<String>, StoreError> {
+        (**self).cases()
+    }
+    fn pending_signals(&self, limit: usize) -> Result<Vec<StoredSignal>, StoreError> {
+        (**self).pending_signals(limit)
+    }
+    fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
+        (**self).mark_delivered(ids)
+    }
+}
+
+impl<S: Store + ?Sized> Store for &S {
+    fn load(&self, case: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        (**self).load(case)
+    }
+    fn append(
+        &self,
+        case: &str,
+        expected_version: u64,
+        events: &[StoredEvent],
+        idempotency: Option<&IdempotencyRecord>,
+        outbox: &[StoredSignal],
+    ) -> Result<(), StoreError> {
+        (**self).append(case, expected_version, events, idempotency, outbox)
+    }
+    fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        (**self).idempotency(key)
+    }
+    fn cases(&self) -> Result<Vec<String>, StoreError> {
+        (**self).cases()
+    }
+    fn pending_signals(&self, limit: usize) -> Result<Vec<StoredSignal>, StoreError> {
+        (**self).pending_signals(limit)
+    }
+    fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
+        (**self).mark_delivered(ids)
+    }
+}
