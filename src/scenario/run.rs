@@ -188,10 +188,7 @@ fn describe(events: &[StoredEvent], view: Option<&CaseView>, surface: Option<&Su
                     .unwrap_or(0);
                 format!("evidence {category} ({count})")
             }
-            Event::ServiceEventCompleted { outcome, .. } => match outcome {
-                Some(outcome) => format!("service event complete: {outcome}"),
-                None => "service event complete".to_string(),
-            },
+            Event::ServiceEventCompleted { .. } => "service event complete".to_string(),
             Event::RecordSealed { record } => {
                 format!(
                     "record sealed {}",

@@ -1,6 +1,6 @@
 //! The compiled, immutable [`Surface`]: what the spine core runs against.
 //!
-//! A `Surface` is produced only by [`crate::surface::compile`] from a definition that passed
+//! A `Surface` is produced only by [`compile`](mod@crate::surface::compile) from a definition that passed
 //! validation, so every id in it resolves and every lookup here is total. Phases, evidence
 //! categories and rules are addressed by dense indices ([`PhaseId`], [`CategoryId`],
 //! [`RuleId`]); transitions are kept in a compressed adjacency table (sorted targets per source
