@@ -1,4 +1,19 @@
-//! planck: an embeddable, rules-driven workflow engine.
+#![doc = include_str!("../README.md")]
+//!
+//! # Modules
+//!
+//! The module tree is the pipeline (see `ARCHITECTURE.md`): [`surface`] turns a surface file
+//! into a compiled [`surface::Surface`]; [`spine`] is the pure core that judges commands
+//! against a case; [`policy`] says who may do what; [`engine`] drives the core over the host's
+//! [`host`] traits; [`audit`] makes the stored history verifiable; [`scenario`] runs scenario
+//! files.
+//!
+//! # Cargo features
+//!
+//! - `sqlite` (default): [`host::SqliteStore`], the embedded durable store (SQLite is bundled:
+//!   nothing to install).
+//! - `postgres`: `host::PostgresStore`, for hosts that run many instances against one
+//!   PostgreSQL database.
 
 pub mod audit;
 pub mod engine;
