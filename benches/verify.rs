@@ -20,32 +20,8 @@ mod support;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use planck::audit::{Envelope, StoredEvent, verify_case};
+use planck::audit::{StoredEvent, verify_case};
 use planck::spine::Case;
-
-/// Seal a whole lifecycle of `slug` as stored envelopes, the way the engine would.
-pub fn sealed_case(surface: &planck::surface::Surface, case_id: &str) -> Vec<StoredEvent> {
-    let steps = support::lifecycle(surface.slug());
-    let (before, events) = support::drive(surface, case_id, &steps);
-    let mut stored: Vec<StoredEvent> = Vec::new();
-    for ((step, case), events) in steps.iter().zip(&before).zip(events) {
-        let pin = match (&case.request, &events[0]) {
-            (Some(r), _) => r.surface.clone(),
-            (None, planck::spine::Event::RequestSubmitted { surface, .. }) => surface.clone(),
-            _ => unreachable!(),
-        };
-        let env = Envelope {
-            case_id,
-            actor: &step.who,
-            surface: &pin,
-            idempotency_key: None,
-            at: support::NOW,
-        };
-        let sealed = env.seal(stored.last(), events).unwrap();
-        stored.extend(sealed);
-    }
-    stored
-}
 
 fn verify(c: &mut Criterion) {
     let mut group = c.benchmark_group("verify");
@@ -54,7 +30,7 @@ fn verify(c: &mut Criterion) {
         let cases: Vec<(String, Vec<StoredEvent>)> = (0..50)
             .map(|i| {
                 let id = format!("case-{i}");
-                let events = sealed_case(&surface, &id);
+                let events = support::sealed_lifecycle(&surface, &id);
                 (id, events)
             })
             .collect();

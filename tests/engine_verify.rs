@@ -1,5 +1,12 @@
 //! Tamper evidence: `verify` re-derives every case and checks every digest, link and seal.
 //! Editing one byte of a stored event makes it fail and name the case and the event.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests assert by panicking"
+)]
 
 mod engine_common;
 
@@ -10,7 +17,12 @@ use planck::host::{ManualClock, MemoryStore, MemoryTransport, NullTransport, Sql
 use planck::spine::Event;
 
 fn sqlite_with_two_cases(path: &std::path::Path) {
-    let engine = Engine::new(registry(), SqliteStore::open(path).unwrap(), NullTransport, ManualClock::new(T0));
+    let engine = Engine::new(
+        registry(),
+        SqliteStore::open(path).unwrap(),
+        NullTransport,
+        ManualClock::new(T0),
+    );
     event_coordination(&engine, "ev-1");
     event_coordination(&engine, "ev-2");
     assert!(engine.verify().unwrap().ok());
@@ -26,11 +38,20 @@ fn one_edited_byte_in_a_payload_fails_verify_and_names_the_case() {
     let path = dir.path().join("tamper.db");
     sqlite_with_two_cases(&path);
     let conn = raw(&path);
-    let payload: String =
-        conn.query_row("SELECT payload FROM events WHERE case_id = 'ev-2' AND seq = 1", [], |r| r.get(0)).unwrap();
+    let payload: String = conn
+        .query_row(
+            "SELECT payload FROM events WHERE case_id = 'ev-2' AND seq = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert!(payload.contains("40 guests"));
     let edited = payload.replacen("40 guests", "41 guests", 1);
-    conn.execute("UPDATE events SET payload = ?1 WHERE case_id = 'ev-2' AND seq = 1", [&edited]).unwrap();
+    conn.execute(
+        "UPDATE events SET payload = ?1 WHERE case_id = 'ev-2' AND seq = 1",
+        [&edited],
+    )
+    .unwrap();
 
     let store = SqliteStore::open(&path).unwrap();
     let report = verify_store(&store).unwrap();
@@ -38,9 +59,15 @@ fn one_edited_byte_in_a_payload_fails_verify_and_names_the_case() {
     assert_eq!(report.failures.len(), 1, "only the edited case fails");
     let failure = &report.failures[0];
     assert_eq!(failure.code(), VerifyCode::DigestMismatch);
-    assert_eq!((failure.case(), failure.seq(), failure.event_id()), ("ev-2", Some(1), Some("ev-2:1")));
+    assert_eq!(
+        (failure.case(), failure.seq(), failure.event_id()),
+        ("ev-2", Some(1), Some("ev-2:1"))
+    );
     let text = failure.to_string();
-    assert!(text.starts_with("[digest_mismatch] case `ev-2`, event 1 (`ev-2:1`)"), "{text}");
+    assert!(
+        text.starts_with("[digest_mismatch] case `ev-2`, event 1 (`ev-2:1`)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -67,19 +94,29 @@ fn every_single_byte_flip_of_an_event_row_is_caught() {
     let mut flips = 0;
     for column in columns {
         let sql = format!("SELECT {column} FROM events WHERE case_id = 'ev-1' AND seq = 10");
-        let Some(original): Option<String> = conn.query_row(&sql, [], |r| r.get(0)).unwrap() else { continue };
+        let Some(original): Option<String> = conn.query_row(&sql, [], |r| r.get(0)).unwrap() else {
+            continue;
+        };
         let update = format!("UPDATE events SET {column} = ?1 WHERE case_id = 'ev-1' AND seq = 10");
         for i in 0..original.len() {
             let mut bytes = original.clone().into_bytes();
             bytes[i] ^= 0x01;
             // Store the flipped bytes as they are (even when no longer UTF-8).
-            let flipped = rusqlite::types::Value::Text(String::from_utf8_lossy(&bytes).into_owned());
+            let flipped =
+                rusqlite::types::Value::Text(String::from_utf8_lossy(&bytes).into_owned());
             if conn.execute(&update, [flipped]).is_err() {
                 continue; // the flip collides with another row's unique id: it cannot be stored
             }
             let report = verify_store(&store).unwrap();
-            assert!(!report.ok(), "flipping byte {i} of `{column}` went unnoticed");
-            assert!(report.failures.iter().all(|f| f.case() == "ev-1"), "{:?}", report.failures);
+            assert!(
+                !report.ok(),
+                "flipping byte {i} of `{column}` went unnoticed"
+            );
+            assert!(
+                report.failures.iter().all(|f| f.case() == "ev-1"),
+                "{:?}",
+                report.failures
+            );
             flips += 1;
         }
         conn.execute(&update, [&original]).unwrap();
@@ -98,7 +135,11 @@ fn a_row_that_no_longer_decodes_is_reported_as_unreadable() {
     assert_eq!(report.failures.len(), 1);
     assert_eq!(report.failures[0].code(), VerifyCode::Unreadable);
     assert_eq!(report.failures[0].case(), "ev-1");
-    assert!(report.failures[0].message().contains("ev-1:3"), "{}", report.failures[0].message());
+    assert!(
+        report.failures[0].message().contains("ev-1:3"),
+        "{}",
+        report.failures[0].message()
+    );
 }
 
 #[test]
@@ -107,11 +148,26 @@ fn deleted_and_renumbered_events_break_the_chain() {
     let path = dir.path().join("gaps.db");
     sqlite_with_two_cases(&path);
     let conn = raw(&path);
-    conn.execute("DELETE FROM events WHERE case_id = 'ev-1' AND seq = 4", []).unwrap();
-    conn.execute("UPDATE events SET seq = 99 WHERE case_id = 'ev-2' AND seq = 2", []).unwrap();
+    conn.execute("DELETE FROM events WHERE case_id = 'ev-1' AND seq = 4", [])
+        .unwrap();
+    conn.execute(
+        "UPDATE events SET seq = 99 WHERE case_id = 'ev-2' AND seq = 2",
+        [],
+    )
+    .unwrap();
     let report = verify_store(&SqliteStore::open(&path).unwrap()).unwrap();
-    let found: Vec<(&str, VerifyCode, Option<u64>)> = report.failures.iter().map(|f| (f.case(), f.code(), f.seq())).collect();
-    assert_eq!(found, [("ev-1", VerifyCode::SequenceGap, Some(5)), ("ev-2", VerifyCode::SequenceGap, Some(3))]);
+    let found: Vec<(&str, VerifyCode, Option<u64>)> = report
+        .failures
+        .iter()
+        .map(|f| (f.case(), f.code(), f.seq()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("ev-1", VerifyCode::SequenceGap, Some(5)),
+            ("ev-2", VerifyCode::SequenceGap, Some(3))
+        ]
+    );
 }
 
 /// Re-digest every envelope from `from` on, as a forger who knows the scheme would.
@@ -127,7 +183,12 @@ fn rechain(events: &mut [StoredEvent]) {
 #[test]
 fn a_forged_record_is_caught_even_when_the_chain_is_recomputed() {
     let store = MemoryStore::new();
-    let engine = Engine::new(registry(), store.clone(), MemoryTransport::new(), ManualClock::new(T0));
+    let engine = Engine::new(
+        registry(),
+        store.clone(),
+        MemoryTransport::new(),
+        ManualClock::new(T0),
+    );
     event_coordination(&engine, "ev-1");
     // Claim someone else did the work, reseal the record and rebuild every digest.
     store.tamper("ev-1", |events| {
@@ -151,17 +212,30 @@ fn verify_case_checks_order_links_and_the_first_event() {
     event_coordination(&engine, "ev-1");
     let history = engine.history("ev-1").unwrap();
     let case = verify_case("ev-1", &history).unwrap();
-    assert_eq!(case, engine.case("ev-1").unwrap().unwrap(), "verify rebuilds the same case");
+    assert_eq!(
+        case,
+        engine.case("ev-1").unwrap().unwrap(),
+        "verify rebuilds the same case"
+    );
 
     let mut swapped = history.clone();
     swapped.swap(1, 2);
-    assert_eq!(verify_case("ev-1", &swapped).unwrap_err().code(), VerifyCode::SequenceGap);
+    assert_eq!(
+        verify_case("ev-1", &swapped).unwrap_err().code(),
+        VerifyCode::SequenceGap
+    );
 
-    assert_eq!(verify_case("ev-2", &history).unwrap_err().code(), VerifyCode::CaseMismatch);
+    assert_eq!(
+        verify_case("ev-2", &history).unwrap_err().code(),
+        VerifyCode::CaseMismatch
+    );
 
     let mut relinked = history.clone();
     relinked[3].prev_digest = relinked[1].digest.clone();
-    assert_eq!(verify_case("ev-1", &relinked).unwrap_err().code(), VerifyCode::BrokenLink);
+    assert_eq!(
+        verify_case("ev-1", &relinked).unwrap_err().code(),
+        VerifyCode::BrokenLink
+    );
 
     let mut headless = history[1..].to_vec();
     for (i, e) in headless.iter_mut().enumerate() {
@@ -170,10 +244,16 @@ fn verify_case_checks_order_links_and_the_first_event() {
     }
     headless[0].prev_digest = planck::audit::GENESIS_DIGEST.into();
     rechain(&mut headless);
-    assert_eq!(verify_case("ev-1", &headless).unwrap_err().code(), VerifyCode::BadStart);
+    assert_eq!(
+        verify_case("ev-1", &headless).unwrap_err().code(),
+        VerifyCode::BadStart
+    );
 
     let mut resurfaced = history.clone();
     resurfaced[4].surface = "event-coordination@2".into();
     rechain(&mut resurfaced);
-    assert_eq!(verify_case("ev-1", &resurfaced).unwrap_err().code(), VerifyCode::SurfaceMismatch);
+    assert_eq!(
+        verify_case("ev-1", &resurfaced).unwrap_err().code(),
+        VerifyCode::SurfaceMismatch
+    );
 }

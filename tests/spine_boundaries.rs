@@ -74,7 +74,7 @@ fn only_create_job_creates_the_job_after_approval_and_assignment() {
 #[test]
 fn task_state_and_job_state_never_move_each_other() {
     let mut h = Harness::new("c-1");
-    h.to_claimed(EC);
+    h.reach_claimed(EC);
     // Closing the governance task changes no job, service event or settlement.
     let before = h.case.clone();
     h.ok(&admin(), "close_task", Value::Null);
@@ -94,7 +94,7 @@ fn task_state_and_job_state_never_move_each_other() {
 #[test]
 fn cancelling_the_job_leaves_the_task_alone() {
     let mut h = Harness::new("c-1");
-    h.to_job(EC);
+    h.reach_job(EC);
     h.ok(
         &admin(),
         "cancel_job",
@@ -107,7 +107,7 @@ fn cancelling_the_job_leaves_the_task_alone() {
 fn claim_opens_the_service_event_in_the_second_phase() {
     for slug in [EC, AD, "guarded", "prepaid", "open-ownership"] {
         let mut h = Harness::new("c-1");
-        h.to_job(slug);
+        h.reach_job(slug);
         if slug == "prepaid" {
             h.settle(SettlementStatus::Captured);
         }
@@ -134,7 +134,7 @@ fn phases_move_only_along_declared_transitions() {
     for from_index in 1..4 {
         for to in ids {
             let mut h = Harness::new("c-1");
-            h.to_claimed(AD);
+            h.reach_claimed(AD);
             for ev in ["arrival", "before"] {
                 h.ok(
                     &lee(),
@@ -163,7 +163,7 @@ fn phases_move_only_along_declared_transitions() {
 #[test]
 fn completion_needs_the_evidence_contract_and_seals_the_record_in_the_same_decision() {
     let mut h = Harness::new("c-1");
-    h.to_claimed(AD);
+    h.reach_claimed(AD);
     h.ok(&lee(), "advance", json!({"to": "arrived"}));
     h.ok(
         &lee(),
@@ -209,7 +209,7 @@ fn completion_needs_the_evidence_contract_and_seals_the_record_in_the_same_decis
 #[test]
 fn the_record_signal_follows_the_record_and_is_emitted_once() {
     let mut h = Harness::new("c-1");
-    h.to_claimed(EC);
+    h.reach_claimed(EC);
     h.ok(&lee(), "advance", json!({"to": "arrived"}));
     h.ok(&lee(), "advance", json!({"to": "in_progress"}));
     // A racing completion decided against the same version is byte-for-byte the same decision,
@@ -241,7 +241,7 @@ fn the_record_signal_follows_the_record_and_is_emitted_once() {
 #[test]
 fn completing_the_job_needs_a_complete_service_event() {
     let mut h = Harness::new("c-1");
-    h.to_claimed(EC);
+    h.reach_claimed(EC);
     assert_eq!(
         h.code(&lee(), "complete_job", Value::Null),
         R::ServiceEventNotComplete
@@ -255,7 +255,7 @@ fn completing_the_job_needs_a_complete_service_event() {
 #[test]
 fn settlement_and_execution_never_move_each_other() {
     let mut h = Harness::new("c-1");
-    h.to_claimed(EC);
+    h.reach_claimed(EC);
     let before = h.case.clone();
     h.settle(SettlementStatus::Captured);
     let mut expected = before.clone();
@@ -277,7 +277,7 @@ fn settlement_and_execution_never_move_each_other() {
     );
     assert_eq!(h.case.settlement.as_ref().unwrap().history.len(), 1);
     let mut h2 = Harness::new("c-2");
-    h2.to_complete(EC);
+    h2.reach_complete(EC);
     h2.ok(&lee(), "complete_job", Value::Null);
     assert!(h2.case.settlement.is_none());
 }
@@ -285,7 +285,7 @@ fn settlement_and_execution_never_move_each_other() {
 #[test]
 fn prepaid_needs_a_captured_settlement_before_the_claim() {
     let mut h = Harness::new("c-1");
-    h.to_job("prepaid");
+    h.reach_job("prepaid");
     assert_eq!(
         h.code(&lee(), "claim_job", Value::Null),
         R::SettlementRequired
@@ -307,7 +307,7 @@ fn paused_and_retired_surfaces_take_no_requests_and_no_claims() {
         R::SurfaceInactive
     );
     // A case pinned to v1 of `flip` meets v2, which is paused: no claims.
-    h.to_job("flip");
+    h.reach_job("flip");
     assert_eq!(h.code(&lee(), "claim_job", Value::Null), R::SurfaceInactive);
     // Governance and settlement go on.
     h.settle(SettlementStatus::Pending);
@@ -317,7 +317,7 @@ fn paused_and_retired_surfaces_take_no_requests_and_no_claims() {
 #[test]
 fn observers_never_write() {
     let mut h = Harness::new("c-1");
-    h.to_claimed(EC);
+    h.reach_claimed(EC);
     let args = [
         (
             "submit_request",
@@ -349,7 +349,7 @@ fn observers_never_write() {
 #[test]
 fn operator_task_notes_are_audience_checked() {
     let mut h = Harness::new("c-1");
-    h.to_job(EC);
+    h.reach_job(EC);
     h.ok(&lee(), "annotate_task", json!({"note": "on it"}));
     assert_eq!(
         h.code(&max(), "annotate_task", json!({"note": "me too"})),
@@ -366,7 +366,7 @@ fn operator_task_notes_are_audience_checked() {
 #[test]
 fn optional_claim_lets_the_first_advance_claim() {
     let mut h = Harness::new("c-1");
-    h.to_job("optional-claim");
+    h.reach_job("optional-claim");
     assert_eq!(
         h.code(&max(), "advance", json!({"to": "claimed"})),
         R::NotAssignee
@@ -388,14 +388,14 @@ fn optional_claim_lets_the_first_advance_claim() {
     h.ok(&lee(), "advance", json!({"to": "arrived"}));
     // An explicit claim still works on another case.
     let mut h2 = Harness::new("c-2");
-    h2.to_job("optional-claim");
+    h2.reach_job("optional-claim");
     h2.ok(&lee(), "claim_job", Value::Null);
 }
 
 #[test]
 fn open_ownership_lets_any_operator_claim() {
     let mut h = Harness::new("c-1");
-    h.to_job("open-ownership");
+    h.reach_job("open-ownership");
     h.ok(&max(), "claim_job", Value::Null);
     assert_eq!(h.case.owner(), Some("op-max"));
     assert_eq!(
@@ -405,14 +405,14 @@ fn open_ownership_lets_any_operator_claim() {
     h.ok(&max(), "advance", json!({"to": "arrived"}));
     // On an assigned surface, only the assignee may claim.
     let mut h2 = Harness::new("c-2");
-    h2.to_job(EC);
+    h2.reach_job(EC);
     assert_eq!(h2.code(&max(), "claim_job", Value::Null), R::NotAssignee);
 }
 
 #[test]
 fn escalations_fire_once_per_phase_entry() {
     let mut h = Harness::new("c-1");
-    h.to_job("guarded");
+    h.reach_job("guarded");
     let surface = h
         .catalog
         .iter()
@@ -444,7 +444,7 @@ fn escalations_fire_once_per_phase_entry() {
 #[test]
 fn explain_reports_each_check_in_order() {
     let mut h = Harness::new("c-1");
-    h.to_job(EC);
+    h.reach_job(EC);
     let c = cmd("c-1", "claim_job", Value::Null);
     let e = spine::explain(&h.case, &h.catalog, &max(), &c, h.now);
     assert!(!e.accepted());
@@ -475,7 +475,7 @@ fn explain_reports_each_check_in_order() {
 #[test]
 fn a_case_is_judged_by_the_surface_it_was_pinned_to() {
     let mut h = Harness::new("c-1");
-    h.to_job(EC);
+    h.reach_job(EC);
     // The registry now holds a different definition under the same key: refuse, never guess.
     let imposter = custom("event-coordination", "active", "", "");
     h.catalog.retain(|s| s.slug() != EC);

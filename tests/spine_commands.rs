@@ -377,7 +377,7 @@ fn claim_codes() {
 #[test]
 fn claim_surface_inactive() {
     let mut h = h();
-    h.to_job("flip");
+    h.reach_job("flip");
     assert_eq!(h.case.request.as_ref().unwrap().surface.version, 1);
     assert_eq!(h.code(&lee(), "claim_job", Value::Null), R::SurfaceInactive);
 }
@@ -385,7 +385,7 @@ fn claim_surface_inactive() {
 #[test]
 fn claim_settlement_required() {
     let mut h = h();
-    h.to_job("prepaid");
+    h.reach_job("prepaid");
     assert_eq!(
         h.code(&lee(), "claim_job", Value::Null),
         R::SettlementRequired
@@ -424,7 +424,7 @@ fn claim_rule_failed() {
 #[test]
 fn claim_payload_invalid() {
     let mut h = h();
-    h.to_job(EC);
+    h.reach_job(EC);
     assert_eq!(
         h.code(&lee(), "claim_job", json!({"as": "op-max"})),
         R::PayloadInvalid
@@ -440,7 +440,7 @@ fn advance_codes() {
         h.code(&lee(), "advance", json!({"to": "arrived"})),
         R::CaseNotFound
     );
-    h.to_job(EC);
+    h.reach_job(EC);
     assert_eq!(
         h.code(&admin(), "advance", json!({"to": "arrived"})),
         R::ForbiddenRole
@@ -497,7 +497,7 @@ fn advance_no_job() {
 #[test]
 fn advance_evidence_missing() {
     let mut h = h();
-    h.to_claimed(AD);
+    h.reach_claimed(AD);
     h.ok(&lee(), "advance", json!({"to": "arrived"}));
     let r = h
         .send(&lee(), cmd("c-1", "advance", json!({"to": "in_progress"})))
@@ -555,7 +555,7 @@ fn advance_rule_failed() {
 #[test]
 fn advance_after_completion_is_invalid_state() {
     let mut h = h();
-    h.to_complete(EC);
+    h.reach_complete(EC);
     assert_eq!(
         h.code(&lee(), "advance", json!({"to": "arrived"})),
         R::InvalidState
@@ -618,7 +618,7 @@ fn attach_codes() {
 #[test]
 fn attach_rule_error_fails_closed() {
     let mut h = h();
-    h.to_claimed("guarded");
+    h.reach_claimed("guarded");
     let r = h
         .send(
             &lee(),
@@ -789,7 +789,7 @@ fn cancel_job_codes() {
 #[test]
 fn cancel_completed_job_is_invalid_state() {
     let mut h = h();
-    h.to_complete(EC);
+    h.reach_complete(EC);
     h.ok(&lee(), "complete_job", Value::Null);
     assert_eq!(
         h.code(&admin(), "cancel_job", json!({"reason": "r"})),
@@ -910,7 +910,7 @@ fn payload_outranks_state() {
 fn state_outranks_principal() {
     // Not the owner, and the service event is not complete: the state is reported.
     let mut h = h();
-    h.to_claimed(EC);
+    h.reach_claimed(EC);
     assert_eq!(
         h.code(&max(), "complete_job", Value::Null),
         R::ServiceEventNotComplete
@@ -920,7 +920,7 @@ fn state_outranks_principal() {
 #[test]
 fn principal_outranks_the_move() {
     let mut h = h();
-    h.to_claimed(AD);
+    h.reach_claimed(AD);
     assert_eq!(
         h.code(&max(), "advance", json!({"to": "complete"})),
         R::NotOwner

@@ -423,3 +423,28 @@ pub fn fresh_case(prefix: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
+
+/// Seal a whole lifecycle of `surface` on `case_id` as stored envelopes, the way the engine
+/// would (one `seal` per command, each command's events chained to the previous ones).
+pub fn sealed_lifecycle(surface: &Surface, case_id: &str) -> Vec<planck::audit::StoredEvent> {
+    let steps = lifecycle(surface.slug());
+    let (before, events) = drive(surface, case_id, &steps);
+    let mut stored: Vec<planck::audit::StoredEvent> = Vec::new();
+    for ((step, case), events) in steps.iter().zip(&before).zip(events) {
+        let pin = match (&case.request, events.first()) {
+            (Some(r), _) => r.surface.clone(),
+            (None, Some(Event::RequestSubmitted { surface, .. })) => surface.clone(),
+            _ => panic!("{}: no surface pin", step.label),
+        };
+        let envelope = planck::audit::Envelope {
+            case_id,
+            actor: &step.who,
+            surface: &pin,
+            idempotency_key: None,
+            at: NOW,
+        };
+        let sealed = envelope.seal(stored.last(), events).unwrap();
+        stored.extend(sealed);
+    }
+    stored
+}

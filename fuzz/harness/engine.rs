@@ -126,7 +126,7 @@ signal = "on_site_long"
 "#;
 
 /// The surfaces every run registers: the shipped ones and [`FUZZ_OPEN`].
-pub fn surfaces() -> Vec<(&'static str, &'static str)> {
+pub fn harness_surfaces() -> Vec<(&'static str, &'static str)> {
     vec![
         (
             "event-coordination",
@@ -281,7 +281,7 @@ impl Harness {
     pub fn new() -> Harness {
         let mut registry = Registry::new();
         let mut surfaces = Vec::new();
-        for (_, text) in surfaces() {
+        for (_, text) in harness_surfaces() {
             let surface = Arc::new(compile_toml(text));
             if let Err(e) = registry.register(surface.clone()) {
                 panic!("registering a harness surface: {e}");

@@ -78,7 +78,7 @@ impl fmt::Display for VerifyCode {
 }
 
 /// A case whose history does not hold, naming the case and (when one is to blame) the event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error, miette::Diagnostic)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("[{code}] case `{case}`{}: {message}", at_event(*.seq, .event_id.as_deref()))]
 pub struct VerifyError {
     code: VerifyCode,
@@ -94,6 +94,25 @@ fn at_event(seq: Option<u64>, id: Option<&str>) -> String {
         (Some(seq), None) => format!(", event {seq}"),
         (None, Some(id)) => format!(", event `{id}`"),
         (None, None) => String::new(),
+    }
+}
+
+impl miette::Diagnostic for VerifyError {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(format!("planck::verify::{}", self.code)))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        let help = match self.code {
+            VerifyCode::UnknownSchema => {
+                "the case was written by a newer planck; verify it with that version"
+            }
+            VerifyCode::Unreadable => "the rows no longer decode: the store was edited or damaged",
+            _ => {
+                "the history was changed after it was written: restore the case from a backup and find out who edited the store"
+            }
+        };
+        Some(Box::new(help))
     }
 }
 

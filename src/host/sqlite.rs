@@ -59,6 +59,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     event_digest TEXT    NOT NULL,
     delivered    INTEGER NOT NULL DEFAULT 0
 );
+";
+
+/// Indexes, (re)created on every open so that older files of the same schema version get them.
+const INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS events_case_starts ON events (seq) WHERE seq = 1;
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered) WHERE delivered = 0;
 ";
 
@@ -178,16 +183,19 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
                 "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             ))
             .map_err(backend("creating the schema"))?;
-            Ok(())
         }
-        SCHEMA_VERSION => Ok(()),
-        newer => Err(StoreError::backend(
-            "opening the database",
-            format!(
-                "its schema version is {newer}; this build of planck reads version {SCHEMA_VERSION}"
-            ),
-        )),
+        SCHEMA_VERSION => {}
+        newer => {
+            return Err(StoreError::backend(
+                "opening the database",
+                format!(
+                    "its schema version is {newer}; this build of planck reads version {SCHEMA_VERSION}"
+                ),
+            ));
+        }
     }
+    conn.execute_batch(INDEXES)
+        .map_err(backend("creating indexes"))
 }
 
 fn to_i64(case: &str, what: &str, n: u64) -> Result<i64, StoreError> {

@@ -281,7 +281,7 @@ mod tests {
         )
         .with_label("not a key of `[principals]`")
         .with_help("did you mean `lee`?");
-        let text = render_text(&src, &[d.clone()], false);
+        let text = render_text(&src, std::slice::from_ref(&d), false);
         assert!(text.contains("error[unknown_principal]"), "{text}");
         assert!(text.contains("unknown principal `bob`"), "{text}");
         assert!(text.contains("s.toml:2:6"), "{text}");

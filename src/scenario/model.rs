@@ -1,6 +1,6 @@
 //! The typed scenario: what a scenario file of CONTRACT.md §4 says, checked and resolved.
 //!
-//! A [`Scenario`] is only built by [`crate::scenario::parse`], which has already resolved every
+//! A [`Scenario`] is only built by [`crate::scenario::parse()`], which has already resolved every
 //! principal, command name, time and expectation, so that running it can never meet a name it
 //! does not know. Each step and check keeps the [`Span`] it was written at, so reports can point
 //! back at the file.

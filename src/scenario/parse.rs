@@ -44,6 +44,8 @@ const CHECK_KEYS: &[&str] = &[
     "settlement",
     "signals",
 ];
+const AT_HELP: &str =
+    "write `+10s`, `+30m`, `+2h` or `+1d`, or an RFC 3339 time like `2026-01-10T09:00:00Z`";
 const EXPECT_FORMS: &[&str] = &["applied", "duplicate", "rejected", "rejected:<code>"];
 
 /// Read the scenario file at `path` and parse it; also check that every `surfaces` entry
@@ -105,12 +107,14 @@ pub fn load(path: &Path) -> (Source, Result<Scenario, Vec<Diagnostic>>) {
 /// every problem found, sorted by position.
 pub fn parse(source: &str, file: &Path) -> Result<Scenario, Vec<Diagnostic>> {
     if source.len() > MAX_SCENARIO_BYTES {
-        return Err(vec![Diagnostic::new(
-            Code::FileTooLarge,
-            Span::default(),
-            format!("the file is {} bytes long; scenario files may be at most {MAX_SCENARIO_BYTES} bytes", source.len()),
-        )
-        .with_help("split the scenario into several files")]);
+        let len = source.len();
+        let message = format!(
+            "the file is {len} bytes long; scenario files may be at most {MAX_SCENARIO_BYTES}"
+        );
+        return Err(vec![
+            Diagnostic::new(Code::FileTooLarge, Span::default(), message)
+                .with_help("split the scenario into several files"),
+        ]);
     }
     let (root, errors) = DeTable::parse_recoverable(source);
     let mut walker = Walker {
@@ -658,10 +662,6 @@ impl Walker<'_> {
 
     /// `as`: `Some((key, principal))` when resolved or absent (and allowed to be); `None` on a
     /// problem.
-    #[expect(
-        clippy::type_complexity,
-        reason = "a private helper's two optional halves"
-    )]
     fn actor(
         &mut self,
         cx: &Table<'_, '_>,
@@ -723,7 +723,7 @@ impl Walker<'_> {
             walker.push(
                 Diagnostic::new(Code::InvalidTime, span, message)
                     .with_label("not a time")
-                    .with_help("write `+N` with a unit (`+10s`, `+30m`, `+2h`, `+1d`) or an RFC 3339 time like `2026-01-10T09:00:00Z`"),
+                    .with_help(AT_HELP),
             );
         };
         if let Some(rest) = text.strip_prefix('+') {
@@ -1134,5 +1134,67 @@ task = "done"
             panic!()
         };
         assert!(matches!(cmd.body, CommandBody::Malformed { .. }));
+    }
+
+    #[test]
+    fn ticks_take_no_args_or_key_and_shapes_are_checked() {
+        let text = r#"
+start = "yesterday"
+surfaces = "one/dir"
+[principals]
+a = "admin"
+b = { id = "", roles = "admin" }
+[[step]]
+command = "tick"
+args = { x = 1 }
+key = "k"
+[[check]]
+task = "open"
+signals = "record"
+"#;
+        let found = codes(text);
+        assert_eq!(
+            found,
+            vec![
+                (Code::InvalidTime, "\"yesterday\"".into()),
+                (Code::WrongType, "\"admin\"".into()),
+                (Code::InvalidValue, "\"\"".into()),
+                (Code::WrongType, "\"admin\"".into()),
+                (Code::InvalidValue, "{ x = 1 }".into()),
+                (Code::InvalidValue, "\"k\"".into()),
+                (Code::MissingKey, "[[check]]".into()),
+                (Code::WrongType, "\"record\"".into()),
+            ],
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_single_surfaces_string_is_accepted() {
+        let s = parse_str("surfaces = \"s\"\n[[step]]\ncommand = \"tick\"\n").unwrap();
+        assert_eq!(s.surfaces[0].path, Path::new("dir/s"));
+    }
+
+    #[test]
+    fn a_scenario_needs_steps() {
+        assert_eq!(
+            codes("name = \"x\"\n"),
+            vec![(Code::MissingKey, String::new())]
+        );
+    }
+
+    #[test]
+    fn never_panics_on_odd_input() {
+        for text in [
+            "",
+            "[[step]]",
+            "step = 1",
+            "[[step]]\nat = 5",
+            "[[check]]\ncase = 1",
+            "\u{0}\u{ffff}",
+            "[principals]\n[principals.a]\nid = \"x\"\nroles = [1]",
+        ] {
+            let _ = parse_str(text);
+        }
     }
 }

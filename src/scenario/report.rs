@@ -4,7 +4,7 @@
 //! prints it for people. Every step line names the step's index, the principal's id, the
 //! command, the case, the outcome, the phase label after it and what the step did (or why it
 //! was refused); a step or check that did not hold is marked `✗` with what was expected.
-//! Nothing here runs anything: [`crate::scenario::run`] fills the report in.
+//! Nothing here runs anything: [`crate::scenario::run()`] fills the report in.
 
 use std::fmt::Write as _;
 

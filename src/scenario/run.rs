@@ -7,6 +7,7 @@
 //! never judges a command itself and never stops early: a step that does not hold is recorded
 //! and the run goes on, so one report shows every difference.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::engine::{CaseView, Engine, Receipt};
@@ -16,7 +17,18 @@ use crate::scenario::parse::format_time;
 use crate::scenario::report::{CheckReport, FieldReport, Outcome, ScenarioReport, StepReport};
 use crate::spine::{Case, Event};
 use crate::surface::Surface;
-use crate::surface::registry::Registry;
+use crate::surface::registry::{LoadReport, Registry};
+
+/// Load the surfaces `scenario` names (its `surfaces`, resolved against its file) and then
+/// `extra`, into a fresh registry. The report says what happened to each file; a scenario
+/// should run only when [`LoadReport::is_ok`].
+pub fn load_surfaces(scenario: &Scenario, extra: &[PathBuf]) -> (Registry, LoadReport) {
+    let mut paths: Vec<PathBuf> = scenario.surfaces.iter().map(|s| s.path.clone()).collect();
+    paths.extend(extra.iter().cloned());
+    let mut registry = Registry::new();
+    let report = registry.load_paths(&paths);
+    (registry, report)
+}
 
 /// Run `scenario` (read from `file`, named in the report) on a fresh in-memory engine judging
 /// by `registry`, its clock starting at the scenario's `start`.

@@ -278,7 +278,7 @@ impl Harness {
     }
 
     /// Submit, approve, assign op-lee and create the job.
-    pub fn to_job(&mut self, slug: &str) {
+    pub fn reach_job(&mut self, slug: &str) {
         self.submit(slug);
         self.ok(&admin(), "approve_task", Value::Null);
         self.ok(&admin(), "assign_task", json!({ "operator": "op-lee" }));
@@ -286,14 +286,14 @@ impl Harness {
     }
 
     /// ... and op-lee claims.
-    pub fn to_claimed(&mut self, slug: &str) {
-        self.to_job(slug);
+    pub fn reach_claimed(&mut self, slug: &str) {
+        self.reach_job(slug);
         self.ok(&lee(), "claim_job", Value::Null);
     }
 
     /// ... and the service event completes (no evidence needed on event-coordination).
-    pub fn to_complete(&mut self, slug: &str) {
-        self.to_claimed(slug);
+    pub fn reach_complete(&mut self, slug: &str) {
+        self.reach_claimed(slug);
         self.ok(&lee(), "advance", json!({ "to": "arrived" }));
         self.ok(&lee(), "advance", json!({ "to": "in_progress" }));
         self.ok(

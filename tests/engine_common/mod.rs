@@ -1,6 +1,13 @@
 //! Shared helpers for the engine tests: a registry of the shipped surfaces plus two test
 //! surfaces, principals, engines on each store, and command builders.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests assert by panicking"
+)]
 
 use std::path::Path;
 use std::sync::Arc;

@@ -15,7 +15,7 @@ use clap::ValueEnum;
 use planck::engine::Engine;
 use planck::host::{ManualClock, MemoryTransport, SqliteStore};
 use planck::scenario::diagnostic::{render_text, to_json};
-use planck::scenario::{Scenario, ScenarioReport, Source, load, run, run_in_memory};
+use planck::scenario::{Scenario, ScenarioReport, Source, load, load_surfaces, run, run_in_memory};
 use planck::surface::registry::{FileOutcome, Registry};
 use planck::surface::render::render_terminal;
 use serde_json::{Value, json};
@@ -31,7 +31,8 @@ Examples:
   planck run examples/scenarios/*.toml --surfaces surfaces/
       several scenarios, with extra surfaces besides each file's own `surfaces`
   planck run examples/scenarios/event-coordination.toml --db planck.db && planck verify --db planck.db
-      keep the events in SQLite, then check every digest
+      keep the events in SQLite, then check every digest (a database keeps its cases, so
+      running the same scenario twice on one database meets `case_exists`)
   planck run --format json examples/scenarios/auto-detailing.toml | jq '.scenarios[0].steps[] | .outcome'
 
 A scenario file (CONTRACT.md §4) names principals, then [[step]]s and [[check]]s:
@@ -160,13 +161,11 @@ pub fn run_cmd(args: &Args) -> Result<u8, CliError> {
 /// The surfaces `scenario` runs with: its own `surfaces`, then `extra`; `./surfaces` when
 /// neither names any and it exists. Problems are printed; `Err` holds the exit code.
 fn registry_for(scenario: &Scenario, extra: &[PathBuf], color: bool) -> Result<Registry, u8> {
-    let mut paths: Vec<PathBuf> = scenario.surfaces.iter().map(|s| s.path.clone()).collect();
-    paths.extend(extra.iter().cloned());
-    if paths.is_empty() && Path::new("surfaces").is_dir() {
-        paths.push(PathBuf::from("surfaces"));
+    let mut extra = extra.to_vec();
+    if scenario.surfaces.is_empty() && extra.is_empty() && Path::new("surfaces").is_dir() {
+        extra.push(PathBuf::from("surfaces"));
     }
-    let mut registry = Registry::new();
-    let report = registry.load_paths(&paths);
+    let (registry, report) = load_surfaces(scenario, &extra);
     if report.is_ok() {
         return Ok(registry);
     }

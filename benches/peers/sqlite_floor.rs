@@ -1,0 +1,219 @@
+//! The durable-store figures: `SqliteStore` against a raw rusqlite insert of the same rows.
+//!
+//! The floor writes exactly the bytes `SqliteStore` writes for an event (the envelope columns,
+//! the actor and the payload as JSON text), already serialized, into a table with the same
+//! schema, the same pragmas (WAL, `synchronous = FULL`) and one prepared statement: once with
+//! one row per transaction, once batched (`BATCH` rows per transaction). planck's side appends
+//! the same events through the `Store` trait, one event per append (so one row per
+//! transaction, version check included), one case at a time; and from several threads at once
+//! on the group-commit store, where appends that arrive together share one transaction.
+
+use std::path::Path;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use planck::audit::StoredEvent;
+use planck::host::{GroupCommitSqliteStore, SqliteOptions, SqliteStore, Store, Synchronous};
+use rusqlite::{Connection, params};
+use serde_json::{Value, json};
+
+use crate::support;
+use crate::{Budget, timed_rate};
+
+/// Rows per transaction in the batched floor.
+pub const BATCH: usize = 64;
+/// Threads appending at once in the group-commit figure.
+pub const THREADS: usize = 8;
+
+pub use support::sealed_lifecycle;
+
+/// One event's row, serialized the way `SqliteStore` stores it.
+pub struct Row {
+    event: StoredEvent,
+    actor: String,
+    payload: String,
+}
+
+fn rows(events: Vec<StoredEvent>) -> Vec<Row> {
+    events
+        .into_iter()
+        .map(|event| Row {
+            actor: serde_json::to_string(&event.actor).unwrap(),
+            payload: serde_json::to_string(&event.payload).unwrap(),
+            event,
+        })
+        .collect()
+}
+
+/// Sealed lifecycles of the peer surface on fresh cases, `cases` of them.
+fn fresh_events(surface: &planck::surface::Surface, cases: usize) -> Vec<Vec<StoredEvent>> {
+    (0..cases)
+        .map(|_| sealed_lifecycle(surface, &support::fresh_case("sql")))
+        .collect()
+}
+
+const FLOOR_SCHEMA: &str = "
+CREATE TABLE events (
+    case_id             TEXT    NOT NULL,
+    seq                 INTEGER NOT NULL,
+    event_id            TEXT    NOT NULL UNIQUE,
+    event_type          TEXT    NOT NULL,
+    schema_version      INTEGER NOT NULL,
+    ts_utc              TEXT    NOT NULL,
+    ts_ms               INTEGER NOT NULL,
+    actor               TEXT    NOT NULL,
+    surface             TEXT    NOT NULL,
+    surface_fingerprint TEXT    NOT NULL,
+    idempotency_key     TEXT,
+    payload             TEXT    NOT NULL,
+    prev_digest         TEXT    NOT NULL,
+    digest              TEXT    NOT NULL,
+    PRIMARY KEY (case_id, seq)
+);";
+
+fn floor_db(path: &Path, synchronous: &str) -> Connection {
+    let conn = Connection::open(path).unwrap();
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).unwrap();
+    assert!(mode.eq_ignore_ascii_case("wal"));
+    conn.pragma_update(None, "synchronous", synchronous).unwrap();
+    conn.execute_batch(FLOOR_SCHEMA).unwrap();
+    conn
+}
+
+/// Raw inserts of `rows`, `per_tx` rows per transaction.
+fn floor_insert(conn: &Connection, rows: &[Row], per_tx: usize) {
+    for chunk in rows.chunks(per_tx) {
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        {
+            let mut insert = conn
+                .prepare_cached(
+                    "INSERT INTO events (event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor,
+                                         surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                )
+                .unwrap();
+            for r in chunk {
+                let e = &r.event;
+                insert
+                    .execute(params![
+                        e.event_id,
+                        e.event_type,
+                        i64::from(e.schema_version),
+                        e.ts_utc,
+                        e.ts_ms,
+                        e.case_id,
+                        e.seq as i64,
+                        r.actor,
+                        e.surface,
+                        e.surface_fingerprint,
+                        e.idempotency_key,
+                        r.payload,
+                        e.prev_digest,
+                        e.digest
+                    ])
+                    .unwrap();
+            }
+        }
+        conn.execute_batch("COMMIT").unwrap();
+    }
+}
+
+/// Append every event of `cases` through `store`, one event per append.
+fn store_append(store: &impl Store, cases: &[Vec<StoredEvent>]) -> u64 {
+    let mut n = 0;
+    for events in cases {
+        for (i, e) in events.iter().enumerate() {
+            store.append(&e.case_id, i as u64, std::slice::from_ref(e), None, &[]).unwrap();
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The same from `THREADS` threads at once (each on its own cases): rows and wall time.
+fn store_append_threads(store: &(impl Store + Sync), cases: Vec<Vec<Vec<StoredEvent>>>) -> (u64, Duration) {
+    let barrier = Barrier::new(cases.len() + 1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = cases
+            .iter()
+            .map(|mine| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    store_append(store, mine)
+                })
+            })
+            .collect();
+        barrier.wait();
+        let start = Instant::now();
+        let n: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        (n, start.elapsed())
+    })
+}
+
+/// Every durable-store figure, in rows (events) per second.
+pub fn figures(budget: Budget, quick: bool) -> Vec<(&'static str, Value)> {
+    let surface = support::peer_surface();
+    let dir = tempfile::tempdir().unwrap();
+    let budget = Budget {
+        rounds: budget.rounds.min(5),
+        per_round: budget.per_round.max(Duration::from_millis(if quick { 300 } else { 1000 })),
+    };
+    let mut out = Vec::new();
+    let cases_per_batch = 4;
+
+    // The floor: raw rusqlite, synchronous = FULL.
+    let conn = floor_db(&dir.path().join("floor.db"), "FULL");
+    let one = timed_rate(budget, || {
+        let rows = rows(fresh_events(&surface, cases_per_batch).concat());
+        let start = Instant::now();
+        floor_insert(&conn, &rows, 1);
+        (rows.len() as u64, start.elapsed())
+    });
+    out.push(("sqlite_floor_full_rows_per_s", json!(one)));
+    let batched = timed_rate(budget, || {
+        let rows = rows(fresh_events(&surface, 8 * cases_per_batch).concat());
+        let start = Instant::now();
+        floor_insert(&conn, &rows, BATCH);
+        (rows.len() as u64, start.elapsed())
+    });
+    out.push(("sqlite_floor_full_batched_rows_per_s", json!(batched)));
+
+    // planck's SqliteStore, one event per append, one case at a time.
+    for (key, synchronous) in [
+        ("sqlite_store_full_rows_per_s", Synchronous::Full),
+        ("sqlite_store_normal_rows_per_s", Synchronous::Normal),
+    ] {
+        let options = SqliteOptions { synchronous, ..SqliteOptions::default() };
+        let store = SqliteStore::open_with(dir.path().join(format!("{key}.db")), options).unwrap();
+        let rate = timed_rate(budget, || {
+            let cases = fresh_events(&surface, cases_per_batch);
+            let start = Instant::now();
+            let n = store_append(&store, &cases);
+            (n, start.elapsed())
+        });
+        out.push((key, json!(rate)));
+    }
+
+    // Several threads on one store: plain SqliteStore (appends take turns) and group commit.
+    let plain = SqliteStore::open_with(dir.path().join("threads-plain.db"), SqliteOptions::default()).unwrap();
+    let rate = timed_rate(budget, || {
+        let cases = (0..THREADS).map(|_| fresh_events(&surface, cases_per_batch)).collect();
+        store_append_threads(&plain, cases)
+    });
+    out.push(("sqlite_store_full_threads_rows_per_s", json!(rate)));
+    let group = GroupCommitSqliteStore::open_with(dir.path().join("threads-group.db"), SqliteOptions::default()).unwrap();
+    let rate = timed_rate(budget, || {
+        let cases = (0..THREADS).map(|_| fresh_events(&surface, cases_per_batch)).collect();
+        store_append_threads(&group, cases)
+    });
+    out.push(("sqlite_group_full_threads_rows_per_s", json!(rate)));
+    out.push(("sqlite_threads", json!(THREADS)));
+
+    // The whole engine on SqliteStore (FULL): commands per second, one case at a time.
+    let engine = support::engine(SqliteStore::open_with(dir.path().join("engine.db"), SqliteOptions::default()).unwrap());
+    let steps = support::lifecycle("peer-lifecycle");
+    let rate = crate::rate(budget, || support::engine_lifecycle(&engine, &support::fresh_case("e"), &steps) as u64);
+    out.push(("engine_sqlite_full_per_s", json!(rate)));
+    out
+}
