@@ -15,6 +15,7 @@
 //! signal per Record, after it; a completed Job has a complete ServiceEvent; settlement and
 //! execution never move each other; an observer never writes; a key replays its first outcome.
 //! At the end, `verify` passes on every case and every signal was delivered exactly once.
+#![allow(dead_code, reason = "the fuzz target and the regression tests each use a part")]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -868,27 +869,68 @@ pub fn invariants(surface: &Surface, events: &[&Event], case: &Case) -> Result<(
     ensure(&rebuilt == case, || "replay does not rebuild the case".into())
 }
 
-/// A byte string that drives `event-coordination` through its whole lifecycle (submit,
-/// approve, assign, create the job, claim, advance to the end, complete, settle): the seed
-/// that shows the harness reaches deep states.
-pub fn happy_seed() -> Vec<u8> {
-    // (op, who, flags, extra bytes): who < 200 means "the principal who would normally send it".
+fn encode(steps: &[(u8, &[u8])]) -> Vec<u8> {
+    // (op, who, flags, extra bytes): who 0 is "the principal who would normally send it",
+    // flags 0 means case `f-1`, no key, ordinary arguments, a one-minute step.
     let mut out = Vec::new();
-    let mut push = |op: u8, extra: &[u8]| {
-        out.extend_from_slice(&[op, 0, 0]);
+    for (op, extra) in steps {
+        out.extend_from_slice(&[*op, 0, 0]);
         out.extend_from_slice(extra);
-    };
-    push(0, &[0, 1, 1]); // submit event-coordination (no extra photo, no @version)
-    push(1, &[]); // approve
-    push(3, &[0]); // assign op-lee
-    push(6, &[]); // create_job
-    push(7, &[]); // claim
-    push(8, &[]); // advance to arrived
-    push(8, &[]); // advance to in_progress
-    push(11, &[0]); // complete the service event
-    push(12, &[]); // complete the job
-    push(14, &[0, 50, 0]); // settle: captured 5000 EUR
-    push(15, &[]); // tick
-    push(16, &[]); // deliver
+    }
     out
+}
+
+/// Byte strings that drive each harness surface through its whole lifecycle: the seeds that
+/// show the harness reaches deep states (`tests/fuzz_regressions.rs` checks they seal a
+/// Record and match the files in `fuzz/seeds/engine_commands/`).
+pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let event_coordination = encode(&[
+        (0, &[0, 1, 1]), // submit event-coordination (no extra photo, no @version)
+        (1, &[]),        // approve
+        (3, &[0]),       // assign op-lee
+        (6, &[]),        // create_job
+        (7, &[]),        // claim
+        (8, &[]),        // advance to arrived
+        (8, &[]),        // advance to in_progress
+        (11, &[0]),      // complete the service event
+        (12, &[]),       // complete the job
+        (14, &[0, 50, 0]), // settle: captured, 5000, EUR
+        (15, &[]),       // tick
+        (16, &[]),       // deliver
+    ]);
+    let auto_detailing = encode(&[
+        (0, &[1, 1, 1]), // submit auto-detailing (its two photos)
+        (1, &[]),
+        (3, &[0]),
+        (6, &[]),
+        (7, &[]),
+        (10, &[0]), // attach the first empty category (arrival)
+        (10, &[0]), // ... (before)
+        (8, &[]),   // advance to arrived
+        (8, &[]),   // advance to in_progress (needs arrival and before)
+        (10, &[0]), // attach after
+        (11, &[0]),
+        (12, &[]),
+        (14, &[0, 20, 0]),
+    ]);
+    let fuzz_open = encode(&[
+        (0, &[2, 1, 1]), // submit fuzz-open
+        (1, &[]),
+        (3, &[0]),
+        (6, &[]),
+        (14, &[0, 30, 0]), // prepaid: capture before the claim
+        (8, &[]),          // the first advance claims implicitly (claim = optional)
+        (8, &[]),          // to arrived
+        (10, &[0]),        // attach arrival
+        (8, &[]),          // to in_progress (rule crew_on_site)
+        (10, &[0]),        // attach after
+        (11, &[0]),
+        (12, &[]),
+        (15, &[]),
+    ]);
+    vec![
+        ("event_coordination", event_coordination),
+        ("auto_detailing", auto_detailing),
+        ("fuzz_open", fuzz_open),
+    ]
 }

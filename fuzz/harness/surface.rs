@@ -5,6 +5,7 @@
 //! For any bytes: the front end and the compiler return (never panic, never hang). For any
 //! input that compiles: printing the tree in either form and reading it back gives an equal
 //! tree and the same fingerprint (jiff-style round trip), and the printed forms compile too.
+#![allow(dead_code, reason = "each fuzz target uses one front end")]
 
 use planck::surface::diagnostic::has_errors;
 use planck::surface::{Definition, compile, dsl, fingerprint, print, toml};

@@ -25,15 +25,10 @@ pub fn pg_url(test: &str) -> Option<String> {
 pub fn unique_schema(tag: &str) -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static N: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "planck_t_{tag}_{}_{}_{nanos}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
+    use std::hash::{BuildHasher, Hasher};
+    // A random salt (the std hasher is randomly keyed), so reused pids never collide.
+    let salt = std::collections::hash_map::RandomState::new().build_hasher().finish() % 1_000_000;
+    format!("planck_t_{tag}_{}_{}_{salt}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
 }
 
 #[cfg(feature = "postgres")]

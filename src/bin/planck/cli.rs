@@ -20,20 +20,21 @@ pub const EXIT_INVALID: u8 = 1;
 /// A file could not be read (or written), or the command line was wrong.
 pub const EXIT_UNREADABLE: u8 = 2;
 
-const ABOUT: &str = "Check, inspect, draw and convert planck surface files";
+const ABOUT: &str = "Author planck surfaces and run scenarios against the planck engine";
 
 const LONG_ABOUT: &str = "\
-Check, inspect, draw and convert planck surface files.
+Author planck surfaces and run scenarios against the planck engine.
 
 planck is an embeddable, rules-driven workflow engine. A surface file declares how one kind \
 of service moves through its phases: who may claim it, what evidence completion needs, what \
 a request must carry, and which extra rules guard each move. Surfaces are written in TOML \
 (`.toml`) or in the planck DSL (`.surface`); both say the same things, and the same surface \
-in either form has the same fingerprint.
+in either form has the same fingerprint. Scenario files drive whole cases through the \
+engine (in memory, or in a SQLite database that `verify` and `show` read back).
 
-Exit codes: 0 when everything is clean (warnings are allowed), 1 when a surface file has \
-errors (they are printed like compiler errors, with file:line:column), 2 when a file cannot \
-be read.";
+Exit codes: 0 when everything is clean and held (warnings are allowed), 1 when a surface file \
+has errors (printed like compiler errors, with file:line:column) or an expectation did not \
+hold, 2 when a file cannot be read or is malformed.";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -42,7 +43,11 @@ Examples:
   planck inspect surfaces/auto-detailing.surface  what the engine will run, in plain words
   planck graph surfaces/auto-detailing.toml       the phase graph, as a Mermaid flowchart
   planck graph --format dot x.toml | dot -Tsvg    the phase graph, drawn by Graphviz
-  planck convert x.toml --to dsl -o x.surface     the same surface in the other form";
+  planck convert x.toml --to dsl -o x.surface     the same surface in the other form
+  planck run examples/scenarios/event-coordination.toml   the ten-step example, in memory
+  planck run --db planck.db examples/scenarios/*.toml     the same, kept in SQLite
+  planck verify --db planck.db                    re-derive every case, check every digest
+  planck show --db planck.db ev-1                 one case: every layer and its history";
 
 /// The command line.
 #[derive(Debug, Parser)]
