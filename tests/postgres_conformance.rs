@@ -3,17 +3,21 @@
 //! Needs `PLANCK_PG_URL` (start a throwaway server with `eval "$(bash scripts/ci_postgres.sh
 //! start)"`) and the `postgres` feature. Without either, each test prints a loud SKIPPED line
 //! and passes. Every store here lives in a schema of its own, dropped afterwards.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests assert by panicking"
+)]
 
 mod reliability_support;
 
 #[cfg(not(feature = "postgres"))]
 #[test]
 fn postgres_conformance_skipped() {
-    println!(
-        "SKIPPED: built without the `postgres` feature — PostgreSQL tests did not run (cargo test --features postgres)"
-    );
-    eprintln!(
-        "SKIPPED: built without the `postgres` feature — PostgreSQL tests did not run (cargo test --features postgres)"
+    reliability_support::loud(
+        "SKIPPED: built without the `postgres` feature — PostgreSQL tests did not run (cargo test --features postgres)",
     );
 }
 

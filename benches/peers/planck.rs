@@ -26,9 +26,9 @@
     reason = "a bench stops loudly on a broken fixture"
 )]
 
+mod sqlite_floor;
 #[path = "../support/mod.rs"]
 mod support;
-mod sqlite_floor;
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -88,7 +88,10 @@ pub fn median(mut xs: Vec<f64>) -> f64 {
     xs.get(xs.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-fn run_lifecycle(catalog: &impl Catalog, commands: &[(planck::policy::Principal, Command)]) -> Case {
+fn run_lifecycle(
+    catalog: &impl Catalog,
+    commands: &[(planck::policy::Principal, Command)],
+) -> Case {
     let mut case = Case::new("case-1");
     for (who, command) in commands {
         let events = spine::decide(&case, catalog, who, command, NOW).unwrap();
@@ -114,13 +117,18 @@ fn decide_evolve(budget: Budget) -> f64 {
 fn engine_memory(budget: Budget) -> f64 {
     let steps = lifecycle("peer-lifecycle");
     let n = steps.len() as u64;
-    rate(budget, || {
-        // A fresh store per batch keeps memory flat across rounds.
+    timed_rate(budget, || {
+        // A fresh store per batch keeps memory flat across rounds; making and dropping it is
+        // not timed.
         let engine = support::engine(MemoryStore::new());
-        for _ in 0..100 {
-            support::engine_lifecycle(&engine, &support::fresh_case("c"), &steps);
+        let cases: Vec<String> = (0..100).map(|_| support::fresh_case("c")).collect();
+        let start = Instant::now();
+        for case in &cases {
+            support::engine_lifecycle(&engine, case, &steps);
         }
-        100 * n
+        let spent = start.elapsed();
+        drop(engine);
+        (100 * n, spent)
     })
 }
 
@@ -130,10 +138,23 @@ fn before_in_progress(surface: &Surface) -> Case {
     let (_, events) = support::drive(surface, "case-1", &steps);
     let mut case = spine::replay("case-1", events.iter().flatten());
     for body in [
-        CommandBody::Advance { to: "arrived".into() },
-        CommandBody::AttachEvidence { category: "arrival".into(), reference: "s3://ev/a.jpg".into() },
+        CommandBody::Advance {
+            to: "arrived".into(),
+        },
+        CommandBody::AttachEvidence {
+            category: "arrival".into(),
+            reference: "s3://ev/a.jpg".into(),
+        },
     ] {
-        for e in spine::decide(&case, surface, &support::lee(), &Command::new("case-1", body), NOW).unwrap() {
+        for e in spine::decide(
+            &case,
+            surface,
+            &support::lee(),
+            &Command::new("case-1", body),
+            NOW,
+        )
+        .unwrap()
+        {
             spine::apply(&mut case, &e);
         }
     }
@@ -145,7 +166,12 @@ fn before_in_progress(surface: &Surface) -> Case {
 fn advance_ns(surface: &Surface, budget: Budget) -> f64 {
     let case = before_in_progress(surface);
     let lee = support::lee();
-    let command = Command::new("case-1", CommandBody::Advance { to: "in_progress".into() });
+    let command = Command::new(
+        "case-1",
+        CommandBody::Advance {
+            to: "in_progress".into(),
+        },
+    );
     let per_s = timed_rate(budget, || {
         let mut cases: Vec<Case> = (0..200).map(|_| case.clone()).collect();
         let start = Instant::now();
@@ -197,17 +223,35 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let json_out = args.iter().any(|a| a == "--json");
     let quick = args.iter().any(|a| a == "--quick");
-    let only: Vec<&str> = args.windows(2).filter(|w| w[0] == "--only").map(|w| w[1].as_str()).collect();
-    let want = |name: &str| only.is_empty() || only.iter().any(|o| name.starts_with(o));
+    let only: Vec<&str> = args
+        .windows(2)
+        .filter(|w| w[0] == "--only")
+        .map(|w| w[1].as_str())
+        .collect();
+    let want = |name: &str| {
+        only.is_empty()
+            || only
+                .iter()
+                .any(|o| name.starts_with(o) || o.starts_with(name))
+    };
     let budget = if quick {
-        Budget { rounds: 3, per_round: Duration::from_millis(200) }
+        Budget {
+            rounds: 3,
+            per_round: Duration::from_millis(200),
+        }
     } else {
-        Budget { rounds: 7, per_round: Duration::from_millis(500) }
+        Budget {
+            rounds: 7,
+            per_round: Duration::from_millis(500),
+        }
     };
     let mut out: BTreeMap<&str, Value> = BTreeMap::new();
     if want("decide_evolve") {
         out.insert("decide_evolve_per_s", json!(decide_evolve(budget)));
-        out.insert("lifecycle_commands", json!(lifecycle("peer-lifecycle").len()));
+        out.insert(
+            "lifecycle_commands",
+            json!(lifecycle("peer-lifecycle").len()),
+        );
     }
     if want("engine_memory") {
         out.insert("engine_memory_per_s", json!(engine_memory(budget)));
@@ -222,19 +266,32 @@ fn main() {
     }
     if want("compile") {
         let mut worst: f64 = 0.0;
-        for file in ["event-coordination.toml", "event-coordination.surface", "auto-detailing.toml", "auto-detailing.surface"] {
-            let format = if file.ends_with(".toml") { Format::Toml } else { Format::Dsl };
+        for file in [
+            "event-coordination.toml",
+            "event-coordination.surface",
+            "auto-detailing.toml",
+            "auto-detailing.surface",
+        ] {
+            let format = if file.ends_with(".toml") {
+                Format::Toml
+            } else {
+                Format::Dsl
+            };
             worst = worst.max(compile_us(&support::shipped_text(file), format, budget));
         }
         out.insert("compile_shipped_worst_us", json!(worst));
-        let small = Budget { rounds: budget.rounds.min(5), per_round: budget.per_round };
-        let per_phase = |n: usize| compile_us(&support::generated_toml(n), Format::Toml, small) / n as f64;
+        let small = Budget {
+            rounds: budget.rounds.min(5),
+            per_round: budget.per_round,
+        };
+        let per_phase =
+            |n: usize| compile_us(&support::generated_toml(n), Format::Toml, small) / n as f64;
         let (p100, p10k) = (per_phase(100), per_phase(10_000));
         out.insert("compile_per_phase_100_us", json!(p100));
         out.insert("compile_per_phase_10000_us", json!(p10k));
     }
-    if want("sqlite") {
-        for (k, v) in sqlite_floor::figures(budget, quick) {
+    if want("sqlite") || want("engine_sqlite") {
+        for (k, v) in sqlite_floor::figures(budget, quick, &want) {
             out.insert(k, v);
         }
     }

@@ -73,9 +73,12 @@ CREATE TABLE events (
 
 fn floor_db(path: &Path, synchronous: &str) -> Connection {
     let conn = Connection::open(path).unwrap();
-    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).unwrap();
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+        .unwrap();
     assert!(mode.eq_ignore_ascii_case("wal"));
-    conn.pragma_update(None, "synchronous", synchronous).unwrap();
+    conn.pragma_update(None, "synchronous", synchronous)
+        .unwrap();
     conn.execute_batch(FLOOR_SCHEMA).unwrap();
     conn
 }
@@ -123,7 +126,9 @@ fn store_append(store: &impl Store, cases: &[Vec<StoredEvent>]) -> u64 {
     let mut n = 0;
     for events in cases {
         for (i, e) in events.iter().enumerate() {
-            store.append(&e.case_id, i as u64, std::slice::from_ref(e), None, &[]).unwrap();
+            store
+                .append(&e.case_id, i as u64, std::slice::from_ref(e), None, &[])
+                .unwrap();
             n += 1;
         }
     }
@@ -131,7 +136,10 @@ fn store_append(store: &impl Store, cases: &[Vec<StoredEvent>]) -> u64 {
 }
 
 /// The same from `THREADS` threads at once (each on its own cases): rows and wall time.
-fn store_append_threads(store: &(impl Store + Sync), cases: Vec<Vec<Vec<StoredEvent>>>) -> (u64, Duration) {
+fn store_append_threads(
+    store: &(impl Store + Sync),
+    cases: Vec<Vec<Vec<StoredEvent>>>,
+) -> (u64, Duration) {
     let barrier = Barrier::new(cases.len() + 1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = cases
@@ -152,39 +160,65 @@ fn store_append_threads(store: &(impl Store + Sync), cases: Vec<Vec<Vec<StoredEv
 }
 
 /// Every durable-store figure, in rows (events) per second.
-pub fn figures(budget: Budget, quick: bool) -> Vec<(&'static str, Value)> {
+pub fn figures(
+    budget: Budget,
+    quick: bool,
+    want: &dyn Fn(&str) -> bool,
+) -> Vec<(&'static str, Value)> {
     let surface = support::peer_surface();
     let dir = tempfile::tempdir().unwrap();
     let budget = Budget {
         rounds: budget.rounds.min(5),
-        per_round: budget.per_round.max(Duration::from_millis(if quick { 300 } else { 1000 })),
+        per_round: budget
+            .per_round
+            .max(Duration::from_millis(if quick { 300 } else { 1000 })),
     };
     let mut out = Vec::new();
     let cases_per_batch = 4;
 
     // The floor: raw rusqlite, synchronous = FULL.
     let conn = floor_db(&dir.path().join("floor.db"), "FULL");
-    let one = timed_rate(budget, || {
-        let rows = rows(fresh_events(&surface, cases_per_batch).concat());
-        let start = Instant::now();
-        floor_insert(&conn, &rows, 1);
-        (rows.len() as u64, start.elapsed())
-    });
-    out.push(("sqlite_floor_full_rows_per_s", json!(one)));
-    let batched = timed_rate(budget, || {
-        let rows = rows(fresh_events(&surface, 8 * cases_per_batch).concat());
-        let start = Instant::now();
-        floor_insert(&conn, &rows, BATCH);
-        (rows.len() as u64, start.elapsed())
-    });
-    out.push(("sqlite_floor_full_batched_rows_per_s", json!(batched)));
+    if want("sqlite_floor_full_rows") {
+        let one = timed_rate(budget, || {
+            let rows = rows(fresh_events(&surface, cases_per_batch).concat());
+            let start = Instant::now();
+            floor_insert(&conn, &rows, 1);
+            (rows.len() as u64, start.elapsed())
+        });
+        out.push(("sqlite_floor_full_rows_per_s", json!(one)));
+    }
+    if want("sqlite_floor_full_group") {
+        // The ceiling for group commit with THREADS threads: THREADS rows per transaction.
+        let grouped = timed_rate(budget, || {
+            let rows = rows(fresh_events(&surface, 2 * cases_per_batch).concat());
+            let start = Instant::now();
+            floor_insert(&conn, &rows, THREADS);
+            (rows.len() as u64, start.elapsed())
+        });
+        out.push(("sqlite_floor_full_group_rows_per_s", json!(grouped)));
+    }
+    if want("sqlite_floor_full_batched") {
+        let batched = timed_rate(budget, || {
+            let rows = rows(fresh_events(&surface, 8 * cases_per_batch).concat());
+            let start = Instant::now();
+            floor_insert(&conn, &rows, BATCH);
+            (rows.len() as u64, start.elapsed())
+        });
+        out.push(("sqlite_floor_full_batched_rows_per_s", json!(batched)));
+    }
 
     // planck's SqliteStore, one event per append, one case at a time.
     for (key, synchronous) in [
         ("sqlite_store_full_rows_per_s", Synchronous::Full),
         ("sqlite_store_normal_rows_per_s", Synchronous::Normal),
     ] {
-        let options = SqliteOptions { synchronous, ..SqliteOptions::default() };
+        if !want(key) {
+            continue;
+        }
+        let options = SqliteOptions {
+            synchronous,
+            ..SqliteOptions::default()
+        };
         let store = SqliteStore::open_with(dir.path().join(format!("{key}.db")), options).unwrap();
         let rate = timed_rate(budget, || {
             let cases = fresh_events(&surface, cases_per_batch);
@@ -196,24 +230,41 @@ pub fn figures(budget: Budget, quick: bool) -> Vec<(&'static str, Value)> {
     }
 
     // Several threads on one store: plain SqliteStore (appends take turns) and group commit.
-    let plain = SqliteStore::open_with(dir.path().join("threads-plain.db"), SqliteOptions::default()).unwrap();
-    let rate = timed_rate(budget, || {
-        let cases = (0..THREADS).map(|_| fresh_events(&surface, cases_per_batch)).collect();
-        store_append_threads(&plain, cases)
-    });
-    out.push(("sqlite_store_full_threads_rows_per_s", json!(rate)));
-    let group = GroupCommitSqliteStore::open_with(dir.path().join("threads-group.db"), SqliteOptions::default()).unwrap();
-    let rate = timed_rate(budget, || {
-        let cases = (0..THREADS).map(|_| fresh_events(&surface, cases_per_batch)).collect();
-        store_append_threads(&group, cases)
-    });
-    out.push(("sqlite_group_full_threads_rows_per_s", json!(rate)));
-    out.push(("sqlite_threads", json!(THREADS)));
+    let threads_batch = || {
+        (0..THREADS)
+            .map(|_| fresh_events(&surface, 2 * cases_per_batch))
+            .collect::<Vec<_>>()
+    };
+    if want("sqlite_store_full_threads") {
+        let plain = SqliteStore::open_with(
+            dir.path().join("threads-plain.db"),
+            SqliteOptions::default(),
+        )
+        .unwrap();
+        let rate = timed_rate(budget, || store_append_threads(&plain, threads_batch()));
+        out.push(("sqlite_store_full_threads_rows_per_s", json!(rate)));
+    }
+    if want("sqlite_group_full_threads") {
+        let group = GroupCommitSqliteStore::open_with(
+            dir.path().join("threads-group.db"),
+            SqliteOptions::default(),
+        )
+        .unwrap();
+        let rate = timed_rate(budget, || store_append_threads(&group, threads_batch()));
+        out.push(("sqlite_group_full_threads_rows_per_s", json!(rate)));
+        out.push(("sqlite_threads", json!(THREADS)));
+    }
 
     // The whole engine on SqliteStore (FULL): commands per second, one case at a time.
-    let engine = support::engine(SqliteStore::open_with(dir.path().join("engine.db"), SqliteOptions::default()).unwrap());
-    let steps = support::lifecycle("peer-lifecycle");
-    let rate = crate::rate(budget, || support::engine_lifecycle(&engine, &support::fresh_case("e"), &steps) as u64);
-    out.push(("engine_sqlite_full_per_s", json!(rate)));
+    if want("engine_sqlite_full") {
+        let engine = support::engine(
+            SqliteStore::open_with(dir.path().join("engine.db"), SqliteOptions::default()).unwrap(),
+        );
+        let steps = support::lifecycle("peer-lifecycle");
+        let rate = crate::rate(budget, || {
+            support::engine_lifecycle(&engine, &support::fresh_case("e"), &steps) as u64
+        });
+        out.push(("engine_sqlite_full_per_s", json!(rate)));
+    }
     out
 }

@@ -15,7 +15,17 @@
 //! signal per Record, after it; a completed Job has a complete ServiceEvent; settlement and
 //! execution never move each other; an observer never writes; a key replays its first outcome.
 //! At the end, `verify` passes on every case and every signal was delivered exactly once.
-#![allow(dead_code, reason = "the fuzz target and the regression tests each use a part")]
+#![allow(
+    dead_code,
+    reason = "the fuzz target and the regression tests each use a part"
+)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests assert by panicking"
+)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -436,7 +446,11 @@ impl Harness {
             0 => {
                 let which = bytes.pick(self.surfaces.len() + 1);
                 let (slug, intake, photos) = match self.surfaces.get(which) {
-                    Some(s) => (s.slug().to_string(), intake_for(s.slug()), s.intake().min_photos),
+                    Some(s) => (
+                        s.slug().to_string(),
+                        intake_for(s.slug()),
+                        s.intake().min_photos,
+                    ),
                     None => ("no-such-surface".to_string(), json!({}), 0),
                 };
                 let mut intake = intake;
@@ -499,7 +513,10 @@ impl Harness {
                     Some(p) => phases.iter().position(|x| x == p).map_or(1, |i| i + 1),
                     None => 1,
                 };
-                let to = phases.get(next).cloned().unwrap_or_else(|| "nowhere".into());
+                let to = phases
+                    .get(next)
+                    .cloned()
+                    .unwrap_or_else(|| "nowhere".into());
                 ("advance".into(), json!({ "to": to }))
             }
             9 => {
@@ -567,7 +584,10 @@ impl Harness {
             _ => {
                 // Any command name (or none), with arguments built from raw bytes.
                 let names: Vec<&str> = CommandKind::ALL.iter().map(|k| k.as_str()).collect();
-                let name = names.get(bytes.pick(names.len() + 1)).copied().unwrap_or("fly");
+                let name = names
+                    .get(bytes.pick(names.len() + 1))
+                    .copied()
+                    .unwrap_or("fly");
                 (name.to_string(), bytes.json(3))
             }
         }
@@ -591,18 +611,36 @@ impl Harness {
                 self.stats.applied += 1;
                 assert_eq!(case, &command.case, "applied to another case");
                 assert!(!events.is_empty(), "an applied command appended nothing");
-                assert!(!principal.roles.is_empty(), "a principal with no role wrote: {command:?}");
+                assert!(
+                    !principal.roles.is_empty(),
+                    "a principal with no role wrote: {command:?}"
+                );
                 assert!(
                     !principal.roles.iter().all(|r| *r == Role::Observer),
                     "an observer wrote: {command:?}"
                 );
-                assert!(known.is_none(), "key {key:?} was used before, yet the command applied again");
+                assert!(
+                    known.is_none(),
+                    "key {key:?} was used before, yet the command applied again"
+                );
                 let before = before_versions.get(case).copied().unwrap_or(0);
                 let stored = self.load(case);
-                assert_eq!(stored.len(), before + events.len(), "the store does not hold exactly the new events");
+                assert_eq!(
+                    stored.len(),
+                    before + events.len(),
+                    "the store does not hold exactly the new events"
+                );
                 for (i, e) in events.iter().enumerate() {
-                    assert_eq!(e.seq, (before + i + 1) as u64, "sequence numbers are not contiguous");
-                    assert_eq!(stored.get(before + i), Some(e), "the stored event differs from the receipt");
+                    assert_eq!(
+                        e.seq,
+                        (before + i + 1) as u64,
+                        "sequence numbers are not contiguous"
+                    );
+                    assert_eq!(
+                        stored.get(before + i),
+                        Some(e),
+                        "the stored event differs from the receipt"
+                    );
                     assert_eq!(e.idempotency_key.as_deref(), key, "the event lost its key");
                 }
                 for (c, v) in &before_versions {
@@ -615,26 +653,49 @@ impl Harness {
                     .filter(|e| matches!(e.payload, Event::RecordSealed { .. }))
                     .count();
                 if let Some(k) = key {
-                    self.keys
-                        .insert(k.to_string(), (principal.clone(), command.clone(), receipt.clone()));
+                    self.keys.insert(
+                        k.to_string(),
+                        (principal.clone(), command.clone(), receipt.clone()),
+                    );
                 }
                 self.check_settlement_isolation(command, before_case.as_ref());
             }
             Receipt::Duplicate(first) => {
                 self.stats.duplicate += 1;
                 assert_eq!(before_versions, after_versions, "a duplicate wrote");
-                assert_eq!(before_outbox, self.outbox_len(), "a duplicate wrote a signal");
+                assert_eq!(
+                    before_outbox,
+                    self.outbox_len(),
+                    "a duplicate wrote a signal"
+                );
                 let Some((p, c, r)) = known else {
                     panic!("a duplicate receipt for key {key:?}, never applied before");
                 };
-                assert_eq!((&p, &c), (principal, command), "a duplicate of a different command");
-                assert_eq!(**first, r, "the duplicate does not replay the first outcome");
+                assert_eq!(
+                    (&p, &c),
+                    (principal, command),
+                    "a duplicate of a different command"
+                );
+                assert_eq!(
+                    **first, r,
+                    "the duplicate does not replay the first outcome"
+                );
             }
             Receipt::Rejected(rejection) => {
                 self.stats.rejected += 1;
-                assert_eq!(before_versions, after_versions, "a rejected command wrote: {rejection}");
-                assert_eq!(before_outbox, self.outbox_len(), "a rejected command wrote a signal");
-                assert!(!rejection.message.is_empty(), "a rejection without a message");
+                assert_eq!(
+                    before_versions, after_versions,
+                    "a rejected command wrote: {rejection}"
+                );
+                assert_eq!(
+                    before_outbox,
+                    self.outbox_len(),
+                    "a rejected command wrote a signal"
+                );
+                assert!(
+                    !rejection.message.is_empty(),
+                    "a rejection without a message"
+                );
                 if let Some((p, c, _)) = &known {
                     assert!(
                         (p, c) != (principal, command),
@@ -660,18 +721,32 @@ impl Harness {
         self.stats.escalations += events.len();
         for e in &events {
             assert!(
-                matches!(e.payload, Event::SignalEmitted { escalation: Some(_), .. }),
+                matches!(
+                    e.payload,
+                    Event::SignalEmitted {
+                        escalation: Some(_),
+                        ..
+                    }
+                ),
                 "a tick appended something other than an escalation signal: {:?}",
                 e.payload
             );
-            assert_eq!(e.actor.roles, vec![Role::System], "a tick acted as someone else");
+            assert_eq!(
+                e.actor.roles,
+                vec![Role::System],
+                "a tick acted as someone else"
+            );
         }
         let after = self.versions();
         let grown: usize = after
             .iter()
             .map(|(c, v)| v - before.get(c).copied().unwrap_or(0))
             .sum();
-        assert_eq!(grown, events.len(), "the tick's events are not what the store gained");
+        assert_eq!(
+            grown,
+            events.len(),
+            "the tick's events are not what the store gained"
+        );
         for c in self.cases.clone() {
             self.check_case(&c);
         }
@@ -688,7 +763,10 @@ impl Harness {
             expected.version = after.version;
             assert!(expected == after, "a settlement write moved execution");
         } else {
-            assert!(before.settlement == after.settlement, "execution moved the settlement");
+            assert!(
+                before.settlement == after.settlement,
+                "execution moved the settlement"
+            );
         }
     }
 
@@ -707,7 +785,10 @@ impl Harness {
             Err(e) => panic!("case `{id}` does not verify: {e}"),
         };
         let folded = self.engine.case(id).ok().flatten();
-        assert!(folded.as_ref() == Some(&case), "the engine's case is not the replayed one");
+        assert!(
+            folded.as_ref() == Some(&case),
+            "the engine's case is not the replayed one"
+        );
         let events: Vec<&Event> = stored.iter().map(|e| &e.payload).collect();
         let Some(surface) = self.surface_of(&case) else {
             panic!("case `{id}` is pinned to a surface the harness does not know");
@@ -731,14 +812,26 @@ impl Harness {
             Ok(p) => assert!(p.is_empty(), "signals left pending: {p:?}"),
             Err(e) => panic!("pending_signals failed: {e}"),
         }
-        let delivered: Vec<String> = self.transport.delivered().into_iter().map(|s| s.id).collect();
+        let delivered: Vec<String> = self
+            .transport
+            .delivered()
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
         let unique: HashSet<&String> = delivered.iter().collect();
-        assert_eq!(unique.len(), delivered.len(), "a signal was delivered twice: {delivered:?}");
+        assert_eq!(
+            unique.len(),
+            delivered.len(),
+            "a signal was delivered twice: {delivered:?}"
+        );
         let mut emitted = self.all_signals();
         let mut got = delivered.clone();
         emitted.sort();
         got.sort();
-        assert_eq!(emitted, got, "the delivered signals are not the emitted ones");
+        assert_eq!(
+            emitted, got,
+            "the delivered signals are not the emitted ones"
+        );
     }
 }
 
@@ -791,16 +884,26 @@ pub fn invariants(surface: &Surface, events: &[&Event], case: &Case) -> Result<(
     if let Some(job_at) = pos(&|e| matches!(e, Event::JobCreated { .. })) {
         let approved = pos(&|e| matches!(e, Event::TaskApproved { .. }));
         let assigned = pos(&|e| matches!(e, Event::TaskAssigned { .. }));
-        ensure(approved.is_some_and(|a| a < job_at), || "a job before approval".into())?;
-        ensure(assigned.is_some_and(|a| a < job_at), || "a job before assignment".into())?;
-        ensure(count(&|e| matches!(e, Event::JobCreated { .. })) == 1, || "two jobs".into())?;
+        ensure(approved.is_some_and(|a| a < job_at), || {
+            "a job before approval".into()
+        })?;
+        ensure(assigned.is_some_and(|a| a < job_at), || {
+            "a job before assignment".into()
+        })?;
+        ensure(
+            count(&|e| matches!(e, Event::JobCreated { .. })) == 1,
+            || "two jobs".into(),
+        )?;
     }
     ensure(
         case.job.is_some() == pos(&|e| matches!(e, Event::JobCreated { .. })).is_some(),
         || "the job and its creation disagree".into(),
     )?;
     // Exactly one claim per ServiceEvent, by an eligible operator.
-    ensure(count(&|e| matches!(e, Event::JobClaimed { .. })) <= 1, || "two claims".into())?;
+    ensure(
+        count(&|e| matches!(e, Event::JobClaimed { .. })) <= 1,
+        || "two claims".into(),
+    )?;
     ensure(
         count(&|e| matches!(e, Event::ServiceEventOpened { .. })) <= 1,
         || "two service events".into(),
@@ -818,16 +921,25 @@ pub fn invariants(surface: &Surface, events: &[&Event], case: &Case) -> Result<(
                 _ => {}
             }
         }
-        ensure(eligible, || "a service event without an eligible claim".into())?;
-        ensure(case.owner().is_some(), || "a service event without an owner".into())?;
+        ensure(eligible, || {
+            "a service event without an eligible claim".into()
+        })?;
+        ensure(case.owner().is_some(), || {
+            "a service event without an owner".into()
+        })?;
     }
     // No Record unless the evidence contract held; the seal recomputes.
-    ensure(count(&|e| matches!(e, Event::RecordSealed { .. })) <= 1, || "two records".into())?;
+    ensure(
+        count(&|e| matches!(e, Event::RecordSealed { .. })) <= 1,
+        || "two records".into(),
+    )?;
     if let Some(record) = &case.record {
         let Some(se) = case.service_event.as_ref() else {
             return Err("a record without a service event".into());
         };
-        ensure(se.state == ServiceEventState::Complete, || "a record on an open service event".into())?;
+        ensure(se.state == ServiceEventState::Complete, || {
+            "a record on an open service event".into()
+        })?;
         for (_, name) in surface.evidence().required() {
             let n = se.evidence_counts.get(name).copied().unwrap_or(0);
             ensure(n >= surface.evidence().min_per_category, || {
@@ -835,7 +947,9 @@ pub fn invariants(surface: &Surface, events: &[&Event], case: &Case) -> Result<(
             })?;
         }
         let digest = planck::audit::digest_of(&record.body).map_err(|e| e.to_string())?;
-        ensure(record.digest == digest, || "the record seal does not recompute".into())?;
+        ensure(record.digest == digest, || {
+            "the record seal does not recompute".into()
+        })?;
     }
     // Exactly one `record` signal per Record, never before it.
     let record_signals: Vec<usize> = events
@@ -844,19 +958,34 @@ pub fn invariants(surface: &Surface, events: &[&Event], case: &Case) -> Result<(
         .filter(|(_, e)| e.signal().is_some_and(|s| s.kind == "record"))
         .map(|(i, _)| i)
         .collect();
-    ensure(record_signals.len() == usize::from(case.record.is_some()), || {
-        format!("{} record signals for {} records", record_signals.len(), usize::from(case.record.is_some()))
-    })?;
+    ensure(
+        record_signals.len() == usize::from(case.record.is_some()),
+        || {
+            format!(
+                "{} record signals for {} records",
+                record_signals.len(),
+                usize::from(case.record.is_some())
+            )
+        },
+    )?;
     if let (Some(sig), Some(rec)) = (
         record_signals.first(),
         pos(&|e| matches!(e, Event::RecordSealed { .. })),
     ) {
-        ensure(rec < *sig, || "the record signal came before the record".into())?;
+        ensure(rec < *sig, || {
+            "the record signal came before the record".into()
+        })?;
     }
     // Signal ids are unique within the case.
-    let ids: Vec<&str> = events.iter().filter_map(|e| e.signal()).map(|s| s.id.as_str()).collect();
+    let ids: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.signal())
+        .map(|s| s.id.as_str())
+        .collect();
     let unique: HashSet<&str> = ids.iter().copied().collect();
-    ensure(unique.len() == ids.len(), || format!("repeated signal ids: {ids:?}"))?;
+    ensure(unique.len() == ids.len(), || {
+        format!("repeated signal ids: {ids:?}")
+    })?;
     // A completed Job implies a complete ServiceEvent.
     if case.job_state() == Some(JobState::Completed) {
         ensure(
@@ -866,7 +995,9 @@ pub fn invariants(surface: &Surface, events: &[&Event], case: &Case) -> Result<(
     }
     // Folding from empty rebuilds the same case.
     let rebuilt = spine::replay(&case.id, events.iter().copied());
-    ensure(&rebuilt == case, || "replay does not rebuild the case".into())
+    ensure(&rebuilt == case, || {
+        "replay does not rebuild the case".into()
+    })
 }
 
 fn encode(steps: &[(u8, &[u8])]) -> Vec<u8> {
@@ -885,18 +1016,18 @@ fn encode(steps: &[(u8, &[u8])]) -> Vec<u8> {
 /// Record and match the files in `fuzz/seeds/engine_commands/`).
 pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     let event_coordination = encode(&[
-        (0, &[0, 1, 1]), // submit event-coordination (no extra photo, no @version)
-        (1, &[]),        // approve
-        (3, &[0]),       // assign op-lee
-        (6, &[]),        // create_job
-        (7, &[]),        // claim
-        (8, &[]),        // advance to arrived
-        (8, &[]),        // advance to in_progress
-        (11, &[0]),      // complete the service event
-        (12, &[]),       // complete the job
+        (0, &[0, 1, 1]),   // submit event-coordination (no extra photo, no @version)
+        (1, &[]),          // approve
+        (3, &[0]),         // assign op-lee
+        (6, &[]),          // create_job
+        (7, &[]),          // claim
+        (8, &[]),          // advance to arrived
+        (8, &[]),          // advance to in_progress
+        (11, &[0]),        // complete the service event
+        (12, &[]),         // complete the job
         (14, &[0, 50, 0]), // settle: captured, 5000, EUR
-        (15, &[]),       // tick
-        (16, &[]),       // deliver
+        (15, &[]),         // tick
+        (16, &[]),         // deliver
     ]);
     let auto_detailing = encode(&[
         (0, &[1, 1, 1]), // submit auto-detailing (its two photos)

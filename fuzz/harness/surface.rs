@@ -6,6 +6,13 @@
 //! input that compiles: printing the tree in either form and reading it back gives an equal
 //! tree and the same fingerprint (jiff-style round trip), and the printed forms compile too.
 #![allow(dead_code, reason = "each fuzz target uses one front end")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests assert by panicking"
+)]
 
 use planck::surface::diagnostic::has_errors;
 use planck::surface::{Definition, compile, dsl, fingerprint, print, toml};
@@ -36,7 +43,10 @@ pub fn check(front: Front, data: &[u8]) {
     let compiled = match compile(&def) {
         Ok(compiled) => compiled,
         Err(diags) => {
-            assert!(has_errors(&diags), "compile refused without an error: {diags:#?}");
+            assert!(
+                has_errors(&diags),
+                "compile refused without an error: {diags:#?}"
+            );
             spans_inside(text, &diags);
             return;
         }
@@ -84,7 +94,11 @@ fn round_trip(
         back == *def,
         "{form} round trip changed the tree:\nprinted:\n{printed}\nbefore: {def:#?}\nafter: {back:#?}"
     );
-    assert_eq!(fingerprint(&back), fp, "{form} round trip changed the fingerprint:\n{printed}");
+    assert_eq!(
+        fingerprint(&back),
+        fp,
+        "{form} round trip changed the fingerprint:\n{printed}"
+    );
     assert!(
         compile(&back).is_ok(),
         "the {form} printout of a compiling surface does not compile:\n{printed}"

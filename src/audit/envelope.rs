@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::audit::canonical::{sha256_hex, write_canonical};
+use crate::audit::canonical::{sha256_hex, with_scratch, write_canonical_of};
 use crate::policy::Principal;
 use crate::spine::{EVENT_SCHEMA_VERSION, Event, Millis, SurfacePin};
 
@@ -127,13 +127,10 @@ impl Envelope<'_> {
 impl StoredEvent {
     /// Recompute the digest: SHA-256 over the canonical JSON of every field but `digest`.
     pub fn compute_digest(&self) -> Result<String, serde_json::Error> {
-        let mut value = serde_json::to_value(self)?;
-        if let Value::Object(map) = &mut value {
-            map.remove("digest");
-        }
-        let mut bytes = Vec::with_capacity(512);
-        write_canonical(&value, &mut bytes)?;
-        Ok(sha256_hex(&bytes))
+        with_scratch(|bytes| {
+            write_canonical_of(&Unsealed::of(self), bytes)?;
+            Ok(sha256_hex(bytes))
+        })
     }
 
     /// Whether the stored digest matches the envelope's content.
@@ -153,6 +150,62 @@ impl StoredEvent {
             event_id: self.event_id.clone(),
             event_digest: self.digest.clone(),
         })
+    }
+}
+
+/// Every field of a [`StoredEvent`] but `digest`, borrowed: what the digest is taken over.
+/// Field names and types mirror `StoredEvent` exactly (the exhaustive destructuring in
+/// [`Unsealed::of`] stops the build when a field is added there and not here).
+#[derive(Serialize)]
+struct Unsealed<'a> {
+    event_id: &'a str,
+    event_type: &'a str,
+    schema_version: u32,
+    ts_utc: &'a str,
+    ts_ms: Millis,
+    case_id: &'a str,
+    seq: u64,
+    actor: &'a Principal,
+    surface: &'a str,
+    surface_fingerprint: &'a str,
+    idempotency_key: Option<&'a str>,
+    payload: &'a Event,
+    prev_digest: &'a str,
+}
+
+impl<'a> Unsealed<'a> {
+    fn of(event: &'a StoredEvent) -> Self {
+        let StoredEvent {
+            event_id,
+            event_type,
+            schema_version,
+            ts_utc,
+            ts_ms,
+            case_id,
+            seq,
+            actor,
+            surface,
+            surface_fingerprint,
+            idempotency_key,
+            payload,
+            prev_digest,
+            digest: _,
+        } = event;
+        Unsealed {
+            event_id,
+            event_type,
+            schema_version: *schema_version,
+            ts_utc,
+            ts_ms: *ts_ms,
+            case_id,
+            seq: *seq,
+            actor,
+            surface,
+            surface_fingerprint,
+            idempotency_key: idempotency_key.as_deref(),
+            payload,
+            prev_digest,
+        }
     }
 }
 
@@ -244,6 +297,51 @@ mod tests {
             .unwrap();
         assert_eq!(more[0].seq, 3);
         assert_eq!(more[0].prev_digest, events[1].digest);
+    }
+
+    /// The digest is taken over exactly the reference canonical JSON of the envelope without
+    /// its `digest` field.
+    #[test]
+    fn digest_is_over_the_reference_bytes() {
+        let actor = Principal::new("admin-kim", [Role::Admin, Role::Operator]);
+        let pin = pin();
+        let env = Envelope {
+            case_id: "c",
+            actor: &actor,
+            surface: &pin,
+            idempotency_key: Some("key-1"),
+            at: 1_767_225_600_123,
+        };
+        let mut intake = std::collections::BTreeMap::new();
+        intake.insert("zeta".to_string(), serde_json::json!({"b": [1, 2.5, null], "a": "é"}));
+        intake.insert("alpha".to_string(), serde_json::json!(true));
+        let events = env
+            .seal(
+                None,
+                [
+                    Event::RequestSubmitted {
+                        surface: pin.clone(),
+                        intake,
+                        photos: vec!["p.jpg".into()],
+                        routing_origin: Some("web".into()),
+                        by: "admin-kim".into(),
+                        at: 1,
+                    },
+                    Event::TaskClosed {
+                        by: "a".into(),
+                        at: 2,
+                    },
+                ],
+            )
+            .unwrap();
+        for event in &events {
+            let mut value = serde_json::to_value(event).unwrap();
+            if let Value::Object(map) = &mut value {
+                assert!(map.remove("digest").is_some());
+            }
+            let reference = crate::audit::canonical::reference_canonical_json(&value).unwrap();
+            assert_eq!(event.digest, sha256_hex(&reference));
+        }
     }
 
     #[test]

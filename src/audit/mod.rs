@@ -6,6 +6,7 @@
 //! module only computes and checks values: it never does I/O and never decides a command.
 
 pub mod canonical;
+mod canonical_writer;
 pub mod envelope;
 pub mod verify;
 

@@ -16,8 +16,14 @@
 //!   rejected command writes nothing, its key included, so the same key may be retried once
 //!   the case allows the command (a claim refused before the assignment can be resent with
 //!   the same key after it).
-//! - **Conflicts.** When another writer appended first, the engine reloads and re-decides, up
-//!   to [`CONFLICT_RETRIES`] more times, then answers `conflict`. A re-decision may well be a
+//! - **Idempotency keys are bounded.** A key must be non-empty, at most
+//!   [`spine::limits::MAX_ID_LEN`] bytes and free of control characters; any other key is
+//!   refused with `payload_invalid` before anything is read or written (the key is part of the
+//!   request's envelope, not of the command, so this check comes before the role's).
+//! - **Conflicts.** When another writer appended first, the engine looks the key up again
+//!   (the winner may have been this same command under the same key: the answer is then a
+//!   duplicate), reloads and re-decides, up to [`CONFLICT_RETRIES`] more times, then answers
+//!   `conflict`. A re-decision may well be a
 //!   different answer (the other operator's claim won: `invalid_state`).
 //! - **Delivery.** At least once. Signals are written to the outbox with their events; after
 //!   the commit the engine publishes the new ones in order and marks them delivered, stopping
@@ -117,14 +123,22 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     ) -> Result<Receipt, EngineError> {
         let fingerprint = command_fingerprint(principal, command)?;
         if let Some(key) = key {
-            if let Some(first) = self.store.idempotency(key)? {
-                return replay_key(&first, &fingerprint);
+            if let Err(rejection) = check_key(key) {
+                return Ok(Receipt::Rejected(rejection));
             }
         }
         let case_id = command.case.as_str();
         let mut attempts = 0;
         loop {
             attempts += 1;
+            // Looked up on every attempt: after a conflict, the writer that won may have been
+            // this very command sent twice with the same key, and the answer is then its
+            // outcome (a duplicate), not a fresh judgement of the changed case.
+            if let Some(key) = key {
+                if let Some(first) = self.store.idempotency(key)? {
+                    return replay_key(&first, &fingerprint);
+                }
+            }
             let stored = self.store.load(case_id)?;
             let case = fold(case_id, &stored);
             let now = self.clock.now();
@@ -479,6 +493,29 @@ pub fn command_fingerprint(
         what: "the command".to_string(),
         source,
     })
+}
+
+/// An idempotency key must be non-empty, at most [`spine::limits::MAX_ID_LEN`] bytes long and
+/// free of control characters: it is stored in every event and in the key table.
+fn check_key(key: &str) -> Result<(), Rejection> {
+    let max = spine::limits::MAX_ID_LEN;
+    let problem = if key.trim().is_empty() {
+        Some("the idempotency key must not be empty".to_string())
+    } else if key.len() > max {
+        Some(format!(
+            "the idempotency key is {} bytes long; at most {max} are allowed",
+            key.len()
+        ))
+    } else if key.chars().any(char::is_control) {
+        Some("the idempotency key contains control characters".to_string())
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => Err(Rejection::new(RejectionCode::PayloadInvalid, message)
+            .with_detail(json!({ "limit": "idempotency_key", "max_bytes": max }))),
+        None => Ok(()),
+    }
 }
 
 fn replay_key(first: &IdempotencyRecord, fingerprint: &str) -> Result<Receipt, EngineError> {

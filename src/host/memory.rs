@@ -3,7 +3,7 @@
 //! Everything lives behind one mutex, so every append is trivially atomic. Clones share the
 //! same data (they are handles, like reopening a database). Nothing survives the process.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::host::store::{
@@ -24,7 +24,10 @@ struct Inner {
     keys: HashMap<String, IdempotencyRecord>,
     /// Signals in append order, with whether each was delivered.
     outbox: Vec<(StoredSignal, bool)>,
-    outbox_ids: HashSet<String>,
+    /// Where each signal is in `outbox`, by id.
+    outbox_ids: HashMap<String, usize>,
+    /// Every signal before this index is delivered (so reads and marks never rescan them).
+    first_pending: usize,
 }
 
 impl MemoryStore {
@@ -78,7 +81,7 @@ impl Store for MemoryStore {
                 });
             }
         }
-        if let Some(dup) = outbox.iter().find(|s| inner.outbox_ids.contains(&s.id)) {
+        if let Some(dup) = outbox.iter().find(|s| inner.outbox_ids.contains_key(&s.id)) {
             return Err(StoreError::Invalid {
                 case: case.to_string(),
                 message: format!("signal `{}` is already in the outbox", dup.id),
@@ -88,7 +91,8 @@ impl Store for MemoryStore {
             inner.keys.insert(record.key.clone(), record.clone());
         }
         for signal in outbox {
-            inner.outbox_ids.insert(signal.id.clone());
+            let at = inner.outbox.len();
+            inner.outbox_ids.insert(signal.id.clone(), at);
             inner.outbox.push((signal.clone(), false));
         }
         if !events.is_empty() {
@@ -113,9 +117,11 @@ impl Store for MemoryStore {
     }
 
     fn pending_signals(&self, limit: usize) -> Result<Vec<StoredSignal>, StoreError> {
-        Ok(self
-            .lock()
+        let inner = self.lock();
+        Ok(inner
             .outbox
+            .get(inner.first_pending..)
+            .unwrap_or_default()
             .iter()
             .filter(|(_, delivered)| !delivered)
             .take(limit)
@@ -124,11 +130,23 @@ impl Store for MemoryStore {
     }
 
     fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
-        let ids: HashSet<&str> = ids.iter().map(String::as_str).collect();
-        for (signal, delivered) in &mut self.lock().outbox {
-            if ids.contains(signal.id.as_str()) {
-                *delivered = true;
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        for id in ids {
+            if let Some(entry) = inner
+                .outbox_ids
+                .get(id)
+                .and_then(|at| inner.outbox.get_mut(*at))
+            {
+                entry.1 = true;
             }
+        }
+        while inner
+            .outbox
+            .get(inner.first_pending)
+            .is_some_and(|(_, delivered)| *delivered)
+        {
+            inner.first_pending += 1;
         }
         Ok(())
     }

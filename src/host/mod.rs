@@ -4,7 +4,7 @@
 //! Each trait is small and documented so that a host can implement it for its own database,
 //! queue or clock without reading the rest of planck; [`conformance`] proves a store behaves
 //! like the shipped ones. Shipped: [`MemoryStore`] and (feature `sqlite`, on by default)
-//! [`SqliteStore`]; [`MemoryTransport`] and [`NullTransport`]; [`SystemClock`] and
+//! [`SqliteStore`] and its group-commit form [`GroupCommitSqliteStore`]; [`MemoryTransport`] and [`NullTransport`]; [`SystemClock`] and
 //! [`ManualClock`]. Code here moves bytes and reads the time; it never judges a command, and
 //! nothing outside `host/` touches a database or the system clock.
 
@@ -15,6 +15,8 @@ mod memory;
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_group;
 mod store;
 mod transport;
 
@@ -24,6 +26,8 @@ pub use memory::MemoryStore;
 pub use postgres::{Dispatched, PG_SCHEMA_VERSION, PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore, Synchronous};
+#[cfg(feature = "sqlite")]
+pub use sqlite_group::{DEFAULT_MAX_WAIT, GroupCommitSqliteStore, MAX_GROUP};
 pub use store::{
     BoxError, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, check_append,
 };

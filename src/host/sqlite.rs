@@ -11,6 +11,7 @@
 //! This is the only module (with other adapters under `host/`) that touches SQLite. It never
 //! interprets events beyond decoding them.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -167,7 +168,7 @@ impl SqliteStore {
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic inside a transaction drops (and so rolls back) it: the connection is sound.
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -214,6 +215,191 @@ fn json<T: serde::Serialize>(case: &str, value: &T) -> Result<String, StoreError
         case: case.to_string(),
         message: format!("does not serialize: {e}"),
     })
+}
+
+/// One append with every row already serialized, ready to be written inside a transaction.
+/// [`SqliteStore::append`] writes one in its own transaction; the group-commit store
+/// ([`crate::host::GroupCommitSqliteStore`]) writes several in one.
+#[derive(Debug)]
+pub(crate) struct PreparedAppend<'a> {
+    case: Cow<'a, str>,
+    expected_version: u64,
+    expected: i64,
+    rows: Vec<(Cow<'a, StoredEvent>, i64, String, String)>,
+    idempotency: Option<Cow<'a, IdempotencyRecord>>,
+    signals: Vec<(Cow<'a, StoredSignal>, String)>,
+}
+
+impl<'a> PreparedAppend<'a> {
+    /// Check the append's shape and serialize its rows (no database access).
+    pub(crate) fn new(
+        case: &'a str,
+        expected_version: u64,
+        events: &'a [StoredEvent],
+        idempotency: Option<&'a IdempotencyRecord>,
+        outbox: &'a [StoredSignal],
+    ) -> Result<Self, StoreError> {
+        check_append(case, expected_version, events)?;
+        let mut rows = Vec::with_capacity(events.len());
+        for e in events {
+            rows.push((
+                Cow::Borrowed(e),
+                to_i64(case, "sequence number", e.seq)?,
+                json(case, &e.actor)?,
+                json(case, &e.payload)?,
+            ));
+        }
+        let mut signals = Vec::with_capacity(outbox.len());
+        for s in outbox {
+            signals.push((Cow::Borrowed(s), json(case, &s.payload)?));
+        }
+        Ok(PreparedAppend {
+            case: Cow::Borrowed(case),
+            expected_version,
+            expected: to_i64(case, "version", expected_version)?,
+            rows,
+            idempotency: idempotency.map(Cow::Borrowed),
+            signals,
+        })
+    }
+
+    /// The same append, owning everything it refers to (to hand it to another thread).
+    pub(crate) fn into_owned(self) -> PreparedAppend<'static> {
+        PreparedAppend {
+            case: Cow::Owned(self.case.into_owned()),
+            expected_version: self.expected_version,
+            expected: self.expected,
+            rows: self
+                .rows
+                .into_iter()
+                .map(|(e, seq, actor, payload)| (Cow::Owned(e.into_owned()), seq, actor, payload))
+                .collect(),
+            idempotency: self.idempotency.map(|r| Cow::Owned(r.into_owned())),
+            signals: self
+                .signals
+                .into_iter()
+                .map(|(s, payload)| (Cow::Owned(s.into_owned()), payload))
+                .collect(),
+        }
+    }
+
+    /// Check the case's version and the idempotency key, then write the events, the key and
+    /// the outbox rows, on `conn`, which must be inside a write transaction (or a savepoint).
+    /// On an error the caller rolls back whatever was written.
+    pub(crate) fn write(&self, conn: &Connection) -> Result<(), StoreError> {
+        let case: &str = &self.case;
+        let expected_version = self.expected_version;
+        let expected = self.expected;
+        let rows = self.rows.as_slice();
+        let idempotency = self.idempotency.as_deref();
+        let signals = self.signals.as_slice();
+        let actual: i64 = conn
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events WHERE case_id = ?1")
+            .and_then(|mut stmt| stmt.query_row([case], |r| r.get(0)))
+            .map_err(backend("reading the case version"))?;
+        if actual != expected {
+            return Err(StoreError::Conflict {
+                case: case.to_string(),
+                expected: expected_version,
+                actual: u64::try_from(actual).ok(),
+            });
+        }
+        if let Some(record) = idempotency {
+            let taken = conn
+                .prepare_cached("SELECT 1 FROM idempotency WHERE key = ?1")
+                .and_then(|mut stmt| stmt.query_row([&record.key], |_| Ok(())).optional())
+                .map_err(backend("looking up an idempotency key"))?;
+            if taken.is_some() {
+                return Err(StoreError::KeyTaken {
+                    key: record.key.clone(),
+                });
+            }
+        }
+        {
+            let mut insert = conn
+                .prepare_cached(
+                    "INSERT INTO events (event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor,
+                                         surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                )
+                .map_err(backend("appending events"))?;
+            for (e, seq, actor, payload) in rows {
+                insert
+                    .execute(params![
+                        e.event_id,
+                        e.event_type,
+                        i64::from(e.schema_version),
+                        e.ts_utc,
+                        e.ts_ms,
+                        e.case_id,
+                        seq,
+                        actor,
+                        e.surface,
+                        e.surface_fingerprint,
+                        e.idempotency_key,
+                        payload,
+                        e.prev_digest,
+                        e.digest
+                    ])
+                    .map_err(|err| {
+                        if is_constraint(&err) {
+                            // Only a concurrent writer can hold this (case_id, seq): a conflict.
+                            StoreError::Conflict {
+                                case: case.to_string(),
+                                expected: expected_version,
+                                actual: None,
+                            }
+                        } else {
+                            StoreError::backend("appending events", err)
+                        }
+                    })?;
+            }
+        }
+        if let Some(r) = idempotency {
+            conn.execute(
+                "INSERT INTO idempotency (key, fingerprint, case_id, outcome, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![r.key, r.fingerprint, r.case_id, r.outcome, r.recorded_at],
+            )
+            .map_err(|err| {
+                if is_constraint(&err) {
+                    StoreError::KeyTaken { key: r.key.clone() }
+                } else {
+                    StoreError::backend("recording an idempotency key", err)
+                }
+            })?;
+        }
+        {
+            let mut insert = conn
+                .prepare_cached(
+                    "INSERT INTO outbox (id, case_id, kind, at, payload, event_id, event_digest)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(backend("writing the outbox"))?;
+            for (s, payload) in signals {
+                insert
+                    .execute(params![
+                        s.id,
+                        s.case_id,
+                        s.kind,
+                        s.at,
+                        payload,
+                        s.event_id,
+                        s.event_digest
+                    ])
+                    .map_err(|err| {
+                        if is_constraint(&err) {
+                            StoreError::Invalid {
+                                case: case.to_string(),
+                                message: format!("signal `{}` is already in the outbox", s.id),
+                            }
+                        } else {
+                            StoreError::backend("writing the outbox", err)
+                        }
+                    })?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Store for SqliteStore {
@@ -301,139 +487,13 @@ impl Store for SqliteStore {
         idempotency: Option<&IdempotencyRecord>,
         outbox: &[StoredSignal],
     ) -> Result<(), StoreError> {
-        check_append(case, expected_version, events)?;
         // Serialize everything before taking the write lock.
-        let mut rows = Vec::with_capacity(events.len());
-        for e in events {
-            rows.push((
-                e,
-                to_i64(case, "sequence number", e.seq)?,
-                json(case, &e.actor)?,
-                json(case, &e.payload)?,
-            ));
-        }
-        let mut signals = Vec::with_capacity(outbox.len());
-        for s in outbox {
-            signals.push((s, json(case, &s.payload)?));
-        }
-        let expected = to_i64(case, "version", expected_version)?;
-
+        let prepared = PreparedAppend::new(case, expected_version, events, idempotency, outbox)?;
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend("beginning an append"))?;
-        let actual: i64 = tx
-            .query_row(
-                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE case_id = ?1",
-                [case],
-                |r| r.get(0),
-            )
-            .map_err(backend("reading the case version"))?;
-        if actual != expected {
-            return Err(StoreError::Conflict {
-                case: case.to_string(),
-                expected: expected_version,
-                actual: u64::try_from(actual).ok(),
-            });
-        }
-        if let Some(record) = idempotency {
-            let taken = tx
-                .query_row(
-                    "SELECT 1 FROM idempotency WHERE key = ?1",
-                    [&record.key],
-                    |_| Ok(()),
-                )
-                .optional()
-                .map_err(backend("looking up an idempotency key"))?;
-            if taken.is_some() {
-                return Err(StoreError::KeyTaken {
-                    key: record.key.clone(),
-                });
-            }
-        }
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO events (event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor,
-                                         surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                )
-                .map_err(backend("appending events"))?;
-            for (e, seq, actor, payload) in &rows {
-                insert
-                    .execute(params![
-                        e.event_id,
-                        e.event_type,
-                        i64::from(e.schema_version),
-                        e.ts_utc,
-                        e.ts_ms,
-                        e.case_id,
-                        seq,
-                        actor,
-                        e.surface,
-                        e.surface_fingerprint,
-                        e.idempotency_key,
-                        payload,
-                        e.prev_digest,
-                        e.digest
-                    ])
-                    .map_err(|err| {
-                        if is_constraint(&err) {
-                            // Only a concurrent writer can hold this (case_id, seq): a conflict.
-                            StoreError::Conflict {
-                                case: case.to_string(),
-                                expected: expected_version,
-                                actual: None,
-                            }
-                        } else {
-                            StoreError::backend("appending events", err)
-                        }
-                    })?;
-            }
-        }
-        if let Some(r) = idempotency {
-            tx.execute(
-                "INSERT INTO idempotency (key, fingerprint, case_id, outcome, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![r.key, r.fingerprint, r.case_id, r.outcome, r.recorded_at],
-            )
-            .map_err(|err| {
-                if is_constraint(&err) {
-                    StoreError::KeyTaken { key: r.key.clone() }
-                } else {
-                    StoreError::backend("recording an idempotency key", err)
-                }
-            })?;
-        }
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO outbox (id, case_id, kind, at, payload, event_id, event_digest)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(backend("writing the outbox"))?;
-            for (s, payload) in &signals {
-                insert
-                    .execute(params![
-                        s.id,
-                        s.case_id,
-                        s.kind,
-                        s.at,
-                        payload,
-                        s.event_id,
-                        s.event_digest
-                    ])
-                    .map_err(|err| {
-                        if is_constraint(&err) {
-                            StoreError::Invalid {
-                                case: case.to_string(),
-                                message: format!("signal `{}` is already in the outbox", s.id),
-                            }
-                        } else {
-                            StoreError::backend("writing the outbox", err)
-                        }
-                    })?;
-            }
-        }
+        prepared.write(&tx)?;
         tx.commit().map_err(backend("committing an append"))
     }
 

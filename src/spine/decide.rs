@@ -26,6 +26,7 @@ use crate::spine::limits;
 use crate::spine::trace::{Explanation, NoTrace, Trace, gate};
 use crate::spine::{CommandKind, Event, Rejection, RejectionCode as Code};
 use crate::surface::ast::{ClaimPolicy, Ownership, PaymentTiming, Status};
+use crate::surface::rules::Reads;
 use crate::surface::{PhaseId, RuleId, Surface};
 
 /// Judge `command` against `case`: the events to append, or why not.
@@ -193,7 +194,7 @@ fn pinned_surface<'a, C: Catalog, T: Trace>(
     let found = cx.catalog.exact(&pin.slug, pin.version);
     let result = match found {
         None => reject(Code::UnknownSurface, format!("the case is pinned to `{}`, which is not registered", pin.key())),
-        Some(s) if s.fingerprint().to_hex() != pin.fingerprint => Err(Rejection::new(
+        Some(s) if !s.fingerprint().matches_hex(&pin.fingerprint) => Err(Rejection::new(
             Code::UnknownSurface,
             format!("`{}` is registered with a different definition than the one the case was submitted under", pin.key()),
         )
@@ -395,13 +396,20 @@ fn run_rules<C: Catalog, T: Trace>(
     if ids.is_empty() {
         return Ok(());
     }
-    let scope = guard::scope(case_view, surface, cx.principal, cx.command, cx.now);
+    // One scope for every rule, holding only what some rule reads.
+    let mut reads = Reads::default();
+    for rule in ids.iter().filter_map(|id| surface.rule(*id)) {
+        reads.merge(rule.guard.reads());
+    }
+    let mut scope =
+        guard::scope_for(&reads, case_view, surface, cx.principal, cx.command, cx.now)
+            .into_rhai();
     let mut first_error: Option<Rejection> = None;
     for id in ids {
         let Some(rule) = surface.rule(id) else {
             continue;
         };
-        match rule.guard.eval(&scope) {
+        match rule.guard.eval_in(&mut scope) {
             Ok(true) => {
                 if T::RECORDS {
                     cx.trace

@@ -7,12 +7,12 @@ use crate::policy::Principal;
 use crate::spine::case::{Case, Millis};
 use crate::spine::command::Command;
 use crate::surface::Surface;
-use crate::surface::rules::GuardScope;
+use crate::surface::rules::{GuardScope, Reads};
 
 /// Deepest JSON nesting converted into a rule's scope (deeper values become `()`).
 const MAX_DEPTH: usize = 16;
 
-/// Build the scope for judging `command` on `case`.
+/// Build the whole scope for judging `command` on `case`.
 pub fn scope(
     case: &Case,
     surface: &Surface,
@@ -20,64 +20,92 @@ pub fn scope(
     command: &Command,
     now: Millis,
 ) -> GuardScope {
+    scope_for(&Reads::everything(), case, surface, principal, command, now)
+}
+
+/// Build the parts of the scope that `reads` names (see [`Guard::reads`]); the rest stays
+/// empty. What a guard never names cannot change its verdict, so this judges exactly like
+/// [`scope`] and spares converting the intake, the actor and the command when no guard looks.
+///
+/// [`Guard::reads`]: crate::surface::rules::Guard::reads
+pub fn scope_for(
+    reads: &Reads,
+    case: &Case,
+    surface: &Surface,
+    principal: &Principal,
+    command: &Command,
+    now: Millis,
+) -> GuardScope {
+    let want = |name: &str| reads.case.reads(name);
     let mut c = Map::new();
-    c.insert("id".into(), Dynamic::from(case.id.clone()));
-    c.insert("phase".into(), opt_str(case.phase().map(str::to_string)));
-    let mut evidence = Map::new();
-    let counts = case.service_event.as_ref().map(|s| &s.evidence_counts);
-    for name in &surface.evidence().categories {
-        let n = counts.and_then(|m| m.get(name)).copied().unwrap_or(0);
-        evidence.insert(name.as_str().into(), Dynamic::from(i64::from(n)));
+    if want("id") {
+        c.insert("id".into(), Dynamic::from(case.id.clone()));
     }
-    c.insert("evidence".into(), Dynamic::from_map(evidence));
-    let mut intake = Map::new();
-    if let Some(request) = case.request.as_ref() {
-        for (k, v) in &request.intake {
-            intake.insert(k.as_str().into(), json_to_dynamic(v, 0));
+    if want("phase") {
+        c.insert("phase".into(), opt_str(case.phase()));
+    }
+    if want("evidence") {
+        let mut evidence = Map::new();
+        let counts = case.service_event.as_ref().map(|s| &s.evidence_counts);
+        for name in &surface.evidence().categories {
+            let n = counts.and_then(|m| m.get(name)).copied().unwrap_or(0);
+            evidence.insert(name.as_str().into(), Dynamic::from(i64::from(n)));
         }
+        c.insert("evidence".into(), Dynamic::from_map(evidence));
     }
-    c.insert("intake".into(), Dynamic::from_map(intake));
-    c.insert(
-        "assignee".into(),
-        opt_str(case.assignee().map(str::to_string)),
-    );
-    c.insert("owner".into(), opt_str(case.owner().map(str::to_string)));
-    c.insert(
-        "task".into(),
-        opt_str(case.task_state().map(|s| s.as_str().to_string())),
-    );
-    c.insert(
-        "job".into(),
-        opt_str(case.job_state().map(|s| s.as_str().to_string())),
-    );
-    c.insert(
-        "service_event".into(),
-        opt_str(case.service_event_state().map(|s| s.as_str().to_string())),
-    );
-    c.insert(
-        "settlement".into(),
-        opt_str(
-            case.settlement
-                .as_ref()
-                .map(|s| s.status.as_str().to_string()),
-        ),
-    );
+    if want("intake") {
+        let mut intake = Map::new();
+        if let Some(request) = case.request.as_ref() {
+            for (k, v) in &request.intake {
+                intake.insert(k.as_str().into(), json_to_dynamic(v, 0));
+            }
+        }
+        c.insert("intake".into(), Dynamic::from_map(intake));
+    }
+    if want("assignee") {
+        c.insert("assignee".into(), opt_str(case.assignee()));
+    }
+    if want("owner") {
+        c.insert("owner".into(), opt_str(case.owner()));
+    }
+    if want("task") {
+        c.insert("task".into(), opt_str(case.task_state().map(|s| s.as_str())));
+    }
+    if want("job") {
+        c.insert("job".into(), opt_str(case.job_state().map(|s| s.as_str())));
+    }
+    if want("service_event") {
+        c.insert(
+            "service_event".into(),
+            opt_str(case.service_event_state().map(|s| s.as_str())),
+        );
+    }
+    if want("settlement") {
+        c.insert(
+            "settlement".into(),
+            opt_str(case.settlement.as_ref().map(|s| s.status.as_str())),
+        );
+    }
     let mut actor = Map::new();
-    actor.insert("id".into(), Dynamic::from(principal.id.clone()));
-    let roles: rhai::Array = principal
-        .roles
-        .iter()
-        .map(|r| Dynamic::from(r.as_str().to_string()))
-        .collect();
-    actor.insert("roles".into(), Dynamic::from_array(roles));
+    if reads.actor {
+        actor.insert("id".into(), Dynamic::from(principal.id.clone()));
+        let roles: rhai::Array = principal
+            .roles
+            .iter()
+            .map(|r| Dynamic::from(r.as_str().to_string()))
+            .collect();
+        actor.insert("roles".into(), Dynamic::from_array(roles));
+    }
     let mut cmd = Map::new();
-    cmd.insert(
-        "name".into(),
-        Dynamic::from(command.kind().as_str().to_string()),
-    );
-    if let Value::Object(args) = command.body.args_json() {
-        for (k, v) in &args {
-            cmd.insert(k.as_str().into(), json_to_dynamic(v, 0));
+    if reads.command {
+        cmd.insert(
+            "name".into(),
+            Dynamic::from(command.kind().as_str().to_string()),
+        );
+        if let Value::Object(args) = command.body.args_json() {
+            for (k, v) in &args {
+                cmd.insert(k.as_str().into(), json_to_dynamic(v, 0));
+            }
         }
     }
     GuardScope {
@@ -88,8 +116,9 @@ pub fn scope(
     }
 }
 
-fn opt_str(s: Option<String>) -> Dynamic {
-    s.map(Dynamic::from).unwrap_or(Dynamic::UNIT)
+fn opt_str(s: Option<&str>) -> Dynamic {
+    s.map(|s| Dynamic::from(s.to_string()))
+        .unwrap_or(Dynamic::UNIT)
 }
 
 /// Convert JSON to a Rhai value (bounded depth).

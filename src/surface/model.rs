@@ -38,10 +38,34 @@ pub struct TransitionId(pub u32);
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Fingerprint(pub [u8; 32]);
 
+/// The lowercase hex digit of a nibble (`n < 16`).
+fn hex_digit(n: u8) -> u8 {
+    match n {
+        0..=9 => b'0' + n,
+        _ => b'a' + (n & 0x0f) - 10,
+    }
+}
+
 impl Fingerprint {
     /// Lowercase hex, 64 characters.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        let mut hex = String::with_capacity(64);
+        for byte in self.0 {
+            for nibble in [byte >> 4, byte & 0x0f] {
+                hex.push(char::from(hex_digit(nibble)));
+            }
+        }
+        hex
+    }
+
+    /// Whether `hex` is exactly [`Fingerprint::to_hex`] of this fingerprint, compared without
+    /// allocating (the spine checks a case's pin on every command).
+    pub fn matches_hex(&self, hex: &str) -> bool {
+        let hex = hex.as_bytes();
+        hex.len() == 64
+            && self.0.iter().zip(hex.chunks_exact(2)).all(|(byte, pair)| {
+                pair == [hex_digit(byte >> 4), hex_digit(byte & 0x0f)]
+            })
     }
 }
 
@@ -342,5 +366,27 @@ impl Surface {
     /// The normalized definition (defaults filled in).
     pub fn definition(&self) -> &Definition {
         &self.definition
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fingerprint;
+
+    #[test]
+    fn hex_round_trips_and_compares_without_allocating() {
+        let mut bytes = [0_u8; 32];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(37).wrapping_add(11);
+        }
+        let fp = Fingerprint(bytes);
+        assert_eq!(fp.to_hex(), hex::encode(bytes));
+        assert!(fp.matches_hex(&fp.to_hex()));
+        assert!(!fp.matches_hex(&fp.to_hex().to_uppercase()));
+        assert!(!fp.matches_hex(&fp.to_hex()[..62]));
+        let mut other = fp.to_hex();
+        other.replace_range(63.., "x");
+        assert!(!fp.matches_hex(&other));
+        assert!(!fp.matches_hex(""));
     }
 }

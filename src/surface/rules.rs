@@ -92,6 +92,132 @@ pub enum GuardError {
 #[derive(Clone, Debug)]
 pub struct Guard {
     ast: rhai::AST,
+    reads: Reads,
+}
+
+/// What a guard reads from its scope, found once when it is compiled by walking its syntax
+/// tree. The spine builds only these parts of the scope (CONTRACT.md §1 still describes the
+/// whole scope: a part a guard never names cannot change its verdict).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reads {
+    /// Which parts of `case`.
+    pub case: CaseReads,
+    /// Whether `actor` is named.
+    pub actor: bool,
+    /// Whether `command` is named.
+    pub command: bool,
+}
+
+/// Which parts of the `case` map a guard reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum CaseReads {
+    /// `case` is never named.
+    #[default]
+    Nothing,
+    /// Only these properties, each read as `case.<name>` (sorted, no repeats).
+    Properties(Vec<String>),
+    /// The map as a whole (indexed, passed to a function, or anything else).
+    Everything,
+}
+
+impl CaseReads {
+    /// Whether property `name` of `case` is read.
+    pub fn reads(&self, name: &str) -> bool {
+        match self {
+            CaseReads::Nothing => false,
+            CaseReads::Properties(names) => names.iter().any(|n| n == name),
+            CaseReads::Everything => true,
+        }
+    }
+
+    fn add(&mut self, name: &str) {
+        match self {
+            CaseReads::Nothing => *self = CaseReads::Properties(vec![name.to_string()]),
+            CaseReads::Properties(names) => {
+                if let Err(at) = names.binary_search_by(|n| n.as_str().cmp(name)) {
+                    names.insert(at, name.to_string());
+                }
+            }
+            CaseReads::Everything => {}
+        }
+    }
+}
+
+impl Reads {
+    /// Everything: what a guard whose reads cannot be told statically gets.
+    pub fn everything() -> Reads {
+        Reads {
+            case: CaseReads::Everything,
+            actor: true,
+            command: true,
+        }
+    }
+
+    /// The union of `self` and `other` (several rules judged against one scope).
+    pub fn merge(&mut self, other: &Reads) {
+        self.actor |= other.actor;
+        self.command |= other.command;
+        match (&mut self.case, &other.case) {
+            (_, CaseReads::Nothing) | (CaseReads::Everything, _) => {}
+            (mine, CaseReads::Everything) => *mine = CaseReads::Everything,
+            (mine, CaseReads::Properties(names)) => {
+                for name in names {
+                    mine.add(name);
+                }
+            }
+        }
+    }
+
+    /// Walk `ast` and collect the scope names it reads. Any use of `case` other than a plain
+    /// `case.<property>` reads all of `case`; a call to `eval` reads everything.
+    fn of(ast: &rhai::AST) -> Reads {
+        use rhai::{ASTNode, Expr};
+        let mut reads = Reads::default();
+        let mut opaque = false;
+        ast.walk(&mut |path: &[ASTNode]| {
+            let Some((ASTNode::Expr(expr), parents)) = path.split_last() else {
+                return true;
+            };
+            match expr {
+                Expr::FnCall(call, ..) if call.name.as_str() == "eval" => {
+                    opaque = true;
+                    return false;
+                }
+                Expr::Variable(var, ..) => match var.1.as_str() {
+                    "actor" => reads.actor = true,
+                    "command" => reads.command = true,
+                    "case" => match case_property(parents.last(), expr) {
+                        Some(name) => reads.case.add(name),
+                        None => reads.case = CaseReads::Everything,
+                    },
+                    _ => {}
+                },
+                _ => {}
+            }
+            true
+        });
+        if opaque { Reads::everything() } else { reads }
+    }
+}
+
+/// The property `case` is read through when `var` (the variable `case`) is the left side of a
+/// `case.<property>…` chain under `parent`; `None` for any other use.
+fn case_property<'a>(parent: Option<&rhai::ASTNode<'a>>, var: &rhai::Expr) -> Option<&'a str> {
+    use rhai::{ASTNode, Expr};
+    let Some(ASTNode::Expr(Expr::Dot(dot, ..))) = parent else {
+        return None;
+    };
+    if !std::ptr::eq(&dot.lhs, var) {
+        return None;
+    }
+    let first = match &dot.rhs {
+        Expr::Dot(chain, ..) | Expr::Index(chain, ..) => &chain.lhs,
+        other => other,
+    };
+    match first {
+        Expr::Property(prop, ..) => Some(prop.2.as_str()),
+        _ => None,
+    }
 }
 
 /// The values a guard sees, already converted to Rhai maps (read-only: a fresh copy per call).
@@ -174,7 +300,10 @@ impl Guard {
         let scope = compile_scope();
         engine()
             .compile_expression_with_scope(&scope, source)
-            .map(|ast| Guard { ast })
+            .map(|ast| Guard {
+                reads: Reads::of(&ast),
+                ast,
+            })
             .map_err(|err| GuardError::Compile {
                 message: err.err_type().to_string(),
                 line: err.position().line(),
@@ -182,20 +311,39 @@ impl Guard {
             })
     }
 
+    /// What this guard reads from its scope.
+    pub fn reads(&self) -> &Reads {
+        &self.reads
+    }
+
     /// Evaluate against `scope`. `Ok(true)` passes, `Ok(false)` refuses, `Err` fails closed.
     pub fn eval(&self, scope: &GuardScope) -> Result<bool, GuardError> {
-        let mut rhai_scope = Scope::new();
-        rhai_scope.push_constant("case", scope.case.clone());
-        rhai_scope.push_constant("actor", scope.actor.clone());
-        rhai_scope.push_constant("command", scope.command.clone());
-        rhai_scope.push_constant("now", scope.now);
-        let value: Dynamic = engine()
-            .eval_ast_with_scope(&mut rhai_scope, &self.ast)
-            .map_err(|err| GuardError::Runtime(err.to_string()))?;
+        self.eval_in(&mut scope.clone().into_rhai())
+    }
+
+    /// Evaluate against a scope already made with [`GuardScope::into_rhai`], so that several
+    /// guards judged on one command share one scope. The scope is left as it was found.
+    pub fn eval_in(&self, scope: &mut Scope<'_>) -> Result<bool, GuardError> {
+        let len = scope.len();
+        let value = engine().eval_ast_with_scope::<Dynamic>(scope, &self.ast);
+        scope.rewind(len);
+        let value = value.map_err(|err| GuardError::Runtime(err.to_string()))?;
         match value.as_bool() {
             Ok(b) => Ok(b),
             Err(type_name) => Err(GuardError::NotBoolean(type_name.to_string())),
         }
+    }
+}
+
+impl GuardScope {
+    /// The read-only Rhai scope: `case`, `actor` and `command` as constant maps, `now`.
+    pub fn into_rhai(self) -> Scope<'static> {
+        let mut scope = Scope::new();
+        scope.push_constant("case", self.case);
+        scope.push_constant("actor", self.actor);
+        scope.push_constant("command", self.command);
+        scope.push_constant("now", self.now);
+        scope
     }
 }
 
@@ -245,6 +393,39 @@ mod tests {
             g.eval(&GuardScope::default()),
             Err(GuardError::Runtime(_))
         ));
+    }
+
+    #[test]
+    fn reads_are_found_statically() {
+        let reads = |src: &str| Guard::compile(src).unwrap().reads().clone();
+        let props = |names: &[&str]| CaseReads::Properties(names.iter().map(|n| n.to_string()).collect());
+        assert_eq!(reads("now > 0"), Reads::default());
+        assert_eq!(
+            reads("case.evidence.arrival >= 1 && case.phase == \"arrived\""),
+            Reads { case: props(&["evidence", "phase"]), ..Reads::default() }
+        );
+        assert_eq!(
+            reads(r#"!("notes" in case.intake) || case.intake["notes"] != "blocked""#),
+            Reads { case: props(&["intake"]), ..Reads::default() }
+        );
+        assert_eq!(reads("case.owner == actor.id").case, props(&["owner"]));
+        assert!(reads("case.owner == actor.id").actor);
+        assert!(reads(r#"command.category == "note""#).command);
+        assert_eq!(reads(r#"case["phase"] == "x""#).case, CaseReads::Everything);
+        assert_eq!(reads("case.len() > 0").case, CaseReads::Everything);
+        assert_eq!(reads("type_of(case) == \"map\"").case, CaseReads::Everything);
+        let mut merged = reads("case.phase == \"a\"");
+        merged.merge(&reads("case.evidence.x > 0 || actor.id == \"y\""));
+        assert_eq!(merged, Reads { case: props(&["evidence", "phase"]), actor: true, command: false });
+    }
+
+    #[test]
+    fn eval_in_leaves_the_scope_as_it_was() {
+        let g = Guard::compile("case.evidence.arrival >= 1").unwrap();
+        let mut scope = scope_with_arrival(1).into_rhai();
+        assert_eq!(g.eval_in(&mut scope), Ok(true));
+        assert_eq!(g.eval_in(&mut scope), Ok(true));
+        assert_eq!(scope.len(), 4);
     }
 
     #[test]

@@ -1,0 +1,529 @@
+//! The fast path of [`crate::audit::canonical`]: a serde `Serializer` that writes canonical
+//! JSON straight from a `Serialize` value, without building a `serde_json::Value` first.
+//!
+//! It must produce exactly the bytes of the reference path (`serde_json::to_value`, then
+//! `write_canonical`): object keys sorted by their UTF-8 bytes, no whitespace, scalars written
+//! by `serde_json`. Each object's entries are written as they come and, when they did not come
+//! in order, moved into order once the object is complete (nested objects are already in order
+//! by then, so only whole entries move). Whatever this writer is not certain to write exactly
+//! like the reference (non-string map keys, `f32`, 128-bit integers, byte strings, a key that
+//! appears twice) makes it give up with [`Unsupported`]; the caller then takes the reference
+//! path, so the bytes never depend on which path ran.
+
+use std::fmt;
+
+use serde::ser::{self, Serialize};
+
+/// Why the fast path gave up (the caller falls back to the reference path).
+#[derive(Debug)]
+pub(crate) struct Unsupported;
+
+impl fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not supported by the canonical fast path")
+    }
+}
+
+impl std::error::Error for Unsupported {}
+
+impl ser::Error for Unsupported {
+    fn custom<T: fmt::Display>(_msg: T) -> Self {
+        Unsupported
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, Unsupported>;
+
+/// Write `value` to `out` in canonical form, or give up (leaving `out` partly written: the
+/// caller truncates it).
+pub(crate) fn write<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result {
+    value.serialize(Writer { out })
+}
+
+/// A scalar, written by serde_json's own serializer (the reference path writes scalars with it too).
+fn scalar<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result {
+    serde_json::to_writer(out, value).map_err(|_| Unsupported)
+}
+
+struct Writer<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+/// A key of an object being written.
+enum Key {
+    Static(&'static str),
+    Owned(String),
+}
+
+impl Key {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Key::Static(k) => k.as_bytes(),
+            Key::Owned(k) => k.as_bytes(),
+        }
+    }
+}
+
+/// One written entry: its key and where its `"key":value` bytes are in the buffer.
+struct Entry {
+    key: Key,
+    start: usize,
+    end: usize,
+}
+
+/// An object (map or struct) being written.
+struct Object<'a> {
+    out: &'a mut Vec<u8>,
+    /// Where the first entry starts (just after `{`).
+    body: usize,
+    entries: Vec<Entry>,
+    /// A map key waiting for its value.
+    pending: Option<String>,
+    /// For a variant written as `{"variant":{…}}`: close the outer object too.
+    close_outer: bool,
+}
+
+impl<'a> Object<'a> {
+    fn open(out: &'a mut Vec<u8>, len: Option<usize>, close_outer: bool) -> Self {
+        out.push(b'{');
+        let body = out.len();
+        Object {
+            out,
+            body,
+            entries: Vec::with_capacity(len.unwrap_or(8)),
+            pending: None,
+            close_outer,
+        }
+    }
+
+    fn entry<T: Serialize + ?Sized>(&mut self, key: Key, value: &T) -> Result {
+        if !self.entries.is_empty() {
+            self.out.push(b',');
+        }
+        let start = self.out.len();
+        match &key {
+            Key::Static(k) => scalar(self.out, k)?,
+            Key::Owned(k) => scalar(self.out, k.as_str())?,
+        }
+        self.out.push(b':');
+        value.serialize(Writer {
+            out: &mut *self.out,
+        })?;
+        let end = self.out.len();
+        self.entries.push(Entry { key, start, end });
+        Ok(())
+    }
+
+    fn close(mut self) -> Result {
+        let sorted = self
+            .entries
+            .windows(2)
+            .all(|w| matches!(w, [a, b] if a.key.as_bytes() < b.key.as_bytes()));
+        if !sorted {
+            self.entries
+                .sort_unstable_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()));
+            if self
+                .entries
+                .windows(2)
+                .any(|w| matches!(w, [a, b] if a.key.as_bytes() == b.key.as_bytes()))
+            {
+                // The reference path keeps the last of repeated keys; leave that to it.
+                return Err(Unsupported);
+            }
+            // Copy the entries, in order, after the written ones, then drop the written ones:
+            // no allocation beyond the buffer's own growth.
+            let written = self.out.len();
+            for (i, e) in self.entries.iter().enumerate() {
+                if e.start > e.end || e.end > written {
+                    return Err(Unsupported);
+                }
+                if i > 0 {
+                    self.out.push(b',');
+                }
+                self.out.extend_from_within(e.start..e.end);
+            }
+            self.out.drain(self.body..written);
+        }
+        self.out.push(b'}');
+        if self.close_outer {
+            self.out.push(b'}');
+        }
+        Ok(())
+    }
+}
+
+/// An array being written.
+struct Array<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+    /// For a tuple variant written as `{"variant":[…]}`: close the outer object too.
+    close_outer: bool,
+}
+
+impl<'a> Array<'a> {
+    fn open(out: &'a mut Vec<u8>, close_outer: bool) -> Self {
+        out.push(b'[');
+        Array {
+            out,
+            first: true,
+            close_outer,
+        }
+    }
+
+    fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        value.serialize(Writer {
+            out: &mut *self.out,
+        })
+    }
+
+    fn close(self) -> Result {
+        self.out.push(b']');
+        if self.close_outer {
+            self.out.push(b'}');
+        }
+        Ok(())
+    }
+}
+
+/// Write `{"variant":` and return the buffer, for variants that wrap their content.
+fn open_variant<'a>(out: &'a mut Vec<u8>, variant: &'static str) -> Result<&'a mut Vec<u8>> {
+    out.push(b'{');
+    scalar(out, variant)?;
+    out.push(b':');
+    Ok(out)
+}
+
+impl<'a> ser::Serializer for Writer<'a> {
+    type Ok = ();
+    type Error = Unsupported;
+    type SerializeSeq = Array<'a>;
+    type SerializeTuple = Array<'a>;
+    type SerializeTupleStruct = Array<'a>;
+    type SerializeTupleVariant = Array<'a>;
+    type SerializeMap = Object<'a>;
+    type SerializeStruct = Object<'a>;
+    type SerializeStructVariant = Object<'a>;
+
+    fn serialize_bool(self, v: bool) -> Result {
+        scalar(self.out, &v)
+    }
+    fn serialize_i8(self, v: i8) -> Result {
+        scalar(self.out, &v)
+    }
+    fn serialize_i16(self, v: i16) -> Result {
+        scalar(self.out, &v)
+    }
+    fn serialize_i32(self, v: i32) -> Result {
+        scalar(self.out, &v)
+    }
+    fn serialize_i64(self, v: i64) -> Result {
+        scalar(self.out, &v)
+    }
+    fn serialize_u8(self, v: u8) -> Result {
+        scalar(self.out, &v)
+    }
+    fn serialize_u16(self, v: u16) -> Result {
+        scalar(self.out, &v)
+    }
+    fn serialize_u32(self, v: u32) -> Result {
+        scalar(self.out, &v)
+    }
+    fn serialize_u64(self, v: u64) -> Result {
+        scalar(self.out, &v)
+    }
+    fn serialize_i128(self, _v: i128) -> Result {
+        Err(Unsupported)
+    }
+    fn serialize_u128(self, _v: u128) -> Result {
+        Err(Unsupported)
+    }
+    fn serialize_f32(self, _v: f32) -> Result {
+        // The reference path widens to f64 first and prints that; leave it to it.
+        Err(Unsupported)
+    }
+    fn serialize_f64(self, v: f64) -> Result {
+        scalar(self.out, &v)
+    }
+    fn serialize_char(self, v: char) -> Result {
+        scalar(self.out, &v)
+    }
+    fn serialize_str(self, v: &str) -> Result {
+        scalar(self.out, v)
+    }
+    fn serialize_bytes(self, _v: &[u8]) -> Result {
+        Err(Unsupported)
+    }
+    fn serialize_none(self) -> Result {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+    fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result {
+        scalar(self.out, variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, value: &T) -> Result {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result {
+        let out = open_variant(self.out, variant)?;
+        value.serialize(Writer { out: &mut *out })?;
+        out.push(b'}');
+        Ok(())
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Array<'a>> {
+        Ok(Array::open(self.out, false))
+    }
+    fn serialize_tuple(self, _len: usize) -> Result<Array<'a>> {
+        Ok(Array::open(self.out, false))
+    }
+    fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Array<'a>> {
+        Ok(Array::open(self.out, false))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Array<'a>> {
+        Ok(Array::open(open_variant(self.out, variant)?, true))
+    }
+    fn serialize_map(self, len: Option<usize>) -> Result<Object<'a>> {
+        Ok(Object::open(self.out, len, false))
+    }
+    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<Object<'a>> {
+        Ok(Object::open(self.out, Some(len), false))
+    }
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Object<'a>> {
+        Ok(Object::open(open_variant(self.out, variant)?, Some(len), true))
+    }
+}
+
+impl ser::SerializeSeq for Array<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+        self.element(value)
+    }
+    fn end(self) -> Result {
+        self.close()
+    }
+}
+
+impl ser::SerializeTuple for Array<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+        self.element(value)
+    }
+    fn end(self) -> Result {
+        self.close()
+    }
+}
+
+impl ser::SerializeTupleStruct for Array<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+        self.element(value)
+    }
+    fn end(self) -> Result {
+        self.close()
+    }
+}
+
+impl ser::SerializeTupleVariant for Array<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+        self.element(value)
+    }
+    fn end(self) -> Result {
+        self.close()
+    }
+}
+
+impl ser::SerializeMap for Object<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result {
+        self.pending = Some(key.serialize(KeyWriter)?);
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+        let key = self.pending.take().ok_or(Unsupported)?;
+        self.entry(Key::Owned(key), value)
+    }
+    fn end(self) -> Result {
+        if self.pending.is_some() {
+            return Err(Unsupported);
+        }
+        self.close()
+    }
+}
+
+impl ser::SerializeStruct for Object<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result {
+        self.entry(Key::Static(key), value)
+    }
+    fn end(self) -> Result {
+        self.close()
+    }
+}
+
+impl ser::SerializeStructVariant for Object<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result {
+        self.entry(Key::Static(key), value)
+    }
+    fn end(self) -> Result {
+        self.close()
+    }
+}
+
+/// Map keys: strings only (the reference path turns other keys into strings its own way).
+struct KeyWriter;
+
+impl ser::Serializer for KeyWriter {
+    type Ok = String;
+    type Error = Unsupported;
+    type SerializeSeq = ser::Impossible<String, Unsupported>;
+    type SerializeTuple = ser::Impossible<String, Unsupported>;
+    type SerializeTupleStruct = ser::Impossible<String, Unsupported>;
+    type SerializeTupleVariant = ser::Impossible<String, Unsupported>;
+    type SerializeMap = ser::Impossible<String, Unsupported>;
+    type SerializeStruct = ser::Impossible<String, Unsupported>;
+    type SerializeStructVariant = ser::Impossible<String, Unsupported>;
+
+    fn serialize_str(self, v: &str) -> Result<String> {
+        Ok(v.to_string())
+    }
+    fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result<String> {
+        Ok(variant.to_string())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, value: &T) -> Result<String> {
+        value.serialize(self)
+    }
+    fn serialize_bool(self, _v: bool) -> Result<String> {
+        Err(Unsupported)
+    }
+    fn serialize_i8(self, _v: i8) -> Result<String> {
+        Err(Unsupported)
+    }
+    fn serialize_i16(self, _v: i16) -> Result<String> {
+        Err(Unsupported)
+    }
+    fn serialize_i32(self, _v: i32) -> Result<String> {
+        Err(Unsupported)
+    }
+    fn serialize_i64(self, _v: i64) -> Result<String> {
+        Err(Unsupported)
+    }
+    fn serialize_u8(self, _v: u8) -> Result<String> {
+        Err(Unsupported)
+    }
+    fn serialize_u16(self, _v: u16) -> Result<String> {
+        Err(Unsupported)
+    }
+    fn serialize_u32(self, _v: u32) -> Result<String> {
+        Err(Unsupported)
+    }
+    fn serialize_u64(self, _v: u64) -> Result<String> {
+        Err(Unsupported)
+    }
+    fn serialize_f32(self, _v: f32) -> Result<String> {
+        Err(Unsupported)
+    }
+    fn serialize_f64(self, _v: f64) -> Result<String> {
+        Err(Unsupported)
+    }
+    fn serialize_char(self, _v: char) -> Result<String> {
+        Err(Unsupported)
+    }
+    fn serialize_bytes(self, _v: &[u8]) -> Result<String> {
+        Err(Unsupported)
+    }
+    fn serialize_none(self) -> Result<String> {
+        Err(Unsupported)
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, _value: &T) -> Result<String> {
+        Err(Unsupported)
+    }
+    fn serialize_unit(self) -> Result<String> {
+        Err(Unsupported)
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<String> {
+        Err(Unsupported)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _value: &T,
+    ) -> Result<String> {
+        Err(Unsupported)
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq> {
+        Err(Unsupported)
+    }
+    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple> {
+        Err(Unsupported)
+    }
+    fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Self::SerializeTupleStruct> {
+        Err(Unsupported)
+    }
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleVariant> {
+        Err(Unsupported)
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap> {
+        Err(Unsupported)
+    }
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Self::SerializeStruct> {
+        Err(Unsupported)
+    }
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeStructVariant> {
+        Err(Unsupported)
+    }
+}

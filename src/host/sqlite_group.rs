@@ -1,0 +1,349 @@
+//! [`GroupCommitSqliteStore`]: [`SqliteStore`] with group commit, for hosts that append from
+//! several threads at once.
+//!
+//! With `synchronous = FULL` every commit waits for the disk (an fsync of the WAL), and
+//! [`SqliteStore`] commits once per append, so appends from several threads take turns at the
+//! disk. Here, appends that arrive while a commit is under way queue up; the next thread to
+//! find no commit under way becomes the *leader*, takes every queued append (up to
+//! [`MAX_GROUP`]), writes them all in one `BEGIN IMMEDIATE` transaction, each inside its own
+//! savepoint, and commits once. Each caller still returns only after the commit that holds its
+//! append (commit-before-acknowledge), and with its own result: an append that fails its
+//! expected-version check, its idempotency key or its outbox check is rolled back to its
+//! savepoint alone and reported to its caller alone, exactly as [`SqliteStore`] would report
+//! it; the other appends of the group commit. Appends of one group are written in arrival
+//! order, so a later append sees an earlier one's events, as it would one commit later.
+//!
+//! A lone caller pays nothing for this: it finds no commit under way, leads a group of one and
+//! commits at once. Under concurrency, the threads just acknowledged are still on their way back
+//! when the next leader starts; so, like PostgreSQL's `commit_delay`/`commit_siblings`, a
+//! leader whose previous group held several appends waits (at most [`DEFAULT_MAX_WAIT`], see
+//! [`GroupCommitSqliteStore::with_max_wait`]) for as many to queue before it commits. That only
+//! delays a commit, never an acknowledgement past its commit. Reads go straight to the
+//! underlying [`SqliteStore`].
+
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use rusqlite::TransactionBehavior;
+
+use crate::host::sqlite::{PreparedAppend, SqliteOptions, SqliteStore};
+use crate::host::store::{IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal};
+
+/// Most appends one transaction takes; the rest wait for the next one.
+pub const MAX_GROUP: usize = 256;
+
+/// The longest a leader waits for a group to fill up (about one fsync on an ordinary SSD).
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_micros(200);
+
+/// A [`SqliteStore`] whose appends from concurrent threads share commits. Open it like a
+/// `SqliteStore`; it is a [`Store`] with the same behaviour, schema and file format.
+#[derive(Debug)]
+pub struct GroupCommitSqliteStore {
+    store: SqliteStore,
+    queue: Mutex<Queue>,
+    /// Signalled when a group is done (its callers' results are set).
+    done: Condvar,
+    /// Signalled when an append queues while a leader is at work.
+    arrived: Condvar,
+    max_wait: Duration,
+}
+
+/// Appends waiting for a leader, whether a leader is at work, and how big the last group was.
+#[derive(Debug, Default)]
+struct Queue {
+    waiting: Vec<Arc<Pending>>,
+    leading: bool,
+    last_group: usize,
+}
+
+/// One caller's append and, once its group committed (or failed), its result.
+#[derive(Debug)]
+struct Pending {
+    append: PreparedAppend<'static>,
+    result: Mutex<Option<Result<(), StoreError>>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing here panics while holding a lock; a poisoned lock still holds sound data.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl GroupCommitSqliteStore {
+    /// Open (creating if needed) the database at `path` with the default options
+    /// (`synchronous = FULL`).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Ok(Self::new(SqliteStore::open(path)?))
+    }
+
+    /// Open (creating if needed) the database at `path`.
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, StoreError> {
+        Ok(Self::new(SqliteStore::open_with(path, options)?))
+    }
+
+    /// A fresh database in memory (gone when the store is dropped).
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Ok(Self::new(SqliteStore::open_in_memory()?))
+    }
+
+    /// Group the appends of an already open store.
+    pub fn new(store: SqliteStore) -> Self {
+        GroupCommitSqliteStore {
+            store,
+            queue: Mutex::new(Queue::default()),
+            done: Condvar::new(),
+            arrived: Condvar::new(),
+            max_wait: DEFAULT_MAX_WAIT,
+        }
+    }
+
+    /// How long a leader may wait for its group to fill up to the size of the previous one
+    /// (`Duration::ZERO`: never wait, commit whatever is queued).
+    pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
+        self.max_wait = max_wait;
+        self
+    }
+
+    /// The underlying store.
+    pub fn inner(&self) -> &SqliteStore {
+        &self.store
+    }
+
+    /// Lead one group: open a transaction, write each queued append in its own savepoint as it
+    /// is taken from the queue (so appends still on their way are written while others arrive),
+    /// stop when the queue is empty and the group is as big as the last one (or the wait is
+    /// over), commit once, and hand every caller of the group its result.
+    fn lead(&self) {
+        let mut group: Vec<Arc<Pending>> = Vec::new();
+        let mut results: Vec<Result<(), StoreError>> = Vec::new();
+        let outcome = self.write_group(&mut group, &mut results);
+        // Nothing is acknowledged unless the group committed.
+        let failure = outcome.err().map(|e| e.to_string());
+        let mut results = results.into_iter();
+        for pending in &group {
+            let result = match (&failure, results.next()) {
+                (None, Some(result)) => result,
+                (Some(message), _) => Err(StoreError::backend(
+                    "committing a group of appends",
+                    message.clone(),
+                )),
+                (None, None) => Err(StoreError::backend(
+                    "committing a group of appends",
+                    "the append was not written",
+                )),
+            };
+            *lock(&pending.result) = Some(result);
+        }
+        let mut queue = lock(&self.queue);
+        queue.last_group = group.len();
+        queue.leading = false;
+        self.done.notify_all();
+    }
+
+    fn write_group(
+        &self,
+        group: &mut Vec<Arc<Pending>>,
+        results: &mut Vec<Result<(), StoreError>>,
+    ) -> Result<(), StoreError> {
+        let backend = |what: &'static str| move |e: rusqlite::Error| StoreError::backend(what, e);
+        let mut conn = self.store.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend("beginning a group of appends"))?;
+        let run = |sql: &str| {
+            tx.prepare_cached(sql)
+                .and_then(|mut s| s.execute([]))
+                .map(|_| ())
+        };
+        let deadline = Instant::now() + self.max_wait;
+        loop {
+            let batch: Vec<Arc<Pending>> = {
+                let mut queue = lock(&self.queue);
+                // As many as last time: give the callers just acknowledged a moment to queue.
+                let expected = queue.last_group.min(MAX_GROUP);
+                while queue.waiting.is_empty() && group.len() < expected {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    queue = self
+                        .arrived
+                        .wait_timeout(queue, deadline - now)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                }
+                let take = queue.waiting.len().min(MAX_GROUP - group.len());
+                queue.waiting.drain(..take).collect()
+            };
+            if batch.is_empty() {
+                break;
+            }
+            // Into the group first: whatever happens next, every caller taken gets a result.
+            let first = group.len();
+            group.extend(batch);
+            for pending in group.iter().skip(first) {
+                run("SAVEPOINT planck_append").map_err(backend("opening an append's savepoint"))?;
+                let result = pending.append.write(&tx);
+                match &result {
+                    // Keep the append: fold its savepoint into the transaction.
+                    Ok(()) => run("RELEASE planck_append"),
+                    // Undo this append alone; the group's others stay.
+                    Err(_) => {
+                        run("ROLLBACK TO planck_append").and_then(|()| run("RELEASE planck_append"))
+                    }
+                }
+                .map_err(backend("closing an append's savepoint"))?;
+                results.push(result);
+            }
+            if group.len() >= MAX_GROUP {
+                break;
+            }
+        }
+        tx.commit()
+            .map_err(backend("committing a group of appends"))
+    }
+}
+
+impl Store for GroupCommitSqliteStore {
+    fn load(&self, case: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        self.store.load(case)
+    }
+
+    fn append(
+        &self,
+        case: &str,
+        expected_version: u64,
+        events: &[StoredEvent],
+        idempotency: Option<&IdempotencyRecord>,
+        outbox: &[StoredSignal],
+    ) -> Result<(), StoreError> {
+        // Serialize (and copy) before queueing: the leader may be another thread.
+        let append =
+            PreparedAppend::new(case, expected_version, events, idempotency, outbox)?.into_owned();
+        let mine = Arc::new(Pending {
+            append,
+            result: Mutex::new(None),
+        });
+        let mut queue = lock(&self.queue);
+        queue.waiting.push(Arc::clone(&mine));
+        if queue.leading {
+            self.arrived.notify_one();
+        }
+        loop {
+            if let Some(result) = lock(&mine.result).take() {
+                return result;
+            }
+            if queue.leading {
+                queue = self
+                    .done
+                    .wait(queue)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            // Lead: ours is still queued (a leader that had taken it would have set its
+            // result before giving up the lead).
+            queue.leading = true;
+            drop(queue);
+            self.lead();
+            queue = lock(&self.queue);
+        }
+    }
+
+    fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.store.idempotency(key)
+    }
+
+    fn cases(&self) -> Result<Vec<String>, StoreError> {
+        self.store.cases()
+    }
+
+    fn pending_signals(&self, limit: usize) -> Result<Vec<StoredSignal>, StoreError> {
+        self.store.pending_signals(limit)
+    }
+
+    fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
+        self.store.mark_delivered(ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+
+    use super::*;
+    use crate::host::conformance;
+
+    #[test]
+    fn conforms_in_memory_and_on_a_file() {
+        if let Err(failures) =
+            conformance::run_all(|| GroupCommitSqliteStore::open_in_memory().unwrap())
+        {
+            panic!("group commit (in memory) fails the conformance suite:\n{failures}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let n = std::sync::atomic::AtomicUsize::new(0);
+        let fresh = || {
+            let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            GroupCommitSqliteStore::open(dir.path().join(format!("g{i}.db"))).unwrap()
+        };
+        if let Err(failures) = conformance::run_all(fresh) {
+            panic!("group commit (file) fails the conformance suite:\n{failures}");
+        }
+    }
+
+    /// Many threads append to their own cases and race on a shared one: every append to an
+    /// own case lands, exactly one of each round of racing appends wins, the losers get a
+    /// conflict, and every acknowledged event is there once the callers return.
+    #[test]
+    fn concurrent_appends_share_commits_and_keep_their_own_results() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = GroupCommitSqliteStore::open(dir.path().join("group.db")).unwrap();
+        const THREADS: usize = 8;
+        const ROUNDS: u64 = 20;
+        let barrier = Barrier::new(THREADS);
+        let wins = std::sync::atomic::AtomicU64::new(0);
+        std::thread::scope(|scope| {
+            for t in 0..THREADS {
+                let (store, barrier, wins) = (&store, &barrier, &wins);
+                scope.spawn(move || {
+                    let own = format!("own-{t}");
+                    for round in 0..ROUNDS {
+                        let events = conformance::fixture_tail(&own, round, 1).unwrap();
+                        store.append(&own, round, &events, None, &[]).unwrap();
+                        assert_eq!(store.load(&own).unwrap().len() as u64, round + 1);
+                        barrier.wait();
+                        // Everyone races for the next event of the shared case.
+                        let version = store.load("shared").unwrap().len() as u64;
+                        let events = conformance::fixture_tail("shared", version, 1).unwrap();
+                        match store.append("shared", version, &events, None, &[]) {
+                            Ok(()) => {
+                                wins.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            }
+                            Err(StoreError::Conflict { .. }) => {}
+                            Err(other) => panic!("unexpected: {other}"),
+                        }
+                        barrier.wait();
+                    }
+                });
+            }
+        });
+        let shared = store.load("shared").unwrap();
+        assert_eq!(
+            shared.len() as u64,
+            wins.load(std::sync::atomic::Ordering::SeqCst)
+        );
+        assert!(
+            shared.len() as u64 >= ROUNDS,
+            "at least one append wins each round"
+        );
+        for (i, e) in shared.iter().enumerate() {
+            assert_eq!(e.seq, i as u64 + 1);
+        }
+        for t in 0..THREADS {
+            assert_eq!(
+                store.load(&format!("own-{t}")).unwrap().len() as u64,
+                ROUNDS
+            );
+        }
+    }
+}
