@@ -187,3 +187,31 @@ fn surface_seeds_are_current() {
         );
     }
 }
+
+/// How deep a fuzz corpus gets: `PLANCK_FUZZ_CORPUS=fuzz/corpus/engine_commands cargo test
+/// --test fuzz_regressions -- --ignored --nocapture engine_corpus_stats`.
+#[test]
+#[ignore = "reads a local fuzz corpus; run by hand"]
+fn engine_corpus_stats() {
+    let Some(dir) = std::env::var_os("PLANCK_FUZZ_CORPUS") else {
+        return;
+    };
+    let mut totals = engine::Stats::default();
+    let (mut inputs, mut with_record) = (0, 0);
+    for path in std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+    {
+        let mut harness = engine::Harness::new();
+        harness.run(&std::fs::read(&path).unwrap());
+        inputs += 1;
+        with_record += usize::from(harness.stats.records > 0);
+        totals.applied += harness.stats.applied;
+        totals.rejected += harness.stats.rejected;
+        totals.duplicate += harness.stats.duplicate;
+        totals.records += harness.stats.records;
+        totals.escalations += harness.stats.escalations;
+    }
+    println!("{inputs} inputs, {with_record} sealed a record; totals {totals:?}");
+}

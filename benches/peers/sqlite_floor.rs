@@ -23,7 +23,7 @@ use crate::{Budget, timed_rate};
 /// Rows per transaction in the batched floor.
 pub const BATCH: usize = 64;
 /// Threads appending at once in the group-commit figure.
-pub const THREADS: usize = 8;
+pub const THREADS: usize = 16;
 
 pub use support::sealed_lifecycle;
 

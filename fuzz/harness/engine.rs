@@ -290,24 +290,26 @@ impl Default for Harness {
 impl Harness {
     /// A fresh engine with the harness surfaces registered.
     pub fn new() -> Harness {
-        let mut registry = Registry::new();
-        let mut surfaces = Vec::new();
-        for (_, text) in harness_surfaces() {
-            let surface = Arc::new(compile_toml(text));
-            if let Err(e) = registry.register(surface.clone()) {
-                panic!("registering a harness surface: {e}");
+        // Compiled once per process: every input starts from the same registry.
+        static COMPILED: std::sync::OnceLock<(Arc<Registry>, Vec<Arc<Surface>>)> =
+            std::sync::OnceLock::new();
+        let (registry, surfaces) = COMPILED.get_or_init(|| {
+            let mut registry = Registry::new();
+            let mut surfaces = Vec::new();
+            for (_, text) in harness_surfaces() {
+                let surface = Arc::new(compile_toml(text));
+                if let Err(e) = registry.register(surface.clone()) {
+                    panic!("registering a harness surface: {e}");
+                }
+                surfaces.push(surface);
             }
-            surfaces.push(surface);
-        }
+            (Arc::new(registry), surfaces)
+        });
+        let (registry, surfaces) = (registry.clone(), surfaces.clone());
         let store = MemoryStore::new();
         let transport = MemoryTransport::new();
         let clock = ManualClock::new(START);
-        let engine = Engine::new(
-            Arc::new(registry),
-            store.clone(),
-            transport.clone(),
-            clock.clone(),
-        );
+        let engine = Engine::new(registry, store.clone(), transport.clone(), clock.clone());
         Harness {
             engine,
             store,

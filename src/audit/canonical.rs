@@ -152,7 +152,11 @@ mod tests {
         #[derive(Serialize)]
         #[serde(tag = "type", rename_all = "snake_case")]
         enum Tagged {
-            Zeta { z: u8, a: Option<String>, nested: Inner },
+            Zeta {
+                z: u8,
+                a: Option<String>,
+                nested: Inner,
+            },
             Unit,
         }
         #[derive(Serialize)]

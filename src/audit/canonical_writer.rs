@@ -37,7 +37,50 @@ type Result<T = ()> = std::result::Result<T, Unsupported>;
 /// Write `value` to `out` in canonical form, or give up (leaving `out` partly written: the
 /// caller truncates it).
 pub(crate) fn write<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result {
-    value.serialize(Writer { out })
+    let mut stack = Vec::with_capacity(32);
+    value.serialize(Writer {
+        out,
+        stack: &mut stack,
+    })
+}
+
+/// A string: copied between quotes when nothing in it needs escaping (serde_json escapes only
+/// `"`, `\` and control characters below U+0020), else written by serde_json.
+fn string(out: &mut Vec<u8>, s: &str) -> Result {
+    if !needs_escape(s.as_bytes()) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        Ok(())
+    } else {
+        scalar(out, s)
+    }
+}
+
+/// Whether any byte is `"`, `\` or below 0x20, eight bytes at a time.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte of `w` is below `n` (n <= 128) exactly when this has its high bit set; a borrow
+    // can only add false hits above a true one, so "any" is exact.
+    let below = |w: u64, n: u64| (w.wrapping_sub(ONES * n) & !w & HIGH) != 0;
+    let quote = ONES * u64::from(b'"');
+    let backslash = ONES * u64::from(b'\\');
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            return true;
+        };
+        let w = u64::from_le_bytes(word);
+        if below(w, 0x20) || below(w ^ quote, 1) || below(w ^ backslash, 1) {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// A scalar, written by serde_json's own serializer (the reference path writes scalars with it too).
@@ -47,6 +90,9 @@ fn scalar<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result {
 
 struct Writer<'a> {
     out: &'a mut Vec<u8>,
+    /// The entries of every object being written, innermost last (one allocation per value
+    /// rather than one per object).
+    stack: &'a mut Vec<Entry>,
 }
 
 /// A key of an object being written.
@@ -74,9 +120,11 @@ struct Entry {
 /// An object (map or struct) being written.
 struct Object<'a> {
     out: &'a mut Vec<u8>,
+    stack: &'a mut Vec<Entry>,
     /// Where the first entry starts (just after `{`).
     body: usize,
-    entries: Vec<Entry>,
+    /// Where this object's entries start on the stack.
+    base: usize,
     /// A map key waiting for its value.
     pending: Option<String>,
     /// For a variant written as `{"variant":{…}}`: close the outer object too.
@@ -84,46 +132,55 @@ struct Object<'a> {
 }
 
 impl<'a> Object<'a> {
-    fn open(out: &'a mut Vec<u8>, len: Option<usize>, close_outer: bool) -> Self {
+    fn open(out: &'a mut Vec<u8>, stack: &'a mut Vec<Entry>, close_outer: bool) -> Self {
         out.push(b'{');
         let body = out.len();
+        let base = stack.len();
         Object {
             out,
+            stack,
             body,
-            entries: Vec::with_capacity(len.unwrap_or(8)),
+            base,
             pending: None,
             close_outer,
         }
     }
 
     fn entry<T: Serialize + ?Sized>(&mut self, key: Key, value: &T) -> Result {
-        if !self.entries.is_empty() {
+        if self.stack.len() > self.base {
             self.out.push(b',');
         }
         let start = self.out.len();
         match &key {
-            Key::Static(k) => scalar(self.out, k)?,
-            Key::Owned(k) => scalar(self.out, k.as_str())?,
+            Key::Static(k) => string(self.out, k)?,
+            Key::Owned(k) => string(self.out, k)?,
         }
         self.out.push(b':');
         value.serialize(Writer {
             out: &mut *self.out,
+            stack: &mut *self.stack,
         })?;
         let end = self.out.len();
-        self.entries.push(Entry { key, start, end });
+        self.stack.push(Entry { key, start, end });
         Ok(())
     }
 
-    fn close(mut self) -> Result {
-        let sorted = self
-            .entries
+    fn close(self) -> Result {
+        let Object {
+            out,
+            stack,
+            body,
+            base,
+            close_outer,
+            ..
+        } = self;
+        let entries = stack.get_mut(base..).ok_or(Unsupported)?;
+        let sorted = entries
             .windows(2)
             .all(|w| matches!(w, [a, b] if a.key.as_bytes() < b.key.as_bytes()));
         if !sorted {
-            self.entries
-                .sort_unstable_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()));
-            if self
-                .entries
+            entries.sort_unstable_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()));
+            if entries
                 .windows(2)
                 .any(|w| matches!(w, [a, b] if a.key.as_bytes() == b.key.as_bytes()))
             {
@@ -132,21 +189,22 @@ impl<'a> Object<'a> {
             }
             // Copy the entries, in order, after the written ones, then drop the written ones:
             // no allocation beyond the buffer's own growth.
-            let written = self.out.len();
-            for (i, e) in self.entries.iter().enumerate() {
+            let written = out.len();
+            for (i, e) in entries.iter().enumerate() {
                 if e.start > e.end || e.end > written {
                     return Err(Unsupported);
                 }
                 if i > 0 {
-                    self.out.push(b',');
+                    out.push(b',');
                 }
-                self.out.extend_from_within(e.start..e.end);
+                out.extend_from_within(e.start..e.end);
             }
-            self.out.drain(self.body..written);
+            out.drain(body..written);
         }
-        self.out.push(b'}');
-        if self.close_outer {
-            self.out.push(b'}');
+        stack.truncate(base);
+        out.push(b'}');
+        if close_outer {
+            out.push(b'}');
         }
         Ok(())
     }
@@ -155,16 +213,18 @@ impl<'a> Object<'a> {
 /// An array being written.
 struct Array<'a> {
     out: &'a mut Vec<u8>,
+    stack: &'a mut Vec<Entry>,
     first: bool,
     /// For a tuple variant written as `{"variant":[…]}`: close the outer object too.
     close_outer: bool,
 }
 
 impl<'a> Array<'a> {
-    fn open(out: &'a mut Vec<u8>, close_outer: bool) -> Self {
+    fn open(out: &'a mut Vec<u8>, stack: &'a mut Vec<Entry>, close_outer: bool) -> Self {
         out.push(b'[');
         Array {
             out,
+            stack,
             first: true,
             close_outer,
         }
@@ -177,6 +237,7 @@ impl<'a> Array<'a> {
         self.first = false;
         value.serialize(Writer {
             out: &mut *self.out,
+            stack: &mut *self.stack,
         })
     }
 
@@ -192,7 +253,7 @@ impl<'a> Array<'a> {
 /// Write `{"variant":` and return the buffer, for variants that wrap their content.
 fn open_variant<'a>(out: &'a mut Vec<u8>, variant: &'static str) -> Result<&'a mut Vec<u8>> {
     out.push(b'{');
-    scalar(out, variant)?;
+    string(out, variant)?;
     out.push(b':');
     Ok(out)
 }
@@ -252,7 +313,7 @@ impl<'a> ser::Serializer for Writer<'a> {
         scalar(self.out, &v)
     }
     fn serialize_str(self, v: &str) -> Result {
-        scalar(self.out, v)
+        string(self.out, v)
     }
     fn serialize_bytes(self, _v: &[u8]) -> Result {
         Err(Unsupported)
@@ -272,10 +333,19 @@ impl<'a> ser::Serializer for Writer<'a> {
         self.out.extend_from_slice(b"null");
         Ok(())
     }
-    fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result {
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result {
         scalar(self.out, variant)
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, value: &T) -> Result {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result {
         value.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -286,18 +356,21 @@ impl<'a> ser::Serializer for Writer<'a> {
         value: &T,
     ) -> Result {
         let out = open_variant(self.out, variant)?;
-        value.serialize(Writer { out: &mut *out })?;
+        value.serialize(Writer {
+            out: &mut *out,
+            stack: self.stack,
+        })?;
         out.push(b'}');
         Ok(())
     }
     fn serialize_seq(self, _len: Option<usize>) -> Result<Array<'a>> {
-        Ok(Array::open(self.out, false))
+        Ok(Array::open(self.out, self.stack, false))
     }
     fn serialize_tuple(self, _len: usize) -> Result<Array<'a>> {
-        Ok(Array::open(self.out, false))
+        Ok(Array::open(self.out, self.stack, false))
     }
     fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Array<'a>> {
-        Ok(Array::open(self.out, false))
+        Ok(Array::open(self.out, self.stack, false))
     }
     fn serialize_tuple_variant(
         self,
@@ -306,22 +379,30 @@ impl<'a> ser::Serializer for Writer<'a> {
         variant: &'static str,
         _len: usize,
     ) -> Result<Array<'a>> {
-        Ok(Array::open(open_variant(self.out, variant)?, true))
+        Ok(Array::open(
+            open_variant(self.out, variant)?,
+            self.stack,
+            true,
+        ))
     }
-    fn serialize_map(self, len: Option<usize>) -> Result<Object<'a>> {
-        Ok(Object::open(self.out, len, false))
+    fn serialize_map(self, _len: Option<usize>) -> Result<Object<'a>> {
+        Ok(Object::open(self.out, self.stack, false))
     }
-    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<Object<'a>> {
-        Ok(Object::open(self.out, Some(len), false))
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Object<'a>> {
+        Ok(Object::open(self.out, self.stack, false))
     }
     fn serialize_struct_variant(
         self,
         _name: &'static str,
         _index: u32,
         variant: &'static str,
-        len: usize,
+        _len: usize,
     ) -> Result<Object<'a>> {
-        Ok(Object::open(open_variant(self.out, variant)?, Some(len), true))
+        Ok(Object::open(
+            open_variant(self.out, variant)?,
+            self.stack,
+            true,
+        ))
     }
 }
 
@@ -427,10 +508,19 @@ impl ser::Serializer for KeyWriter {
     fn serialize_str(self, v: &str) -> Result<String> {
         Ok(v.to_string())
     }
-    fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result<String> {
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<String> {
         Ok(variant.to_string())
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, value: &T) -> Result<String> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<String> {
         value.serialize(self)
     }
     fn serialize_bool(self, _v: bool) -> Result<String> {
@@ -499,7 +589,11 @@ impl ser::Serializer for KeyWriter {
     fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple> {
         Err(Unsupported)
     }
-    fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Self::SerializeTupleStruct> {
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleStruct> {
         Err(Unsupported)
     }
     fn serialize_tuple_variant(
@@ -525,5 +619,32 @@ impl ser::Serializer for KeyWriter {
         _len: usize,
     ) -> Result<Self::SerializeStructVariant> {
         Err(Unsupported)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_escape;
+
+    #[test]
+    fn needs_escape_finds_every_escaped_byte_anywhere() {
+        assert!(!needs_escape(b""));
+        assert!(!needs_escape(
+            "plain ascii, digits 0123456789 and é ü 漢字 \u{7f}".as_bytes()
+        ));
+        for len in 0..20 {
+            for at in 0..len {
+                for bad in [0_u8, 0x1f, b'"', b'\\', b'\n'] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = bad;
+                    assert!(needs_escape(&bytes), "{bad:#x} at {at} of {len}");
+                }
+                for good in [0x20_u8, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xff] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = good;
+                    assert!(!needs_escape(&bytes), "{good:#x} at {at} of {len}");
+                }
+            }
+        }
     }
 }

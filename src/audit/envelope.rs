@@ -93,11 +93,24 @@ impl Envelope<'_> {
         previous: Option<&StoredEvent>,
         events: impl IntoIterator<Item = Event>,
     ) -> Result<Vec<StoredEvent>, EnvelopeError> {
+        let (seq, digest) = previous.map_or((0, GENESIS_DIGEST), |p| (p.seq, p.digest.as_str()));
+        self.seal_after(seq, digest, events)
+    }
+
+    /// [`Envelope::seal`] given only what it reads of the previous event: its sequence number
+    /// (0 for a new case) and its digest ([`GENESIS_DIGEST`] for a new case).
+    pub fn seal_after(
+        &self,
+        previous_seq: u64,
+        previous_digest: &str,
+        events: impl IntoIterator<Item = Event>,
+    ) -> Result<Vec<StoredEvent>, EnvelopeError> {
         let ts_utc = rfc3339_millis(self.at)?;
-        let mut seq = previous.map_or(0, |p| p.seq);
-        let mut prev_digest =
-            previous.map_or_else(|| GENESIS_DIGEST.to_string(), |p| p.digest.clone());
-        let mut out = Vec::new();
+        let surface = self.surface.key();
+        let mut seq = previous_seq;
+        let mut prev_digest = previous_digest.to_string();
+        let events = events.into_iter();
+        let mut out = Vec::with_capacity(events.size_hint().0);
         for payload in events {
             seq += 1;
             let mut event = StoredEvent {
@@ -109,7 +122,7 @@ impl Envelope<'_> {
                 case_id: self.case_id.to_string(),
                 seq,
                 actor: self.actor.clone(),
-                surface: self.surface.key(),
+                surface: surface.clone(),
                 surface_fingerprint: self.surface.fingerprint.clone(),
                 idempotency_key: self.idempotency_key.map(str::to_string),
                 payload,
@@ -158,19 +171,20 @@ impl StoredEvent {
 /// [`Unsealed::of`] stops the build when a field is added there and not here).
 #[derive(Serialize)]
 struct Unsealed<'a> {
+    // In key order, so the canonical writer has nothing to reorder.
+    actor: &'a Principal,
+    case_id: &'a str,
     event_id: &'a str,
     event_type: &'a str,
-    schema_version: u32,
-    ts_utc: &'a str,
-    ts_ms: Millis,
-    case_id: &'a str,
-    seq: u64,
-    actor: &'a Principal,
-    surface: &'a str,
-    surface_fingerprint: &'a str,
     idempotency_key: Option<&'a str>,
     payload: &'a Event,
     prev_digest: &'a str,
+    schema_version: u32,
+    seq: u64,
+    surface: &'a str,
+    surface_fingerprint: &'a str,
+    ts_ms: Millis,
+    ts_utc: &'a str,
 }
 
 impl<'a> Unsealed<'a> {
@@ -313,7 +327,10 @@ mod tests {
             at: 1_767_225_600_123,
         };
         let mut intake = std::collections::BTreeMap::new();
-        intake.insert("zeta".to_string(), serde_json::json!({"b": [1, 2.5, null], "a": "é"}));
+        intake.insert(
+            "zeta".to_string(),
+            serde_json::json!({"b": [1, 2.5, null], "a": "é"}),
+        );
         intake.insert("alpha".to_string(), serde_json::json!(true));
         let events = env
             .seal(

@@ -20,10 +20,13 @@
 //!   [`spine::limits::MAX_ID_LEN`] bytes and free of control characters; any other key is
 //!   refused with `payload_invalid` before anything is read or written (the key is part of the
 //!   request's envelope, not of the command, so this check comes before the role's).
-//! - **Conflicts.** When another writer appended first, the engine looks the key up again
-//!   (the winner may have been this same command under the same key: the answer is then a
-//!   duplicate), reloads and re-decides, up to [`CONFLICT_RETRIES`] more times, then answers
-//!   `conflict`. A re-decision may well be a
+//! - **Concurrent copies of one keyed command.** When a command with a key is refused, the
+//!   key is looked up once more before answering: a copy of the same command under the same
+//!   key may have committed after the first lookup (its work is what refused this one), and
+//!   the answer is then its outcome, as a duplicate. A copy that would still apply is stopped
+//!   by the store's unique key and answered the same way.
+//! - **Conflicts.** When another writer appended first, the engine reloads and re-decides, up
+//!   to [`CONFLICT_RETRIES`] more times, then answers `conflict`. A re-decision may well be a
 //!   different answer (the other operator's claim won: `invalid_state`).
 //! - **Delivery.** At least once. Signals are written to the outbox with their events; after
 //!   the commit the engine publishes the new ones in order and marks them delivered, stopping
@@ -31,6 +34,7 @@
 //!   and publish) is delivered by [`Engine::deliver_pending`] / [`Engine::recover`]. Signal ids
 //!   are stable, so consumers drop repeats.
 
+mod cache;
 mod catalog;
 mod error;
 mod receipt;
@@ -47,8 +51,8 @@ pub use receipt::Receipt;
 pub use view::{CaseView, Desk, PhaseView};
 
 use crate::audit::{
-    Envelope, StoredEvent, StoredSignal, VerifyCode, VerifyError, VerifyReport, digest_of,
-    verify_case,
+    Envelope, GENESIS_DIGEST, StoredEvent, StoredSignal, VerifyCode, VerifyError, VerifyReport,
+    digest_of, verify_case,
 };
 use crate::host::{Clock, IdempotencyRecord, Store, StoreError, Transport};
 use crate::policy::{Principal, Role};
@@ -74,6 +78,8 @@ pub struct Engine<S: Store, T: Transport, C: Clock> {
     store: S,
     transport: T,
     clock: C,
+    /// Cases as last folded, so a command folds only what was appended since.
+    cases: cache::CaseCache,
 }
 
 impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
@@ -85,6 +91,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             store,
             transport,
             clock,
+            cases: cache::CaseCache::default(),
         }
     }
 
@@ -121,32 +128,42 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         command: &Command,
         key: Option<&str>,
     ) -> Result<Receipt, EngineError> {
-        let fingerprint = command_fingerprint(principal, command)?;
+        // Only a key is bound to the command's fingerprint; without one it is never read.
+        let fingerprint = match key {
+            Some(_) => command_fingerprint(principal, command)?,
+            None => String::new(),
+        };
         if let Some(key) = key {
             if let Err(rejection) = check_key(key) {
                 return Ok(Receipt::Rejected(rejection));
+            }
+            if let Some(first) = self.store.idempotency(key)? {
+                return replay_key(&first, &fingerprint);
             }
         }
         let case_id = command.case.as_str();
         let mut attempts = 0;
         loop {
             attempts += 1;
-            // Looked up on every attempt: after a conflict, the writer that won may have been
-            // this very command sent twice with the same key, and the answer is then its
-            // outcome (a duplicate), not a fresh judgement of the changed case.
-            if let Some(key) = key {
-                if let Some(first) = self.store.idempotency(key)? {
-                    return replay_key(&first, &fingerprint);
-                }
-            }
-            let stored = self.store.load(case_id)?;
-            let case = fold(case_id, &stored);
+            let mut snapshot = self.snapshot(case_id)?;
+            let case = &snapshot.case;
             let now = self.clock.now();
-            let events = match spine::decide(&case, &*self.registry, principal, command, now) {
+            let events = match spine::decide(case, &*self.registry, principal, command, now) {
                 Ok(events) => events,
-                Err(rejection) => return Ok(Receipt::Rejected(rejection)),
+                Err(rejection) => {
+                    self.cases.put(snapshot);
+                    // The state that refused the command may be the work of this same command,
+                    // sent concurrently under the same key, committed between the key lookup
+                    // above and this load: the answer is then its outcome, as a duplicate.
+                    if let Some(key) = key {
+                        if let Some(first) = self.store.idempotency(key)? {
+                            return replay_key(&first, &fingerprint);
+                        }
+                    }
+                    return Ok(Receipt::Rejected(rejection));
+                }
             };
-            let pin = pin_of(&case, &events).ok_or_else(|| EngineError::Unpinned {
+            let pin = pin_of(case, &events).ok_or_else(|| EngineError::Unpinned {
                 case: case_id.to_string(),
             })?;
             let envelope = Envelope {
@@ -156,13 +173,12 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 idempotency_key: key,
                 at: now,
             };
-            let sealed =
-                envelope
-                    .seal(stored.last(), events)
-                    .map_err(|source| EngineError::Envelope {
-                        case: case_id.to_string(),
-                        source,
-                    })?;
+            let sealed = envelope
+                .seal_after(snapshot.version, &snapshot.last_digest, events)
+                .map_err(|source| EngineError::Envelope {
+                    case: case_id.to_string(),
+                    source,
+                })?;
             let outbox: Vec<StoredSignal> = sealed
                 .iter()
                 .filter_map(StoredEvent::outbox_signal)
@@ -186,12 +202,15 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 }),
                 None => None,
             };
-            let version = stored.last().map_or(0, |e| e.seq);
+            let version = snapshot.version();
             match self
                 .store
                 .append(case_id, version, receipt.events(), record.as_ref(), &outbox)
             {
                 Ok(()) => {
+                    if snapshot.extend(receipt.events()) {
+                        self.cases.put(snapshot);
+                    }
                     self.publish_new(&outbox);
                     return Ok(receipt);
                 }
@@ -537,6 +556,32 @@ fn replay_key(first: &IdempotencyRecord, fingerprint: &str) -> Result<Receipt, E
             source,
         })?;
     Ok(Receipt::Duplicate(Box::new(receipt)))
+}
+
+impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
+    /// The case as stored now: its cached snapshot with the events appended since folded in,
+    /// or (no snapshot, or one the store no longer continues) folded from every stored event.
+    fn snapshot(&self, case_id: &str) -> Result<cache::Snapshot, EngineError> {
+        if let Some(mut snapshot) = self.cases.take(case_id) {
+            let newer = self.store.load_after(case_id, snapshot.version())?;
+            if snapshot.extend(&newer) {
+                return Ok(snapshot);
+            }
+        }
+        let stored = self.store.load(case_id)?;
+        let mut snapshot = cache::Snapshot::empty(case_id);
+        if snapshot.extend(&stored) {
+            return Ok(snapshot);
+        }
+        // Not a contiguous history: judge it as folded, as ever (the append will tell).
+        Ok(cache::Snapshot {
+            case: fold(case_id, &stored),
+            version: stored.last().map_or(0, |e| e.seq),
+            last_digest: stored
+                .last()
+                .map_or_else(|| GENESIS_DIGEST.to_string(), |e| e.digest.clone()),
+        })
+    }
 }
 
 fn fold(id: &str, stored: &[StoredEvent]) -> Case {

@@ -108,6 +108,17 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn load_after(&self, case: &str, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        let skip = usize::try_from(after).unwrap_or(usize::MAX);
+        Ok(self
+            .lock()
+            .events
+            .get(case)
+            .and_then(|events| events.get(skip..))
+            .map(<[StoredEvent]>::to_vec)
+            .unwrap_or_default())
+    }
+
     fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         Ok(self.lock().keys.get(key).cloned())
     }

@@ -404,16 +404,21 @@ impl<'a> PreparedAppend<'a> {
 
 impl Store for SqliteStore {
     fn load(&self, case: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        self.load_after(case, 0)
+    }
+
+    fn load_after(&self, case: &str, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(
                 "SELECT event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor, surface,
                         surface_fingerprint, idempotency_key, payload, prev_digest, digest
-                   FROM events WHERE case_id = ?1 ORDER BY seq",
+                   FROM events WHERE case_id = ?1 AND seq > ?2 ORDER BY seq",
             )
             .map_err(backend("loading a case"))?;
         let rows = stmt
-            .query_map([case], |row| {
+            .query_map(params![case, after], |row| {
                 Ok((
                     row.get::<_, String>(0)?,
                     row.get::<_, String>(1)?,

@@ -42,8 +42,6 @@ pub const DEFAULT_MAX_WAIT: Duration = Duration::from_micros(200);
 pub struct GroupCommitSqliteStore {
     store: SqliteStore,
     queue: Mutex<Queue>,
-    /// Signalled when a group is done (its callers' results are set).
-    done: Condvar,
     /// Signalled when an append queues while a leader is at work.
     arrived: Condvar,
     max_wait: Duration,
@@ -55,13 +53,36 @@ struct Queue {
     waiting: Vec<Arc<Pending>>,
     leading: bool,
     last_group: usize,
+    /// While a leader waits: how many appends it already took, and how many it waits for.
+    taken: usize,
+    expected: usize,
 }
 
-/// One caller's append and, once its group committed (or failed), its result.
+/// One caller's append, and what its caller is waiting for.
 #[derive(Debug)]
 struct Pending {
     append: PreparedAppend<'static>,
-    result: Mutex<Option<Result<(), StoreError>>>,
+    slot: Mutex<Slot>,
+    /// Signalled (for this caller alone) when `slot` changes.
+    ready: Condvar,
+}
+
+/// What a queued caller is waiting for.
+#[derive(Debug)]
+enum Slot {
+    /// Still queued.
+    Waiting,
+    /// The previous leader handed the lead to this caller: lead the next group.
+    Lead,
+    /// Its group committed (or failed): the result.
+    Done(Result<(), StoreError>),
+}
+
+impl Pending {
+    fn set(&self, slot: Slot) {
+        *lock(&self.slot) = slot;
+        self.ready.notify_one();
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -91,7 +112,6 @@ impl GroupCommitSqliteStore {
         GroupCommitSqliteStore {
             store,
             queue: Mutex::new(Queue::default()),
-            done: Condvar::new(),
             arrived: Condvar::new(),
             max_wait: DEFAULT_MAX_WAIT,
         }
@@ -132,12 +152,15 @@ impl GroupCommitSqliteStore {
                     "the append was not written",
                 )),
             };
-            *lock(&pending.result) = Some(result);
+            pending.set(Slot::Done(result));
         }
+        // Hand the lead to the first caller still queued, or give it up.
         let mut queue = lock(&self.queue);
         queue.last_group = group.len();
-        queue.leading = false;
-        self.done.notify_all();
+        match queue.waiting.first() {
+            Some(next) => next.set(Slot::Lead),
+            None => queue.leading = false,
+        }
     }
 
     fn write_group(
@@ -147,9 +170,17 @@ impl GroupCommitSqliteStore {
     ) -> Result<(), StoreError> {
         let backend = |what: &'static str| move |e: rusqlite::Error| StoreError::backend(what, e);
         let mut conn = self.store.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(backend("beginning a group of appends"))?;
+        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) => {
+                // Every caller queued now gets the failure (as each would from `SqliteStore`),
+                // the leader's own included, so nobody waits on a database that refuses.
+                let mut queue = lock(&self.queue);
+                let take = queue.waiting.len().min(MAX_GROUP);
+                group.extend(queue.waiting.drain(..take));
+                return Err(backend("beginning a group of appends")(e));
+            }
+        };
         let run = |sql: &str| {
             tx.prepare_cached(sql)
                 .and_then(|mut s| s.execute([]))
@@ -159,8 +190,11 @@ impl GroupCommitSqliteStore {
         loop {
             let batch: Vec<Arc<Pending>> = {
                 let mut queue = lock(&self.queue);
-                // As many as last time: give the callers just acknowledged a moment to queue.
+                // As many as last time: give the callers just acknowledged a moment to queue
+                // (they wake the leader once, when the last of them arrives).
                 let expected = queue.last_group.min(MAX_GROUP);
+                queue.taken = group.len();
+                queue.expected = expected;
                 while queue.waiting.is_empty() && group.len() < expected {
                     let now = Instant::now();
                     if now >= deadline {
@@ -173,6 +207,7 @@ impl GroupCommitSqliteStore {
                         .0;
                 }
                 let take = queue.waiting.len().min(MAX_GROUP - group.len());
+                queue.taken = group.len() + take;
                 queue.waiting.drain(..take).collect()
             };
             if batch.is_empty() {
@@ -222,30 +257,37 @@ impl Store for GroupCommitSqliteStore {
             PreparedAppend::new(case, expected_version, events, idempotency, outbox)?.into_owned();
         let mine = Arc::new(Pending {
             append,
-            result: Mutex::new(None),
+            slot: Mutex::new(Slot::Waiting),
+            ready: Condvar::new(),
         });
-        let mut queue = lock(&self.queue);
-        queue.waiting.push(Arc::clone(&mine));
-        if queue.leading {
-            self.arrived.notify_one();
+        {
+            let mut queue = lock(&self.queue);
+            queue.waiting.push(Arc::clone(&mine));
+            if queue.leading {
+                if queue.taken + queue.waiting.len() >= queue.expected {
+                    self.arrived.notify_one();
+                }
+            } else {
+                queue.leading = true;
+                *lock(&mine.slot) = Slot::Lead;
+            }
         }
         loop {
-            if let Some(result) = lock(&mine.result).take() {
-                return result;
-            }
-            if queue.leading {
-                queue = self
-                    .done
-                    .wait(queue)
+            let mut slot = lock(&mine.slot);
+            while matches!(*slot, Slot::Waiting) {
+                slot = mine
+                    .ready
+                    .wait(slot)
                     .unwrap_or_else(PoisonError::into_inner);
-                continue;
             }
-            // Lead: ours is still queued (a leader that had taken it would have set its
-            // result before giving up the lead).
-            queue.leading = true;
-            drop(queue);
-            self.lead();
-            queue = lock(&self.queue);
+            match std::mem::replace(&mut *slot, Slot::Waiting) {
+                Slot::Done(result) => return result,
+                // Lead: ours is still queued, so the group we lead holds it.
+                Slot::Lead | Slot::Waiting => {
+                    drop(slot);
+                    self.lead();
+                }
+            }
         }
     }
 
@@ -289,6 +331,29 @@ mod tests {
         if let Err(failures) = conformance::run_all(fresh) {
             panic!("group commit (file) fails the conformance suite:\n{failures}");
         }
+    }
+
+    /// A database that refuses the write lock fails the append, as `SqliteStore` would; the
+    /// store keeps working once the lock is free.
+    #[test]
+    fn a_locked_database_fails_the_append_and_recovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locked.db");
+        let options = SqliteOptions {
+            busy_timeout: std::time::Duration::from_millis(20),
+            ..SqliteOptions::default()
+        };
+        let store = GroupCommitSqliteStore::open_with(&path, options).unwrap();
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let events = conformance::fixture_tail("c", 0, 1).unwrap();
+        assert!(matches!(
+            store.append("c", 0, &events, None, &[]),
+            Err(StoreError::Backend { .. })
+        ));
+        other.execute_batch("ROLLBACK").unwrap();
+        store.append("c", 0, &events, None, &[]).unwrap();
+        assert_eq!(store.load("c").unwrap().len(), 1);
     }
 
     /// Many threads append to their own cases and race on a shared one: every append to an

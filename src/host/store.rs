@@ -122,6 +122,17 @@ pub trait Store: Send + Sync {
     /// Every stored event of `case`, in sequence order (empty for an unknown case).
     fn load(&self, case: &str) -> Result<Vec<StoredEvent>, StoreError>;
 
+    /// The stored events of `case` after the first `after` (sequence numbers `after + 1`, …),
+    /// in order: what a caller already holding the first `after` has not seen. The engine
+    /// calls it before every decision on a case it has folded before. The default loads the
+    /// whole case and drops the first `after`; a store overrides it to read only the tail.
+    fn load_after(&self, case: &str, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut events = self.load(case)?;
+        let skip = usize::try_from(after).unwrap_or(usize::MAX).min(events.len());
+        events.drain(..skip);
+        Ok(events)
+    }
+
     /// Atomically append `events` to `case`, record `idempotency` (when given) and add
     /// `outbox` signals as pending, if and only if the case currently holds exactly
     /// `expected_version` events. Otherwise fail with [`StoreError::Conflict`] and write
@@ -186,6 +197,9 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     fn load(&self, case: &str) -> Result<Vec<StoredEvent>, StoreError> {
         (**self).load(case)
     }
+    fn load_after(&self, case: &str, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        (**self).load_after(case, after)
+    }
     fn append(
         &self,
         case: &str,
@@ -213,6 +227,9 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
 impl<S: Store + ?Sized> Store for &S {
     fn load(&self, case: &str) -> Result<Vec<StoredEvent>, StoreError> {
         (**self).load(case)
+    }
+    fn load_after(&self, case: &str, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        (**self).load_after(case, after)
     }
     fn append(
         &self,

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use crate::audit::digest_of;
 use crate::policy::{self, Principal, Role, check_intake, missing_evidence};
 use crate::spine::case::{
-    Case, JobState, Millis, Record, RecordBody, ServiceEventState, SettlementStatus, Signal,
-    SurfacePin, TaskState,
+    Case, JobState, Millis, Record, RecordBody, ServiceEvent, ServiceEventState, SettlementStatus,
+    Signal, SurfacePin, TaskState,
 };
 use crate::spine::catalog::Catalog;
 use crate::spine::command::{Command, CommandBody};
@@ -396,20 +396,46 @@ fn run_rules<C: Catalog, T: Trace>(
     if ids.is_empty() {
         return Ok(());
     }
-    // One scope for every rule, holding only what some rule reads.
+    // Each rule's verdict, in order, up to the first that fails. Guards in the fast subset are
+    // judged straight from the case; Rhai runs the others, against one scope holding only
+    // what they read (built only when some rule needs it).
+    let mut verdicts = Vec::with_capacity(ids.len());
     let mut reads = Reads::default();
+    let mut need_rhai = false;
     for rule in ids.iter().filter_map(|id| surface.rule(*id)) {
-        reads.merge(rule.guard.reads());
+        let fast = rule.guard.fast().and_then(|expr| {
+            guard::fast_verdict(expr, case_view, surface, cx.principal, cx.command, cx.now)
+        });
+        if fast.is_none() {
+            reads.merge(rule.guard.reads());
+            need_rhai = true;
+        }
+        let failed = fast == Some(false);
+        verdicts.push((rule, fast.map(Ok)));
+        if failed {
+            break;
+        }
     }
-    let mut scope =
-        guard::scope_for(&reads, case_view, surface, cx.principal, cx.command, cx.now)
-            .into_rhai();
+    if need_rhai {
+        let scope = guard::scope_for(&reads, case_view, surface, cx.principal, cx.command, cx.now);
+        scope.with_rhai(|scope| {
+            for (rule, verdict) in &mut verdicts {
+                if verdict.is_none() {
+                    let judged = rule.guard.eval_in(scope);
+                    let failed = matches!(judged, Ok(false));
+                    *verdict = Some(judged);
+                    if failed {
+                        break;
+                    }
+                }
+            }
+        });
+    }
     let mut first_error: Option<Rejection> = None;
-    for id in ids {
-        let Some(rule) = surface.rule(id) else {
-            continue;
-        };
-        match rule.guard.eval_in(&mut scope) {
+    // A rule left unjudged comes after one that failed, which ends the loop first.
+    for (rule, verdict) in verdicts {
+        let Some(verdict) = verdict else { break };
+        match verdict {
             Ok(true) => {
                 if T::RECORDS {
                     cx.trace
@@ -1283,8 +1309,16 @@ fn complete_service_event<C: Catalog, T: Trace>(
         by: cx.principal.id.clone(),
         at: cx.now,
     };
-    let after = crate::spine::evolve(case.clone(), &completed);
-    let record = compose_record(&after, cx.now)?;
+    // The Record of the case as `completed` leaves it: only the ServiceEvent changes, so only
+    // it is copied and completed (by `evolve`'s own code).
+    let mut se = case.service_event.clone().ok_or_else(|| {
+        Rejection::new(
+            Code::InvalidState,
+            "the job has not been claimed: there is no service event yet",
+        )
+    })?;
+    crate::spine::evolve::complete(&mut se, surface.phase_name(last), outcome, cx.now);
+    let record = seal_record(case, &se, cx.now)?;
     let signal = Signal {
         id: signal_id(&case.id, "record", &case.signals, &[]),
         kind: "record".to_string(),
@@ -1304,7 +1338,19 @@ fn complete_service_event<C: Catalog, T: Trace>(
 
 /// Compose the Record from a completed ServiceEvent and seal it with its digest.
 pub fn compose_record(case: &Case, completed_at: Millis) -> Result<Record, Rejection> {
-    let (Some(request), Some(se)) = (case.request.as_ref(), case.service_event.as_ref()) else {
+    let Some(se) = case.service_event.as_ref() else {
+        return Err(Rejection::new(
+            Code::InvalidState,
+            "a record needs a completed service event",
+        ));
+    };
+    seal_record(case, se, completed_at)
+}
+
+/// [`compose_record`] with the ServiceEvent given apart from the case (the rest of the body
+/// comes from `case`).
+fn seal_record(case: &Case, se: &ServiceEvent, completed_at: Millis) -> Result<Record, Rejection> {
+    let Some(request) = case.request.as_ref() else {
         return Err(Rejection::new(
             Code::InvalidState,
             "a record needs a completed service event",

@@ -38,34 +38,24 @@ pub struct TransitionId(pub u32);
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Fingerprint(pub [u8; 32]);
 
-/// The lowercase hex digit of a nibble (`n < 16`).
-fn hex_digit(n: u8) -> u8 {
-    match n {
-        0..=9 => b'0' + n,
-        _ => b'a' + (n & 0x0f) - 10,
-    }
-}
-
 impl Fingerprint {
     /// Lowercase hex, 64 characters.
     pub fn to_hex(&self) -> String {
-        let mut hex = String::with_capacity(64);
-        for byte in self.0 {
-            for nibble in [byte >> 4, byte & 0x0f] {
-                hex.push(char::from(hex_digit(nibble)));
-            }
-        }
-        hex
+        String::from_utf8_lossy(&self.hex_bytes()).into_owned()
     }
 
     /// Whether `hex` is exactly [`Fingerprint::to_hex`] of this fingerprint, compared without
     /// allocating (the spine checks a case's pin on every command).
     pub fn matches_hex(&self, hex: &str) -> bool {
-        let hex = hex.as_bytes();
-        hex.len() == 64
-            && self.0.iter().zip(hex.chunks_exact(2)).all(|(byte, pair)| {
-                pair == [hex_digit(byte >> 4), hex_digit(byte & 0x0f)]
-            })
+        hex.as_bytes() == self.hex_bytes().as_slice()
+    }
+
+    /// The lowercase hex digits, on the stack.
+    fn hex_bytes(&self) -> [u8; 64] {
+        let mut hex = [0_u8; 64];
+        // The lengths match (32 bytes, 64 digits), so this cannot fail.
+        let _ = hex::encode_to_slice(self.0, &mut hex);
+        hex
     }
 }
 

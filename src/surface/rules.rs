@@ -93,6 +93,168 @@ pub enum GuardError {
 pub struct Guard {
     ast: rhai::AST,
     reads: Reads,
+    fast: Option<FastExpr>,
+}
+
+/// A guard in the small subset that the spine judges without Rhai: comparisons of scope
+/// values with literals, joined by `&&`, `||` and `!` (for example
+/// `case.evidence.arrival >= 1 && case.phase != "claimed"`). Found once, when the guard is
+/// compiled, by translating its syntax tree; a guard with anything else in it has none.
+///
+/// Judging one must give exactly Rhai's verdict. So it is only ever answered for values whose
+/// Rhai semantics are plain (integers with any comparison; strings and booleans with `==` and
+/// `!=`, both sides of one type); for anything else (a missing value, a float, a list, a type
+/// mix) the judge answers "don't know" and Rhai runs the guard as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FastExpr {
+    /// `true` or `false`.
+    Bool(bool),
+    /// `!e`.
+    Not(Box<FastExpr>),
+    /// `a && b && …` (left to right, stopping at the first `false`).
+    And(Vec<FastExpr>),
+    /// `a || b || …` (left to right, stopping at the first `true`).
+    Or(Vec<FastExpr>),
+    /// `a <op> b`.
+    Compare(CompareOp, FastOperand, FastOperand),
+}
+
+/// A comparison operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompareOp {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+/// One side of a comparison.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FastOperand {
+    /// An integer literal.
+    Int(i64),
+    /// A string literal.
+    Str(String),
+    /// A boolean literal.
+    Bool(bool),
+    /// `now`, or a property path into `case`, `actor` or `command` (`case.evidence.after`
+    /// is `("case", ["evidence", "after"])`).
+    Path(&'static str, Vec<String>),
+}
+
+impl FastExpr {
+    /// Translate a compiled expression, if it lies wholly in the subset.
+    fn of(ast: &rhai::AST) -> Option<FastExpr> {
+        match ast.statements() {
+            [rhai::Stmt::Expr(expr)] => FastExpr::expr(expr),
+            // A top-level call is kept as a call statement.
+            [rhai::Stmt::FnCall(call, _)] => FastExpr::call(call),
+            _ => None,
+        }
+    }
+
+    fn expr(expr: &rhai::Expr) -> Option<FastExpr> {
+        use rhai::Expr;
+        match expr {
+            Expr::BoolConstant(b, _) => Some(FastExpr::Bool(*b)),
+            Expr::And(items, _) => items
+                .iter()
+                .map(FastExpr::expr)
+                .collect::<Option<_>>()
+                .map(FastExpr::And),
+            Expr::Or(items, _) => items
+                .iter()
+                .map(FastExpr::expr)
+                .collect::<Option<_>>()
+                .map(FastExpr::Or),
+            Expr::FnCall(call, _) => FastExpr::call(call),
+            _ => None,
+        }
+    }
+
+    /// Operators only (`==(a, b)` written as a call is left to Rhai).
+    fn call(call: &rhai::FnCallExpr) -> Option<FastExpr> {
+        if !call.is_operator_call() {
+            return None;
+        }
+        let op = match call.name.as_str() {
+            "!" => {
+                return match call.args.as_slice() {
+                    [inner] => FastExpr::expr(inner).map(|e| FastExpr::Not(Box::new(e))),
+                    _ => None,
+                };
+            }
+            "==" => CompareOp::Eq,
+            "!=" => CompareOp::Ne,
+            "<" => CompareOp::Lt,
+            "<=" => CompareOp::Le,
+            ">" => CompareOp::Gt,
+            ">=" => CompareOp::Ge,
+            _ => return None,
+        };
+        match call.args.as_slice() {
+            [a, b] => Some(FastExpr::Compare(
+                op,
+                FastOperand::of(a)?,
+                FastOperand::of(b)?,
+            )),
+            _ => None,
+        }
+    }
+}
+
+impl FastOperand {
+    fn of(expr: &rhai::Expr) -> Option<FastOperand> {
+        use rhai::Expr;
+        match expr {
+            Expr::IntegerConstant(i, _) => Some(FastOperand::Int(*i)),
+            Expr::StringConstant(s, _) => Some(FastOperand::Str(s.to_string())),
+            Expr::BoolConstant(b, _) => Some(FastOperand::Bool(*b)),
+            Expr::Variable(var, ..) if var.1.as_str() == "now" => {
+                Some(FastOperand::Path("now", Vec::new()))
+            }
+            // `?.` (NEGATED) treats `()` differently; plain `.` chains only.
+            Expr::Dot(dot, flags, _) if !flags.contains(rhai::ASTFlags::NEGATED) => {
+                let root = match &dot.lhs {
+                    Expr::Variable(var, ..) => match var.1.as_str() {
+                        "case" => "case",
+                        "actor" => "actor",
+                        "command" => "command",
+                        _ => return None,
+                    },
+                    _ => return None,
+                };
+                let mut props = Vec::new();
+                let mut chain = &dot.rhs;
+                loop {
+                    match chain {
+                        Expr::Property(prop, _) => {
+                            props.push(prop.2.to_string());
+                            break;
+                        }
+                        Expr::Dot(next, flags, _) if !flags.contains(rhai::ASTFlags::NEGATED) => {
+                            match &next.lhs {
+                                Expr::Property(prop, _) => props.push(prop.2.to_string()),
+                                _ => return None,
+                            }
+                            chain = &next.rhs;
+                        }
+                        _ => return None,
+                    }
+                }
+                Some(FastOperand::Path(root, props))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// What a guard reads from its scope, found once when it is compiled by walking its syntax
@@ -302,6 +464,7 @@ impl Guard {
             .compile_expression_with_scope(&scope, source)
             .map(|ast| Guard {
                 reads: Reads::of(&ast),
+                fast: FastExpr::of(&ast),
                 ast,
             })
             .map_err(|err| GuardError::Compile {
@@ -314,6 +477,11 @@ impl Guard {
     /// What this guard reads from its scope.
     pub fn reads(&self) -> &Reads {
         &self.reads
+    }
+
+    /// The guard as a [`FastExpr`], when it lies wholly in that subset.
+    pub fn fast(&self) -> Option<&FastExpr> {
+        self.fast.as_ref()
     }
 
     /// Evaluate against `scope`. `Ok(true)` passes, `Ok(false)` refuses, `Err` fails closed.
@@ -339,11 +507,36 @@ impl GuardScope {
     /// The read-only Rhai scope: `case`, `actor` and `command` as constant maps, `now`.
     pub fn into_rhai(self) -> Scope<'static> {
         let mut scope = Scope::new();
+        self.push_into(&mut scope);
+        scope
+    }
+
+    fn push_into(self, scope: &mut Scope<'_>) {
         scope.push_constant("case", self.case);
         scope.push_constant("actor", self.actor);
         scope.push_constant("command", self.command);
         scope.push_constant("now", self.now);
-        scope
+    }
+
+    /// Run `f` with this scope as a Rhai scope (as [`GuardScope::into_rhai`] makes it), reusing
+    /// one scope per thread so that judging a rule allocates nothing for the scope itself. The
+    /// values are dropped when `f` returns.
+    pub fn with_rhai<R>(self, f: impl FnOnce(&mut Scope<'static>) -> R) -> R {
+        thread_local! {
+            static SCOPE: std::cell::RefCell<Scope<'static>> =
+                std::cell::RefCell::new(Scope::with_capacity(4));
+        }
+        SCOPE.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scope) => {
+                scope.clear();
+                self.push_into(&mut scope);
+                let result = f(&mut scope);
+                scope.clear();
+                result
+            }
+            // Only if `f` judged rules itself: use a scope of its own.
+            Err(_) => f(&mut self.into_rhai()),
+        })
     }
 }
 
@@ -398,25 +591,98 @@ mod tests {
     #[test]
     fn reads_are_found_statically() {
         let reads = |src: &str| Guard::compile(src).unwrap().reads().clone();
-        let props = |names: &[&str]| CaseReads::Properties(names.iter().map(|n| n.to_string()).collect());
+        let props =
+            |names: &[&str]| CaseReads::Properties(names.iter().map(|n| n.to_string()).collect());
         assert_eq!(reads("now > 0"), Reads::default());
         assert_eq!(
             reads("case.evidence.arrival >= 1 && case.phase == \"arrived\""),
-            Reads { case: props(&["evidence", "phase"]), ..Reads::default() }
+            Reads {
+                case: props(&["evidence", "phase"]),
+                ..Reads::default()
+            }
         );
         assert_eq!(
             reads(r#"!("notes" in case.intake) || case.intake["notes"] != "blocked""#),
-            Reads { case: props(&["intake"]), ..Reads::default() }
+            Reads {
+                case: props(&["intake"]),
+                ..Reads::default()
+            }
         );
         assert_eq!(reads("case.owner == actor.id").case, props(&["owner"]));
         assert!(reads("case.owner == actor.id").actor);
         assert!(reads(r#"command.category == "note""#).command);
         assert_eq!(reads(r#"case["phase"] == "x""#).case, CaseReads::Everything);
         assert_eq!(reads("case.len() > 0").case, CaseReads::Everything);
-        assert_eq!(reads("type_of(case) == \"map\"").case, CaseReads::Everything);
+        assert_eq!(
+            reads("type_of(case) == \"map\"").case,
+            CaseReads::Everything
+        );
         let mut merged = reads("case.phase == \"a\"");
         merged.merge(&reads("case.evidence.x > 0 || actor.id == \"y\""));
-        assert_eq!(merged, Reads { case: props(&["evidence", "phase"]), actor: true, command: false });
+        assert_eq!(
+            merged,
+            Reads {
+                case: props(&["evidence", "phase"]),
+                actor: true,
+                command: false
+            }
+        );
+    }
+
+    #[test]
+    fn simple_guards_translate_and_others_do_not() {
+        let fast = |src: &str| Guard::compile(src).unwrap().fast().cloned();
+        let path = |root: &'static str, props: &[&str]| {
+            FastOperand::Path(root, props.iter().map(|p| p.to_string()).collect())
+        };
+        assert_eq!(
+            fast("case.evidence.arrival >= 1"),
+            Some(FastExpr::Compare(
+                CompareOp::Ge,
+                path("case", &["evidence", "arrival"]),
+                FastOperand::Int(1)
+            ))
+        );
+        assert_eq!(
+            fast(r#"!(case.phase == "x") && actor.id != "y" || now < 5"#),
+            Some(FastExpr::Or(vec![
+                FastExpr::And(vec![
+                    FastExpr::Not(Box::new(FastExpr::Compare(
+                        CompareOp::Eq,
+                        path("case", &["phase"]),
+                        FastOperand::Str("x".into())
+                    ))),
+                    FastExpr::Compare(
+                        CompareOp::Ne,
+                        path("actor", &["id"]),
+                        FastOperand::Str("y".into())
+                    ),
+                ]),
+                FastExpr::Compare(CompareOp::Lt, path("now", &[]), FastOperand::Int(5)),
+            ]))
+        );
+        for other in [
+            r#""notes" in case.intake"#,
+            "case.intake.n + 1 > 2",
+            "case.len() > 0",
+            r#"case["phase"] == "x""#,
+            "case?.phase == 1",
+            "case.intake.price > 1.5",
+            r#"if case.phase == "a" { true } else { false }"#,
+            "case.evidence.x >= 1 && case.phase",
+        ] {
+            let guard = Guard::compile(other).unwrap();
+            assert!(
+                guard
+                    .fast()
+                    .is_none_or(|f| !matches!(f, FastExpr::Compare(..)) || other.contains("&&")),
+                "{other}: {:?}",
+                guard.fast()
+            );
+        }
+        assert_eq!(fast("case.evidence.x >= 1 && case.phase"), None);
+        assert_eq!(fast(r#""notes" in case.intake"#), None);
+        assert_eq!(fast("case?.phase == 1"), None);
     }
 
     #[test]
