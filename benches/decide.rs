@@ -8,7 +8,9 @@
 //!   auto-detailing lifecycles on its own, from the case just before it (the clone of that case
 //!   is set-up, outside the timing);
 //! - `decide/guard`: the same `advance arrived → in_progress` on a surface whose transition
-//!   carries a Rhai rule and on one without it (target: guarded ≤ 2× unguarded).
+//!   carries a Rhai rule and on one without it (target: guarded ≤ 2× unguarded); the rule
+//!   (`case.evidence.arrival >= 1`) is in the subset the spine judges without the interpreter,
+//!   so `rhai_guarded_interpreted` adds the same rule written so that Rhai must run it.
 
 #![allow(
     missing_docs,
@@ -130,7 +132,12 @@ fn guard(c: &mut Criterion) {
         },
     );
     let lee = support::lee();
-    for (name, surface) in [("unguarded", &plain), ("rhai_guarded", &guarded)] {
+    let rhai = support::rhai_guarded();
+    for (name, surface) in [
+        ("unguarded", &plain),
+        ("rhai_guarded", &guarded),
+        ("rhai_guarded_interpreted", &rhai),
+    ] {
         let case = before_in_progress(surface);
         spine::decide(&case, surface, &lee, &command, NOW).unwrap();
         group.bench_function(name, |b| {

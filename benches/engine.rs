@@ -30,7 +30,8 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use planck::engine::Engine;
 use planck::host::{
-    ManualClock, MemoryStore, NullTransport, SqliteOptions, SqliteStore, Store, Synchronous,
+    GroupCommitSqliteStore, ManualClock, MemoryStore, NullTransport, SqliteOptions, SqliteStore,
+    Store, Synchronous,
 };
 use support::{Step, engine_lifecycle, fresh_case, lifecycle};
 
@@ -112,6 +113,20 @@ fn durable(c: &mut Criterion) {
         });
         group.finish();
     }
+    let mut group = c.benchmark_group("engine/sqlite_full_group");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(5));
+    group.throughput(Throughput::Elements(steps.len() as u64));
+    let engine = support::engine(GroupCommitSqliteStore::new(sqlite(
+        &dir,
+        "group",
+        Synchronous::Full,
+    )));
+    group.bench_function("threads_4", |b| {
+        b.iter_custom(|iters| threaded(&engine, &steps, iters))
+    });
+    group.finish();
 }
 
 criterion_group!(benches, memory, durable);

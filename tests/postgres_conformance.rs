@@ -161,6 +161,30 @@ mod with_postgres {
         assert!(report.is_ok(), "{report:?}");
     }
 
+    /// `load_after` reads only the tail, exactly as `load` would after dropping the head.
+    #[test]
+    fn load_after_reads_the_tail() {
+        let Some(url) = pg_url("load_after_reads_the_tail") else {
+            return;
+        };
+        let scratch = Scratch::new(&url, "tail");
+        let events = conformance::fixture_events("pg-t", None, 5, None).unwrap();
+        scratch.store.append("pg-t", 0, &events, None, &[]).unwrap();
+        for after in 0..=6u64 {
+            let tail = scratch.store.load_after("pg-t", after).unwrap();
+            let want: Vec<_> = events.iter().filter(|e| e.seq > after).cloned().collect();
+            assert_eq!(tail, want, "after {after}");
+        }
+        assert!(scratch.store.load_after("pg-none", 0).unwrap().is_empty());
+        assert!(
+            scratch
+                .store
+                .load_after("pg-t", u64::MAX)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
     /// Several workers dispatch one outbox at once: each signal is delivered exactly once
     /// (no publish fails here), and nothing is left pending.
     #[test]

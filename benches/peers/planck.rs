@@ -187,9 +187,14 @@ fn advance_ns(surface: &Surface, budget: Budget) -> f64 {
     1e9 / per_s
 }
 
-fn guard_ratio(budget: Budget) -> (f64, f64) {
+fn guard_ratio(budget: Budget) -> (f64, f64, f64) {
     let (guarded, plain) = support::guard_pair();
-    (advance_ns(&guarded, budget), advance_ns(&plain, budget))
+    let rhai = support::rhai_guarded();
+    (
+        advance_ns(&guarded, budget),
+        advance_ns(&plain, budget),
+        advance_ns(&rhai, budget),
+    )
 }
 
 fn verify(budget: Budget) -> f64 {
@@ -208,6 +213,39 @@ fn verify(budget: Budget) -> f64 {
         }
         events
     })
+}
+
+/// The cost of one envelope digest (canonical JSON + SHA-256 + hex), averaged over the events
+/// of a peer lifecycle, and of the SHA-256 alone over the same bytes: what every stored event
+/// costs the engine (and verify) on top of `decide`.
+fn digest_ns(budget: Budget) -> (f64, f64, f64) {
+    let surface = support::peer_surface();
+    let events = sqlite_floor::sealed_lifecycle(&surface, "case-1");
+    let n = events.len() as u64;
+    let bytes: Vec<Vec<u8>> = events
+        .iter()
+        .map(|e| {
+            let mut value = serde_json::to_value(e).unwrap();
+            if let Value::Object(map) = &mut value {
+                map.remove("digest");
+            }
+            planck::audit::canonical::reference_canonical_json(&value).unwrap()
+        })
+        .collect();
+    let avg_len = bytes.iter().map(Vec::len).sum::<usize>() as f64 / n as f64;
+    let digest = rate(budget, || {
+        for e in &events {
+            black_box(e.compute_digest().unwrap());
+        }
+        n
+    });
+    let sha = rate(budget, || {
+        for b in &bytes {
+            black_box(planck::audit::sha256_hex(black_box(b)));
+        }
+        n
+    });
+    (1e9 / digest, 1e9 / sha, avg_len)
 }
 
 fn compile_us(text: &str, format: Format, budget: Budget) -> f64 {
@@ -257,9 +295,16 @@ fn main() {
         out.insert("engine_memory_per_s", json!(engine_memory(budget)));
     }
     if want("guard") {
-        let (guarded, plain) = guard_ratio(budget);
+        let (guarded, plain, rhai) = guard_ratio(budget);
         out.insert("guarded_advance_ns", json!(guarded));
         out.insert("unguarded_advance_ns", json!(plain));
+        out.insert("rhai_guarded_advance_ns", json!(rhai));
+    }
+    if want("digest") {
+        let (digest, sha, len) = digest_ns(budget);
+        out.insert("envelope_digest_ns", json!(digest));
+        out.insert("sha256_ns", json!(sha));
+        out.insert("envelope_bytes", json!(len));
     }
     if want("verify") {
         out.insert("verify_events_per_s", json!(verify(budget)));

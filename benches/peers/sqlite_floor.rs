@@ -136,10 +136,7 @@ fn store_append(store: &impl Store, cases: &[Vec<StoredEvent>]) -> u64 {
 }
 
 /// The same from `THREADS` threads at once (each on its own cases): rows and wall time.
-fn store_append_threads(
-    store: &(impl Store + Sync),
-    cases: Vec<Vec<Vec<StoredEvent>>>,
-) -> (u64, Duration) {
+fn store_append_threads(store: &impl Store, cases: Vec<Vec<Vec<StoredEvent>>>) -> (u64, Duration) {
     let barrier = Barrier::new(cases.len() + 1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = cases

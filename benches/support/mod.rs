@@ -168,6 +168,24 @@ message = "the crew has not checked in on site""#,
     (guarded, plain)
 }
 
+/// The guarded surface of [`guard_pair`] with a rule outside the spine's fast subset (it uses
+/// `in`), so Rhai itself judges it on every move: the cost of the interpreter path.
+pub fn rhai_guarded() -> Surface {
+    let (guarded, _) = guard_pair();
+    let toml = planck::surface::print::to_toml(guarded.definition())
+        .replace("slug = \"guarded\"", "slug = \"rhai-guarded\"")
+        .replace(
+            "case.evidence.arrival >= 1",
+            "\"arrival\" in case.evidence && case.evidence.arrival >= 1",
+        );
+    let surface = surface_from_toml(&toml);
+    assert!(
+        surface.rules().iter().all(|r| r.guard.fast().is_none()),
+        "the rule must need Rhai"
+    );
+    surface
+}
+
 /// A generated surface in TOML with `n` phases (`p0` … `p{n-1}`), a linear chain of declared
 /// transitions, and two evidence categories: the shape a generator of large surfaces writes.
 pub fn generated_toml(n: usize) -> String {

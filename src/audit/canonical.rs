@@ -89,9 +89,9 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), serde_jso
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut hex = [0_u8; 64];
-    match hex::encode_to_slice(digest, &mut hex) {
-        Ok(()) => String::from_utf8_lossy(&hex).into_owned(),
-        Err(_) => hex::encode(digest),
+    match hex::encode_to_slice(digest, &mut hex).map(|()| String::from_utf8(hex.to_vec())) {
+        Ok(Ok(text)) => text,
+        _ => hex::encode(digest),
     }
 }
 
@@ -241,7 +241,7 @@ mod tests {
         same(&1.5_f32);
         same(&BTreeMap::from([(3_u8, "three"), (1, "one")]));
         same(&u128::from(u64::MAX));
-        same(&(i128::from(i64::MIN) - 0));
+        same(&i128::from(i64::MIN));
         same(&Some(b"bytes".as_slice()));
     }
 }

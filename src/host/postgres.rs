@@ -112,7 +112,7 @@ impl Sql {
             load: format!(
                 "SELECT event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor, surface,
                         surface_fingerprint, idempotency_key, payload, prev_digest, digest
-                   FROM {s}.planck_events WHERE case_id = $1 ORDER BY seq"
+                   FROM {s}.planck_events WHERE case_id = $1 AND seq > $2 ORDER BY seq"
             ),
             insert_case: format!(
                 "INSERT INTO {s}.planck_cases (case_id, version) VALUES ($1, $2) ON CONFLICT (case_id) DO NOTHING"
@@ -481,10 +481,15 @@ fn event_from_row(case: &str, row: &Row) -> Result<StoredEvent, StoreError> {
 
 impl Store for PostgresStore {
     fn load(&self, case: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        self.load_after(case, 0)
+    }
+
+    fn load_after(&self, case: &str, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
         let mut conn = self.conn()?;
         let rows = conn
             .client()?
-            .query(&self.sql.load, &[&case])
+            .query(&self.sql.load, &[&case, &after])
             .map_err(backend("loading a case"))?;
         rows.iter().map(|row| event_from_row(case, row)).collect()
     }

@@ -287,12 +287,17 @@ impl<'a> PreparedAppend<'a> {
     /// the outbox rows, on `conn`, which must be inside a write transaction (or a savepoint).
     /// On an error the caller rolls back whatever was written.
     pub(crate) fn write(&self, conn: &Connection) -> Result<(), StoreError> {
+        self.check(conn)?;
+        self.insert(conn)
+    }
+
+    /// The checks of [`PreparedAppend::write`], which write nothing: the case is at the
+    /// expected version and the idempotency key is free.
+    pub(crate) fn check(&self, conn: &Connection) -> Result<(), StoreError> {
         let case: &str = &self.case;
         let expected_version = self.expected_version;
         let expected = self.expected;
-        let rows = self.rows.as_slice();
         let idempotency = self.idempotency.as_deref();
-        let signals = self.signals.as_slice();
         let actual: i64 = conn
             .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events WHERE case_id = ?1")
             .and_then(|mut stmt| stmt.query_row([case], |r| r.get(0)))
@@ -315,6 +320,17 @@ impl<'a> PreparedAppend<'a> {
                 });
             }
         }
+        Ok(())
+    }
+
+    /// The writes of [`PreparedAppend::write`], after [`PreparedAppend::check`] passed. An
+    /// error here may leave some rows written: the caller rolls back.
+    pub(crate) fn insert(&self, conn: &Connection) -> Result<(), StoreError> {
+        let case: &str = &self.case;
+        let expected_version = self.expected_version;
+        let rows = self.rows.as_slice();
+        let idempotency = self.idempotency.as_deref();
+        let signals = self.signals.as_slice();
         {
             let mut insert = conn
                 .prepare_cached(

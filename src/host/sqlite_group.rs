@@ -5,17 +5,20 @@
 //! [`SqliteStore`] commits once per append, so appends from several threads take turns at the
 //! disk. Here, appends that arrive while a commit is under way queue up; the next thread to
 //! find no commit under way becomes the *leader*, takes every queued append (up to
-//! [`MAX_GROUP`]), writes them all in one `BEGIN IMMEDIATE` transaction, each inside its own
-//! savepoint, and commits once. Each caller still returns only after the commit that holds its
-//! append (commit-before-acknowledge), and with its own result: an append that fails its
-//! expected-version check, its idempotency key or its outbox check is rolled back to its
-//! savepoint alone and reported to its caller alone, exactly as [`SqliteStore`] would report
-//! it; the other appends of the group commit. Appends of one group are written in arrival
-//! order, so a later append sees an earlier one's events, as it would one commit later.
+//! [`MAX_GROUP`]), writes them all in one `BEGIN IMMEDIATE` transaction and commits once.
+//!
+//! Each caller still returns only after the commit that holds its append
+//! (commit-before-acknowledge), and with its own result, exactly as [`SqliteStore`] would give
+//! it: each append's checks (expected version, idempotency key) run before its writes, so an
+//! append that is refused writes nothing and the rest of its group commits; should a write
+//! fail after its checks passed (a backend error, a repeated outbox id), the transaction is
+//! dropped and the group written again with each append in a savepoint of its own. Appends of
+//! one group are written in arrival order, so a later append sees an earlier one's events, as
+//! it would one commit later. If the group cannot commit, every caller in it gets the error.
 //!
 //! A lone caller pays nothing for this: it finds no commit under way, leads a group of one and
-//! commits at once. Under concurrency, the threads just acknowledged are still on their way back
-//! when the next leader starts; so, like PostgreSQL's `commit_delay`/`commit_siblings`, a
+//! commits at once. Under concurrency, the threads just acknowledged are still on their way
+//! back when the next leader starts; so, like PostgreSQL's `commit_delay`/`commit_siblings`, a
 //! leader whose previous group held several appends waits (at most [`DEFAULT_MAX_WAIT`], see
 //! [`GroupCommitSqliteStore::with_max_wait`]) for as many to queue before it commits. That only
 //! delays a commit, never an acknowledgement past its commit. Reads go straight to the
@@ -181,12 +184,12 @@ impl GroupCommitSqliteStore {
                 return Err(backend("beginning a group of appends")(e));
             }
         };
-        let run = |sql: &str| {
-            tx.prepare_cached(sql)
-                .and_then(|mut s| s.execute([]))
-                .map(|_| ())
-        };
         let deadline = Instant::now() + self.max_wait;
+        // Checks first, then writes, with no savepoint: an append whose checks fail wrote
+        // nothing. Only a write failing after its checks passed (a backend error, a repeated
+        // outbox id) leaves rows behind; then the whole transaction is dropped and the group
+        // written again, each append in a savepoint of its own.
+        let mut clean = true;
         loop {
             let batch: Vec<Arc<Pending>> = {
                 let mut queue = lock(&self.queue);
@@ -217,22 +220,45 @@ impl GroupCommitSqliteStore {
             let first = group.len();
             group.extend(batch);
             for pending in group.iter().skip(first) {
-                run("SAVEPOINT planck_append").map_err(backend("opening an append's savepoint"))?;
-                let result = pending.append.write(&tx);
-                match &result {
-                    // Keep the append: fold its savepoint into the transaction.
-                    Ok(()) => run("RELEASE planck_append"),
-                    // Undo this append alone; the group's others stay.
-                    Err(_) => {
-                        run("ROLLBACK TO planck_append").and_then(|()| run("RELEASE planck_append"))
-                    }
+                let result = pending.append.check(&tx);
+                if result.is_ok() && pending.append.insert(&tx).is_err() {
+                    clean = false;
+                    break;
                 }
-                .map_err(backend("closing an append's savepoint"))?;
                 results.push(result);
             }
-            if group.len() >= MAX_GROUP {
+            if !clean || group.len() >= MAX_GROUP {
                 break;
             }
+        }
+        if clean {
+            return tx
+                .commit()
+                .map_err(backend("committing a group of appends"));
+        }
+        drop(tx);
+        results.clear();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend("beginning a group of appends"))?;
+        let run = |sql: &str| {
+            tx.prepare_cached(sql)
+                .and_then(|mut s| s.execute([]))
+                .map(|_| ())
+        };
+        for pending in group.iter() {
+            run("SAVEPOINT planck_append").map_err(backend("opening an append's savepoint"))?;
+            let result = pending.append.write(&tx);
+            match &result {
+                // Keep the append: fold its savepoint into the transaction.
+                Ok(()) => run("RELEASE planck_append"),
+                // Undo this append alone; the group's others stay.
+                Err(_) => {
+                    run("ROLLBACK TO planck_append").and_then(|()| run("RELEASE planck_append"))
+                }
+            }
+            .map_err(backend("closing an append's savepoint"))?;
+            results.push(result);
         }
         tx.commit()
             .map_err(backend("committing a group of appends"))

@@ -128,7 +128,9 @@ pub trait Store: Send + Sync {
     /// whole case and drops the first `after`; a store overrides it to read only the tail.
     fn load_after(&self, case: &str, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
         let mut events = self.load(case)?;
-        let skip = usize::try_from(after).unwrap_or(usize::MAX).min(events.len());
+        let skip = usize::try_from(after)
+            .unwrap_or(usize::MAX)
+            .min(events.len());
         events.drain(..skip);
         Ok(events)
     }

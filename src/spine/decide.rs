@@ -388,6 +388,9 @@ fn run_rules<C: Catalog, T: Trace>(
     transition_rule: Option<RuleId>,
     on: &[CommandKind],
 ) -> Result<(), Rejection> {
+    if surface.rules().is_empty() {
+        return Ok(());
+    }
     let mut ids: Vec<RuleId> = Vec::new();
     ids.extend(transition_rule);
     for kind in on {
@@ -466,12 +469,13 @@ fn run_rules<C: Catalog, T: Trace>(
     }
 }
 
+/// `what` names the move in messages; it is only built when a message is.
 fn evidence_gate<T: Trace>(
     trace: &mut T,
     surface: &Surface,
     categories: Vec<&str>,
     counts: &BTreeMap<String, u32>,
-    what: &str,
+    what: impl Fn() -> String,
 ) -> Result<(), Rejection> {
     let missing = missing_evidence(surface, categories.iter().copied(), counts);
     let result = if missing.is_empty() {
@@ -483,15 +487,15 @@ fn evidence_gate<T: Trace>(
             .collect();
         Err(Rejection::new(
             Code::EvidenceMissing,
-            format!("{what} needs more evidence: {}", names.join(", ")),
+            format!("{} needs more evidence: {}", what(), names.join(", ")),
         )
         .with_detail(json!({ "missing": missing })))
     };
     gate(trace, "evidence", result, || {
         if categories.is_empty() {
-            format!("{what} requires no evidence")
+            format!("{} requires no evidence", what())
         } else {
-            format!("{what}: every required category holds enough evidence")
+            format!("{}: every required category holds enough evidence", what())
         }
     })
 }
@@ -503,21 +507,24 @@ fn resolve_for_new<'a, C: Catalog, T: Trace>(
     cx: &mut Ctx<'a, C, T>,
     requested: &str,
 ) -> Result<&'a Surface, Rejection> {
-    let (slug, version) = match requested.split_once('@') {
-        Some((slug, v)) => (slug, v.parse::<u32>().ok()),
-        None => (requested, None),
-    };
     let catalog = cx.catalog;
-    let chosen = match version {
-        Some(v) => catalog.exact(slug, v),
-        None => catalog.latest_active(slug).or_else(|| catalog.latest(slug)),
+    // `slug` asks for the highest active version; `slug@N` pins exactly version N.
+    let chosen = match requested.split_once('@') {
+        Some((slug, v)) => v.parse::<u32>().ok().and_then(|v| catalog.exact(slug, v)),
+        None => catalog
+            .latest_active(requested)
+            .or_else(|| catalog.latest(requested)),
     };
     let result = match chosen {
-        None => Err(Rejection::new(
-            Code::UnknownSurface,
-            format!("no surface `{requested}` is registered"),
-        )
-        .with_detail(json!({ "surface": requested }))),
+        None => {
+            // Echo at most a short prefix of what was asked for: it comes from outside.
+            let shown = shorten(requested, limits::MAX_ID_LEN);
+            Err(Rejection::new(
+                Code::UnknownSurface,
+                format!("no surface `{shown}` is registered"),
+            )
+            .with_detail(json!({ "surface": shown })))
+        }
         Some(s) if s.status() != Status::Active => reject(
             Code::SurfaceInactive,
             format!(
@@ -532,6 +539,18 @@ fn resolve_for_new<'a, C: Catalog, T: Trace>(
         format!("`{requested}` resolves to an active surface")
     })?;
     chosen.ok_or_else(|| Rejection::new(Code::UnknownSurface, "no such surface"))
+}
+
+/// At most `max` bytes of `text` (cut on a character boundary), with `…` when cut.
+fn shorten(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", text.get(..end).unwrap_or(""))
 }
 
 fn submit_request<C: Catalog, T: Trace>(cx: &mut Ctx<'_, C, T>) -> Result<Vec<Event>, Rejection> {
@@ -1098,13 +1117,9 @@ fn advance<C: Catalog, T: Trace>(
         .iter()
         .map(|c| surface.evidence().name(*c))
         .collect();
-    evidence_gate(
-        cx.trace,
-        surface,
-        required,
-        &counts,
-        &format!("moving to `{to}`"),
-    )?;
+    evidence_gate(cx.trace, surface, required, counts, || {
+        format!("moving to `{to}`")
+    })?;
     run_rules(cx, surface, case, transition.rule, &[CommandKind::Advance])?;
     Ok(vec![Event::PhaseAdvanced {
         from: current_name.to_string(),
@@ -1161,11 +1176,11 @@ fn allowed_targets(surface: &Surface, from: Option<PhaseId>) -> Vec<String> {
         .collect()
 }
 
-fn evidence_counts(case: &Case) -> BTreeMap<String, u32> {
+fn evidence_counts(case: &Case) -> &BTreeMap<String, u32> {
+    static NONE: BTreeMap<String, u32> = BTreeMap::new();
     case.service_event
         .as_ref()
-        .map(|s| s.evidence_counts.clone())
-        .unwrap_or_default()
+        .map_or(&NONE, |s| &s.evidence_counts)
 }
 
 fn attach_evidence<C: Catalog, T: Trace>(
@@ -1288,13 +1303,9 @@ fn complete_service_event<C: Catalog, T: Trace>(
             .iter()
             .map(|c| surface.evidence().name(*c)),
     );
-    evidence_gate(
-        cx.trace,
-        surface,
-        required,
-        &counts,
-        "completing the service event",
-    )?;
+    evidence_gate(cx.trace, surface, required, counts, || {
+        "completing the service event".to_string()
+    })?;
     run_rules(
         cx,
         surface,
@@ -1318,7 +1329,7 @@ fn complete_service_event<C: Catalog, T: Trace>(
         )
     })?;
     crate::spine::evolve::complete(&mut se, surface.phase_name(last), outcome, cx.now);
-    let record = seal_record(case, &se, cx.now)?;
+    let record = seal_record(case, se, cx.now)?;
     let signal = Signal {
         id: signal_id(&case.id, "record", &case.signals, &[]),
         kind: "record".to_string(),
@@ -1344,12 +1355,12 @@ pub fn compose_record(case: &Case, completed_at: Millis) -> Result<Record, Rejec
             "a record needs a completed service event",
         ));
     };
-    seal_record(case, se, completed_at)
+    seal_record(case, se.clone(), completed_at)
 }
 
 /// [`compose_record`] with the ServiceEvent given apart from the case (the rest of the body
 /// comes from `case`).
-fn seal_record(case: &Case, se: &ServiceEvent, completed_at: Millis) -> Result<Record, Rejection> {
+fn seal_record(case: &Case, se: ServiceEvent, completed_at: Millis) -> Result<Record, Rejection> {
     let Some(request) = case.request.as_ref() else {
         return Err(Rejection::new(
             Code::InvalidState,
@@ -1360,9 +1371,9 @@ fn seal_record(case: &Case, se: &ServiceEvent, completed_at: Millis) -> Result<R
         case: case.id.clone(),
         surface: request.surface.clone(),
         operator: case.owner().unwrap_or("").to_string(),
-        phases: se.history.clone(),
-        evidence: se.evidence.clone(),
-        outcome: se.outcome.clone(),
+        phases: se.history,
+        evidence: se.evidence,
+        outcome: se.outcome,
         completed_at,
     };
     let digest = digest_of(&body).map_err(|e| {

@@ -370,13 +370,41 @@ required = ["contact"]
         let mut later = Case::new("c-1");
         for e in [
             submitted.clone(),
-            Event::TaskApproved { by: "admin".into(), at: 2 },
-            Event::TaskAssigned { operator: "op-lee".into(), by: "admin".into(), at: 3 },
-            Event::JobCreated { by: "admin".into(), phase: "queued".into(), at: 4 },
-            Event::JobClaimed { operator: "op-lee".into(), implicit: false, at: 5 },
-            Event::ServiceEventOpened { phase: "claimed".into(), at: 5 },
-            Event::PhaseAdvanced { from: "claimed".into(), to: "arrived".into(), by: "op-lee".into(), at: 6 },
-            Event::EvidenceAttached { category: "after".into(), reference: "r".into(), by: "op-lee".into(), at: 7 },
+            Event::TaskApproved {
+                by: "admin".into(),
+                at: 2,
+            },
+            Event::TaskAssigned {
+                operator: "op-lee".into(),
+                by: "admin".into(),
+                at: 3,
+            },
+            Event::JobCreated {
+                by: "admin".into(),
+                phase: "queued".into(),
+                at: 4,
+            },
+            Event::JobClaimed {
+                operator: "op-lee".into(),
+                implicit: false,
+                at: 5,
+            },
+            Event::ServiceEventOpened {
+                phase: "claimed".into(),
+                at: 5,
+            },
+            Event::PhaseAdvanced {
+                from: "claimed".into(),
+                to: "arrived".into(),
+                by: "op-lee".into(),
+                at: 6,
+            },
+            Event::EvidenceAttached {
+                category: "after".into(),
+                reference: "r".into(),
+                by: "op-lee".into(),
+                at: 7,
+            },
             Event::SettlementRecorded {
                 status: SettlementStatus::Captured,
                 amount_minor: 5,
@@ -446,7 +474,12 @@ required = ["contact"]
             Principal::new("admin", [Role::Admin]),
         ];
         let commands = [
-            Command::new("c-1", CommandBody::Advance { to: "arrived".into() }),
+            Command::new(
+                "c-1",
+                CommandBody::Advance {
+                    to: "arrived".into(),
+                },
+            ),
             Command::new("c-1", CommandBody::ClaimJob),
         ];
         let mut answered = 0;
@@ -476,6 +509,9 @@ required = ["contact"]
                 }
             }
         }
-        assert!(answered * 2 > judged, "only {answered} of {judged} answered fast");
+        assert!(
+            answered * 2 > judged,
+            "only {answered} of {judged} answered fast"
+        );
     }
 }

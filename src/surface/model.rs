@@ -41,7 +41,7 @@ pub struct Fingerprint(pub [u8; 32]);
 impl Fingerprint {
     /// Lowercase hex, 64 characters.
     pub fn to_hex(&self) -> String {
-        String::from_utf8_lossy(&self.hex_bytes()).into_owned()
+        String::from_utf8(self.hex_bytes().to_vec()).unwrap_or_else(|_| hex::encode(self.0))
     }
 
     /// Whether `hex` is exactly [`Fingerprint::to_hex`] of this fingerprint, compared without

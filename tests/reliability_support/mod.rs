@@ -202,6 +202,13 @@ impl Store for Counting {
     fn load(&self, case: &str) -> Result<Vec<planck::host::StoredEvent>, planck::host::StoreError> {
         self.0.load(case)
     }
+    fn load_after(
+        &self,
+        case: &str,
+        after: u64,
+    ) -> Result<Vec<planck::host::StoredEvent>, planck::host::StoreError> {
+        self.0.load_after(case, after)
+    }
     fn append(
         &self,
         case: &str,

@@ -1,0 +1,75 @@
+// Reads the JSON that planck's peers bench, the XState peer and the statig peer printed, and
+// prints one line per figure: planck, the peer (or the target), the ratio, and whether the
+// issue's target holds. With --markdown, prints the same as a Markdown table.
+//
+// Usage: node benches/peers/table.mjs planck.json xstate.json statig.json [--markdown]
+import { readFileSync } from 'node:fs';
+
+const args = process.argv.slice(2);
+const markdown = args.includes('--markdown');
+const [planckFile, xstateFile, statigFile] = args.filter((a) => !a.startsWith('--'));
+const read = (f) => JSON.parse(readFileSync(f, 'utf8').trim().split('\n').pop());
+const p = read(planckFile);
+const x = read(xstateFile);
+const s = read(statigFile);
+
+const fmt = (v, unit) => {
+  if (v === undefined || Number.isNaN(v)) return 'n/a';
+  if (unit === 'µs' || unit === 'ns') return `${v.toFixed(v < 10 ? 2 : 0)} ${unit}`;
+  if (v >= 1e6) return `${(v / 1e6).toFixed(2)} M${unit}`;
+  if (v >= 1e3) return `${(v / 1e3).toFixed(1)} k${unit}`;
+  return `${v.toFixed(1)} ${unit}`;
+};
+
+// [figure, planck value, unit, peer name, peer value, ratio, target text, met]
+const rows = [];
+const add = (figure, pv, unit, peerName, peerV, ratio, target, met) =>
+  rows.push({ figure, planck: fmt(pv, unit), peer: `${peerName}: ${fmt(peerV, unit)}`, ratio, target, met });
+const r = (a, b) => a / b;
+
+add('decide + evolve, whole lifecycle (cmd/s vs transitions/s)', p.decide_evolve_per_s, '/s', 'XState v5', x.transitions_per_s,
+  r(p.decide_evolve_per_s, x.transitions_per_s), '≥ 20×', r(p.decide_evolve_per_s, x.transitions_per_s) >= 20);
+add('decide + evolve vs compiled FSM floor', p.decide_evolve_per_s, '/s', 'statig', s.transitions_per_s,
+  r(p.decide_evolve_per_s, s.transitions_per_s), 'floor', null);
+add('Engine::execute on MemoryStore (cmd/s)', p.engine_memory_per_s, '/s', 'XState v5', x.transitions_per_s,
+  r(p.engine_memory_per_s, x.transitions_per_s), '≥ 3×', r(p.engine_memory_per_s, x.transitions_per_s) >= 3);
+add('advance with a Rhai rule vs without (time)', p.guarded_advance_ns, 'ns', 'unguarded', p.unguarded_advance_ns,
+  r(p.guarded_advance_ns, p.unguarded_advance_ns), '≤ 2×', r(p.guarded_advance_ns, p.unguarded_advance_ns) <= 2);
+add('  … the rule run by the Rhai interpreter', p.rhai_guarded_advance_ns, 'ns', 'unguarded', p.unguarded_advance_ns,
+  r(p.rhai_guarded_advance_ns, p.unguarded_advance_ns), 'info', null);
+add('SqliteStore FULL, one case at a time (rows/s)', p.sqlite_store_full_rows_per_s, '/s', 'raw rusqlite, 1 row/tx', p.sqlite_floor_full_rows_per_s,
+  r(p.sqlite_store_full_rows_per_s, p.sqlite_floor_full_rows_per_s), '≥ 0.8×', r(p.sqlite_store_full_rows_per_s, p.sqlite_floor_full_rows_per_s) >= 0.8);
+add(`group commit FULL, ${p.sqlite_threads} threads (rows/s)`, p.sqlite_group_full_threads_rows_per_s, '/s', 'SqliteStore 1 at a time', p.sqlite_store_full_rows_per_s,
+  r(p.sqlite_group_full_threads_rows_per_s, p.sqlite_store_full_rows_per_s), '≥ 5×', r(p.sqlite_group_full_threads_rows_per_s, p.sqlite_store_full_rows_per_s) >= 5);
+add(`  … vs raw rusqlite, ${p.sqlite_threads} rows/tx (ceiling)`, p.sqlite_group_full_threads_rows_per_s, '/s', 'raw rusqlite', p.sqlite_floor_full_group_rows_per_s,
+  r(p.sqlite_group_full_threads_rows_per_s, p.sqlite_floor_full_group_rows_per_s), 'info', null);
+add(`  plain SqliteStore, ${p.sqlite_threads} threads (rows/s)`, p.sqlite_store_full_threads_rows_per_s, '/s', 'SqliteStore 1 at a time', p.sqlite_store_full_rows_per_s,
+  r(p.sqlite_store_full_threads_rows_per_s, p.sqlite_store_full_rows_per_s), 'info', null);
+add('SqliteStore NORMAL, one case at a time (rows/s)', p.sqlite_store_normal_rows_per_s, '/s', 'SqliteStore FULL', p.sqlite_store_full_rows_per_s,
+  r(p.sqlite_store_normal_rows_per_s, p.sqlite_store_full_rows_per_s), 'info', null);
+add('raw rusqlite FULL, 64 rows/tx (rows/s)', p.sqlite_floor_full_batched_rows_per_s, '/s', 'raw rusqlite, 1 row/tx', p.sqlite_floor_full_rows_per_s,
+  r(p.sqlite_floor_full_batched_rows_per_s, p.sqlite_floor_full_rows_per_s), 'info', null);
+add('Engine::execute on SqliteStore FULL (cmd/s)', p.engine_sqlite_full_per_s, '/s', 'XState v5', x.transitions_per_s,
+  r(p.engine_sqlite_full_per_s, x.transitions_per_s), 'info', null);
+add('verify (events/s)', p.verify_events_per_s, '/s', 'target', 500000,
+  r(p.verify_events_per_s, 500000), '≥ 1× of 500k/s', p.verify_events_per_s >= 500000);
+add('compile, slowest shipped surface', p.compile_shipped_worst_us, 'µs', 'target', 100,
+  r(p.compile_shipped_worst_us, 100), '< 100 µs', p.compile_shipped_worst_us < 100);
+add('compile per phase, 10,000 vs 100 phases', p.compile_per_phase_10000_us, 'µs', '100 phases', p.compile_per_phase_100_us,
+  r(p.compile_per_phase_10000_us, p.compile_per_phase_100_us), '≤ 2× (n log n)', r(p.compile_per_phase_10000_us, p.compile_per_phase_100_us) <= 2);
+
+const mark = (met) => (met === null ? '' : met ? 'met' : 'MISSED');
+if (markdown) {
+  console.log('| figure | planck | peer / baseline | ratio | target | |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const row of rows) {
+    console.log(`| ${row.figure.trim()} | ${row.planck} | ${row.peer} | ${row.ratio.toFixed(2)}× | ${row.target} | ${mark(row.met)} |`);
+  }
+} else {
+  const w = Math.max(...rows.map((row) => row.figure.length));
+  for (const row of rows) {
+    console.log(
+      `${row.figure.padEnd(w)}  ${row.planck.padStart(12)}  ${row.peer.padEnd(36)}  ${(row.ratio.toFixed(2) + '×').padStart(9)}  ${row.target.padEnd(16)} ${mark(row.met)}`,
+    );
+  }
+}
