@@ -959,14 +959,26 @@ fn a_malformed_version_pin_is_an_unknown_surface() {
     let args = json!({"surface": "event-coordination@one", "intake": intake_for(EC)});
     assert_eq!(h.code(&client(), "submit_request", args), R::UnknownSurface);
     let args = json!({"surface": "event-coordination@1", "intake": intake_for(EC)});
-    assert!(h.send(&client(), cmd("c-1", "submit_request", args)).is_ok());
+    assert!(
+        h.send(&client(), cmd("c-1", "submit_request", args))
+            .is_ok()
+    );
 }
 
 #[test]
 fn an_unknown_surface_is_not_echoed_at_length() {
     let mut h = h();
     let long = "x".repeat(100_000);
-    let r = h.send(&client(), cmd("c-1", "submit_request", json!({"surface": long, "intake": {}}))).unwrap_err();
+    let r = h
+        .send(
+            &client(),
+            cmd(
+                "c-1",
+                "submit_request",
+                json!({"surface": long, "intake": {}}),
+            ),
+        )
+        .unwrap_err();
     assert_eq!(r.code, R::UnknownSurface);
     assert!(r.message.len() < 300, "{}", r.message.len());
 }
