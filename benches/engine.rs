@@ -118,11 +118,9 @@ fn durable(c: &mut Criterion) {
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(5));
     group.throughput(Throughput::Elements(steps.len() as u64));
-    let engine = support::engine(GroupCommitSqliteStore::new(sqlite(
-        &dir,
-        "group",
-        Synchronous::Full,
-    )));
+    let engine = support::engine(
+        GroupCommitSqliteStore::with_reader(sqlite(&dir, "group", Synchronous::Full)).unwrap(),
+    );
     group.bench_function("threads_4", |b| {
         b.iter_custom(|iters| threaded(&engine, &steps, iters))
     });

@@ -6,7 +6,9 @@
 //! one row per transaction, once batched (`BATCH` rows per transaction). planck's side appends
 //! the same events through the `Store` trait, one event per append (so one row per
 //! transaction, version check included), one case at a time; and from several threads at once
-//! on the group-commit store, where appends that arrive together share one transaction.
+//! on the group-commit store, where appends that arrive together share one transaction. The
+//! whole engine is timed on `SqliteStore` (one case at a time) and on the group-commit store
+//! (`THREADS` threads, each driving its own cases).
 
 use std::path::Path;
 use std::sync::Barrier;
@@ -262,6 +264,39 @@ pub fn figures(
             support::engine_lifecycle(&engine, &support::fresh_case("e"), &steps) as u64
         });
         out.push(("engine_sqlite_full_per_s", json!(rate)));
+    }
+    // The whole engine on the group-commit store (FULL), THREADS threads each on its own cases.
+    if want("engine_sqlite_group") {
+        let store = GroupCommitSqliteStore::open(dir.path().join("engine-group.db")).unwrap();
+        let engine = support::engine(store);
+        let steps = support::lifecycle("peer-lifecycle");
+        let rate = timed_rate(budget, || {
+            let barrier = Barrier::new(THREADS + 1);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..THREADS)
+                    .map(|_| {
+                        let (engine, steps, barrier) = (&engine, &steps, &barrier);
+                        scope.spawn(move || {
+                            barrier.wait();
+                            (0..2)
+                                .map(|_| {
+                                    support::engine_lifecycle(
+                                        engine,
+                                        &support::fresh_case("g"),
+                                        steps,
+                                    ) as u64
+                                })
+                                .sum::<u64>()
+                        })
+                    })
+                    .collect();
+                barrier.wait();
+                let start = Instant::now();
+                let n: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+                (n, start.elapsed())
+            })
+        });
+        out.push(("engine_sqlite_group_threads_per_s", json!(rate)));
     }
     out
 }

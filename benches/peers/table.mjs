@@ -51,6 +51,12 @@ add('raw rusqlite FULL, 64 rows/tx (rows/s)', p.sqlite_floor_full_batched_rows_p
   r(p.sqlite_floor_full_batched_rows_per_s, p.sqlite_floor_full_rows_per_s), 'info', null);
 add('Engine::execute on SqliteStore FULL (cmd/s)', p.engine_sqlite_full_per_s, '/s', 'XState v5', x.transitions_per_s,
   r(p.engine_sqlite_full_per_s, x.transitions_per_s), 'info', null);
+add(`Engine on group commit FULL, ${p.sqlite_threads} threads (cmd/s)`, p.engine_sqlite_group_threads_per_s, '/s', 'Engine on SqliteStore FULL', p.engine_sqlite_full_per_s,
+  r(p.engine_sqlite_group_threads_per_s, p.engine_sqlite_full_per_s), 'info', null);
+add('envelope digest per event (canonical JSON + SHA-256)', p.envelope_digest_ns, 'ns', 'XState transition', x.ns_per_transition,
+  r(p.envelope_digest_ns, x.ns_per_transition), 'info', null);
+add('  … of which SHA-256 over the bytes', p.sha256_ns, 'ns', `${Math.round(p.envelope_bytes)} B canonical`, p.envelope_digest_ns,
+  r(p.sha256_ns, p.envelope_digest_ns), 'info', null);
 add('verify (events/s)', p.verify_events_per_s, '/s', 'target', 500000,
   r(p.verify_events_per_s, 500000), '≥ 1× of 500k/s', p.verify_events_per_s >= 500000);
 add('compile, slowest shipped surface', p.compile_shipped_worst_us, 'µs', 'target', 100,
@@ -58,18 +64,19 @@ add('compile, slowest shipped surface', p.compile_shipped_worst_us, 'µs', 'targ
 add('compile per phase, 10,000 vs 100 phases', p.compile_per_phase_10000_us, 'µs', '100 phases', p.compile_per_phase_100_us,
   r(p.compile_per_phase_10000_us, p.compile_per_phase_100_us), '≤ 2× (n log n)', r(p.compile_per_phase_10000_us, p.compile_per_phase_100_us) <= 2);
 
+const ratioText = (v) => (v < 0.01 ? v.toExponential(1) : v.toFixed(2)) + '×';
 const mark = (met) => (met === null ? '' : met ? 'met' : 'MISSED');
 if (markdown) {
   console.log('| figure | planck | peer / baseline | ratio | target | |');
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const row of rows) {
-    console.log(`| ${row.figure.trim()} | ${row.planck} | ${row.peer} | ${row.ratio.toFixed(2)}× | ${row.target} | ${mark(row.met)} |`);
+    console.log(`| ${row.figure.trim()} | ${row.planck} | ${row.peer} | ${ratioText(row.ratio)} | ${row.target} | ${mark(row.met)} |`);
   }
 } else {
   const w = Math.max(...rows.map((row) => row.figure.length));
   for (const row of rows) {
     console.log(
-      `${row.figure.padEnd(w)}  ${row.planck.padStart(12)}  ${row.peer.padEnd(36)}  ${(row.ratio.toFixed(2) + '×').padStart(9)}  ${row.target.padEnd(16)} ${mark(row.met)}`,
+      `${row.figure.padEnd(w)}  ${row.planck.padStart(12)}  ${row.peer.padEnd(36)}  ${ratioText(row.ratio).padStart(9)}  ${row.target.padEnd(16)} ${mark(row.met)}`,
     );
   }
 }

@@ -37,5 +37,5 @@ pub(crate) fn pinned<'a>(
 ) -> Option<&'a Surface> {
     registry
         .exact(&pin.slug, pin.version)
-        .filter(|s| s.fingerprint().matches_hex(&pin.fingerprint))
+        .filter(|s| s.fingerprint_matches(&pin.fingerprint))
 }

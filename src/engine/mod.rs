@@ -40,6 +40,7 @@ mod error;
 mod receipt;
 mod view;
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -589,13 +590,13 @@ fn fold(id: &str, stored: &[StoredEvent]) -> Case {
 }
 
 /// The surface the events are judged under: the case's pin, or the one a submission sets.
-fn pin_of(case: &Case, events: &[Event]) -> Option<SurfacePin> {
+fn pin_of<'a>(case: &'a Case, events: &[Event]) -> Option<Cow<'a, SurfacePin>> {
     case.request
         .as_ref()
-        .map(|r| r.surface.clone())
+        .map(|r| Cow::Borrowed(&r.surface))
         .or_else(|| {
             events.iter().find_map(|e| match e {
-                Event::RequestSubmitted { surface, .. } => Some(surface.clone()),
+                Event::RequestSubmitted { surface, .. } => Some(Cow::Owned(surface.clone())),
                 _ => None,
             })
         })

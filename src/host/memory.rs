@@ -65,6 +65,9 @@ impl Store for MemoryStore {
         outbox: &[StoredSignal],
     ) -> Result<(), StoreError> {
         check_append(case, expected_version, events)?;
+        // Copy before taking the lock, so concurrent appends and loads wait only for the
+        // checks and the pushes.
+        let copies = events.to_vec();
         let mut inner = self.lock();
         let actual = inner.events.get(case).map_or(0, |e| e.len() as u64);
         if actual != expected_version {
@@ -103,7 +106,7 @@ impl Store for MemoryStore {
                 .events
                 .entry(case.to_string())
                 .or_default()
-                .extend_from_slice(events);
+                .extend(copies);
         }
         Ok(())
     }

@@ -21,8 +21,8 @@
 //! back when the next leader starts; so, like PostgreSQL's `commit_delay`/`commit_siblings`, a
 //! leader whose previous group held several appends waits (at most [`DEFAULT_MAX_WAIT`], see
 //! [`GroupCommitSqliteStore::with_max_wait`]) for as many to queue before it commits. That only
-//! delays a commit, never an acknowledgement past its commit. Reads go straight to the
-//! underlying [`SqliteStore`].
+//! delays a commit, never an acknowledgement past its commit. Reads go straight to SQLite on a
+//! second connection (on a file), so they never wait behind a group's commit.
 
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -44,6 +44,9 @@ pub const DEFAULT_MAX_WAIT: Duration = Duration::from_micros(200);
 #[derive(Debug)]
 pub struct GroupCommitSqliteStore {
     store: SqliteStore,
+    /// A second connection to the same file for reads, so that loading a case never waits
+    /// behind a group's commit (WAL readers see only committed appends). `None` in memory.
+    reader: Option<SqliteStore>,
     queue: Mutex<Queue>,
     /// Signalled when an append queues while a leader is at work.
     arrived: Condvar,
@@ -97,12 +100,31 @@ impl GroupCommitSqliteStore {
     /// Open (creating if needed) the database at `path` with the default options
     /// (`synchronous = FULL`).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        Ok(Self::new(SqliteStore::open(path)?))
+        Self::open_with(path, SqliteOptions::default())
     }
 
     /// Open (creating if needed) the database at `path`.
     pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, StoreError> {
-        Ok(Self::new(SqliteStore::open_with(path, options)?))
+        let path = path.as_ref();
+        let store = SqliteStore::open_with(path, options)?;
+        let reader = SqliteStore::open_with(path, options)?;
+        Ok(Self {
+            reader: Some(reader),
+            ..Self::new(store)
+        })
+    }
+
+    /// Group the appends of an already open store, reading through a second connection to its
+    /// file (opened with the default options) when it has one.
+    pub fn with_reader(store: SqliteStore) -> Result<Self, StoreError> {
+        let reader = match store.path() {
+            Some(path) => Some(SqliteStore::open(path)?),
+            None => None,
+        };
+        Ok(Self {
+            reader,
+            ..Self::new(store)
+        })
     }
 
     /// A fresh database in memory (gone when the store is dropped).
@@ -110,10 +132,12 @@ impl GroupCommitSqliteStore {
         Ok(Self::new(SqliteStore::open_in_memory()?))
     }
 
-    /// Group the appends of an already open store.
+    /// Group the appends of an already open store; reads share its one connection (see
+    /// [`GroupCommitSqliteStore::with_reader`]).
     pub fn new(store: SqliteStore) -> Self {
         GroupCommitSqliteStore {
             store,
+            reader: None,
             queue: Mutex::new(Queue::default()),
             arrived: Condvar::new(),
             max_wait: DEFAULT_MAX_WAIT,
@@ -127,9 +151,13 @@ impl GroupCommitSqliteStore {
         self
     }
 
-    /// The underlying store.
+    /// The underlying store (the writing connection).
     pub fn inner(&self) -> &SqliteStore {
         &self.store
+    }
+
+    fn reads(&self) -> &SqliteStore {
+        self.reader.as_ref().unwrap_or(&self.store)
     }
 
     /// Lead one group: open a transaction, write each queued append in its own savepoint as it
@@ -140,6 +168,16 @@ impl GroupCommitSqliteStore {
         let mut group: Vec<Arc<Pending>> = Vec::new();
         let mut results: Vec<Result<(), StoreError>> = Vec::new();
         let outcome = self.write_group(&mut group, &mut results);
+        // Hand the lead to the first caller still queued (or give it up) before waking this
+        // group's callers, so the next group is written while they wake.
+        {
+            let mut queue = lock(&self.queue);
+            queue.last_group = group.len();
+            match queue.waiting.first() {
+                Some(next) => next.set(Slot::Lead),
+                None => queue.leading = false,
+            }
+        }
         // Nothing is acknowledged unless the group committed.
         let failure = outcome.err().map(|e| e.to_string());
         let mut results = results.into_iter();
@@ -156,13 +194,6 @@ impl GroupCommitSqliteStore {
                 )),
             };
             pending.set(Slot::Done(result));
-        }
-        // Hand the lead to the first caller still queued, or give it up.
-        let mut queue = lock(&self.queue);
-        queue.last_group = group.len();
-        match queue.waiting.first() {
-            Some(next) => next.set(Slot::Lead),
-            None => queue.leading = false,
         }
     }
 
@@ -267,7 +298,11 @@ impl GroupCommitSqliteStore {
 
 impl Store for GroupCommitSqliteStore {
     fn load(&self, case: &str) -> Result<Vec<StoredEvent>, StoreError> {
-        self.store.load(case)
+        self.reads().load(case)
+    }
+
+    fn load_after(&self, case: &str, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        self.reads().load_after(case, after)
     }
 
     fn append(
@@ -318,15 +353,15 @@ impl Store for GroupCommitSqliteStore {
     }
 
     fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.store.idempotency(key)
+        self.reads().idempotency(key)
     }
 
     fn cases(&self) -> Result<Vec<String>, StoreError> {
-        self.store.cases()
+        self.reads().cases()
     }
 
     fn pending_signals(&self, limit: usize) -> Result<Vec<StoredSignal>, StoreError> {
-        self.store.pending_signals(limit)
+        self.reads().pending_signals(limit)
     }
 
     fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use crate::audit::digest_of;
 use crate::policy::{self, Principal, Role, check_intake, missing_evidence};
 use crate::spine::case::{
-    Case, JobState, Millis, Record, RecordBody, ServiceEvent, ServiceEventState, SettlementStatus,
-    Signal, SurfacePin, TaskState,
+    Case, EvidenceItem, JobState, Millis, PhaseEntry, Record, RecordBody, ServiceEvent,
+    ServiceEventState, SettlementStatus, Signal, SurfacePin, TaskState,
 };
 use crate::spine::catalog::Catalog;
 use crate::spine::command::{Command, CommandBody};
@@ -194,7 +194,7 @@ fn pinned_surface<'a, C: Catalog, T: Trace>(
     let found = cx.catalog.exact(&pin.slug, pin.version);
     let result = match found {
         None => reject(Code::UnknownSurface, format!("the case is pinned to `{}`, which is not registered", pin.key())),
-        Some(s) if !s.fingerprint().matches_hex(&pin.fingerprint) => Err(Rejection::new(
+        Some(s) if !s.fingerprint_matches(&pin.fingerprint) => Err(Rejection::new(
             Code::UnknownSurface,
             format!("`{}` is registered with a different definition than the one the case was submitted under", pin.key()),
         )
@@ -361,8 +361,20 @@ fn check_intake_size(intake: &BTreeMap<String, Value>) -> Result<(), Rejection> 
             );
         }
     }
-    let size = serde_json::to_vec(intake)
-        .map(|v| v.len())
+    // The length of the intake as compact JSON, counted without building it.
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let size = serde_json::to_writer(&mut count, intake)
+        .map(|()| count.0)
         .unwrap_or(usize::MAX);
     if size > limits::MAX_INTAKE_BYTES {
         return reject(
@@ -627,7 +639,7 @@ fn submit_request<C: Catalog, T: Trace>(cx: &mut Ctx<'_, C, T>) -> Result<Vec<Ev
         surface: SurfacePin {
             slug: surface.slug().to_string(),
             version: surface.version(),
-            fingerprint: surface.fingerprint().to_hex(),
+            fingerprint: surface.fingerprint_hex().to_string(),
         },
         intake: intake.clone(),
         photos: photos.clone(),
@@ -1376,13 +1388,98 @@ fn seal_record(case: &Case, se: ServiceEvent, completed_at: Millis) -> Result<Re
         outcome: se.outcome,
         completed_at,
     };
-    let digest = digest_of(&body).map_err(|e| {
+    let digest = record_digest(&body).map_err(|e| {
         Rejection::new(
             Code::InvalidState,
             format!("the record could not be serialized: {e}"),
         )
     })?;
     Ok(Record { body, digest })
+}
+
+/// The Record seal: exactly `digest_of(body)` (the canonical form sorts keys whatever the
+/// field order), written from a view whose fields are declared in key order so that the
+/// canonical writer has nothing to reorder. The exhaustive destructurings stop the build when
+/// a field is added to the Record's types and not here.
+fn record_digest(body: &RecordBody) -> Result<String, serde_json::Error> {
+    #[derive(serde::Serialize)]
+    struct Pin<'a> {
+        fingerprint: &'a str,
+        slug: &'a str,
+        version: u32,
+    }
+    #[derive(serde::Serialize)]
+    struct Phase<'a> {
+        at: Millis,
+        phase: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct Item<'a> {
+        at: Millis,
+        by: &'a str,
+        category: &'a str,
+        reference: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        case: &'a str,
+        completed_at: Millis,
+        evidence: Vec<Item<'a>>,
+        operator: &'a str,
+        outcome: Option<&'a str>,
+        phases: Vec<Phase<'a>>,
+        surface: Pin<'a>,
+    }
+    let RecordBody {
+        case,
+        surface,
+        operator,
+        phases,
+        evidence,
+        outcome,
+        completed_at,
+    } = body;
+    let SurfacePin {
+        slug,
+        version,
+        fingerprint,
+    } = surface;
+    let view = Body {
+        case,
+        completed_at: *completed_at,
+        evidence: evidence
+            .iter()
+            .map(|item| {
+                let EvidenceItem {
+                    category,
+                    reference,
+                    by,
+                    at,
+                } = item;
+                Item {
+                    at: *at,
+                    by,
+                    category,
+                    reference,
+                }
+            })
+            .collect(),
+        operator,
+        outcome: outcome.as_deref(),
+        phases: phases
+            .iter()
+            .map(|entry| {
+                let PhaseEntry { phase, at } = entry;
+                Phase { at: *at, phase }
+            })
+            .collect(),
+        surface: Pin {
+            fingerprint,
+            slug,
+            version: *version,
+        },
+    };
+    digest_of(&view)
 }
 
 /// The stable id of the next signal of `kind`: `<case>:<kind>:<n>`, counting the signals

@@ -324,6 +324,7 @@ fn build(def: &Definition, guards: Vec<Option<Guard>>) -> Surface {
         rules,
         rules_on,
         escalations,
+        fingerprint_hex: fingerprint.to_hex(),
         fingerprint,
         definition: normalized,
     }

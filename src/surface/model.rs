@@ -226,6 +226,8 @@ pub struct Surface {
     pub(crate) rules_on: HashMap<CommandKind, Vec<RuleId>>,
     pub(crate) escalations: Vec<EscalationInfo>,
     pub(crate) fingerprint: Fingerprint,
+    /// [`Fingerprint::to_hex`] of `fingerprint`, kept for comparing with case pins.
+    pub(crate) fingerprint_hex: String,
     /// The normalized definition (defaults filled in) the fingerprint was taken over.
     pub(crate) definition: Definition,
 }
@@ -269,6 +271,14 @@ impl Surface {
     }
     /// The id of the phase named `name`.
     pub fn phase_id(&self, name: &str) -> Option<PhaseId> {
+        // A short scan beats hashing the name for the few phases real surfaces have.
+        if self.phases.len() <= 16 {
+            return self
+                .phases
+                .iter()
+                .position(|p| p.id == name)
+                .map(|i| PhaseId(i as u32));
+        }
         self.phase_index.get(name).copied()
     }
     /// The phase name of `id` (empty when out of range, which a compiled surface never hands out).
@@ -340,6 +350,9 @@ impl Surface {
     }
     /// The rules that run whenever `command` is judged, in file order.
     pub fn rules_on(&self, command: CommandKind) -> &[RuleId] {
+        if self.rules_on.is_empty() {
+            return &[];
+        }
         self.rules_on
             .get(&command)
             .map(Vec::as_slice)
@@ -352,6 +365,15 @@ impl Surface {
     /// The content fingerprint.
     pub fn fingerprint(&self) -> Fingerprint {
         self.fingerprint
+    }
+    /// The content fingerprint in lowercase hex (what case pins hold).
+    pub fn fingerprint_hex(&self) -> &str {
+        &self.fingerprint_hex
+    }
+    /// Whether `hex` (a case's pin) is this surface's fingerprint in hex: one string compare,
+    /// what the spine does on every command.
+    pub fn fingerprint_matches(&self, hex: &str) -> bool {
+        self.fingerprint_hex == hex
     }
     /// The normalized definition (defaults filled in).
     pub fn definition(&self) -> &Definition {
