@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use crate::surface::Span;
 use crate::surface::diagnostic::line_col;
+use crate::surface::render::clamp;
 
 macro_rules! codes {
     ($($(#[$m:meta])* $variant:ident = $text:literal,)+) => {
@@ -179,19 +180,6 @@ pub fn render_text(source: &Source, diags: &[Diagnostic], color: bool) -> String
         }
     }
     out
-}
-
-/// `span` moved inside `text` and onto character boundaries.
-fn clamp(text: &str, span: Span) -> Span {
-    let floor = |mut i: usize| {
-        i = i.min(text.len());
-        while i > 0 && !text.is_char_boundary(i) {
-            i -= 1;
-        }
-        i
-    };
-    let start = floor(span.start);
-    Span::new(start, floor(span.end).max(start))
 }
 
 /// One diagnostic seen through miette's protocol.

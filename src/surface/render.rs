@@ -97,8 +97,9 @@ fn severity_word(severity: Severity) -> &'static str {
     }
 }
 
-/// `span` moved inside `text` and onto character boundaries.
-fn clamp(text: &str, span: Span) -> Span {
+/// `span` moved inside `text` and onto character boundaries, so rendering never panics.
+/// Shared with the scenario-file renderer.
+pub(crate) fn clamp(text: &str, span: Span) -> Span {
     let floor = |mut i: usize| {
         i = i.min(text.len());
         while i > 0 && !text.is_char_boundary(i) {
