@@ -6,7 +6,7 @@
 //! into a compiled [`surface::Surface`]; [`spine`] is the pure core that judges commands
 //! against a case; [`policy`] says who may do what; [`engine`] drives the core over the host's
 //! [`host`] traits; [`audit`] makes the stored history verifiable; [`scenario`] runs scenario
-//! files.
+//! files. [`diagnostic`] is how every file a user writes reports its problems.
 //!
 //! # Cargo features
 //!
@@ -16,6 +16,7 @@
 //!   PostgreSQL database.
 
 pub mod audit;
+pub mod diagnostic;
 pub mod engine;
 pub mod host;
 pub mod policy;

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use planck::scenario::diagnostic::render_text;
+use planck::diagnostic::render::render_terminal;
 use planck::scenario::{Outcome, ScenarioReport, load, load_surfaces, run_in_memory};
 use planck::spine::RejectionCode;
 
@@ -35,7 +35,7 @@ fn run_file(path: &Path) -> ScenarioReport {
     let (source, result) = load(path);
     let scenario = match result {
         Ok(scenario) => scenario,
-        Err(diags) => panic!("{}", render_text(&source, &diags, false)),
+        Err(diags) => panic!("{}", render_terminal(&source, &diags, false)),
     };
     let (registry, surfaces) = load_surfaces(&scenario, &[]);
     assert!(

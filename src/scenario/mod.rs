@@ -1,12 +1,14 @@
-//! Scenarios: a file of principals, steps and checks (CONTRACT.md §4), run against the engine.
+//! Scenarios: a file of principals, steps and checks (`docs/scenario.md`), run against the
+//! engine.
 //!
 //! The pipeline is the folder: [`mod@parse`] reads a scenario file into a typed [`Scenario`]
 //! (every principal, command, time and expectation resolved, every problem a located
-//! [`Diagnostic`] in [`diagnostic`]); [`mod@run`] drives an engine through the steps, moving
-//! its clock, and records each outcome against its expectation and each check against the
-//! case; [`mod@report`] prints the result as text or JSON. The CLI (`planck run`) and the
-//! tests share this module. It never decides anything itself: every outcome comes from the
-//! engine, and only [`load`] and [`load_surfaces`] touch the file system.
+//! [`Diagnostic`] with a scenario [`Code`] of [`diagnostic`]); [`mod@run`] drives an engine
+//! through the steps, moving its clock, and records each outcome against its expectation and
+//! each check against the case; [`mod@report`] prints the result as text or JSON. The CLI
+//! (`planck run`) and the tests share this module. It never decides anything itself: every
+//! outcome comes from the engine, and only [`load`] and [`load_surfaces`] touch the file
+//! system.
 //!
 //! ```
 //! use std::path::Path;
@@ -38,7 +40,8 @@ pub mod parse;
 pub mod report;
 pub mod run;
 
-pub use diagnostic::{Code, Diagnostic, Source};
+pub use crate::diagnostic::Source;
+pub use diagnostic::{Code, Diagnostic};
 pub use model::{
     Action, At, Check, CheckField, DEFAULT_START_MS, Expect, Expected, Scenario, Step, SurfacePath,
 };

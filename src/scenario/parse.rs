@@ -1,4 +1,4 @@
-//! Reading a scenario file (CONTRACT.md §4) into a [`Scenario`], with every problem located.
+//! Reading a scenario file (`docs/scenario.md`) into a [`Scenario`], with every problem located.
 //!
 //! The file is parsed with `toml`'s recoverable parser into a spanned tree and walked by hand,
 //! as the surface TOML front end does, so that each key and value keeps the byte span it was
@@ -14,16 +14,15 @@ use ::toml::Spanned;
 use ::toml::de::{DeTable, DeValue};
 use serde_json::{Map, Number, Value};
 
+use crate::diagnostic::{Source, Span, line_col};
 use crate::policy::{Principal, Role};
-use crate::scenario::diagnostic::{Code, Diagnostic, Source};
+use crate::scenario::diagnostic::{Code, Diagnostic};
 use crate::scenario::model::{
     Action, At, Check, CheckField, DEFAULT_START_MS, Expect, ExpectError, Expected, Scenario, Step,
     SurfacePath,
 };
 use crate::spine::case::Millis;
 use crate::spine::{Command, CommandKind, RejectionCode};
-use crate::surface::Span;
-use crate::surface::diagnostic::line_col;
 use crate::surface::parse_duration;
 use crate::surface::toml::{closest, list_in_backticks};
 
@@ -58,18 +57,18 @@ pub fn load(path: &Path) -> (Source, Result<Scenario, Vec<Diagnostic>>) {
             Ok(text) => text,
             Err(_) => {
                 let diag =
-                    Diagnostic::new(Code::Io, Span::default(), "the file is not valid UTF-8")
+                    Diagnostic::error(Code::Io, Span::default(), "the file is not valid UTF-8")
                         .with_help("scenario files are UTF-8 TOML");
                 return (Source::new(name, ""), Err(vec![diag]));
             }
         },
         Err(err) => {
-            let diag = Diagnostic::new(
+            let diag = Diagnostic::error(
                 Code::Io,
                 Span::default(),
                 format!("cannot read `{name}`: {err}"),
             )
-            .with_help("check the path; scenario files are TOML (CONTRACT.md §4)");
+            .with_help("check the path; scenario files are TOML (docs/scenario.md)");
             return (Source::new(name, ""), Err(vec![diag]));
         }
     };
@@ -80,7 +79,7 @@ pub fn load(path: &Path) -> (Source, Result<Scenario, Vec<Diagnostic>>) {
             .iter()
             .filter(|s| !s.path.exists())
             .map(|s| {
-                Diagnostic::new(
+                Diagnostic::error(
                     Code::SurfaceNotFound,
                     s.span,
                     format!(
@@ -112,7 +111,7 @@ pub fn parse(source: &str, file: &Path) -> Result<Scenario, Vec<Diagnostic>> {
             "the file is {len} bytes long; scenario files may be at most {MAX_SCENARIO_BYTES}"
         );
         return Err(vec![
-            Diagnostic::new(Code::FileTooLarge, Span::default(), message)
+            Diagnostic::error(Code::FileTooLarge, Span::default(), message)
                 .with_help("split the scenario into several files"),
         ]);
     }
@@ -125,7 +124,7 @@ pub fn parse(source: &str, file: &Path) -> Result<Scenario, Vec<Diagnostic>> {
         let span = error.span().map(Span::from).unwrap_or_default();
         let message = error.message().trim().trim_end_matches('.').to_string();
         walker.push(
-            Diagnostic::new(
+            Diagnostic::error(
                 Code::TomlSyntax,
                 span,
                 format!("invalid TOML: {}", lowercase_first(&message)),
@@ -238,7 +237,7 @@ impl Walker<'_> {
         let checks = self.checks(root);
         if !root.contains_key("step") {
             self.push(
-                Diagnostic::new(
+                Diagnostic::error(
                     Code::MissingKey,
                     Span::default(),
                     "the scenario has no `[[step]]`",
@@ -267,7 +266,7 @@ impl Walker<'_> {
             if known.contains(&name) {
                 continue;
             }
-            let diag = Diagnostic::new(
+            let diag = Diagnostic::error(
                 Code::UnknownKey,
                 span_of(key),
                 format!("unknown key `{name}` in {}", cx.name),
@@ -284,7 +283,7 @@ impl Walker<'_> {
 
     fn wrong_type(&mut self, span: Span, key: &str, expected: &str, found: &DeValue<'_>) {
         self.push(
-            Diagnostic::new(
+            Diagnostic::error(
                 Code::WrongType,
                 span,
                 format!("`{key}` must be {expected}, found {}", type_name(found)),
@@ -294,7 +293,7 @@ impl Walker<'_> {
     }
 
     fn missing(&mut self, cx: &Table<'_, '_>, key: &str, help: &str) {
-        let mut diag = Diagnostic::new(
+        let mut diag = Diagnostic::error(
             Code::MissingKey,
             cx.span,
             format!("missing key `{key}` in {}", cx.name),
@@ -322,7 +321,7 @@ impl Walker<'_> {
         match value.get_ref() {
             DeValue::String(s) if s.trim().is_empty() => {
                 self.push(
-                    Diagnostic::new(
+                    Diagnostic::error(
                         Code::InvalidValue,
                         span_of(value),
                         format!("`{key}` must not be empty"),
@@ -393,7 +392,7 @@ impl Walker<'_> {
             Some(ms) => ms,
             None => {
                 self.push(
-                    Diagnostic::new(
+                    Diagnostic::error(
                         Code::InvalidTime,
                         span_of(value),
                         format!("`{text}` is not an RFC 3339 time"),
@@ -419,7 +418,7 @@ impl Walker<'_> {
             let key_text = key.get_ref().to_string();
             let DeValue::Table(fields) = entry.get_ref() else {
                 self.push(
-                    Diagnostic::new(
+                    Diagnostic::error(
                         Code::WrongType,
                         span_of(entry),
                         format!(
@@ -479,7 +478,7 @@ impl Walker<'_> {
                             help = format!("did you mean `{near}`? {help}");
                         }
                         self.push(
-                            Diagnostic::new(
+                            Diagnostic::error(
                                 Code::UnknownRole,
                                 span_of(item),
                                 format!("`{s}` is not a role"),
@@ -509,7 +508,7 @@ impl Walker<'_> {
         };
         let DeValue::Array(items) = value.get_ref() else {
             self.push(
-                Diagnostic::new(
+                Diagnostic::error(
                     Code::WrongType,
                     span_of(value),
                     format!(
@@ -578,7 +577,7 @@ impl Walker<'_> {
                         None => format!("the commands are {}", list_in_backticks(&names)),
                     };
                     self.push(
-                        Diagnostic::new(
+                        Diagnostic::error(
                             Code::UnknownCommand,
                             *span,
                             format!("`{name}` is not a command"),
@@ -601,7 +600,7 @@ impl Walker<'_> {
             None => Some(Value::Object(Map::new())),
             Some(value) if is_tick => {
                 self.push(
-                    Diagnostic::new(
+                    Diagnostic::error(
                         Code::InvalidValue,
                         span_of(value),
                         "a `tick` takes no `args`",
@@ -621,7 +620,7 @@ impl Walker<'_> {
         let key = self.string(cx, "key", false);
         if let (true, Some((_, span))) = (is_tick, &key) {
             self.push(
-                Diagnostic::new(
+                Diagnostic::error(
                     Code::InvalidValue,
                     *span,
                     "a `tick` takes no idempotency `key`",
@@ -692,7 +691,7 @@ impl Walker<'_> {
                     None => format!("the principals are {}", list_in_backticks(&keys)),
                 };
                 self.push(
-                    Diagnostic::new(
+                    Diagnostic::error(
                         Code::UnknownPrincipal,
                         span,
                         format!("unknown principal `{key}`"),
@@ -721,7 +720,7 @@ impl Walker<'_> {
         };
         let bad = |walker: &mut Walker<'_>, message: String| {
             walker.push(
-                Diagnostic::new(Code::InvalidTime, span, message)
+                Diagnostic::error(Code::InvalidTime, span, message)
                     .with_label("not a time")
                     .with_help(AT_HELP),
             );
@@ -747,7 +746,7 @@ impl Walker<'_> {
         };
         if ms < *now {
             self.push(
-                Diagnostic::new(
+                Diagnostic::error(
                     Code::InvalidTime,
                     span,
                     format!(
@@ -777,7 +776,7 @@ impl Walker<'_> {
             Ok(Expect::Applied) => Some(Expect::Applied),
             Ok(_) if is_tick => {
                 self.push(
-                    Diagnostic::new(
+                    Diagnostic::error(
                         Code::InvalidExpect,
                         span,
                         format!("a `tick` is always applied, never `{text}`"),
@@ -794,7 +793,7 @@ impl Walker<'_> {
                     help = format!("did you mean `{near}`? {help}");
                 }
                 self.push(
-                    Diagnostic::new(
+                    Diagnostic::error(
                         Code::InvalidExpect,
                         span,
                         format!("`{text}` is not an expectation"),
@@ -811,7 +810,7 @@ impl Walker<'_> {
                     None => format!("the codes are {}", list_in_backticks(&codes)),
                 };
                 self.push(
-                    Diagnostic::new(
+                    Diagnostic::error(
                         Code::UnknownRejectionCode,
                         span,
                         format!("`{code}` is not a rejection code"),
@@ -837,7 +836,7 @@ impl Walker<'_> {
                     Ok(n) => Value::Number(n.into()),
                     Err(_) => {
                         self.push(
-                            Diagnostic::new(
+                            Diagnostic::error(
                                 Code::InvalidValue,
                                 span,
                                 "this integer does not fit in 64 bits",
@@ -859,7 +858,7 @@ impl Walker<'_> {
                     Some(n) => Value::Number(n),
                     None => {
                         self.push(
-                            Diagnostic::new(
+                            Diagnostic::error(
                                 Code::InvalidValue,
                                 span,
                                 "`inf` and `nan` have no JSON form",
@@ -946,7 +945,7 @@ impl Walker<'_> {
                     help = format!("did you mean `{near}`? {help}");
                 }
                 self.push(
-                    Diagnostic::new(
+                    Diagnostic::error(
                         Code::InvalidValue,
                         span,
                         format!("`{text}` is not a value of `{key}`"),

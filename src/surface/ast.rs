@@ -14,32 +14,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-/// A byte range in a source file. Equality of nodes ignores it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct Span {
-    /// Offset of the first byte.
-    pub start: usize,
-    /// Offset one past the last byte.
-    pub end: usize,
-}
-
-impl Span {
-    /// A span from `start` to `end` (byte offsets).
-    pub fn new(start: usize, end: usize) -> Self {
-        Span { start, end }
-    }
-
-    /// The smallest span covering both.
-    pub fn join(self, other: Span) -> Span {
-        Span::new(self.start.min(other.start), self.end.max(other.end))
-    }
-}
-
-impl From<std::ops::Range<usize>> for Span {
-    fn from(r: std::ops::Range<usize>) -> Self {
-        Span::new(r.start, r.end)
-    }
-}
+pub use crate::diagnostic::Span;
 
 /// A value with the span it was written at. Two nodes are equal when their values are.
 #[derive(Clone, Copy, Default)]

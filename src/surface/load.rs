@@ -9,12 +9,14 @@
 //! [`SourceFile::read`]; it never keeps files open and never reads more than
 //! [`MAX_FILE_BYTES`] of one.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use crate::diagnostic::SourceText;
 use crate::surface::ast::{Definition, Span};
 use crate::surface::compile::{Compiled, compile};
 use crate::surface::diagnostic::{Code, Diagnostic, has_errors};
@@ -24,7 +26,7 @@ use crate::surface::validate;
 /// Which front end reads a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
-    /// The TOML form of CONTRACT.md §1 (`.toml`).
+    /// The TOML form of `docs/surface.md` (`.toml`).
     Toml,
     /// The DSL form (`.surface`), grammar in `grammar/surface.pest`.
     Dsl,
@@ -152,6 +154,17 @@ impl SourceFile {
             text: text.into(),
             format,
         }
+    }
+}
+
+impl SourceText for SourceFile {
+    /// The path, as given (lossily, if it is not UTF-8).
+    fn name(&self) -> Cow<'_, str> {
+        self.path.to_string_lossy()
+    }
+
+    fn text(&self) -> &str {
+        &self.text
     }
 }
 

@@ -4,8 +4,9 @@
 //! two front ends that produce it; [`validate`](mod@validate) collects every problem as a
 //! [`Diagnostic`]; [`compile`](mod@compile) turns a valid tree into an immutable [`Surface`]
 //! (petgraph graph, transition table, compiled [`rules`], fingerprint); [`registry`] keys
-//! surfaces by `slug@version`. Hostile-input bounds live in [`limits`]; [`render`] shows
-//! diagnostics to people and tools.
+//! surfaces by `slug@version`. Hostile-input bounds live in [`limits`]; the codes of surface
+//! diagnostics in [`diagnostic`](mod@diagnostic), and [`render`] (the crate's one renderer,
+//! [`crate::diagnostic::render`]) shows them to people and tools.
 //! Nothing here does I/O except the file loaders in [`load`], and nothing here knows about cases.
 
 pub mod ast;
@@ -19,11 +20,11 @@ pub mod load;
 pub mod model;
 pub mod print;
 pub mod registry;
-pub mod render;
 pub mod rules;
 pub mod toml;
 pub mod validate;
 
+pub use crate::diagnostic::render;
 pub use ast::{Definition, Node, Span};
 pub use compile::{Compiled, compile, fingerprint};
 pub use diagnostic::{Code, Diagnostic, Severity};

@@ -11,9 +11,9 @@ use std::io::{IsTerminal as _, stdout};
 use std::path::PathBuf;
 
 use clap::ValueEnum;
+use planck::diagnostic::render::{render_terminal, to_json};
 use planck::surface::load::{Format, SourceFile};
 use planck::surface::registry::{FileOutcome, Registry};
-use planck::surface::render::{render_terminal, to_json};
 use planck::surface::{Code, Diagnostic, Span};
 
 use crate::cli::{CliError, EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, emit, plural, use_color};

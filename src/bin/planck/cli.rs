@@ -5,10 +5,10 @@ use std::io::{self, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
+use planck::diagnostic::render::render_terminal;
 use planck::surface::Diagnostic;
 use planck::surface::compile::Compiled;
 use planck::surface::load::{SourceFile, compile_source};
-use planck::surface::render::render_terminal;
 use thiserror::Error;
 
 use crate::{check, convert, graph, inspect, run, show, verify};
@@ -80,7 +80,7 @@ pub enum Command {
     /// Convert a surface file between the TOML and the DSL form
     #[command(after_help = convert::EXAMPLES)]
     Convert(convert::Args),
-    /// Run scenario files: each step through the engine, then each check (CONTRACT.md §4)
+    /// Run scenario files: each step through the engine, then each check (docs/scenario.md)
     #[command(after_help = run::EXAMPLES)]
     Run(run::Args),
     /// Re-derive every case of a SQLite database and check every digest

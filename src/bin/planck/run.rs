@@ -1,5 +1,5 @@
 //! `planck run FILE… [--surfaces PATH]… [--db PATH] [--format text|json]`: execute scenario
-//! files (CONTRACT.md §4) and report every step and check.
+//! files (`docs/scenario.md`) and report every step and check.
 //!
 //! Every file is read and checked first; if any is malformed its diagnostics are printed and
 //! nothing runs (exit 2). Each scenario then gets its own engine: in memory by default, or on
@@ -12,12 +12,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::ValueEnum;
+use planck::diagnostic::render::{render_terminal, to_json};
 use planck::engine::Engine;
 use planck::host::{ManualClock, MemoryTransport, SqliteStore};
-use planck::scenario::diagnostic::{render_text, to_json};
 use planck::scenario::{Scenario, ScenarioReport, Source, load, load_surfaces, run, run_in_memory};
 use planck::surface::registry::{FileOutcome, Registry};
-use planck::surface::render::render_terminal;
 use serde_json::{Value, json};
 
 use crate::cli::{CliError, EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, emit, use_color};
@@ -35,7 +34,7 @@ Examples:
       running the same scenario twice on one database meets `case_exists`)
   planck run --format json examples/scenarios/auto-detailing.toml | jq '.scenarios[0].steps[] | .outcome'
 
-A scenario file (CONTRACT.md §4) names principals, then [[step]]s and [[check]]s:
+A scenario file (docs/scenario.md) names principals, then [[step]]s and [[check]]s:
   [principals]
   admin = { id = \"admin-kim\", roles = [\"admin\"] }
   [[step]]
@@ -54,7 +53,7 @@ is malformed (its diagnostics are printed), or a surface or the database could n
 /// Arguments of `planck run`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Scenario files (TOML, CONTRACT.md §4)
+    /// Scenario files (TOML, docs/scenario.md)
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Surface files or directories to load as well as each scenario's own `surfaces`
@@ -89,7 +88,7 @@ pub fn run_cmd(args: &Args) -> Result<u8, CliError> {
             Ok(scenario) => scenarios.push((source, scenario)),
             Err(diags) => {
                 if args.format == RunFormat::Text {
-                    eprint!("{}", render_text(&source, &diags, color));
+                    eprint!("{}", render_terminal(&source, &diags, color));
                     eprintln!(
                         "error: `{}` is not a valid scenario ({})",
                         source.name,

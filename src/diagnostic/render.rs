@@ -2,9 +2,10 @@
 //!
 //! [`render_terminal`] hands each [`Diagnostic`] to miette's `GraphicalReportHandler`, with or
 //! without color: a `error[code]` header, the message, the source excerpt under a
-//! `file:line:col` title with the span underlined and labelled, and the help line.
-//! [`to_json`] gives the same facts as plain data, with 1-based lines and columns computed by
-//! [`line_col`].
+//! `file:line:col` title with the span underlined and labelled (and any related places), and
+//! the help line. [`to_json`] gives the same facts as plain data, with 1-based lines and
+//! columns computed by [`line_col`]. Both serve every file kind: the file is any
+//! [`SourceText`] and the code any [`DiagnosticCode`].
 //!
 //! Rendering only formats: it never decides what is wrong, never writes to a terminal itself
 //! (callers print the returned text) and never panics on a span that does not fit the text
@@ -15,18 +16,21 @@ use std::fmt;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
 use serde_json::{Value, json};
 
-use crate::surface::ast::Span;
-use crate::surface::diagnostic::{Diagnostic, Severity, line_col};
-use crate::surface::load::SourceFile;
+use crate::diagnostic::{Diagnostic, DiagnosticCode, Severity, SourceText, Span, line_col};
 
 /// Width the terminal rendering wraps at.
 const WIDTH: usize = 100;
 
-/// Render `diags` about `file` like rustc does, one report after the other.
+/// Render `diags` about `file` like rustc does, one report after the other, a blank line
+/// between two.
 ///
 /// With `color`, ANSI styles are used; without, the output is plain text (Unicode box
 /// drawing, no escape codes), suitable for logs and snapshot tests.
-pub fn render_terminal(file: &SourceFile, diags: &[Diagnostic], color: bool) -> String {
+pub fn render_terminal<C: DiagnosticCode>(
+    file: &impl SourceText,
+    diags: &[Diagnostic<C>],
+    color: bool,
+) -> String {
     let theme = if color {
         GraphicalTheme::unicode()
     } else {
@@ -35,7 +39,9 @@ pub fn render_terminal(file: &SourceFile, diags: &[Diagnostic], color: bool) -> 
     let handler = GraphicalReportHandler::new_themed(theme)
         .with_links(false)
         .with_width(WIDTH);
-    let source = NamedSource::new(file.path.display().to_string(), file.text.clone());
+    let name = file.name();
+    let text = file.text();
+    let source = NamedSource::new(name.as_ref(), text.to_string());
     let mut out = String::new();
     for diag in diags {
         if !out.is_empty() && !out.ends_with("\n\n") {
@@ -43,19 +49,19 @@ pub fn render_terminal(file: &SourceFile, diags: &[Diagnostic], color: bool) -> 
         }
         let report = Report {
             diag,
-            span: clamp(&file.text, diag.span),
+            span: diag.span.clamp(text),
+            text,
             source: &source,
         };
         if handler.render_report(&mut out, &report).is_err() {
             // Formatting into a String only fails if a Display impl does; fall back to one
             // plain line so the diagnostic is never lost.
-            let (line, column) = line_col(&file.text, report.span.start);
+            let (line, column) = line_col(text, report.span.start);
             out.push_str(&format!(
-                "{}[{}]: {} ({}:{line}:{column})\n",
-                severity_word(diag.severity),
-                diag.code,
+                "{}[{}]: {} ({name}:{line}:{column})\n",
+                diag.severity,
+                diag.code.as_str(),
                 diag.message,
-                file.path.display()
             ));
         }
     }
@@ -64,81 +70,87 @@ pub fn render_terminal(file: &SourceFile, diags: &[Diagnostic], color: bool) -> 
 
 /// The diagnostics as a JSON array, one object per diagnostic with `file`, `line`, `column`,
 /// `end_line`, `end_column` (1-based; columns count characters), `code`, `severity`
-/// (`error` or `warning`), `message` and `help` (`null` when there is none).
-pub fn to_json(file: &SourceFile, diags: &[Diagnostic]) -> Value {
-    let path = file.path.display().to_string();
+/// (`error` or `warning`), `message`, `label` and `help` (`null` when there is none), and,
+/// only when the diagnostic involves other places, `related`: one object per place with its
+/// `line`, `column`, `end_line`, `end_column` and `label`.
+pub fn to_json<C: DiagnosticCode>(file: &impl SourceText, diags: &[Diagnostic<C>]) -> Value {
+    let name = file.name();
+    let text = file.text();
     Value::Array(
         diags
             .iter()
             .map(|d| {
-                let span = clamp(&file.text, d.span);
-                let (line, column) = line_col(&file.text, span.start);
-                let (end_line, end_column) = line_col(&file.text, span.end);
-                json!({
-                    "file": path,
+                let (line, column, end_line, end_column) = position(text, d.span);
+                let mut object = json!({
+                    "file": name,
                     "line": line,
                     "column": column,
                     "end_line": end_line,
                     "end_column": end_column,
                     "code": d.code.as_str(),
-                    "severity": severity_word(d.severity),
+                    "severity": d.severity.as_str(),
                     "message": d.message,
+                    "label": d.label,
                     "help": d.help,
-                })
+                });
+                if let Value::Object(fields) = &mut object {
+                    if !d.related.is_empty() {
+                        let related = d.related.iter().map(|l| {
+                            let (line, column, end_line, end_column) = position(text, l.span);
+                            json!({
+                                "line": line,
+                                "column": column,
+                                "end_line": end_line,
+                                "end_column": end_column,
+                                "label": l.text,
+                            })
+                        });
+                        fields.insert("related".into(), related.collect());
+                    }
+                }
+                object
             })
             .collect(),
     )
 }
 
-fn severity_word(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-    }
-}
-
-/// `span` moved inside `text` and onto character boundaries, so rendering never panics.
-/// Shared with the scenario-file renderer.
-pub(crate) fn clamp(text: &str, span: Span) -> Span {
-    let floor = |mut i: usize| {
-        i = i.min(text.len());
-        while i > 0 && !text.is_char_boundary(i) {
-            i -= 1;
-        }
-        i
-    };
-    let start = floor(span.start);
-    let end = floor(span.end).max(start);
-    Span::new(start, end)
+/// Start line, start column, end line and end column of `span` (clamped) in `text`.
+fn position(text: &str, span: Span) -> (usize, usize, usize, usize) {
+    let span = span.clamp(text);
+    let (line, column) = line_col(text, span.start);
+    let (end_line, end_column) = line_col(text, span.end);
+    (line, column, end_line, end_column)
 }
 
 /// One diagnostic seen through miette's protocol.
-struct Report<'a> {
-    diag: &'a Diagnostic,
+struct Report<'a, C> {
+    diag: &'a Diagnostic<C>,
+    /// The primary span, clamped to `text`.
     span: Span,
+    text: &'a str,
     source: &'a NamedSource<String>,
 }
 
-impl fmt::Debug for Report<'_> {
+impl<C: DiagnosticCode> fmt::Debug for Report<'_, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.diag, f)
     }
 }
 
-impl fmt::Display for Report<'_> {
+impl<C> fmt::Display for Report<'_, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.diag.message)
     }
 }
 
-impl std::error::Error for Report<'_> {}
+impl<C: DiagnosticCode> std::error::Error for Report<'_, C> {}
 
-impl miette::Diagnostic for Report<'_> {
+impl<C: DiagnosticCode> miette::Diagnostic for Report<'_, C> {
     fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
         Some(Box::new(format!(
             "{}[{}]",
-            severity_word(self.diag.severity),
-            self.diag.code
+            self.diag.severity,
+            self.diag.code.as_str()
         )))
     }
 
@@ -161,29 +173,29 @@ impl miette::Diagnostic for Report<'_> {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let label = LabeledSpan::new_primary_with_span(
+        let primary = LabeledSpan::new_primary_with_span(
             self.diag.label.clone(),
             self.span.start..self.span.end,
         );
-        Some(Box::new(std::iter::once(label)))
+        let related = self.diag.related.iter().map(|l| {
+            let span = l.span.clamp(self.text);
+            LabeledSpan::new_with_span(Some(l.text.clone()), span.start..span.end)
+        });
+        Some(Box::new(std::iter::once(primary).chain(related)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::surface::diagnostic::Code;
-    use crate::surface::load::Format;
+    use crate::diagnostic::Source;
+    use crate::surface::Code;
 
-    fn file() -> SourceFile {
-        SourceFile::from_text(
-            "surfaces/demo.toml",
-            "[surface]\nslgu = \"démo\"\n",
-            Format::Toml,
-        )
+    fn file() -> Source {
+        Source::new("surfaces/demo.toml", "[surface]\nslgu = \"démo\"\n")
     }
 
-    fn diag() -> Diagnostic {
+    fn diag() -> Diagnostic<Code> {
         Diagnostic::error(
             Code::UnknownKey,
             Span::new(10, 14),
@@ -207,14 +219,24 @@ mod tests {
     }
 
     #[test]
+    fn reports_are_separated_by_one_blank_line() {
+        let warning = Diagnostic::warning(Code::UnusedRule, Span::new(0, 9), "unused");
+        let out = render_terminal(&file(), &[diag(), warning], false);
+        assert!(out.contains("\n\nwarning[unused_rule]"), "{out}");
+        assert!(!out.contains("\n\n\n"), "{out}");
+    }
+
+    #[test]
     fn spans_out_of_range_or_inside_a_char_do_not_panic() {
         let f = file();
         let mut d = diag();
         d.span = Span::new(19, 999);
+        d = d.with_related(Span::new(999, 2), "elsewhere");
         let out = render_terminal(&f, &[d.clone()], false);
         assert!(out.contains("error[unknown_key]"));
         let json = to_json(&f, &[d]);
         assert_eq!(json[0]["line"], 2);
+        assert_eq!(json[0]["related"][0]["line"], 3);
     }
 
     #[test]
@@ -228,8 +250,25 @@ mod tests {
         assert_eq!(obj["end_column"], 5);
         assert_eq!(obj["code"], "unknown_key");
         assert_eq!(obj["severity"], "error");
+        assert_eq!(obj["label"], "not a key of `[surface]`");
         assert_eq!(obj["help"], "did you mean `slug`?");
+        assert!(obj.get("related").is_none(), "{obj}");
         let warning = Diagnostic::warning(Code::UnusedRule, Span::new(0, 1), "w");
-        assert_eq!(to_json(&file(), &[warning])[0]["help"], Value::Null);
+        let obj = &to_json(&file(), &[warning])[0];
+        assert_eq!(obj["severity"], "warning");
+        assert_eq!(obj["label"], Value::Null);
+        assert_eq!(obj["help"], Value::Null);
+    }
+
+    #[test]
+    fn related_places_are_shown_and_listed() {
+        let d = diag().with_related(Span::new(1, 8), "in this table");
+        let out = render_terminal(&file(), std::slice::from_ref(&d), false);
+        assert!(out.contains("in this table"), "{out}");
+        let related = &to_json(&file(), &[d])[0]["related"];
+        let expected = json!([
+            { "line": 1, "column": 2, "end_line": 1, "end_column": 9, "label": "in this table" }
+        ]);
+        assert_eq!(related, &expected);
     }
 }
