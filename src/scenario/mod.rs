@@ -1,4 +1,4 @@
-//! Scenarios: a file of principals, steps and checks (CONTRACT.md §4), run against the engine.
+//! Scenarios: a file of principals, steps and checks (`docs/scenario.md`), run against the engine.
 //!
 //! The pipeline is the folder: [`mod@parse`] reads a scenario file into a typed [`Scenario`]
 //! (every principal, command, time and expectation resolved, every problem a located

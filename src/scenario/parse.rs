@@ -1,8 +1,8 @@
-//! Reading a scenario file (CONTRACT.md §4) into a [`Scenario`], with every problem located.
+//! Reading a scenario file (`docs/scenario.md`) into a [`Scenario`], with every problem located.
 //!
 //! The file is parsed with `toml`'s recoverable parser into a spanned tree and walked by hand,
 //! as the surface TOML front end does, so that each key and value keeps the byte span it was
-//! written at. The walk accepts exactly the keys of the contract and reports, without stopping
+//! written at. The walk accepts exactly the documented keys and reports, without stopping
 //! at the first one, every syntax error, unknown key, wrong type, missing key, unknown
 //! principal, role or command, bad time, bad expectation and unknown check value. Only
 //! [`load`] touches the file system (to read the file and to see that its `surfaces` exist);
@@ -69,7 +69,7 @@ pub fn load(path: &Path) -> (Source, Result<Scenario, Vec<Diagnostic>>) {
                 Span::default(),
                 format!("cannot read `{name}`: {err}"),
             )
-            .with_help("check the path; scenario files are TOML (CONTRACT.md §4)");
+            .with_help("check the path; scenario files are TOML (see docs/scenario.md)");
             return (Source::new(name, ""), Err(vec![diag]));
         }
     };

@@ -24,7 +24,7 @@ use crate::surface::validate;
 /// Which front end reads a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
-    /// The TOML form of CONTRACT.md §1 (`.toml`).
+    /// The TOML form (`.toml`), described in `docs/surface.md`.
     Toml,
     /// The DSL form (`.surface`), grammar in `grammar/surface.pest`.
     Dsl,

@@ -34,7 +34,11 @@ engine (in memory, or in a SQLite database that `verify` and `show` read back).
 
 Exit codes: 0 when everything is clean and held (warnings are allowed), 1 when a surface file \
 has errors (printed like compiler errors, with file:line:column) or an expectation did not \
-hold, 2 when a file cannot be read or is malformed.";
+hold, 2 when a file cannot be read or is malformed.
+
+Documentation, in the repository's docs/ folder: surface.md (surface files in both forms, every \
+key and every `check` code), scenario.md (scenario files and what `run` prints) and \
+commands.md (the commands, roles, idempotency keys and rejection codes).";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -80,7 +84,7 @@ pub enum Command {
     /// Convert a surface file between the TOML and the DSL form
     #[command(after_help = convert::EXAMPLES)]
     Convert(convert::Args),
-    /// Run scenario files: each step through the engine, then each check (CONTRACT.md §4)
+    /// Run scenario files: each step through the engine, then each check (docs/scenario.md)
     #[command(after_help = run::EXAMPLES)]
     Run(run::Args),
     /// Re-derive every case of a SQLite database and check every digest

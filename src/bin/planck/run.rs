@@ -1,5 +1,5 @@
 //! `planck run FILE… [--surfaces PATH]… [--db PATH] [--format text|json]`: execute scenario
-//! files (CONTRACT.md §4) and report every step and check.
+//! files (`docs/scenario.md`) and report every step and check.
 //!
 //! Every file is read and checked first; if any is malformed its diagnostics are printed and
 //! nothing runs (exit 2). Each scenario then gets its own engine: in memory by default, or on
@@ -35,7 +35,7 @@ Examples:
       running the same scenario twice on one database meets `case_exists`)
   planck run --format json examples/scenarios/auto-detailing.toml | jq '.scenarios[0].steps[] | .outcome'
 
-A scenario file (CONTRACT.md §4) names principals, then [[step]]s and [[check]]s:
+A scenario file (docs/scenario.md) names principals, then [[step]]s and [[check]]s:
   [principals]
   admin = { id = \"admin-kim\", roles = [\"admin\"] }
   [[step]]
@@ -54,7 +54,7 @@ is malformed (its diagnostics are printed), or a surface or the database could n
 /// Arguments of `planck run`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Scenario files (TOML, CONTRACT.md §4)
+    /// Scenario files (TOML, see docs/scenario.md)
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Surface files or directories to load as well as each scenario's own `surfaces`
