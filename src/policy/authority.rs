@@ -1,4 +1,4 @@
-//! The authority table: which roles may send which command (CONTRACT.md §2).
+//! The authority table: which roles may send which command (`docs/commands.md`).
 //!
 //! This is only the first gate (`forbidden_role`). Who *exactly* may act (the assignee, the
 //! owner, the audience of a task note) is judged later against the case, in `spine::decide`.

@@ -1,4 +1,4 @@
-//! Who may do what: principals and roles, the authority table of CONTRACT.md §2, and the
+//! Who may do what: principals and roles, the authority table of `docs/commands.md`, and the
 //! evidence and intake contracts judged against a case.
 //!
 //! Everything here is a pure function over values. Identity always arrives as a [`Principal`]

@@ -1,4 +1,4 @@
-//! The typed scenario: what a scenario file of CONTRACT.md §4 says, checked and resolved.
+//! The typed scenario: what a scenario file (`docs/scenario.md`) says, checked and resolved.
 //!
 //! A [`Scenario`] is only built by [`crate::scenario::parse()`], which has already resolved every
 //! principal, command name, time and expectation, so that running it can never meet a name it
@@ -89,7 +89,7 @@ pub struct Step {
 /// What a step does.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
-    /// A command of CONTRACT.md §2, built with its case and arguments.
+    /// A command (`docs/commands.md`), built with its case and arguments.
     Command(Command),
     /// Run due escalations.
     Tick,
@@ -182,7 +182,7 @@ impl Serialize for Expect {
 pub enum ExpectError {
     /// Not of the form `applied | duplicate | rejected | rejected:<code>`.
     Invalid,
-    /// `rejected:<code>` with a code that CONTRACT.md §3 does not have.
+    /// `rejected:<code>` with a code that is not a rejection code (`docs/commands.md`).
     UnknownCode(String),
 }
 
@@ -241,7 +241,7 @@ pub enum CheckField {
 }
 
 impl CheckField {
-    /// Every field, in the order of CONTRACT.md §4.
+    /// Every field, in the order of `docs/scenario.md`.
     pub const ALL: [CheckField; 8] = [
         CheckField::Task,
         CheckField::Assignee,

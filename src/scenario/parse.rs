@@ -2,7 +2,7 @@
 //!
 //! The file is parsed with `toml`'s recoverable parser into a spanned tree and walked by hand,
 //! as the surface TOML front end does, so that each key and value keeps the byte span it was
-//! written at. The walk accepts exactly the keys of the contract and reports, without stopping
+//! written at. The walk accepts exactly the documented keys and reports, without stopping
 //! at the first one, every syntax error, unknown key, wrong type, missing key, unknown
 //! principal, role or command, bad time, bad expectation and unknown check value. Only
 //! [`load`] touches the file system (to read the file and to see that its `surfaces` exist);

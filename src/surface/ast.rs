@@ -6,7 +6,7 @@
 //! the two forms share one validator, one compiler and one fingerprint.
 //!
 //! The tree records what was *written*: optional keys that were left out are `None`, and
-//! defaults are filled in only by [`Definition::normalized`]. Keys the contract marks as
+//! defaults are filled in only by [`Definition::normalized`]. Keys the file format marks as
 //! required are `Option` too, because parsing never stops at the first problem: a missing key
 //! is reported as a diagnostic and the tree is still built.
 

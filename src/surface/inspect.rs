@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::surface::model::{RuleTrigger, Surface, TransitionInfo};
 
-/// The role of a phase in the spine, from its position (CONTRACT.md §1).
+/// The role of a phase in the spine, from its position (`docs/surface.md`).
 pub fn phase_role(surface: &Surface, index: usize) -> &'static str {
     let last = surface.phases().len().saturating_sub(1);
     if index == 0 {

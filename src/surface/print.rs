@@ -1,7 +1,7 @@
 //! Printers: a [`Definition`] back to text, in either form.
 //!
-//! [`to_toml`] writes the TOML form of CONTRACT.md §1 and [`to_dsl`] the canonical `.surface`
-//! form. Both write exactly the keys present in the tree, in the contract's order, so that
+//! [`to_toml`] writes the TOML form (`docs/surface.md`) and [`to_dsl`] the canonical `.surface`
+//! form. Both write exactly the keys present in the tree, in the documented order, so that
 //! reading the output back gives an equal tree (and so an equal fingerprint):
 //! `toml::parse(&to_toml(d)).0 == *d` and `dsl::parse(&to_dsl(d)).0 == *d` for every definition
 //! whose required keys are present. Lists are always written (the tree cannot tell an empty

@@ -258,7 +258,7 @@ impl FastOperand {
 }
 
 /// What a guard reads from its scope, found once when it is compiled by walking its syntax
-/// tree. The spine builds only these parts of the scope (CONTRACT.md §1 still describes the
+/// tree. The spine builds only these parts of the scope (`docs/surface.md` still describes the
 /// whole scope: a part a guard never names cannot change its verdict).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reads {
@@ -404,7 +404,7 @@ pub fn engine() -> &'static Engine {
 /// Build a sandboxed engine with `limits` (hosts and tests may want tighter ones).
 pub fn build_engine(limits: Limits) -> Engine {
     let mut engine = Engine::new_raw();
-    // `case` is reserved in Rhai (for a future `switch` form); CONTRACT.md names the scope
+    // `case` is reserved in Rhai (for a future `switch` form); rules name the scope
     // variable `case`, so the tokenizer hands it to the parser as a plain identifier.
     #[expect(
         deprecated,

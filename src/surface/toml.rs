@@ -1,8 +1,8 @@
-//! The TOML front end: a surface file in the TOML form of CONTRACT.md §1 → [`Definition`].
+//! The TOML front end: a surface file in the TOML form (`docs/surface.md`) → [`Definition`].
 //!
 //! The file is parsed with `toml`'s recoverable parser into a spanned tree and then walked by
 //! hand, table by table, so that every key and value keeps the byte span it was written at.
-//! The walk accepts exactly the keys of the contract and reports, without ever stopping at the
+//! The walk accepts exactly the documented keys and reports, without ever stopping at the
 //! first one, every TOML syntax error (`toml_syntax`), unknown key (`unknown_key`, with a "did
 //! you mean" help when a known key is close), value of the wrong type (`wrong_type`), missing
 //! required key (`missing_key`) and keyword outside its set (`invalid_value`).
@@ -22,7 +22,7 @@ use crate::surface::diagnostic::{Code, Diagnostic};
 use crate::surface::limits::{MAX_DIAGNOSTICS, MAX_FILE_BYTES};
 use crate::surface::validate::{cap, dropped_note};
 
-/// The top-level tables of a surface file, in the order of CONTRACT.md §1.
+/// The top-level tables of a surface file, in the order of `docs/surface.md`.
 pub const TOP_LEVEL_KEYS: &[&str] = &[
     "surface",
     "execution",

@@ -26,7 +26,7 @@ Examples:
   planck check --format json surfaces/ > diagnostics.json
 
 Exit codes: 0 every file is clean (warnings allowed), 1 a file has errors, 2 a path cannot
-be read.";
+be read. Every key of both forms and every diagnostic code: docs/surface.md.";
 
 /// Arguments of `planck check`.
 #[derive(Debug, clap::Args)]

@@ -34,7 +34,11 @@ engine (in memory, or in a SQLite database that `verify` and `show` read back).
 
 Exit codes: 0 when everything is clean and held (warnings are allowed), 1 when a surface file \
 has errors (printed like compiler errors, with file:line:column) or an expectation did not \
-hold, 2 when a file cannot be read or is malformed.";
+hold, 2 when a file cannot be read or is malformed.
+
+Documentation, in the repository's docs/ folder: surface.md (surface files in both forms, every \
+key and every `check` code), scenario.md (scenario files and what `run` prints) and \
+commands.md (the commands, roles, idempotency keys and rejection codes).";
 
 const EXAMPLES: &str = "\
 Examples:
