@@ -1,9 +1,10 @@
-//! Commands: what a principal asks a case to do (CONTRACT.md §2).
+//! Commands: what a principal asks a case to do (listed in `docs/commands.md`).
 //!
 //! A command names its case and carries typed arguments. Commands that arrive as JSON (from a
 //! scenario file or a host's HTTP body) are parsed with [`Command::from_json`]; arguments that
 //! do not parse become [`CommandBody::Malformed`], so that `decide` can still report the right
-//! rejection in the order of CONTRACT.md §3 (a forbidden role outranks a malformed payload).
+//! rejection in the precedence order of `docs/commands.md` (a forbidden role outranks a
+//! malformed payload).
 
 use std::collections::BTreeMap;
 

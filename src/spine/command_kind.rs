@@ -1,4 +1,4 @@
-//! The names of the commands of CONTRACT.md §2, as one closed enum.
+//! The names of the commands of `docs/commands.md`, as one closed enum.
 
 use std::fmt;
 
@@ -39,7 +39,7 @@ pub enum CommandKind {
 }
 
 impl CommandKind {
-    /// Every command, in the order of CONTRACT.md §2.
+    /// Every command, in the order `docs/commands.md` lists them.
     pub const ALL: [CommandKind; 14] = [
         CommandKind::SubmitRequest,
         CommandKind::ApproveTask,

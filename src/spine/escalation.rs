@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::spine::Event;
 use crate::spine::case::{Case, JobState, Millis, Signal};
-use crate::spine::decide::signal_id;
+use crate::spine::signal::signal_id;
 use crate::surface::Surface;
 
 /// The escalation signals due on `case` at `now`: each escalation whose phase the case has

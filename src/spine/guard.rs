@@ -1,4 +1,5 @@
-//! The read-only scope a Rhai rule sees (CONTRACT.md §1): `case`, `actor`, `command`, `now`.
+//! The read-only scope a Rhai rule sees (the rules of `docs/surface.md`): `case`, `actor`,
+//! `command`, `now`.
 
 use rhai::{Dynamic, Map};
 use serde_json::Value;

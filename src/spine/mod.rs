@@ -14,9 +14,12 @@ mod decide;
 mod escalation;
 mod event;
 mod evolve;
+mod gates;
 pub mod guard;
 pub mod limits;
+mod record;
 mod rejection;
+mod signal;
 mod trace;
 
 pub use case::{
@@ -26,9 +29,11 @@ pub use case::{
 pub use catalog::Catalog;
 pub use command::{Command, CommandBody, UnknownCommand};
 pub use command_kind::CommandKind;
-pub use decide::{compose_record, decide, explain, signal_id};
+pub use decide::{decide, explain};
 pub use escalation::due_escalations;
 pub use event::{EVENT_SCHEMA_VERSION, Event};
 pub use evolve::{apply, evolve, replay};
+pub use record::compose_record;
 pub use rejection::{Rejection, RejectionCode};
+pub use signal::signal_id;
 pub use trace::{Check, Explanation, NoTrace, Trace};

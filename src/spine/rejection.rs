@@ -7,7 +7,8 @@ use serde_json::Value;
 
 macro_rules! rejection_codes {
     ($($(#[$m:meta])* $variant:ident = $text:literal,)+) => {
-        /// A stable rejection code (CONTRACT.md §3). The snake_case text never changes.
+        /// A stable rejection code (listed in `docs/commands.md`). The snake_case text never
+        /// changes.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum RejectionCode {
@@ -15,7 +16,7 @@ macro_rules! rejection_codes {
         }
 
         impl RejectionCode {
-            /// Every code, in the precedence order of CONTRACT.md §3.
+            /// Every code, in the precedence order of `docs/commands.md`.
             pub const ALL: &'static [RejectionCode] = &[$(RejectionCode::$variant,)+];
 
             /// The stable text form.
