@@ -939,23 +939,23 @@ impl Walker<'_> {
             return Some(Expected::List(names));
         }
         let (text, span) = self.string(cx, key, false)?;
-        if let Some(accepted) = field.accepted() {
-            if !accepted.contains(&text.as_str()) {
-                let mut help = format!("accepted values: {}", list_in_backticks(accepted));
-                if let Some(near) = closest(&text, accepted) {
-                    help = format!("did you mean `{near}`? {help}");
-                }
-                self.push(
-                    Diagnostic::new(
-                        Code::InvalidValue,
-                        span,
-                        format!("`{text}` is not a value of `{key}`"),
-                    )
-                    .with_label(format!("not a `{key}` value"))
-                    .with_help(help),
-                );
-                return None;
+        if let Some(accepted) = field.accepted()
+            && !accepted.contains(&text.as_str())
+        {
+            let mut help = format!("accepted values: {}", list_in_backticks(accepted));
+            if let Some(near) = closest(&text, accepted) {
+                help = format!("did you mean `{near}`? {help}");
             }
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    span,
+                    format!("`{text}` is not a value of `{key}`"),
+                )
+                .with_label(format!("not a `{key}` value"))
+                .with_help(help),
+            );
+            return None;
         }
         Some(Expected::One(text))
     }

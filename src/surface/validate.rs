@@ -791,19 +791,20 @@ fn check_transition_references(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
                 .with_help(cx.phase_help(&node.value)),
             );
         }
-        if let Some(rule) = &t.rule {
-            if !is_blank(rule) && !cx.rules.contains_key(rule.value.as_str()) {
-                let help = cx.rule_help(&rule.value);
-                out.push(
-                    Diagnostic::error(
-                        Code::UnknownRule,
-                        rule.span,
-                        format!("`rule` names the unknown rule `{}`", rule.value),
-                    )
-                    .with_label("no such rule")
-                    .with_help(help),
-                );
-            }
+        if let Some(rule) = &t.rule
+            && !is_blank(rule)
+            && !cx.rules.contains_key(rule.value.as_str())
+        {
+            let help = cx.rule_help(&rule.value);
+            out.push(
+                Diagnostic::error(
+                    Code::UnknownRule,
+                    rule.span,
+                    format!("`rule` names the unknown rule `{}`", rule.value),
+                )
+                .with_label("no such rule")
+                .with_help(help),
+            );
         }
         for category in &t.requires {
             if is_blank(category) || cx.categories.contains(category.value.as_str()) {
@@ -1012,18 +1013,19 @@ fn check_unused_rules(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
 fn check_escalations(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
     for e in &cx.def.escalations {
         let e = &e.value;
-        if let Some(phase) = &e.phase {
-            if !is_blank(phase) && !cx.phases.contains_key(phase.value.as_str()) {
-                out.push(
-                    Diagnostic::error(
-                        Code::UnknownPhase,
-                        phase.span,
-                        format!("the escalation watches the unknown phase `{}`", phase.value),
-                    )
-                    .with_label("no such phase")
-                    .with_help(cx.phase_help(&phase.value)),
-                );
-            }
+        if let Some(phase) = &e.phase
+            && !is_blank(phase)
+            && !cx.phases.contains_key(phase.value.as_str())
+        {
+            out.push(
+                Diagnostic::error(
+                    Code::UnknownPhase,
+                    phase.span,
+                    format!("the escalation watches the unknown phase `{}`", phase.value),
+                )
+                .with_label("no such phase")
+                .with_help(cx.phase_help(&phase.value)),
+            );
         }
         let Some(after) = &e.after else { continue };
         if is_blank(after) {
