@@ -31,10 +31,10 @@ fn codes(text: &str) -> (Vec<String>, Duration) {
     let started = Instant::now();
     let (def, diags) = planck::surface::toml::parse(text);
     let mut all: Vec<planck::surface::Diagnostic> = diags;
-    if !planck::surface::diagnostic::has_errors(&all) {
-        if let Err(diags) = planck::surface::compile(&def) {
-            all.extend(diags);
-        }
+    if !planck::surface::diagnostic::has_errors(&all)
+        && let Err(diags) = planck::surface::compile(&def)
+    {
+        all.extend(diags);
     }
     (
         all.iter().map(|d| d.code.as_str().to_string()).collect(),
@@ -45,10 +45,10 @@ fn codes(text: &str) -> (Vec<String>, Duration) {
 fn dsl_codes(text: &str) -> Vec<String> {
     let (def, diags) = planck::surface::dsl::parse(text);
     let mut all = diags;
-    if !planck::surface::diagnostic::has_errors(&all) {
-        if let Err(diags) = planck::surface::compile(&def) {
-            all.extend(diags);
-        }
+    if !planck::surface::diagnostic::has_errors(&all)
+        && let Err(diags) = planck::surface::compile(&def)
+    {
+        all.extend(diags);
     }
     all.iter().map(|d| d.code.as_str().to_string()).collect()
 }

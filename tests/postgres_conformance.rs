@@ -247,7 +247,11 @@ mod with_postgres {
                 &self,
                 _: &planck::host::StoredSignal,
             ) -> Result<(), planck::host::TransportError> {
-                if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 2 == 0 {
+                if self
+                    .0
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                    .is_multiple_of(2)
+                {
                     Err(planck::host::TransportError::new("down"))
                 } else {
                     Ok(())

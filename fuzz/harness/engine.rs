@@ -220,7 +220,7 @@ impl<'a> Bytes<'a> {
     pub fn json(&mut self, depth: usize) -> Value {
         match self.pick(if depth == 0 { 5 } else { 7 }) {
             0 => Value::Null,
-            1 => Value::Bool(self.byte() % 2 == 0),
+            1 => Value::Bool(self.byte().is_multiple_of(2)),
             2 => json!(i64::from(self.byte() as i8) * 1_000_003),
             3 => json!(f64::from(self.byte()) / 7.0),
             4 => Value::String(self.string(24)),
@@ -456,29 +456,27 @@ impl Harness {
                     None => ("no-such-surface".to_string(), json!({}), 0),
                 };
                 let mut intake = intake;
-                if odd {
-                    if let Value::Object(map) = &mut intake {
-                        match bytes.pick(3) {
-                            0 => {
-                                let k = map.keys().next().cloned().unwrap_or_default();
-                                map.remove(&k);
-                            }
-                            1 => {
-                                let k = bytes.string(16);
-                                let v = bytes.json(3);
-                                map.insert(k, v);
-                            }
-                            _ => {
-                                let v = bytes.json(4);
-                                map.insert("contact".into(), v);
-                            }
+                if odd && let Value::Object(map) = &mut intake {
+                    match bytes.pick(3) {
+                        0 => {
+                            let k = map.keys().next().cloned().unwrap_or_default();
+                            map.remove(&k);
+                        }
+                        1 => {
+                            let k = bytes.string(16);
+                            let v = bytes.json(3);
+                            map.insert(k, v);
+                        }
+                        _ => {
+                            let v = bytes.json(4);
+                            map.insert("contact".into(), v);
                         }
                     }
                 }
-                let photos: Vec<String> = (0..photos + u32::from(bytes.byte() % 3 == 0))
+                let photos: Vec<String> = (0..photos + u32::from(bytes.byte().is_multiple_of(3)))
                     .map(|i| format!("photo://{i}"))
                     .collect();
-                let surface = if bytes.byte() % 4 == 0 {
+                let surface = if bytes.byte().is_multiple_of(4) {
                     format!("{slug}@1")
                 } else {
                     slug
@@ -549,7 +547,7 @@ impl Harness {
                 )
             }
             11 => {
-                let outcome = if bytes.byte() % 2 == 0 {
+                let outcome = if bytes.byte().is_multiple_of(2) {
                     json!({})
                 } else {
                     json!({ "outcome": text(bytes, "done") })

@@ -86,10 +86,10 @@ impl CaseCache {
     /// Keep `snapshot` for the next command on its case.
     pub(crate) fn put(&self, snapshot: Snapshot) {
         let mut snapshots = self.lock();
-        if snapshots.len() >= CACHED_CASES {
-            if let Some(victim) = snapshots.keys().next().cloned() {
-                snapshots.remove(&victim);
-            }
+        if snapshots.len() >= CACHED_CASES
+            && let Some(victim) = snapshots.keys().next().cloned()
+        {
+            snapshots.remove(&victim);
         }
         snapshots.insert(snapshot.case.id.clone(), snapshot);
     }

@@ -156,10 +156,10 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                     // The state that refused the command may be the work of this same command,
                     // sent concurrently under the same key, committed between the key lookup
                     // above and this load: the answer is then its outcome, as a duplicate.
-                    if let Some(key) = key {
-                        if let Some(first) = self.store.idempotency(key)? {
-                            return replay_key(&first, &fingerprint);
-                        }
+                    if let Some(key) = key
+                        && let Some(first) = self.store.idempotency(key)?
+                    {
+                        return replay_key(&first, &fingerprint);
                     }
                     return Ok(Receipt::Rejected(rejection));
                 }
@@ -217,10 +217,10 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 }
                 Err(StoreError::Conflict { .. }) => {
                     // The same command with the same key may be what beat us.
-                    if let Some(key) = key {
-                        if let Some(first) = self.store.idempotency(key)? {
-                            return replay_key(&first, &fingerprint);
-                        }
+                    if let Some(key) = key
+                        && let Some(first) = self.store.idempotency(key)?
+                    {
+                        return replay_key(&first, &fingerprint);
                     }
                     if attempts <= CONFLICT_RETRIES {
                         continue;
@@ -389,10 +389,10 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     pub fn governance_queue(&self) -> Result<Vec<CaseView>, EngineError> {
         let mut queue = Vec::new();
         for id in self.store.cases()? {
-            if let Some(case) = self.case(&id)? {
-                if view::in_governance_queue(&case) {
-                    queue.extend(CaseView::of(&case, self.surface_of(&case)));
-                }
+            if let Some(case) = self.case(&id)?
+                && view::in_governance_queue(&case)
+            {
+                queue.extend(CaseView::of(&case, self.surface_of(&case)));
             }
         }
         Ok(queue)

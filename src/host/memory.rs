@@ -77,12 +77,12 @@ impl Store for MemoryStore {
                 actual: Some(actual),
             });
         }
-        if let Some(record) = idempotency {
-            if inner.keys.contains_key(&record.key) {
-                return Err(StoreError::KeyTaken {
-                    key: record.key.clone(),
-                });
-            }
+        if let Some(record) = idempotency
+            && inner.keys.contains_key(&record.key)
+        {
+            return Err(StoreError::KeyTaken {
+                key: record.key.clone(),
+            });
         }
         if let Some(dup) = outbox.iter().find(|s| inner.outbox_ids.contains_key(&s.id)) {
             return Err(StoreError::Invalid {

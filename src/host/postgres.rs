@@ -256,12 +256,12 @@ impl Conn<'_> {
 
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            if !client.is_closed() {
-                let mut idle = self.store.idle();
-                if idle.len() < self.store.max_idle {
-                    idle.push(client);
-                }
+        if let Some(client) = self.client.take()
+            && !client.is_closed()
+        {
+            let mut idle = self.store.idle();
+            if idle.len() < self.store.max_idle {
+                idle.push(client);
             }
         }
     }

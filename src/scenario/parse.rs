@@ -25,6 +25,7 @@ use crate::spine::case::Millis;
 use crate::spine::{Command, CommandKind, RejectionCode};
 use crate::surface::parse_duration;
 use crate::surface::toml::{closest, list_in_backticks};
+use crate::surface::validate::is_duration_form;
 
 /// The largest scenario file accepted, in bytes.
 pub const MAX_SCENARIO_BYTES: usize = 1 << 20;
@@ -727,7 +728,12 @@ impl Walker<'_> {
         };
         if let Some(rest) = text.strip_prefix('+') {
             let Some(ms) = parse_duration(rest) else {
-                bad(self, format!("`{text}` is not a duration"));
+                let why = if is_duration_form(rest) {
+                    "moves the clock too far"
+                } else {
+                    "is not a duration"
+                };
+                bad(self, format!("`{text}` {why}"));
                 return None;
             };
             let Some(next) = i64::try_from(ms).ok().and_then(|ms| now.checked_add(ms)) else {
@@ -938,23 +944,23 @@ impl Walker<'_> {
             return Some(Expected::List(names));
         }
         let (text, span) = self.string(cx, key, false)?;
-        if let Some(accepted) = field.accepted() {
-            if !accepted.contains(&text.as_str()) {
-                let mut help = format!("accepted values: {}", list_in_backticks(accepted));
-                if let Some(near) = closest(&text, accepted) {
-                    help = format!("did you mean `{near}`? {help}");
-                }
-                self.push(
-                    Diagnostic::error(
-                        Code::InvalidValue,
-                        span,
-                        format!("`{text}` is not a value of `{key}`"),
-                    )
-                    .with_label(format!("not a `{key}` value"))
-                    .with_help(help),
-                );
-                return None;
+        if let Some(accepted) = field.accepted()
+            && !accepted.contains(&text.as_str())
+        {
+            let mut help = format!("accepted values: {}", list_in_backticks(accepted));
+            if let Some(near) = closest(&text, accepted) {
+                help = format!("did you mean `{near}`? {help}");
             }
+            self.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    span,
+                    format!("`{text}` is not a value of `{key}`"),
+                )
+                .with_label(format!("not a `{key}` value"))
+                .with_help(help),
+            );
+            return None;
         }
         Some(Expected::One(text))
     }
@@ -1116,6 +1122,26 @@ task = "done"
         assert_eq!(
             codes(text),
             vec![(Code::InvalidTime, "\"2026-01-09T09:00:00Z\"".into())]
+        );
+    }
+
+    #[test]
+    fn clock_moves_take_the_surface_duration_form() {
+        let at = |offset: &str| {
+            let text = format!("[[step]]\ncommand = \"tick\"\nat = \"{offset}\"\n");
+            parse_str(&text).map_or_else(
+                |diags| diags.iter().map(|d| d.message.clone()).collect(),
+                |_| Vec::new(),
+            )
+        };
+        assert!(at("+2h").is_empty());
+        assert!(at("+007s").is_empty());
+        assert_eq!(at("+1.5h"), vec!["`+1.5h` is not a duration"]);
+        assert_eq!(at("++1h"), vec!["`++1h` is not a duration"]);
+        assert_eq!(at("+1 hour"), vec!["`+1 hour` is not a duration"]);
+        assert_eq!(
+            at("+99999999999999999999d"),
+            vec!["`+99999999999999999999d` moves the clock too far"]
         );
     }
 

@@ -198,14 +198,14 @@ impl Command {
             },
         };
         // Serde ignores extra fields on argument-less commands; refuse them like any other.
-        if let (Value::Object(given), Value::Object(known)) = (&raw, body.args_json()) {
-            if let Some(extra) = given.keys().find(|k| !known.contains_key(*k)) {
-                let error = format!("`{name}` takes no argument `{extra}`");
-                return Ok(Command::new(
-                    case,
-                    CommandBody::Malformed { kind, error, raw },
-                ));
-            }
+        if let (Value::Object(given), Value::Object(known)) = (&raw, body.args_json())
+            && let Some(extra) = given.keys().find(|k| !known.contains_key(*k))
+        {
+            let error = format!("`{name}` takes no argument `{extra}`");
+            return Ok(Command::new(
+                case,
+                CommandBody::Malformed { kind, error, raw },
+            ));
         }
         Ok(Command::new(case, body))
     }

@@ -130,44 +130,6 @@ fn type_name(value: &DeValue<'_>) -> &'static str {
     }
 }
 
-/// Edit distance with adjacent transpositions (optimal string alignment), for "did you mean"
-/// hints. Inputs are short keys; callers skip long words.
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let width = b.len() + 1;
-    let mut d = vec![0_usize; (a.len() + 1) * width];
-    let at = |i: usize, j: usize| i * width + j;
-    for i in 0..=a.len() {
-        if let Some(cell) = d.get_mut(at(i, 0)) {
-            *cell = i;
-        }
-    }
-    for j in 0..=b.len() {
-        if let Some(cell) = d.get_mut(j) {
-            *cell = j;
-        }
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let ca = a.get(i - 1);
-            let cb = b.get(j - 1);
-            let cost = usize::from(ca != cb);
-            let get = |i: usize, j: usize| d.get(at(i, j)).copied().unwrap_or(usize::MAX / 2);
-            let mut best = (get(i - 1, j) + 1)
-                .min(get(i, j - 1) + 1)
-                .min(get(i - 1, j - 1) + cost);
-            if i > 1 && j > 1 && ca == b.get(j - 2) && a.get(i - 2) == cb {
-                best = best.min(get(i - 2, j - 2) + 1);
-            }
-            if let Some(cell) = d.get_mut(at(i, j)) {
-                *cell = best;
-            }
-        }
-    }
-    d.last().copied().unwrap_or(0)
-}
-
 /// The known name closest to `word`, when it is close enough to be a likely typo.
 pub(crate) fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
     if word.len() > 64 {
@@ -176,7 +138,8 @@ pub(crate) fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1);
     known
         .iter()
-        .map(|k| (edit_distance(word, k), *k))
+        // Edit distance with adjacent transpositions (optimal string alignment), in characters.
+        .map(|k| (strsim::osa_distance(word, k), *k))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
@@ -852,6 +815,7 @@ label = "Complete"
 
     #[test]
     fn edit_distance_is_levenshtein() {
+        use strsim::osa_distance as edit_distance;
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("slgu", "slug"), 1);

@@ -15,6 +15,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use jiff::SpanRelativeTo;
+use jiff::fmt::friendly::SpanParser;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Bfs, Reversed};
 
@@ -48,23 +50,31 @@ pub fn validate_parsed(def: &Definition) -> Vec<Diagnostic> {
 }
 
 /// Parse an escalation duration: a whole number followed by one unit, `s` (seconds), `m`
-/// (minutes), `h` (hours) or `d` (days), e.g. `90s`, `15m`, `24h`, `2d`. Returns milliseconds;
-/// `None` when the text is not of that form or overflows.
+/// (minutes), `h` (hours) or `d` (days of 24 hours), e.g. `90s`, `15m`, `24h`, `2d`. Returns
+/// milliseconds; `None` when the text is not of that form ([`is_duration_form`] tells), or is
+/// of that form but longer than jiff holds (about 20,000 years).
 pub fn parse_duration(text: &str) -> Option<u64> {
-    let unit = text.chars().last()?;
-    let digits = text.get(..text.len().checked_sub(unit.len_utf8())?)?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    // Jiff's friendly format reads far more (`1.5h`, `2h 30m`, `1 hour`, `+1h`, weeks, years),
+    // so only the contract's form reaches it.
+    if !is_duration_form(text) {
         return None;
     }
-    let n: u64 = digits.parse().ok()?;
-    let per_unit: u64 = match unit {
-        's' => 1_000,
-        'm' => 60_000,
-        'h' => 3_600_000,
-        'd' => 86_400_000,
-        _ => return None,
-    };
-    n.checked_mul(per_unit)
+    // Jiff reads at most 20 digits; leading zeros add nothing (`000s` is zero).
+    let text = text.trim_start_matches('0');
+    if text.len() == 1 {
+        return Some(0);
+    }
+    static PARSER: SpanParser = SpanParser::new();
+    let span = PARSER.parse_span(text).ok()?;
+    let duration = span.to_duration(SpanRelativeTo::days_are_24_hours()).ok()?;
+    u64::try_from(duration.as_millis()).ok()
+}
+
+/// Whether `text` has the form of a duration (ASCII digits then one of `s`, `m`, `h`, `d`),
+/// whatever its size: tells "not a duration" from "too long" when [`parse_duration`] says `None`.
+pub(crate) fn is_duration_form(text: &str) -> bool {
+    text.strip_suffix(['s', 'm', 'h', 'd'])
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Whether `text` matches `^[a-z][a-z0-9-]{1,62}$`.
@@ -791,19 +801,20 @@ fn check_transition_references(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
                 .with_help(cx.phase_help(&node.value)),
             );
         }
-        if let Some(rule) = &t.rule {
-            if !is_blank(rule) && !cx.rules.contains_key(rule.value.as_str()) {
-                let help = cx.rule_help(&rule.value);
-                out.push(
-                    Diagnostic::error(
-                        Code::UnknownRule,
-                        rule.span,
-                        format!("`rule` names the unknown rule `{}`", rule.value),
-                    )
-                    .with_label("no such rule")
-                    .with_help(help),
-                );
-            }
+        if let Some(rule) = &t.rule
+            && !is_blank(rule)
+            && !cx.rules.contains_key(rule.value.as_str())
+        {
+            let help = cx.rule_help(&rule.value);
+            out.push(
+                Diagnostic::error(
+                    Code::UnknownRule,
+                    rule.span,
+                    format!("`rule` names the unknown rule `{}`", rule.value),
+                )
+                .with_label("no such rule")
+                .with_help(help),
+            );
         }
         for category in &t.requires {
             if is_blank(category) || cx.categories.contains(category.value.as_str()) {
@@ -1012,25 +1023,27 @@ fn check_unused_rules(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
 fn check_escalations(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
     for e in &cx.def.escalations {
         let e = &e.value;
-        if let Some(phase) = &e.phase {
-            if !is_blank(phase) && !cx.phases.contains_key(phase.value.as_str()) {
-                out.push(
-                    Diagnostic::error(
-                        Code::UnknownPhase,
-                        phase.span,
-                        format!("the escalation watches the unknown phase `{}`", phase.value),
-                    )
-                    .with_label("no such phase")
-                    .with_help(cx.phase_help(&phase.value)),
-                );
-            }
+        if let Some(phase) = &e.phase
+            && !is_blank(phase)
+            && !cx.phases.contains_key(phase.value.as_str())
+        {
+            out.push(
+                Diagnostic::error(
+                    Code::UnknownPhase,
+                    phase.span,
+                    format!("the escalation watches the unknown phase `{}`", phase.value),
+                )
+                .with_label("no such phase")
+                .with_help(cx.phase_help(&phase.value)),
+            );
         }
         let Some(after) = &e.after else { continue };
         if is_blank(after) {
             continue;
         }
         match parse_duration(&after.value) {
-            None => out.push(
+            Some(ms) if ms <= MAX_ESCALATION_MS => {}
+            None if !is_duration_form(&after.value) => out.push(
                 Diagnostic::error(
                     Code::InvalidDuration,
                     after.span,
@@ -1042,7 +1055,8 @@ fn check_escalations(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
                      `15m`, `24h`, `2d`",
                 ),
             ),
-            Some(ms) if ms > MAX_ESCALATION_MS => out.push(
+            // Too long for the limit, or even for jiff: both are out of range.
+            _ => out.push(
                 Diagnostic::error(
                     Code::OutOfRange,
                     after.span,
@@ -1053,7 +1067,6 @@ fn check_escalations(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
                 )
                 .with_label("too long"),
             ),
-            Some(_) => {}
         }
     }
 }
@@ -1216,6 +1229,28 @@ label = "Complete"
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
         assert_eq!(parse_duration("9999999999999999d"), None);
+    }
+
+    #[test]
+    fn durations_are_the_contract_form_read_by_jiff() {
+        // Forms jiff's friendly format reads but surfaces do not accept.
+        for other in [
+            "+1h", "1h30m", "1 hour", "2hours", "1y", "1mo", "1ms", "1H", "PT1H",
+        ] {
+            assert_eq!(parse_duration(other), None, "{other}");
+            assert!(!is_duration_form(other), "{other}");
+        }
+        assert_eq!(parse_duration("007s"), Some(7_000));
+        assert_eq!(parse_duration("000d"), Some(0));
+        assert_eq!(parse_duration("00000000000000000000090s"), Some(90_000));
+        assert_eq!(parse_duration("7304484d"), Some(7_304_484 * 86_400_000));
+        // Of the form but too long to hold: out of range, not "not a duration".
+        for long in ["7304485d", "99999999999999999999d"] {
+            assert_eq!(parse_duration(long), None, "{long}");
+            assert!(is_duration_form(long), "{long}");
+        }
+        let late = "\n[[escalation]]\nphase = \"claimed\"\nafter = \"99999999999999999999d\"\nsignal = \"late\"\n";
+        assert_eq!(codes(late), vec!["out_of_range"]);
     }
 
     #[test]

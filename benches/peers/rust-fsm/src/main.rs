@@ -30,7 +30,7 @@ pub enum Event {
 #[state_machine(initial = "State::queued()")]
 impl Lifecycle {
     #[state]
-    fn queued(&mut self, event: &Event) -> Response<State> {
+    fn queued(&mut self, event: &Event) -> Outcome<State> {
         match event {
             Event::Claim { operator } => {
                 self.owner = Some(*operator);
@@ -41,7 +41,7 @@ impl Lifecycle {
     }
 
     #[state]
-    fn claimed(event: &Event) -> Response<State> {
+    fn claimed(event: &Event) -> Outcome<State> {
         match event {
             Event::AdvanceArrived => Transition(State::arrived()),
             _ => Handled,
@@ -49,7 +49,7 @@ impl Lifecycle {
     }
 
     #[state]
-    fn arrived(event: &Event) -> Response<State> {
+    fn arrived(event: &Event) -> Outcome<State> {
         match event {
             Event::AdvanceInProgress => Transition(State::in_progress()),
             _ => Handled,
@@ -57,7 +57,7 @@ impl Lifecycle {
     }
 
     #[state]
-    fn in_progress(&mut self, event: &Event) -> Response<State> {
+    fn in_progress(&mut self, event: &Event) -> Outcome<State> {
         match event {
             // The guard on completion: the `after` evidence must be there.
             Event::Complete if self.evidence_after >= 1 => Transition(State::complete()),
@@ -66,7 +66,7 @@ impl Lifecycle {
     }
 
     #[state]
-    fn complete(event: &Event) -> Response<State> {
+    fn complete(event: &Event) -> Outcome<State> {
         let _ = event;
         Handled
     }
@@ -116,7 +116,7 @@ fn main() {
     let median = send_ns[send_ns.len() / 2];
     let transitions = (machines * events.len()) as f64;
     println!(
-        "{{\"peer\":\"statig\",\"version\":\"0.3\",\"machines\":{machines},\"transitions_per_machine\":{},\"transitions_per_s\":{},\"ns_per_transition\":{}}}",
+        "{{\"peer\":\"statig\",\"version\":\"0.4\",\"machines\":{machines},\"transitions_per_machine\":{},\"transitions_per_s\":{},\"ns_per_transition\":{}}}",
         events.len(),
         transitions / (median / 1e9),
         median / transitions
