@@ -8,7 +8,7 @@
 # Typical use:
 #
 #   eval "$(bash scripts/ci_postgres.sh start)"
-#   cargo test --features postgres --test postgres_conformance --test postgres_races
+#   cargo test --features postgres --test it -- postgres_
 #   bash scripts/ci_postgres.sh stop
 #
 # `start` finds the server binaries in /usr/lib/postgresql/<version>/bin (or on PATH); when

@@ -6,7 +6,7 @@
 # Installs cargo-fuzz when it is missing, builds the targets, seeds each corpus from the
 # committed seeds plus the repository's own surfaces and scenarios, and runs each target for
 # SECONDS. Exits non-zero when a target crashes, naming the input; turn it into a regression
-# test (tests/regressions/<target>/, replayed by tests/fuzz_regressions.rs) before fixing it.
+# test (tests/regressions/<target>/, replayed by tests/it/fuzz_regressions.rs) before fixing it.
 #
 # Why RUSTC_BOOTSTRAP=1: cargo-fuzz builds with `-Zsanitizer=address` and the sanitizer
 # coverage passes, which are nightly-only flags. The toolchain here is stable, and
@@ -15,7 +15,7 @@
 # panics, hangs and out-of-memory, just not memory errors (there is no unsafe code in planck:
 # `unsafe_code = "forbid"`). When cargo-fuzz cannot be installed or built at all (no network,
 # no C++ compiler for libFuzzer), the script says so and exits 0: the regression inputs still
-# run under plain `cargo test` (tests/fuzz_regressions.rs), so no known crash goes unchecked.
+# run under plain `cargo test` (tests/it/fuzz_regressions.rs), so no known crash goes unchecked.
 set -uo pipefail
 
 seconds="${1:-30}"
@@ -29,7 +29,7 @@ say() { printf 'fuzz_smoke: %s\n' "$*" >&2; }
 if ! cargo fuzz --version >/dev/null 2>&1; then
   say "cargo-fuzz is missing: installing it (cargo install cargo-fuzz --locked)"
   if ! cargo install cargo-fuzz --locked >&2; then
-    say "SKIPPED: cargo-fuzz could not be installed (no network?); the regression inputs still run in \`cargo test --test fuzz_regressions\`"
+    say "SKIPPED: cargo-fuzz could not be installed (no network?); the regression inputs still run in \`cargo test --test it -- fuzz_regressions::\`"
     exit 0
   fi
 fi
@@ -54,7 +54,7 @@ if ! build "${sanitizer[@]}"; then
   sanitizer=(--sanitizer none)
   if ! build "${sanitizer[@]}"; then
     tail -20 "$build_log" >&2
-    say "SKIPPED: the fuzz targets do not build here (is a C++ compiler installed for libFuzzer?); the regression inputs still run in \`cargo test --test fuzz_regressions\`"
+    say "SKIPPED: the fuzz targets do not build here (is a C++ compiler installed for libFuzzer?); the regression inputs still run in \`cargo test --test it -- fuzz_regressions::\`"
     exit 0
   fi
 fi

@@ -1,5 +1,5 @@
 //! The checks behind the `engine_commands` fuzz target, shared with
-//! `tests/fuzz_regressions.rs` (which includes this file with `#[path]`).
+//! `tests/it/fuzz_regressions.rs` (which includes this file with `#[path]`).
 //!
 //! The input bytes are read as a sequence of operations: commands (with arguments picked from
 //! pools that make sense for the case, or built from raw bytes), from the principal who would
@@ -8,7 +8,7 @@
 //! [`Engine`] on a [`MemoryStore`] with the shipped surfaces and one inline surface with open
 //! ownership, optional claims, prepayment, rules and escalations.
 //!
-//! After every step the spine's invariants are asserted (see `tests/spine_props.rs`): nothing
+//! After every step the spine's invariants are asserted (see `tests/it/spine_props.rs`): nothing
 //! is written by a refused or duplicate command; an applied one appends contiguous events to
 //! its case only; no Job without approval, assignment and `create_job`; no ServiceEvent
 //! without an eligible claim; no Record without the evidence contract; exactly one `record`
@@ -876,7 +876,7 @@ fn ensure(cond: bool, why: impl FnOnce() -> String) -> Result<(), String> {
 }
 
 /// The spine's invariants over one case's events and the case they fold into (the list in
-/// `tests/spine_props.rs`).
+/// `tests/it/spine_props.rs`).
 pub fn invariants(surface: &Surface, events: &[&Event], case: &Case) -> Result<(), String> {
     let pos = |pred: &dyn Fn(&Event) -> bool| events.iter().position(|e| pred(e));
     let count = |pred: &dyn Fn(&Event) -> bool| events.iter().filter(|e| pred(e)).count();
@@ -1012,7 +1012,7 @@ fn encode(steps: &[(u8, &[u8])]) -> Vec<u8> {
 }
 
 /// Byte strings that drive each harness surface through its whole lifecycle: the seeds that
-/// show the harness reaches deep states (`tests/fuzz_regressions.rs` checks they seal a
+/// show the harness reaches deep states (`tests/it/fuzz_regressions.rs` checks they seal a
 /// Record and match the files in `fuzz/seeds/engine_commands/`).
 pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     let event_coordination = encode(&[

@@ -1,5 +1,5 @@
 //! The checks behind the `surface_toml` and `surface_dsl` fuzz targets, shared with
-//! `tests/fuzz_regressions.rs` (which includes this file with `#[path]`) so that every input
+//! `tests/it/fuzz_regressions.rs` (which includes this file with `#[path]`) so that every input
 //! that ever crashed is replayed by plain `cargo test`.
 //!
 //! For any bytes: the front end and the compiler return (never panic, never hang). For any

@@ -1,0 +1,278 @@
+//! Shared helpers for the engine tests: a registry of the shipped surfaces plus two test
+//! surfaces, principals, engines on each store, and command builders.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests assert by panicking"
+)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use planck::engine::{Engine, Receipt};
+use planck::host::{Clock, ManualClock, MemoryStore, MemoryTransport, Store, Transport};
+use planck::policy::{Principal, Role};
+use planck::spine::{Command, Millis};
+use planck::surface::registry::Registry;
+use serde_json::{Value, json};
+
+/// 2026-01-10T09:00:00Z.
+pub const T0: Millis = 1_768_035_600_000;
+pub const HOUR: Millis = 3_600_000;
+
+/// Five phases, a way back from `arrived` to `claimed`, and two escalations.
+pub const WATCHED: &str = r#"
+[surface]
+slug = "watched"
+name = "Watched"
+spec = "surface-runtime-spec-v0.01"
+version = 1
+
+[[phase]]
+id = "queued"
+label = "Waiting"
+[[phase]]
+id = "claimed"
+label = "Taken"
+[[phase]]
+id = "arrived"
+label = "There"
+[[phase]]
+id = "in_progress"
+label = "Working"
+[[phase]]
+id = "complete"
+label = "Done"
+
+[[transition]]
+from = "queued"
+to = "claimed"
+[[transition]]
+from = "claimed"
+to = "arrived"
+[[transition]]
+from = "arrived"
+to = "claimed"
+[[transition]]
+from = "arrived"
+to = "in_progress"
+[[transition]]
+from = "in_progress"
+to = "complete"
+
+[evidence]
+required_categories = ["after"]
+optional_categories = ["note"]
+min_per_category = 1
+
+[intake]
+required = ["contact"]
+
+[[escalation]]
+phase = "claimed"
+after = "2h"
+signal = "claim_stale"
+
+[[escalation]]
+phase = "queued"
+after = "1d"
+signal = "unclaimed"
+"#;
+
+/// Open ownership (any operator may claim) and completed jobs hidden from the desk.
+pub const OPEN_DESK: &str = r#"
+[surface]
+slug = "open-desk"
+name = "Open Desk"
+spec = "surface-runtime-spec-v0.01"
+version = 1
+
+[execution]
+ownership = "open"
+completed_visible = false
+
+[[phase]]
+id = "queued"
+label = "Queued"
+[[phase]]
+id = "claimed"
+label = "Claimed"
+[[phase]]
+id = "complete"
+label = "Complete"
+
+[intake]
+required = ["contact"]
+"#;
+
+fn compile(text: &str) -> planck::surface::Surface {
+    let (def, diags) = planck::surface::toml::parse(text);
+    assert!(
+        !planck::surface::diagnostic::has_errors(&diags),
+        "{diags:#?}"
+    );
+    planck::surface::compile::compile(&def).unwrap().surface
+}
+
+/// The shipped surfaces (from `surfaces/`) and the two test surfaces.
+pub fn registry() -> Arc<Registry> {
+    let mut registry = Registry::new();
+    let report = registry.load_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("surfaces"));
+    assert!(
+        report.is_ok(),
+        "{:#?}",
+        report.failures().collect::<Vec<_>>()
+    );
+    registry.register(compile(WATCHED)).unwrap();
+    registry.register(compile(OPEN_DESK)).unwrap();
+    Arc::new(registry)
+}
+
+pub fn client() -> Principal {
+    Principal::new("client-ava", [Role::Client])
+}
+pub fn admin() -> Principal {
+    Principal::new("admin-kim", [Role::Admin])
+}
+pub fn lee() -> Principal {
+    Principal::new("op-lee", [Role::Operator])
+}
+pub fn max() -> Principal {
+    Principal::new("op-max", [Role::Operator])
+}
+pub fn system() -> Principal {
+    Principal::new("billing", [Role::System])
+}
+
+/// A command from its name and JSON arguments.
+pub fn cmd(case: &str, name: &str, args: Value) -> Command {
+    Command::from_json(case, name, &args).unwrap()
+}
+
+/// The intake each surface accepts.
+pub fn intake_for(slug: &str) -> Value {
+    match slug {
+        "event-coordination" => json!({
+            "contact": "ava@example.com", "event_details": "40 guests", "preferred_timing": "Sat pm"
+        }),
+        "auto-detailing" => json!({
+            "contact": "ava@example.com", "vehicle": "2019 Civic", "service_address": "1 Main St",
+            "preferred_timing": "Mon am"
+        }),
+        _ => json!({ "contact": "ava@example.com" }),
+    }
+}
+
+/// `submit_request` for `slug`.
+pub fn submit(case: &str, slug: &str) -> Command {
+    let photos = if slug == "auto-detailing" {
+        json!(["p1.jpg", "p2.jpg"])
+    } else {
+        json!([])
+    };
+    cmd(
+        case,
+        "submit_request",
+        json!({ "surface": slug, "intake": intake_for(slug), "photos": photos }),
+    )
+}
+
+/// An engine on a fresh memory store, with a memory transport and a manual clock at [`T0`].
+pub type MemEngine = Engine<MemoryStore, MemoryTransport, ManualClock>;
+
+pub fn memory_engine() -> MemEngine {
+    Engine::new(
+        registry(),
+        MemoryStore::new(),
+        MemoryTransport::new(),
+        ManualClock::new(T0),
+    )
+}
+
+/// Execute and require `applied`.
+pub fn ok<S: Store, T: Transport, C: Clock>(
+    engine: &Engine<S, T, C>,
+    who: &Principal,
+    command: Command,
+) -> Receipt {
+    let receipt = engine.execute(who, &command, None).unwrap();
+    assert!(
+        receipt.is_applied(),
+        "{} by {} was not applied: {receipt:?}",
+        command.kind(),
+        who.id
+    );
+    receipt
+}
+
+/// Execute and return the rejection code (panicking when applied).
+pub fn code<S: Store, T: Transport, C: Clock>(
+    engine: &Engine<S, T, C>,
+    who: &Principal,
+    command: Command,
+) -> planck::spine::RejectionCode {
+    let receipt = engine.execute(who, &command, None).unwrap();
+    receipt.code().unwrap_or_else(|| {
+        panic!(
+            "{} by {} was not refused: {receipt:?}",
+            command.kind(),
+            who.id
+        )
+    })
+}
+
+/// Submit, approve, assign op-lee, create the job.
+pub fn to_job<S: Store, T: Transport, C: Clock>(engine: &Engine<S, T, C>, case: &str, slug: &str) {
+    ok(engine, &client(), submit(case, slug));
+    ok(engine, &admin(), cmd(case, "approve_task", Value::Null));
+    ok(
+        engine,
+        &admin(),
+        cmd(case, "assign_task", json!({ "operator": "op-lee" })),
+    );
+    ok(engine, &admin(), cmd(case, "create_job", Value::Null));
+}
+
+/// The seed's ten-step event-coordination lifecycle, ending with a closed task and a captured
+/// settlement. Returns every receipt.
+pub fn event_coordination<S: Store, T: Transport, C: Clock>(
+    engine: &Engine<S, T, C>,
+    case: &str,
+) -> Vec<Receipt> {
+    let steps: Vec<(Principal, Command)> = vec![
+        (client(), submit(case, "event-coordination")),
+        (admin(), cmd(case, "approve_task", Value::Null)),
+        (
+            admin(),
+            cmd(case, "assign_task", json!({ "operator": "op-lee" })),
+        ),
+        (admin(), cmd(case, "create_job", Value::Null)),
+        (lee(), cmd(case, "claim_job", Value::Null)),
+        (lee(), cmd(case, "advance", json!({ "to": "arrived" }))),
+        (lee(), cmd(case, "advance", json!({ "to": "in_progress" }))),
+        (
+            lee(),
+            cmd(
+                case,
+                "complete_service_event",
+                json!({ "outcome": "delivered" }),
+            ),
+        ),
+        (lee(), cmd(case, "complete_job", Value::Null)),
+        (admin(), cmd(case, "close_task", Value::Null)),
+        (
+            system(),
+            cmd(
+                case,
+                "record_settlement",
+                json!({ "status": "captured", "amount_minor": 125000, "currency": "USD" }),
+            ),
+        ),
+    ];
+    steps
+        .into_iter()
+        .map(|(who, command)| ok(engine, &who, command))
+        .collect()
+}

@@ -1,0 +1,464 @@
+//! Property tests: random command sequences from random principals, on the shipped surfaces
+//! and on generated ones, with the spine's invariants checked after every step.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests assert by panicking"
+)]
+
+use crate::common;
+
+use common::*;
+use planck::policy::{Principal, Role};
+use planck::spine::{self, Case, Event, JobState, ServiceEventState};
+use planck::surface::Surface;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+/// A generated surface: `n` phases, linear, with `required` evidence categories and posture.
+fn generated(
+    n: usize,
+    required: usize,
+    optional_claim: bool,
+    open: bool,
+    prepaid: bool,
+) -> Surface {
+    let mut toml = String::from(
+        "[surface]\nslug = \"gen\"\nname = \"Generated\"\nspec = \"s\"\nversion = 1\n\n[execution]\n",
+    );
+    if optional_claim {
+        toml.push_str("claim = \"optional\"\n");
+    }
+    if open {
+        toml.push_str("ownership = \"open\"\n");
+    }
+    if prepaid {
+        toml.push_str("payment_timing = \"prepaid\"\n");
+    }
+    for i in 0..n {
+        toml.push_str(&format!(
+            "\n[[phase]]\nid = \"p{i}\"\nlabel = \"Phase {i}\"\n"
+        ));
+    }
+    let cats: Vec<String> = (0..required).map(|i| format!("\"c{i}\"")).collect();
+    toml.push_str(&format!(
+        "\n[evidence]\nrequired_categories = [{}]\noptional_categories = [\"extra\"]\nmin_per_category = 1\n",
+        cats.join(", ")
+    ));
+    toml.push_str("\n[intake]\nrequired = [\"contact\"]\n");
+    surface_from_toml(&toml)
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Submit,
+    Approve,
+    Reject,
+    Assign(usize),
+    Annotate,
+    Close,
+    CreateJob,
+    Claim,
+    Advance(usize),
+    AdvanceNext,
+    Attach(usize),
+    CompleteSe,
+    CompleteJob,
+    Cancel,
+    Settle(usize),
+    Wait,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        1 => Just(Op::Submit),
+        2 => Just(Op::Approve),
+        1 => Just(Op::Reject),
+        2 => prop_oneof![3 => Just(0usize), 1 => 1usize..3].prop_map(Op::Assign),
+        1 => Just(Op::Annotate),
+        1 => Just(Op::Close),
+        2 => Just(Op::CreateJob),
+        3 => Just(Op::Claim),
+        2 => (0usize..10).prop_map(Op::Advance),
+        6 => Just(Op::AdvanceNext),
+        4 => (0usize..6).prop_map(Op::Attach),
+        3 => Just(Op::CompleteSe),
+        2 => Just(Op::CompleteJob),
+        1 => Just(Op::Cancel),
+        2 => (0usize..5).prop_map(Op::Settle),
+        1 => Just(Op::Wait),
+    ]
+}
+
+/// The principal who would normally send `op` (index into [`principals`]).
+fn sensible(op: &Op) -> usize {
+    match op {
+        Op::Submit => 0,
+        Op::Approve
+        | Op::Reject
+        | Op::Assign(_)
+        | Op::Close
+        | Op::CreateJob
+        | Op::Cancel
+        | Op::Wait => 1,
+        Op::Claim
+        | Op::Advance(_)
+        | Op::AdvanceNext
+        | Op::Attach(_)
+        | Op::CompleteSe
+        | Op::CompleteJob
+        | Op::Annotate => 2,
+        Op::Settle(_) => 4,
+    }
+}
+
+fn principals() -> Vec<Principal> {
+    vec![
+        client(),
+        admin(),
+        lee(),
+        max(),
+        system(),
+        observer(),
+        Principal::new("op-lee", [Role::Operator, Role::Admin]),
+    ]
+}
+
+fn to_command(case: &str, case_phase: Option<&str>, surface: &Surface, op: &Op) -> (String, Value) {
+    let phases: Vec<String> = surface.phases().iter().map(|p| p.id.clone()).collect();
+    let cats: Vec<String> = surface.evidence().categories.clone();
+    match op {
+        Op::Submit => {
+            let photos: Vec<String> = (0..surface.intake().min_photos)
+                .map(|i| format!("p{i}.jpg"))
+                .collect();
+            let intake = if surface.slug() == "gen" {
+                json!({"contact": "x"})
+            } else {
+                intake_for(surface.slug())
+            };
+            (
+                "submit_request".into(),
+                json!({"surface": surface.slug(), "intake": intake, "photos": photos}),
+            )
+        }
+        Op::Approve => ("approve_task".into(), Value::Null),
+        Op::Reject => ("reject_task".into(), json!({"reason": "no"})),
+        Op::Assign(i) => {
+            let operator = ["op-lee", "op-max", "op-zed"][*i];
+            ("assign_task".into(), json!({ "operator": operator }))
+        }
+        Op::Annotate => ("annotate_task".into(), json!({"note": "n"})),
+        Op::Close => ("close_task".into(), Value::Null),
+        Op::CreateJob => ("create_job".into(), Value::Null),
+        Op::Claim => ("claim_job".into(), Value::Null),
+        Op::AdvanceNext => {
+            let next = surface
+                .phase_id(case_phase.unwrap_or(""))
+                .map(|p| p.0 as usize + 1)
+                .unwrap_or(1);
+            let to = phases
+                .get(next)
+                .cloned()
+                .unwrap_or_else(|| "nowhere".into());
+            ("advance".into(), json!({"to": to}))
+        }
+        Op::Advance(i) => {
+            let to = phases.get(*i).cloned().unwrap_or_else(|| "nowhere".into());
+            ("advance".into(), json!({"to": to}))
+        }
+        Op::Attach(i) => {
+            let category = cats.get(*i).cloned().unwrap_or_else(|| "bogus".into());
+            (
+                "attach_evidence".into(),
+                json!({"category": category, "ref": "r"}),
+            )
+        }
+        Op::CompleteSe => ("complete_service_event".into(), json!({"outcome": "done"})),
+        Op::CompleteJob => ("complete_job".into(), Value::Null),
+        Op::Cancel => ("cancel_job".into(), json!({"reason": "r"})),
+        Op::Settle(i) => {
+            let status = ["pending", "captured", "refunded", "waived", "bogus"][*i];
+            (
+                "record_settlement".into(),
+                json!({"status": status, "amount_minor": 100, "currency": "EUR"}),
+            )
+        }
+        Op::Wait => {
+            let _ = case;
+            ("wait".into(), Value::Null)
+        }
+    }
+}
+
+/// Every invariant of the spine, judged on the events accepted so far and the case they built.
+fn check_invariants(surface: &Surface, events: &[Event], case: &Case) -> Result<(), TestCaseError> {
+    let pos = |pred: &dyn Fn(&Event) -> bool| events.iter().position(pred);
+    // No Job without approval, assignment and create_job.
+    if let Some(job_at) = pos(&|e| matches!(e, Event::JobCreated { .. })) {
+        let approved = pos(&|e| matches!(e, Event::TaskApproved { .. }));
+        let assigned = pos(&|e| matches!(e, Event::TaskAssigned { .. }));
+        prop_assert!(approved.is_some_and(|a| a < job_at), "job before approval");
+        prop_assert!(
+            assigned.is_some_and(|a| a < job_at),
+            "job before assignment"
+        );
+        prop_assert_eq!(
+            events
+                .iter()
+                .filter(|e| matches!(e, Event::JobCreated { .. }))
+                .count(),
+            1
+        );
+    }
+    prop_assert_eq!(
+        case.job.is_some(),
+        pos(&|e| matches!(e, Event::JobCreated { .. })).is_some()
+    );
+    // No ServiceEvent without an eligible claim.
+    if case.service_event.is_some() {
+        let mut assignee: Option<&str> = None;
+        let mut claimed_by_eligible = false;
+        for e in events {
+            match e {
+                Event::TaskAssigned { operator, .. } => assignee = Some(operator),
+                Event::JobClaimed { operator, .. } => {
+                    claimed_by_eligible = surface.execution().ownership
+                        == planck::surface::ast::Ownership::Open
+                        || assignee == Some(operator.as_str());
+                }
+                _ => {}
+            }
+        }
+        prop_assert!(
+            claimed_by_eligible,
+            "service event without an eligible claim"
+        );
+        prop_assert_eq!(case.owner().is_some(), true);
+    }
+    // No Record unless the evidence contract held.
+    if let Some(record) = &case.record {
+        let se = case.service_event.as_ref().unwrap();
+        prop_assert_eq!(se.state, ServiceEventState::Complete);
+        for (_, name) in surface.evidence().required() {
+            let n = se.evidence_counts.get(name).copied().unwrap_or(0);
+            prop_assert!(
+                n >= surface.evidence().min_per_category,
+                "record without evidence `{}`",
+                name
+            );
+        }
+        prop_assert_eq!(
+            &record.digest,
+            &planck::audit::digest_of(&record.body).unwrap()
+        );
+    }
+    // Exactly one `record` signal per Record, and never before it.
+    let record_signals: Vec<usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.signal().is_some_and(|s| s.kind == "record"))
+        .map(|(i, _)| i)
+        .collect();
+    prop_assert_eq!(record_signals.len(), usize::from(case.record.is_some()));
+    if let (Some(sig), Some(rec)) = (
+        record_signals.first(),
+        pos(&|e| matches!(e, Event::RecordSealed { .. })),
+    ) {
+        prop_assert!(rec < *sig);
+    }
+    // A completed Job implies a complete ServiceEvent.
+    if case.job_state() == Some(JobState::Completed) {
+        prop_assert_eq!(
+            case.service_event_state(),
+            Some(ServiceEventState::Complete)
+        );
+    }
+    // Folding the events from empty rebuilds the same case (and the same Record digest).
+    let rebuilt = spine::replay(&case.id, events);
+    prop_assert_eq!(&rebuilt, case);
+    Ok(())
+}
+
+fn run_sequence(surface: Surface, steps: Vec<(usize, Op)>) -> Result<Case, TestCaseError> {
+    let catalog = vec![surface.clone()];
+    let people = principals();
+    let mut case = Case::new("p-1");
+    let mut events: Vec<Event> = Vec::new();
+    let mut now: i64 = 1_767_225_600_000;
+    // Always start with a submit so most sequences get somewhere.
+    let mut all = vec![(usize::MAX, Op::Submit)];
+    all.extend(steps);
+    for (who, op) in all {
+        // Most steps come from the principal who would normally send them; the rest from anyone.
+        let who = if who < people.len() {
+            who
+        } else {
+            sensible(&op)
+        };
+        let principal = &people[who % people.len()];
+        let (name, args) = to_command(&case.id, case.phase(), &surface, &op);
+        if name == "wait" {
+            now += 3_600_000;
+            continue;
+        }
+        let command = spine::Command::from_json("p-1", &name, &args).unwrap();
+        let before = case.clone();
+        match spine::decide(&case, &catalog, principal, &command, now) {
+            Ok(new) => {
+                prop_assert!(
+                    !principal.roles.iter().all(|r| *r == Role::Observer),
+                    "an observer wrote"
+                );
+                prop_assert!(!new.is_empty());
+                for e in &new {
+                    spine::apply(&mut case, e);
+                }
+                // Settlement writes change nothing but settlement; nothing else changes it.
+                let is_settlement = name == "record_settlement";
+                if is_settlement {
+                    let mut expected = before.clone();
+                    expected.settlement = case.settlement.clone();
+                    expected.version = case.version;
+                    prop_assert_eq!(&expected, &case, "settlement moved execution");
+                } else {
+                    prop_assert_eq!(
+                        &before.settlement,
+                        &case.settlement,
+                        "execution moved settlement"
+                    );
+                }
+                events.extend(new);
+            }
+            Err(_) => prop_assert_eq!(&before, &case),
+        }
+        check_invariants(&surface, &events, &case)?;
+        now += 60_000;
+    }
+    Ok(case)
+}
+
+/// Purely random steps.
+fn random_steps() -> impl Strategy<Value = Vec<(usize, Op)>> {
+    prop::collection::vec((0usize..20, op()), 0..60)
+}
+
+/// The happy path with noise: each step of a full lifecycle is kept (usually) and followed by
+/// zero to two random steps, so deep states are reached often and disturbed on the way.
+fn happy_with_noise() -> impl Strategy<Value = Vec<(usize, Op)>> {
+    let happy = vec![
+        Op::Approve,
+        Op::Assign(0),
+        Op::CreateJob,
+        Op::Settle(1),
+        Op::Claim,
+        Op::Attach(0),
+        Op::Attach(1),
+        Op::Attach(2),
+        Op::AdvanceNext,
+        Op::Attach(0),
+        Op::Attach(1),
+        Op::AdvanceNext,
+        Op::Attach(2),
+        Op::AdvanceNext,
+        Op::AdvanceNext,
+        Op::AdvanceNext,
+        Op::AdvanceNext,
+        Op::CompleteSe,
+        Op::CompleteJob,
+        Op::Settle(1),
+        Op::Close,
+    ];
+    let n = happy.len();
+    prop::collection::vec(
+        (
+            prop::bool::weighted(0.9),
+            prop::collection::vec((0usize..20, op()), 0..3),
+        ),
+        n,
+    )
+    .prop_map(move |plan| {
+        let mut steps = Vec::new();
+        for (step, (keep, noise)) in happy.iter().zip(plan) {
+            if keep {
+                steps.push((usize::MAX, step.clone()));
+            }
+            steps.extend(noise);
+        }
+        steps
+    })
+}
+
+fn steps() -> impl Strategy<Value = Vec<(usize, Op)>> {
+    prop_oneof![random_steps(), happy_with_noise()]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    #[test]
+    fn shipped_surfaces_keep_the_invariants(which in 0usize..2, steps in steps()) {
+        let surface = shipped(["event-coordination", "auto-detailing"][which]);
+        run_sequence(surface, steps)?;
+    }
+
+    #[test]
+    fn generated_surfaces_keep_the_invariants(
+        n in 3usize..9,
+        required in 0usize..4,
+        optional_claim in any::<bool>(),
+        open in any::<bool>(),
+        prepaid in any::<bool>(),
+        steps in steps(),
+    ) {
+        run_sequence(generated(n, required, optional_claim, open, prepaid), steps)?;
+    }
+}
+
+/// A guided sequence that must reach the end on a generated surface, so the properties above
+/// are not satisfied vacuously.
+#[test]
+fn a_full_lifecycle_on_a_generated_surface() {
+    let surface = generated(6, 2, false, false, false);
+    let mut steps = vec![
+        (1, Op::Approve),
+        (1, Op::Assign(0)),
+        (1, Op::CreateJob),
+        (2, Op::Claim),
+    ];
+    steps.extend([(2, Op::Attach(0)), (2, Op::Attach(1))]);
+    steps.extend((2..5).map(|i| (2, Op::Advance(i))));
+    steps.extend([
+        (2, Op::CompleteSe),
+        (2, Op::CompleteJob),
+        (4, Op::Settle(1)),
+    ]);
+    let case = run_sequence(surface, steps).unwrap();
+    assert!(case.record.is_some());
+}
+
+/// The random sequences are not vacuous: a fair share of them get a Job claimed and a Record
+/// sealed, so the invariants above are exercised on deep states too.
+#[test]
+fn random_sequences_reach_deep_states() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let (mut claimed, mut sealed) = (0, 0);
+    for _ in 0..300 {
+        let steps = steps().new_tree(&mut runner).unwrap().current();
+        let case = run_sequence(shipped("event-coordination"), steps).unwrap();
+        claimed += usize::from(case.service_event.is_some());
+        sealed += usize::from(case.record.is_some());
+    }
+    eprintln!("of 300 sequences: {claimed} claimed, {sealed} sealed a record");
+    assert!(
+        claimed >= 60,
+        "only {claimed} of 300 sequences claimed a job"
+    );
+    assert!(
+        sealed >= 30,
+        "only {sealed} of 300 sequences sealed a record"
+    );
+}
