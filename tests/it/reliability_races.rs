@@ -79,7 +79,7 @@ fn settlement_written_while_completing_processes() {
 
 /// The two windows a keyed command can race its own copy through, made deterministic by a
 /// store that lets the copy commit at exactly the wrong moment. In both, the late copy must get
-/// the first outcome back as a duplicate (CONTRACT.md §2), not a rejection of the state the
+/// the first outcome back as a duplicate (docs/commands.md), not a rejection of the state the
 /// first copy created. (Found by the races above: before the fix, the late copy got
 /// `invalid_state`.)
 mod keyed_copies {

@@ -1,6 +1,6 @@
 //! Every scenario file shipped (`examples/scenarios/`, `tests/scenarios/`) runs through the
 //! scenario runner and every expectation and check holds; together they exercise every
-//! rejection code of CONTRACT.md §3 that a sequential run can produce.
+//! rejection code of docs/commands.md that a sequential run can produce.
 
 #![allow(
     clippy::unwrap_used,

@@ -865,7 +865,7 @@ fn settlement_codes() {
     assert_eq!(h.case.settlement.as_ref().unwrap().history.len(), 2);
 }
 
-// ---- precedence (CONTRACT.md §3) --------------------------------------------------------------
+// ---- precedence (docs/commands.md) ------------------------------------------------------------
 
 #[test]
 fn role_outranks_everything() {
