@@ -83,6 +83,7 @@ fi
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/planck-restate.XXXXXX")"
 server_pid=""
 service_pid=""
+driver_pid=""
 stop_pid() { # stop_pid PID NAME: SIGTERM, wait up to 20 s, then SIGKILL
   local pid="$1" name="$2" i
   [ -n "$pid" ] || return 0
@@ -98,11 +99,15 @@ stop_pid() { # stop_pid PID NAME: SIGTERM, wait up to 20 s, then SIGKILL
 }
 cleanup() {
   local rc=$?
+  stop_pid "$driver_pid" "the driver"
   stop_pid "$service_pid" "the service endpoint"
   stop_pid "$server_pid" "restate-server"
   if [ -n "${RESTATE_PEER_OUT:-}" ]; then
     mkdir -p "$RESTATE_PEER_OUT"
     cp "$tmp"/restate.toml "$tmp"/effective.toml "$tmp"/*.log "$RESTATE_PEER_OUT"/ 2>/dev/null || true
+  fi
+  if [ "$rc" -ne 0 ] && [ -s "$tmp/register.json" ]; then
+    log "the admin API's last answer to the registration: $(head -c 2000 "$tmp/register.json")"
   fi
   if [ "$rc" -ne 0 ] && [ -f "$tmp/server.log" ]; then
     log "last lines of the server log:"
@@ -195,9 +200,11 @@ until port_open "$service_port"; do
   sleep 0.25
 done
 
-register() {
-  curl -sf --max-time 10 -X POST "$admin/deployments" -H 'content-type: application/json' \
-    -d "{\"uri\": \"http://127.0.0.1:$service_port\"}"
+register() { # the admin API's answer is kept in register.json (shown if it never succeeds)
+  local code
+  code="$(curl -s -o "$tmp/register.json" -w '%{http_code}' --max-time 10 -X POST "$admin/deployments" \
+    -H 'content-type: application/json' -d "{\"uri\": \"http://127.0.0.1:$service_port\"}")"
+  [ "${code:0:1}" = 2 ]
 }
 wait_for 30 "the deployment's registration" register
 # The ingress learns the new service shortly after: wait until it routes to PeerCase (a
@@ -211,5 +218,8 @@ routed() {
 wait_for 30 "the ingress route to PeerCase" routed
 log "PeerCase registered; running the driver (clients $levels, ${seconds} s per level after ${warmup} s warm-up)"
 
+# In the background and waited for, so that a signal reaches the traps at once.
 node "$here/driver.mjs" --ingress "$ingress" --admin "$admin" --clients "$levels" \
-  --seconds "$seconds" --warmup "$warmup" --config "$tmp/effective.toml" --network "$network"
+  --seconds "$seconds" --warmup "$warmup" --config "$tmp/effective.toml" --network "$network" &
+driver_pid=$!
+wait "$driver_pid"
