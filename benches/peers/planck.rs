@@ -11,6 +11,9 @@
 //! - `sqlite_*`: rows per second appended to `SqliteStore` (one event per append, one case at a
 //!   time, and group commit from several threads) and, as the floor, a raw rusqlite insert of
 //!   the same rows (`sqlite_floor`);
+//! - `durable_*`: whole commands through `Engine::execute` on a durable store (FULL) from 1,
+//!   16 and 64 clients, each command acknowledged before the client's next: commands per
+//!   second and p50 / p99 latency per level, the figures set beside Restate (see `durable.rs`);
 //! - `verify`: events per second re-verified by `audit::verify_case`;
 //! - `compile_*`: the shipped surfaces' compile time and the per-phase growth of generated ones.
 //!
@@ -26,6 +29,7 @@
     reason = "a bench stops loudly on a broken fixture"
 )]
 
+mod durable;
 mod sqlite_floor;
 #[path = "../support/mod.rs"]
 mod support;
@@ -337,6 +341,11 @@ fn main() {
     }
     if want("sqlite") || want("engine_sqlite") {
         for (k, v) in sqlite_floor::figures(budget, quick, &want) {
+            out.insert(k, v);
+        }
+    }
+    if want("durable") {
+        for (k, v) in durable::figures(quick) {
             out.insert(k, v);
         }
     }
