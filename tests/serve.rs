@@ -152,7 +152,11 @@ impl Server {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "the server did not stop: {}", self.logs());
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop: {}",
+                self.logs()
+            );
             thread::sleep(Duration::from_millis(50));
         }
     }
@@ -247,7 +251,11 @@ impl<'a> Client<'a> {
     fn send(&self, case: &str, command: &str, body: &str, key: Option<&str>) -> Reply {
         let mut req = self
             .agent
-            .post(&self.server.url(&format!("/api/cases/{case}/commands/{command}")))
+            .post(
+                &self
+                    .server
+                    .url(&format!("/api/cases/{case}/commands/{command}")),
+            )
             .content_type("application/json");
         if let Some(token) = &self.token {
             req = req.header("authorization", format!("Bearer {token}"));
@@ -283,7 +291,11 @@ fn assert_refused(r: &Reply, status: u16, code: &str) {
 fn queued_job(ava: &Client<'_>, kim: &Client<'_>, case: &str) {
     assert_eq!(submit(ava, case).status, 200);
     assert_eq!(kim.command(case, "approve_task", json!({})).status, 200);
-    assert_eq!(kim.command(case, "assign_task", json!({ "operator": "op-lee" })).status, 200);
+    assert_eq!(
+        kim.command(case, "assign_task", json!({ "operator": "op-lee" }))
+            .status,
+        200
+    );
     assert_eq!(kim.command(case, "create_job", json!({})).status, 200);
 }
 
@@ -307,37 +319,97 @@ fn commands_answer_receipts_and_each_refusal_its_status() {
     assert_eq!(receipt["detail"]["events"][0]["actor"]["id"], "client-ava");
 
     // 403: the role, the assignee, the owner.
-    assert_refused(&ava.command("ev-1", "approve_task", json!({})), 403, "forbidden_role");
-    // 404: the case, the surface, the command name.
-    assert_refused(&kim.command("nope", "approve_task", json!({})), 404, "case_not_found");
     assert_refused(
-        &ava.command("ev-2", "submit_request", json!({ "surface": "no-such", "intake": intake() })),
+        &ava.command("ev-1", "approve_task", json!({})),
+        403,
+        "forbidden_role",
+    );
+    // 404: the case, the surface, the command name.
+    assert_refused(
+        &kim.command("nope", "approve_task", json!({})),
+        404,
+        "case_not_found",
+    );
+    assert_refused(
+        &ava.command(
+            "ev-2",
+            "submit_request",
+            json!({ "surface": "no-such", "intake": intake() }),
+        ),
         404,
         "unknown_surface",
     );
-    assert_refused(&kim.command("ev-1", "levitate", json!({})), 404, "unknown_command");
+    assert_refused(
+        &kim.command("ev-1", "levitate", json!({})),
+        404,
+        "unknown_command",
+    );
     // 422: the arguments.
     assert_refused(
-        &ava.command("ev-2", "submit_request", json!({ "surface": "event-coordination", "intake": { "contact": "x" } })),
+        &ava.command(
+            "ev-2",
+            "submit_request",
+            json!({ "surface": "event-coordination", "intake": { "contact": "x" } }),
+        ),
         422,
         "intake_invalid",
     );
-    assert_refused(&kim.command("ev-1", "reject_task", json!({ "why": "no" })), 422, "payload_invalid");
+    assert_refused(
+        &kim.command("ev-1", "reject_task", json!({ "why": "no" })),
+        422,
+        "payload_invalid",
+    );
     let r = kim.send("ev-1", "approve_task", "{not json", None);
     assert_refused(&r, 422, "payload_invalid");
     // The role outranks a body that does not parse (CONTRACT.md §3).
-    assert_refused(&ava.send("ev-1", "approve_task", "{not json", None), 403, "forbidden_role");
+    assert_refused(
+        &ava.send("ev-1", "approve_task", "{not json", None),
+        403,
+        "forbidden_role",
+    );
     // 409: the state.
-    assert_refused(&kim.command("ev-1", "create_job", json!({})), 409, "task_not_approved");
+    assert_refused(
+        &kim.command("ev-1", "create_job", json!({})),
+        409,
+        "task_not_approved",
+    );
     assert_eq!(kim.command("ev-1", "approve_task", json!({})).status, 200);
-    assert_refused(&kim.command("ev-1", "approve_task", json!({})), 409, "invalid_state");
-    assert_refused(&ava.command("ev-1", "submit_request", json!({ "surface": "event-coordination", "intake": intake() })), 409, "case_exists");
-    assert_eq!(kim.command("ev-1", "assign_task", json!({ "operator": "op-lee" })).status, 200);
+    assert_refused(
+        &kim.command("ev-1", "approve_task", json!({})),
+        409,
+        "invalid_state",
+    );
+    assert_refused(
+        &ava.command(
+            "ev-1",
+            "submit_request",
+            json!({ "surface": "event-coordination", "intake": intake() }),
+        ),
+        409,
+        "case_exists",
+    );
+    assert_eq!(
+        kim.command("ev-1", "assign_task", json!({ "operator": "op-lee" }))
+            .status,
+        200
+    );
     assert_eq!(kim.command("ev-1", "create_job", json!({})).status, 200);
-    assert_refused(&max.command("ev-1", "claim_job", json!({})), 403, "not_assignee");
+    assert_refused(
+        &max.command("ev-1", "claim_job", json!({})),
+        403,
+        "not_assignee",
+    );
     assert_eq!(lee.command("ev-1", "claim_job", json!({})).status, 200);
-    assert_refused(&max.command("ev-1", "advance", json!({ "to": "arrived" })), 403, "not_owner");
-    assert_refused(&lee.command("ev-1", "advance", json!({ "to": "complete" })), 409, "no_such_transition");
+    assert_refused(
+        &max.command("ev-1", "advance", json!({ "to": "arrived" })),
+        403,
+        "not_owner",
+    );
+    assert_refused(
+        &lee.command("ev-1", "advance", json!({ "to": "complete" })),
+        409,
+        "no_such_transition",
+    );
 
     // Views.
     let r = kim.get("/api/cases/ev-1");
@@ -347,8 +419,15 @@ fn commands_answer_receipts_and_each_refusal_its_status() {
     assert_eq!(case["view"]["task"], "approved");
     assert_eq!(case["view"]["phase"]["label"], "Confirmed");
     assert!(case["verify_failure"].is_null());
-    assert_eq!(case["history"].as_array().unwrap().len(), case["view"]["version"].as_u64().unwrap() as usize);
-    assert_eq!(lee.get("/api/cases/ev-1").status, 200, "the owner sees the case");
+    assert_eq!(
+        case["history"].as_array().unwrap().len(),
+        case["view"]["version"].as_u64().unwrap() as usize
+    );
+    assert_eq!(
+        lee.get("/api/cases/ev-1").status,
+        200,
+        "the owner sees the case"
+    );
     let bo = Client::login(&server, "bo");
     assert_refused(&bo.get("/api/cases/ev-1"), 404, "case_not_found");
     assert_refused(&bo.get("/api/queue"), 403, "forbidden");
@@ -380,7 +459,9 @@ fn commands_answer_receipts_and_each_refusal_its_status() {
         .json();
     assert_eq!(explained["rejection"]["code"], "no_such_transition");
     assert!(!explained["checks"].as_array().unwrap().is_empty());
-    let explained = lee.get("/api/cases/ev-1/explain?command=advance&args=%7B%22to%22%3A%22arrived%22%7D").json();
+    let explained = lee
+        .get("/api/cases/ev-1/explain?command=advance&args=%7B%22to%22%3A%22arrived%22%7D")
+        .json();
     assert!(explained["rejection"].is_null());
 
     assert_refused(&kim.get("/api/feed"), 501, "not_implemented");
@@ -391,7 +472,10 @@ fn commands_answer_receipts_and_each_refusal_its_status() {
     // The engine's spans reach the log: command, case, outcome and rejection code.
     let logs = server.logs();
     assert!(logs.contains("planck.execute"), "{logs}");
-    assert!(logs.contains("command=\"claim_job\"") || logs.contains("command=claim_job"), "{logs}");
+    assert!(
+        logs.contains("command=\"claim_job\"") || logs.contains("command=claim_job"),
+        "{logs}"
+    );
     assert!(logs.contains("not_assignee"), "{logs}");
 }
 
@@ -427,13 +511,22 @@ fn no_session_is_401() {
     let r = reply(
         kim.agent
             .post(&server.url("/logout"))
-            .header("authorization", format!("Bearer {}", kim.token.as_ref().unwrap()))
+            .header(
+                "authorization",
+                format!("Bearer {}", kim.token.as_ref().unwrap()),
+            )
             .send_empty(),
     );
     assert_eq!(r.status, 204);
     assert_refused(&kim.get("/api/desk"), 401, "unauthenticated");
     // Nothing was written by any of it.
-    assert!(planck::host::SqliteStore::open(server.db()).unwrap().cases().unwrap().is_empty());
+    assert!(
+        planck::host::SqliteStore::open(server.db())
+            .unwrap()
+            .cases()
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -454,11 +547,19 @@ fn the_principal_comes_from_the_session_never_from_the_body() {
 
     // It does not lend the client an admin's authority either.
     let body = json!({ "args": {}, "principal": claimed_admin });
-    assert_refused(&ava.send("ev-1", "approve_task", &body.to_string(), None), 403, "forbidden_role");
+    assert_refused(
+        &ava.send("ev-1", "approve_task", &body.to_string(), None),
+        403,
+        "forbidden_role",
+    );
     // Inside the arguments it is an unknown argument, refused like any other.
     let kim = Client::login(&server, "kim");
     let body = json!({ "args": { "principal": claimed_admin } });
-    assert_refused(&kim.send("ev-1", "approve_task", &body.to_string(), None), 422, "payload_invalid");
+    assert_refused(
+        &kim.send("ev-1", "approve_task", &body.to_string(), None),
+        422,
+        "payload_invalid",
+    );
 
     let store = planck::host::SqliteStore::open(server.db()).unwrap();
     let events = store.load("ev-1").unwrap();
@@ -471,7 +572,8 @@ fn the_principal_comes_from_the_session_never_from_the_body() {
 fn idempotency_key_header_replays_the_first_outcome() {
     let server = Server::start(&[]);
     let ava = Client::login(&server, "ava");
-    let body = json!({ "args": { "surface": "event-coordination", "intake": intake() } }).to_string();
+    let body =
+        json!({ "args": { "surface": "event-coordination", "intake": intake() } }).to_string();
     let first = ava.send("ev-1", "submit_request", &body, Some("submit-ev-1"));
     assert_eq!(first.status, 200);
     assert_eq!(first.json()["outcome"], "applied");
@@ -483,11 +585,19 @@ fn idempotency_key_header_replays_the_first_outcome() {
     assert_eq!(again["outcome"], "duplicate");
     assert_eq!(again["detail"], first.json(), "the first outcome, replayed");
     // The same key for another command.
-    let other = json!({ "args": { "surface": "event-coordination", "intake": intake() } }).to_string();
-    assert_refused(&ava.send("ev-2", "submit_request", &other, Some("submit-ev-1")), 422, "payload_invalid");
+    let other =
+        json!({ "args": { "surface": "event-coordination", "intake": intake() } }).to_string();
+    assert_refused(
+        &ava.send("ev-2", "submit_request", &other, Some("submit-ev-1")),
+        422,
+        "payload_invalid",
+    );
     let store = planck::host::SqliteStore::open(server.db()).unwrap();
     assert_eq!(store.cases().unwrap(), vec!["ev-1".to_string()]);
-    assert_eq!(store.load("ev-1").unwrap()[0].idempotency_key.as_deref(), Some("submit-ev-1"));
+    assert_eq!(
+        store.load("ev-1").unwrap()[0].idempotency_key.as_deref(),
+        Some("submit-ev-1")
+    );
 }
 
 /// A browser-like client: a cookie jar of one cookie, forms, HTML.
@@ -561,7 +671,10 @@ impl<'a> Browser<'a> {
 
 fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
     let end = html[start..].find('"').unwrap() + start;
     html[start..end].to_string()
 }
@@ -576,7 +689,10 @@ fn form_posts_need_the_session_csrf_token() {
     // A forged form (no token, or a wrong one) is refused and writes nothing.
     let r = kim.post_form("/admin/cases/ev-1/approve_task", &[("back", "queue")]);
     assert_eq!(r.status, 403, "{}", r.body);
-    let r = kim.post_form("/admin/cases/ev-1/approve_task", &[("csrf", &"ab".repeat(32))]);
+    let r = kim.post_form(
+        "/admin/cases/ev-1/approve_task",
+        &[("csrf", &"ab".repeat(32))],
+    );
     assert_eq!(r.status, 403, "{}", r.body);
     let store = planck::host::SqliteStore::open(server.db()).unwrap();
     assert_eq!(store.load("ev-1").unwrap().len(), 1);
@@ -610,7 +726,10 @@ fn form_posts_need_the_session_csrf_token() {
         "/admin/cases/ev-1/approve_task",
         &[("csrf", &csrf), ("nonce", &nonce), ("back", "queue")],
     );
-    assert!(shown.contains("`approve_task` applied to case `ev-1`"), "{shown}");
+    assert!(
+        shown.contains("`approve_task` applied to case `ev-1`"),
+        "{shown}"
+    );
     // The same form sent twice runs once.
     let shown = kim.submit(
         "/admin/cases/ev-1/approve_task",
@@ -645,18 +764,38 @@ fn the_desks_drive_a_case_through_forms() {
     assert!(page.contains("Governance queue"));
     assert!(page.contains("car-1"));
     let csrf = hidden(&page, "csrf");
-    let form = |page: &str| vec![("csrf".to_string(), csrf.clone()), ("nonce".to_string(), hidden(page, "nonce")), ("back".to_string(), "queue".to_string())];
-    let as_refs = |v: &Vec<(String, String)>| v.iter().map(|(a, b)| (a.clone(), b.clone())).collect::<Vec<_>>();
+    let form = |page: &str| {
+        vec![
+            ("csrf".to_string(), csrf.clone()),
+            ("nonce".to_string(), hidden(page, "nonce")),
+            ("back".to_string(), "queue".to_string()),
+        ]
+    };
+    let as_refs = |v: &Vec<(String, String)>| {
+        v.iter()
+            .map(|(a, b)| (a.clone(), b.clone()))
+            .collect::<Vec<_>>()
+    };
     let send = |path: &str, page: &str, extra: &[(&str, &str)]| {
         let mut fields = as_refs(&form(page));
         fields.extend(extra.iter().map(|(a, b)| (a.to_string(), b.to_string())));
-        let fields: Vec<(&str, &str)> = fields.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let fields: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
         kim.submit(path, &fields)
     };
     let page = send("/admin/cases/car-1/create_job", &page, &[]);
-    assert!(page.contains("`create_job` refused (task_not_approved)"), "{page}");
+    assert!(
+        page.contains("`create_job` refused (task_not_approved)"),
+        "{page}"
+    );
     let page = send("/admin/cases/car-1/approve_task", &page, &[]);
-    let page = send("/admin/cases/car-1/assign_task", &page, &[("operator", "op-lee")]);
+    let page = send(
+        "/admin/cases/car-1/assign_task",
+        &page,
+        &[("operator", "op-lee")],
+    );
     let page = send("/admin/cases/car-1/create_job", &page, &[]);
     assert!(page.contains("`create_job` applied"), "{page}");
 
@@ -681,11 +820,23 @@ fn the_desks_drive_a_case_through_forms() {
     assert!(page.contains("Detailing:"), "{page}");
     let page = post("/desk/cases/car-1/advance", &page, &[("to", "in_progress")]);
     assert!(page.contains("refused (evidence_missing)"), "{page}");
-    let page = post("/desk/cases/car-1/attach_evidence", &page, &[("category", "arrival"), ("ref", "s3://a.jpg")]);
-    let page = post("/desk/cases/car-1/attach_evidence", &page, &[("category", "before"), ("ref", "s3://b.jpg")]);
+    let page = post(
+        "/desk/cases/car-1/attach_evidence",
+        &page,
+        &[("category", "arrival"), ("ref", "s3://a.jpg")],
+    );
+    let page = post(
+        "/desk/cases/car-1/attach_evidence",
+        &page,
+        &[("category", "before"), ("ref", "s3://b.jpg")],
+    );
     let page = post("/desk/cases/car-1/advance", &page, &[("to", "in_progress")]);
     assert!(page.contains("`advance` applied"), "{page}");
-    let page = post("/desk/cases/car-1/attach_evidence", &page, &[("category", "after"), ("ref", "s3://c.jpg")]);
+    let page = post(
+        "/desk/cases/car-1/attach_evidence",
+        &page,
+        &[("category", "after"), ("ref", "s3://c.jpg")],
+    );
     let page = post("/desk/cases/car-1/complete_service_event", &page, &[]);
     assert!(page.contains("`complete_service_event` applied"), "{page}");
     let page = post("/desk/cases/car-1/complete_job", &page, &[]);
@@ -720,10 +871,13 @@ fn graceful_shutdown_lets_commands_in_flight_finish() {
             let base = base.clone();
             let token = token.clone();
             thread::spawn(move || {
-                let body = json!({ "args": { "surface": "event-coordination", "intake": intake() } });
+                let body =
+                    json!({ "args": { "surface": "event-coordination", "intake": intake() } });
                 reply(
                     agent()
-                        .post(&format!("{base}/api/cases/late-{i}/commands/submit_request"))
+                        .post(&format!(
+                            "{base}/api/cases/late-{i}/commands/submit_request"
+                        ))
                         .header("authorization", format!("Bearer {token}"))
                         .content_type("application/json")
                         .send(body.to_string()),
@@ -738,7 +892,10 @@ fn graceful_shutdown_lets_commands_in_flight_finish() {
         if health["in_flight"].as_u64() == Some(N as u64) {
             break;
         }
-        assert!(Instant::now() < deadline, "commands never got in flight: {health}");
+        assert!(
+            Instant::now() < deadline,
+            "commands never got in flight: {health}"
+        );
         thread::sleep(Duration::from_millis(20));
     }
     server.terminate();
@@ -752,7 +909,10 @@ fn graceful_shutdown_lets_commands_in_flight_finish() {
         assert!(Instant::now() < deadline, "still accepting after SIGTERM");
         thread::sleep(Duration::from_millis(20));
     }
-    assert!(server.child.try_wait().unwrap().is_none(), "stopped before its commands finished");
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "stopped before its commands finished"
+    );
     blocker.execute_batch("ROLLBACK").unwrap();
     for sender in senders {
         let r = sender.join().unwrap();
@@ -772,9 +932,12 @@ fn graceful_shutdown_lets_commands_in_flight_finish() {
 // ---------------------------------------------------------------------------------------------
 // Webhooks: a receiver on loopback that fails the first requests.
 
+/// Every request the receiver got: its headers and body.
+type Seen = Arc<Mutex<Vec<(ureq::http::HeaderMap, Vec<u8>)>>>;
+
 struct Receiver {
     addr: String,
-    seen: Arc<Mutex<Vec<(ureq::http::HeaderMap, Vec<u8>)>>>,
+    seen: Seen,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -785,7 +948,7 @@ fn receiver(fail_first: usize) -> Receiver {
         .enable_all()
         .build()
         .unwrap();
-    let seen: Arc<Mutex<Vec<(ureq::http::HeaderMap, Vec<u8>)>>> = Arc::default();
+    let seen: Seen = Arc::default();
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
@@ -793,18 +956,20 @@ fn receiver(fail_first: usize) -> Receiver {
     let state = Arc::clone(&seen);
     let app = axum::Router::new().route(
         "/hook",
-        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-            let state = Arc::clone(&state);
-            async move {
-                let mut seen = state.lock().unwrap();
-                seen.push((headers, body.to_vec()));
-                if seen.len() <= fail_first {
-                    StatusCode::SERVICE_UNAVAILABLE
-                } else {
-                    StatusCode::NO_CONTENT
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let state = Arc::clone(&state);
+                async move {
+                    let mut seen = state.lock().unwrap();
+                    seen.push((headers, body.to_vec()));
+                    if seen.len() <= fail_first {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    } else {
+                        StatusCode::NO_CONTENT
+                    }
                 }
-            }
-        }),
+            },
+        ),
     );
     runtime.spawn(async move {
         axum::serve(listener, app).await.unwrap();
@@ -822,8 +987,16 @@ fn complete_a_case(server: &Server, case: &str) {
     let lee = Client::login(server, "lee");
     queued_job(&ava, &kim, case);
     assert_eq!(lee.command(case, "claim_job", json!({})).status, 200);
-    assert_eq!(lee.command(case, "advance", json!({ "to": "arrived" })).status, 200);
-    assert_eq!(lee.command(case, "advance", json!({ "to": "in_progress" })).status, 200);
+    assert_eq!(
+        lee.command(case, "advance", json!({ "to": "arrived" }))
+            .status,
+        200
+    );
+    assert_eq!(
+        lee.command(case, "advance", json!({ "to": "in_progress" }))
+            .status,
+        200
+    );
     let r = lee.command(case, "complete_service_event", json!({ "outcome": "done" }));
     assert_eq!(r.status, 200, "{}", r.body);
 }
@@ -861,7 +1034,11 @@ fn webhooks_are_signed_retried_and_delivered_at_least_once() {
                 break seen.clone();
             }
         }
-        assert!(Instant::now() < deadline, "not delivered: {}", server.logs());
+        assert!(
+            Instant::now() < deadline,
+            "not delivered: {}",
+            server.logs()
+        );
         thread::sleep(Duration::from_millis(50));
     };
     // Every attempt is the same signal, signed over "<timestamp>.<body>".
@@ -875,7 +1052,12 @@ fn webhooks_are_signed_retried_and_delivered_at_least_once() {
         assert_eq!(get("content-type"), "application/json");
         let timestamp = get("planck-timestamp");
         let signature = get("planck-signature");
-        assert!(planck::host::webhook::verify_signature(b"s3cret-for-tests", &timestamp, body, &signature));
+        assert!(planck::host::webhook::verify_signature(
+            b"s3cret-for-tests",
+            &timestamp,
+            body,
+            &signature
+        ));
         // The same check with the hmac crate directly, as a receiver would write it.
         use hmac::{KeyInit as _, Mac as _};
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cret-for-tests").unwrap();
@@ -883,7 +1065,8 @@ fn webhooks_are_signed_retried_and_delivered_at_least_once() {
         mac.update(body);
         let expected = format!("v1={}", hex::encode(mac.finalize().into_bytes()));
         assert_eq!(signature, expected);
-        let age = planck::host::Clock::now(&planck::host::SystemClock) / 1000 - timestamp.parse::<i64>().unwrap();
+        let age = planck::host::Clock::now(&planck::host::SystemClock) / 1000
+            - timestamp.parse::<i64>().unwrap();
         assert!((0..60).contains(&age), "{age}");
     }
     // Delivered once accepted: nothing left pending, and no further attempts.
@@ -916,15 +1099,32 @@ fn users_add_reads_the_password_from_stdin_and_writes_a_private_file() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_planck"))
         .args(["users", "add"])
         .arg(&path)
-        .args(["kim", "--id", "admin-kim", "--role", "admin", "--role", "observer"])
+        .args([
+            "kim",
+            "--id",
+            "admin-kim",
+            "--role",
+            "admin",
+            "--role",
+            "observer",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"a long passphrase\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long passphrase\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("login = \"kim\""), "{text}");
     assert!(text.contains("$argon2id$"), "{text}");
@@ -932,7 +1132,10 @@ fn users_add_reads_the_password_from_stdin_and_writes_a_private_file() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     let users = planck::serve::users::Users::load(&path).unwrap();
     let principal = users.verify("kim", "a long passphrase").unwrap();
@@ -961,7 +1164,12 @@ fn postgres_without_the_feature_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let users = users_file(dir.path());
     let out = Command::new(env!("CARGO_BIN_EXE_planck"))
-        .args(["serve", "--postgres", "postgres://127.0.0.1/planck", "--surfaces"])
+        .args([
+            "serve",
+            "--postgres",
+            "postgres://127.0.0.1/planck",
+            "--surfaces",
+        ])
         .arg(surfaces())
         .arg("--users")
         .arg(&users)
@@ -969,5 +1177,8 @@ fn postgres_without_the_feature_says_so() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("built without PostgreSQL support"), "{stderr}");
+    assert!(
+        stderr.contains("built without PostgreSQL support"),
+        "{stderr}"
+    );
 }

@@ -414,7 +414,9 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                     tracing::info!(delivered, "signals delivered");
                 }
             }
-            Err(err) => tracing::warn!(error = %err, "signal delivery stopped; the rest stays pending"),
+            Err(err) => {
+                tracing::warn!(error = %err, "signal delivery stopped; the rest stays pending")
+            }
         }
         result
     }

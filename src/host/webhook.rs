@@ -30,8 +30,8 @@ use std::time::Duration;
 
 use hmac::{KeyInit as _, Mac as _};
 
-use crate::host::{Clock, Transport, TransportError};
 use crate::audit::StoredSignal;
+use crate::host::{Clock, Transport, TransportError};
 
 /// The header carrying the signal's stable id.
 pub const SIGNAL_ID_HEADER: &str = "Planck-Signal-Id";
@@ -198,8 +198,9 @@ impl<C: Clock> WebhookTransport<C> {
 
 impl<C: Clock> Transport for WebhookTransport<C> {
     fn publish(&self, signal: &StoredSignal) -> Result<(), TransportError> {
-        let body = serde_json::to_vec(signal)
-            .map_err(|err| TransportError::with_source("the signal could not be serialized", err))?;
+        let body = serde_json::to_vec(signal).map_err(|err| {
+            TransportError::with_source("the signal could not be serialized", err)
+        })?;
         let mut failure = None;
         for url in &self.urls {
             if let Err(err) = self.deliver(url, &signal.id, &body) {
@@ -253,10 +254,30 @@ mod tests {
     fn signatures_verify_and_bind_the_timestamp() {
         let sig = sign(b"secret", "1700000000", b"{\"id\":\"a\"}");
         assert!(sig.starts_with("v1="));
-        assert!(verify_signature(b"secret", "1700000000", b"{\"id\":\"a\"}", &sig));
-        assert!(!verify_signature(b"secret", "1700000001", b"{\"id\":\"a\"}", &sig));
-        assert!(!verify_signature(b"other", "1700000000", b"{\"id\":\"a\"}", &sig));
-        assert!(!verify_signature(b"secret", "1700000000", b"{\"id\":\"b\"}", &sig));
+        assert!(verify_signature(
+            b"secret",
+            "1700000000",
+            b"{\"id\":\"a\"}",
+            &sig
+        ));
+        assert!(!verify_signature(
+            b"secret",
+            "1700000001",
+            b"{\"id\":\"a\"}",
+            &sig
+        ));
+        assert!(!verify_signature(
+            b"other",
+            "1700000000",
+            b"{\"id\":\"a\"}",
+            &sig
+        ));
+        assert!(!verify_signature(
+            b"secret",
+            "1700000000",
+            b"{\"id\":\"b\"}",
+            &sig
+        ));
         assert!(!verify_signature(b"secret", "1700000000", b"{}", "v1=zz"));
     }
 
@@ -278,11 +299,21 @@ mod tests {
             Err(WebhookError::NoUrl)
         ));
         assert!(matches!(
-            WebhookTransport::new(vec!["ftp://x".into()], "s", WebhookOptions::default(), clock.clone()),
+            WebhookTransport::new(
+                vec!["ftp://x".into()],
+                "s",
+                WebhookOptions::default(),
+                clock.clone()
+            ),
             Err(WebhookError::BadUrl { .. })
         ));
         assert!(matches!(
-            WebhookTransport::new(vec!["http://x".into()], "", WebhookOptions::default(), clock),
+            WebhookTransport::new(
+                vec!["http://x".into()],
+                "",
+                WebhookOptions::default(),
+                clock
+            ),
             Err(WebhookError::EmptySecret)
         ));
     }

@@ -70,7 +70,9 @@ pub fn parse_command(case: &str, name: &str, body: &[u8]) -> Result<Command, Api
         Err(err) => return Ok(malformed(format!("the body is not JSON: {err}"))),
     };
     let Value::Object(mut object) = value else {
-        return Ok(malformed("the body must be a JSON object: {\"args\": {…}}".to_string()));
+        return Ok(malformed(
+            "the body must be a JSON object: {\"args\": {…}}".to_string(),
+        ));
     };
     // Only `args` is read; anything else in the body (a `principal`, say) changes nothing.
     let args = object.remove("args").unwrap_or(Value::Null);
@@ -177,12 +179,18 @@ fn require_staff(principal: &Principal, what: &str) -> Result<(), ApiError> {
 }
 
 /// `GET /api/desk`.
-pub async fn desk(State(state): State<AppState>, auth: Authenticated) -> Result<Response, ApiError> {
+pub async fn desk(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Response, ApiError> {
     Ok(Json(state.backend().desk(auth.session.principal).await?).into_response())
 }
 
 /// `GET /api/queue`.
-pub async fn queue(State(state): State<AppState>, auth: Authenticated) -> Result<Response, ApiError> {
+pub async fn queue(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Response, ApiError> {
     require_staff(&auth.session.principal, "read the governance queue")?;
     Ok(Json(json!({ "queue": state.backend().queue().await? })).into_response())
 }

@@ -16,11 +16,11 @@
 //!   (`Sec-Fetch-Site`) or whose `Origin` is not this host, so no other site can log a
 //!   visitor in under its own account.
 
+use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Json;
 use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use serde_json::json;
@@ -65,10 +65,13 @@ pub fn authenticate(headers: &HeaderMap, state: &AppState) -> Option<Authenticat
         });
     }
     let token = cookie_value(headers, COOKIE)?;
-    state.sessions().lookup(&token).map(|session| Authenticated {
-        session,
-        via: Via::Cookie,
-    })
+    state
+        .sessions()
+        .lookup(&token)
+        .map(|session| Authenticated {
+            session,
+            via: Via::Cookie,
+        })
 }
 
 fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -119,7 +122,10 @@ pub fn is_form(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 /// The CSRF rule for JSON API writes (module docs).
@@ -159,7 +165,9 @@ fn check_login_origin(headers: &HeaderMap) -> Result<(), ApiError> {
             .strip_prefix("http://")
             .or_else(|| origin.strip_prefix("https://"));
         if origin != "null" && (host.is_none() || origin_host != host) {
-            return Err(ApiError::Csrf(format!("login from origin `{origin}` refused")));
+            return Err(ApiError::Csrf(format!(
+                "login from origin `{origin}` refused"
+            )));
         }
     }
     Ok(())
@@ -180,7 +188,11 @@ pub struct LoginFields {
 /// bearer token) and sets the cookie; a form login sets the cookie and redirects to `/`. A
 /// refused login answers 401 `login_failed` (the form is shown again), the same for an
 /// unknown login and a wrong password.
-pub async fn login(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     match login_inner(&state, &headers, &body).await {
         Ok(response) => response,
         Err(err) if !is_json(&headers) && matches!(err, ApiError::LoginFailed) => {
@@ -199,17 +211,25 @@ async fn login_inner(
     check_login_origin(headers)?;
     let json = is_json(headers);
     let fields: LoginFields = if json {
-        serde_json::from_slice(body)
-            .map_err(|err| ApiError::BadRequest(format!("the login body is not {{\"login\", \"password\"}}: {err}")))?
+        serde_json::from_slice(body).map_err(|err| {
+            ApiError::BadRequest(format!(
+                "the login body is not {{\"login\", \"password\"}}: {err}"
+            ))
+        })?
     } else if is_form(headers) {
-        serde_urlencoded::from_bytes(body)
-            .map_err(|err| ApiError::BadRequest(format!("the login form needs `login` and `password`: {err}")))?
+        serde_urlencoded::from_bytes(body).map_err(|err| {
+            ApiError::BadRequest(format!(
+                "the login form needs `login` and `password`: {err}"
+            ))
+        })?
     } else {
         return Err(ApiError::UnsupportedMediaType(
             "send the login as application/json or application/x-www-form-urlencoded".into(),
         ));
     };
-    let principal = state.check_password(fields.login.clone(), fields.password).await?;
+    let principal = state
+        .check_password(fields.login.clone(), fields.password)
+        .await?;
     let Some(principal) = principal else {
         tracing::info!(login = fields.login.as_str(), "login refused");
         return Err(ApiError::LoginFailed);
@@ -218,7 +238,11 @@ async fn login_inner(
         .sessions()
         .open(&fields.login, principal)
         .map_err(|err| ApiError::Unavailable(err.to_string()))?;
-    tracing::info!(login = fields.login.as_str(), principal = session.principal.id.as_str(), "login");
+    tracing::info!(
+        login = fields.login.as_str(),
+        principal = session.principal.id.as_str(),
+        "login"
+    );
     let cookie = session_cookie(state, &token);
     let mut response = if json {
         Json(json!({
@@ -305,9 +329,15 @@ mod tests {
         assert!(check_login_origin(&h).is_err());
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
         assert!(check_login_origin(&h).is_ok());
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://evil.example"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://evil.example"),
+        );
         assert!(check_login_origin(&h).is_err());
     }
 }

@@ -16,8 +16,8 @@ use crate::audit::{StoredEvent, verify_case};
 use crate::engine::{CaseView, Desk, Engine, EngineError, Receipt};
 use crate::host::{Clock, Store, Transport};
 use crate::policy::Principal;
-use crate::spine::{Command, CommandBody, Explanation, ServiceEventState};
 use crate::serve::query::{self, ListFilter, ListPage};
+use crate::spine::{Command, CommandBody, Explanation, ServiceEventState};
 
 /// The engine as `serve` runs it: any store, any transport, any clock.
 pub type ServeEngine = Engine<Arc<dyn Store>, Arc<dyn Transport>, Arc<dyn Clock>>;
@@ -243,7 +243,10 @@ fn active_job(
     };
     let mut moves = Vec::new();
     let open = view.service_event == Some(ServiceEventState::Open);
-    if let (true, Some(current)) = (open, view.phase.as_ref().and_then(|p| surface.phase_id(&p.id))) {
+    if let (true, Some(current)) = (
+        open,
+        view.phase.as_ref().and_then(|p| surface.phase_id(&p.id)),
+    ) {
         for transition in surface.transitions_from(current) {
             let to = surface.phase_name(transition.to).to_string();
             let label = surface

@@ -41,7 +41,9 @@ struct KeepPending;
 
 impl Transport for KeepPending {
     fn publish(&self, _signal: &StoredSignal) -> Result<(), TransportError> {
-        Err(TransportError::new("no transport configured; the signal stays pending"))
+        Err(TransportError::new(
+            "no transport configured; the signal stays pending",
+        ))
     }
 }
 
@@ -94,7 +96,9 @@ async fn ticker(engine: Arc<ServeEngine>, every: Duration, stop: CancellationTok
         let engine = Arc::clone(&engine);
         match tokio::task::spawn_blocking(move || engine.tick()).await {
             Ok(Ok(_)) => {}
-            Ok(Err(err)) => tracing::warn!(error = %err, "escalation tick failed; next tick retries"),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "escalation tick failed; next tick retries")
+            }
             Err(err) => tracing::error!(error = %err, "escalation tick did not finish"),
         }
     }

@@ -17,7 +17,9 @@ use crate::serve::backend::BackendError;
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// No session, or it expired (401 `unauthenticated`).
-    #[error("log in first: POST /login, then send the session cookie or `Authorization: Bearer TOKEN`")]
+    #[error(
+        "log in first: POST /login, then send the session cookie or `Authorization: Bearer TOKEN`"
+    )]
     Unauthenticated,
     /// Login refused (401 `login_failed`): the same for an unknown login and a wrong password.
     #[error("unknown login or wrong password")]
@@ -51,7 +53,9 @@ pub enum ApiError {
     #[error("{0}")]
     Unavailable(String),
     /// The engine failed (500 `internal`). The detail goes to the log, not to the client.
-    #[error("the service failed; the command was not applied unless a retry with the same Idempotency-Key says so")]
+    #[error(
+        "the service failed; the command was not applied unless a retry with the same Idempotency-Key says so"
+    )]
     Internal(String),
 }
 

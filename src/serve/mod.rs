@@ -58,7 +58,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::engine::Engine;
-use crate::host::{Clock, Store, Transport, TransportError, StoredSignal};
+use crate::host::{Clock, Store, StoredSignal, Transport, TransportError};
 use crate::policy::Principal;
 use crate::surface::registry::Registry;
 
@@ -213,12 +213,13 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// Bind the address and build the service. Starts nothing yet.
     pub async fn bind(config: Config) -> Result<Server, ServeError> {
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| ServeError::Listen {
-                addr: config.listen.to_string(),
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServeError::Listen {
+                    addr: config.listen.to_string(),
+                    source,
+                })?;
         let wake = Arc::new(Notify::new());
         let engine: Arc<ServeEngine> = Arc::new(Engine::new(
             Arc::clone(&config.registry),

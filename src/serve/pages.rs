@@ -169,8 +169,11 @@ pub async fn admin(
         Err(err) => (Vec::new(), None, Some(err.to_string())),
     };
     let next_query = next.as_ref().map(|cursor| {
-        let mut pairs: Vec<(String, String)> =
-            pairs.iter().filter(|(k, _)| k != "after").cloned().collect();
+        let mut pairs: Vec<(String, String)> = pairs
+            .iter()
+            .filter(|(k, _)| k != "after")
+            .cloned()
+            .collect();
         pairs.push(("after".to_string(), cursor.clone()));
         serde_urlencoded::to_string(&pairs).unwrap_or_default()
     });
@@ -255,7 +258,10 @@ pub async fn desk_form(
     Path((case, command)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
-    run_form(&state, &auth, &case, &command, &body, |_| "/desk".to_string()).await
+    run_form(&state, &auth, &case, &command, &body, |_| {
+        "/desk".to_string()
+    })
+    .await
 }
 
 /// `POST /admin/cases/{case}/{command}`: a form from the admin desk or a case page.
@@ -265,11 +271,21 @@ pub async fn admin_form(
     Path((case, command)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
-    let case_page = format!("/admin/cases/{}", utf8_percent_encode(&case, NON_ALPHANUMERIC));
-    run_form(&state, &auth, &case, &command, &body, move |back| match back {
-        Some("case") => case_page,
-        _ => "/admin".to_string(),
-    })
+    let case_page = format!(
+        "/admin/cases/{}",
+        utf8_percent_encode(&case, NON_ALPHANUMERIC)
+    );
+    run_form(
+        &state,
+        &auth,
+        &case,
+        &command,
+        &body,
+        move |back| match back {
+            Some("case") => case_page,
+            _ => "/admin".to_string(),
+        },
+    )
     .await
 }
 
@@ -296,7 +312,10 @@ async fn run_form(
             .map(|(_, v)| v.as_str())
     };
     if let Err(err) = check_form_csrf(auth, field("csrf")) {
-        tracing::warn!(principal = auth.session.principal.id.as_str(), "form without a valid CSRF token refused");
+        tracing::warn!(
+            principal = auth.session.principal.id.as_str(),
+            "form without a valid CSRF token refused"
+        );
         return error_page(state, Some(auth), &err);
     }
     let target = back(field("back"));
@@ -320,12 +339,10 @@ async fn run_form(
         };
         return error_page(state, Some(auth), &err);
     };
-    let key = field("nonce")
-        .filter(|n| !n.is_empty())
-        .map(|nonce| {
-            let digest = sha256_hex(format!("{nonce}\n{case}\n{name}\n{args}").as_bytes());
-            format!("form-{}", digest.get(..40).unwrap_or(&digest))
-        });
+    let key = field("nonce").filter(|n| !n.is_empty()).map(|nonce| {
+        let digest = sha256_hex(format!("{nonce}\n{case}\n{name}\n{args}").as_bytes());
+        format!("form-{}", digest.get(..40).unwrap_or(&digest))
+    });
     let flash = match state
         .backend()
         .execute(auth.session.principal.clone(), command, key)
@@ -337,7 +354,9 @@ async fn run_form(
         },
         Ok(Receipt::Duplicate(_)) => Flash {
             kind: "ok",
-            text: format!("`{name}` on case `{case}` was already applied (the form was sent twice)."),
+            text: format!(
+                "`{name}` on case `{case}` was already applied (the form was sent twice)."
+            ),
         },
         Ok(Receipt::Rejected(Rejection { code, message, .. })) => Flash {
             kind: "refused",

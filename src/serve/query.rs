@@ -117,7 +117,9 @@ impl ListFilter {
                 }
                 "after" => {
                     filter.after = Some(Cursor::decode(value).ok_or_else(|| {
-                        FilterError(format!("`after={value}` is not a cursor from a previous page"))
+                        FilterError(format!(
+                            "`after={value}` is not a cursor from a previous page"
+                        ))
                     })?);
                 }
                 other => {
@@ -132,9 +134,10 @@ impl ListFilter {
 
     /// Whether `view` passes every filter but the cursor and the limit.
     pub fn matches(&self, view: &CaseView) -> bool {
-        let surface_ok = self.surface.as_deref().is_none_or(|s| {
-            view.surface == s || view.surface.split('@').next() == Some(s)
-        });
+        let surface_ok = self
+            .surface
+            .as_deref()
+            .is_none_or(|s| view.surface == s || view.surface.split('@').next() == Some(s));
         let job_ok = self.job.is_none_or(|job| view.job == job);
         let phase_ok = self
             .phase
@@ -223,12 +226,19 @@ mod tests {
 
     #[test]
     fn filters_parse_and_refuse_what_they_do_not_know() {
-        let f = ListFilter::parse([("surface", "auto-detailing"), ("job", "queued"), ("limit", "5")])
-            .unwrap();
+        let f = ListFilter::parse([
+            ("surface", "auto-detailing"),
+            ("job", "queued"),
+            ("limit", "5"),
+        ])
+        .unwrap();
         assert_eq!(f.surface.as_deref(), Some("auto-detailing"));
         assert_eq!(f.job, Some(Some(JobState::Queued)));
         assert_eq!(f.limit, 5);
-        assert_eq!(ListFilter::parse([("job", "none")]).unwrap().job, Some(None));
+        assert_eq!(
+            ListFilter::parse([("job", "none")]).unwrap().job,
+            Some(None)
+        );
         assert!(ListFilter::parse([("job", "done")]).is_err());
         assert!(ListFilter::parse([("limit", "0")]).is_err());
         assert!(ListFilter::parse([("limit", "501")]).is_err());

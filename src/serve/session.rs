@@ -270,13 +270,19 @@ mod tests {
             .unwrap();
         assert_eq!(token.len(), 64);
         assert_ne!(token, info.csrf);
-        assert!(!sessions.table().contains_key(&token), "only the hash is kept");
+        assert!(
+            !sessions.table().contains_key(&token),
+            "only the hash is kept"
+        );
         clock.advance(9_000);
         assert!(sessions.lookup(&token).is_some());
         clock.advance(9_000);
         assert!(sessions.lookup(&token).is_some(), "touched, so still live");
         clock.advance(9_000);
-        assert!(sessions.lookup(&token).is_none(), "27 s old: past the absolute limit");
+        assert!(
+            sessions.lookup(&token).is_none(),
+            "27 s old: past the absolute limit"
+        );
 
         let (token, _) = sessions
             .open("kim", Principal::new("admin-kim", [Role::Admin]))

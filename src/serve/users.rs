@@ -182,7 +182,9 @@ impl Users {
                     path,
                     text,
                     Some(entry.password_hash.span()),
-                    format!("`password_hash` is not a PHC string ({err}); write it with `planck users add`"),
+                    format!(
+                        "`password_hash` is not a PHC string ({err}); write it with `planck users add`"
+                    ),
                 ));
             }
             let user = User {
@@ -237,8 +239,11 @@ impl Users {
 }
 
 fn verify_password(phc: &str, password: &str) -> bool {
-    PasswordHash::new(phc)
-        .is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+    PasswordHash::new(phc).is_ok_and(|hash| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    })
 }
 
 /// The argon2id PHC string of `password` with a fresh random salt and the default parameters
@@ -336,9 +341,10 @@ pub fn add_user(
         }
     };
     let hash = hash_password(password)?;
-    let mut doc: toml_edit::DocumentMut = existing.parse().map_err(|err: toml_edit::TomlError| {
-        malformed(path, &existing, err.span(), err.message().to_string())
-    })?;
+    let mut doc: toml_edit::DocumentMut =
+        existing.parse().map_err(|err: toml_edit::TomlError| {
+            malformed(path, &existing, err.span(), err.message().to_string())
+        })?;
     let mut role_array = toml_edit::Array::new();
     for role in roles {
         role_array.push(role.as_str());
@@ -357,17 +363,17 @@ pub fn add_user(
         .find(|t| t.get("login").and_then(|v| v.as_str()) == Some(login));
     let outcome = match found {
         Some(table) => {
-            table["id"] = toml_edit::value(id);
-            table["roles"] = toml_edit::value(role_array);
-            table["password_hash"] = toml_edit::value(hash);
+            table.insert("id", toml_edit::value(id));
+            table.insert("roles", toml_edit::value(role_array));
+            table.insert("password_hash", toml_edit::value(hash));
             AddOutcome::Updated
         }
         None => {
             let mut table = toml_edit::Table::new();
-            table["login"] = toml_edit::value(login);
-            table["id"] = toml_edit::value(id);
-            table["roles"] = toml_edit::value(role_array);
-            table["password_hash"] = toml_edit::value(hash);
+            table.insert("login", toml_edit::value(login));
+            table.insert("id", toml_edit::value(id));
+            table.insert("roles", toml_edit::value(role_array));
+            table.insert("password_hash", toml_edit::value(hash));
             users.push(table);
             AddOutcome::Added
         }
@@ -434,10 +440,18 @@ mod tests {
         assert!(text.starts_with("users.toml:3:6:"), "{text}");
 
         let err = parse("[[user]]\nlogin = \"kim\"\nid = \"a\"\nroles = [\"admin\", \"boss\"]\npassword_hash = \"x\"\n").unwrap_err();
-        assert!(err.to_string().starts_with("users.toml:4:19: `boss` is not a role"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("users.toml:4:19: `boss` is not a role"),
+            "{err}"
+        );
 
         let err = parse("[[user]]\nlogin = \"kim\"\nid = \"a\"\nroles = [\"admin\"]\npassword_hash = \"nope\"\n").unwrap_err();
-        assert!(err.to_string().starts_with("users.toml:5:17: `password_hash` is not a PHC string"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("users.toml:5:17: `password_hash` is not a PHC string"),
+            "{err}"
+        );
 
         let err = parse("[[user]]\nlogin = \"kim\"\nnickname = \"k\"\n").unwrap_err();
         assert!(err.to_string().starts_with("users.toml:3:1:"), "{err}");
@@ -465,7 +479,14 @@ mod tests {
 
         // Updating keeps the other entry and replaces the password.
         assert_eq!(
-            add_user(&path, "kim", "admin-kim", &[Role::Admin, Role::Observer], "new pass").unwrap(),
+            add_user(
+                &path,
+                "kim",
+                "admin-kim",
+                &[Role::Admin, Role::Observer],
+                "new pass"
+            )
+            .unwrap(),
             AddOutcome::Updated
         );
         let users = Users::load(&path).unwrap();

@@ -38,7 +38,12 @@ Exit codes: 0 stopped cleanly, 2 a file, the store or the address could not be o
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The SQLite database (created if missing)
-    #[arg(long, value_name = "PATH", required_unless_present = "postgres", conflicts_with = "postgres")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        required_unless_present = "postgres",
+        conflicts_with = "postgres"
+    )]
     pub db: Option<PathBuf>,
     /// A PostgreSQL URL instead of --db (needs a planck built with `--features postgres`)
     #[arg(long, value_name = "URL")]
@@ -199,7 +204,10 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         dispatch_every: args.dispatch_every,
         request_timeout: args.request_timeout,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");

@@ -58,8 +58,9 @@ pub struct AddArgs {
 }
 
 fn parse_role(text: &str) -> Result<Role, String> {
-    Role::parse(text)
-        .ok_or_else(|| format!("`{text}` is not a role (client, admin, operator, system, observer)"))
+    Role::parse(text).ok_or_else(|| {
+        format!("`{text}` is not a role (client, admin, operator, system, observer)")
+    })
 }
 
 /// Run `planck users`.
