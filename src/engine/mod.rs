@@ -162,18 +162,12 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 if let Some(code) = code {
                     span.record("code", code);
                 }
-                tracing::info!(
-                    outcome = receipt.outcome(),
-                    code,
-                    attempts = stats.attempts,
-                    conflict_retries = retries,
-                    store_us,
-                    "command answered"
-                );
+                // The span carries the fields; the event marks the answer.
+                tracing::info!("command answered");
             }
             Err(err) => {
                 span.record("outcome", "error");
-                tracing::error!(error = %err, attempts = stats.attempts, store_us, "command failed");
+                tracing::error!(error = %err, "command failed");
             }
         }
         result

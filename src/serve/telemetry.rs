@@ -8,6 +8,8 @@
 //! `planck.tick` and `planck.deliver_pending`. Authorization and cookie headers are marked
 //! sensitive and never printed.
 
+use std::io::IsTerminal as _;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -49,14 +51,19 @@ pub const OTLP_BUILT: bool = cfg!(feature = "otel");
 /// error without it). Call it once, before starting the async runtime.
 pub fn init(format: LogFormat, otlp: bool) -> Result<Telemetry, ServeError> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colors only for a person at a terminal (and never with NO_COLOR set).
+    let ansi = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let compact = (format == LogFormat::Compact).then(|| {
         tracing_subscriber::fmt::layer()
             .compact()
+            .with_ansi(ansi)
             .with_writer(std::io::stdout)
     });
     let json = (format == LogFormat::Json).then(|| {
         tracing_subscriber::fmt::layer()
             .json()
+            .with_ansi(false)
             .with_current_span(true)
             .with_span_list(false)
             .with_writer(std::io::stdout)

@@ -349,6 +349,15 @@ pub fn add_user(
     for role in roles {
         role_array.push(role.as_str());
     }
+    // Comments of a file with no entry yet belong above the first one, not after it.
+    let header = match doc.get("user") {
+        None => {
+            let trailing = doc.trailing().as_str().unwrap_or("").to_string();
+            doc.set_trailing("");
+            Some(trailing)
+        }
+        Some(_) => None,
+    };
     let users = doc
         .entry("user")
         .or_insert_with(|| toml_edit::Item::ArrayOfTables(toml_edit::ArrayOfTables::new()));
@@ -370,6 +379,9 @@ pub fn add_user(
         }
         None => {
             let mut table = toml_edit::Table::new();
+            if let Some(header) = header {
+                table.decor_mut().set_prefix(header);
+            }
             table.insert("login", toml_edit::value(login));
             table.insert("id", toml_edit::value(id));
             table.insert("roles", toml_edit::value(role_array));
