@@ -1158,6 +1158,46 @@ fn users_add_reads_the_password_from_stdin_and_writes_a_private_file() {
     assert!(stderr.contains("broken.toml:3:9:"), "{stderr}");
 }
 
+/// The README's `curl` examples, run as written against a server with the demo users file.
+#[test]
+fn the_readme_curl_examples_work() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        eprintln!("skipped: no curl on this machine");
+        return;
+    }
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme
+        .find("With the service of the third command running")
+        .unwrap();
+    let block = &readme[start..];
+    let block = &block[block.find("```sh\n").unwrap() + 6..];
+    let script = &block[..block.find("```").unwrap()];
+    let users = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/serve/users.toml");
+    let server = Server::start_in(tempfile::tempdir().unwrap(), &users, &[]);
+    let script = script.replace("http://127.0.0.1:8080", &server.base);
+    let work = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    // What the README says each command prints.
+    let expected: Vec<&str> = script
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| l.starts_with('{') || l.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    let printed: Vec<&str> = stdout.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(printed.len(), expected.len(), "{stdout}");
+    for (printed, expected) in printed.iter().zip(&expected) {
+        let prefix = expected.trim_end_matches('…');
+        assert!(printed.starts_with(prefix), "printed {printed}\nREADME  {expected}");
+    }
+}
+
 #[cfg(not(feature = "postgres"))]
 #[test]
 fn postgres_without_the_feature_says_so() {
