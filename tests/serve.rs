@@ -1183,7 +1183,11 @@ fn the_readme_curl_examples_work() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // What the README says each command prints.
     let expected: Vec<&str> = script
         .lines()
@@ -1194,7 +1198,10 @@ fn the_readme_curl_examples_work() {
     assert_eq!(printed.len(), expected.len(), "{stdout}");
     for (printed, expected) in printed.iter().zip(&expected) {
         let prefix = expected.trim_end_matches('…');
-        assert!(printed.starts_with(prefix), "printed {printed}\nREADME  {expected}");
+        assert!(
+            printed.starts_with(prefix),
+            "printed {printed}\nREADME  {expected}"
+        );
     }
 }
 

@@ -156,11 +156,11 @@ impl Sessions {
         let key = sha256_hex(token.as_bytes());
         let now = self.clock.now();
         let mut table = self.table();
+        // Sessions nobody uses again are dropped here (logins are few: each costs an argon2
+        // check), so the table holds live sessions only.
+        self.purge(&mut table, now);
         if table.len() >= MAX_SESSIONS {
-            self.purge(&mut table, now);
-            if table.len() >= MAX_SESSIONS {
-                return Err(SessionError::Full);
-            }
+            return Err(SessionError::Full);
         }
         table.insert(
             key.clone(),
