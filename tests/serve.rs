@@ -1205,6 +1205,83 @@ fn the_readme_curl_examples_work() {
     }
 }
 
+/// `--postgres`: the same service over a PostgreSQL store (needs `PLANCK_PG_URL`; without it
+/// the test says SKIPPED and passes, like the other PostgreSQL tests).
+#[cfg(feature = "postgres")]
+#[test]
+fn serves_from_postgres() {
+    let Ok(url) = std::env::var("PLANCK_PG_URL") else {
+        eprintln!(
+            "SKIPPED: PLANCK_PG_URL is not set (eval \"$(bash scripts/ci_postgres.sh start)\")"
+        );
+        return;
+    };
+    let now = planck::host::Clock::now(&planck::host::SystemClock);
+    let schema = format!("serve_{}_{}", std::process::id(), now % 1_000_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let users = users_file(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_planck"))
+        .args([
+            "serve",
+            "--postgres",
+            &url,
+            "--postgres-schema",
+            &schema,
+            "--surfaces",
+        ])
+        .arg(surfaces())
+        .arg("--users")
+        .arg(&users)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let base = first
+        .trim()
+        .strip_prefix("planck serve: listening on ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_string();
+    thread::spawn(move || for _ in stdout.lines() {});
+    let server = Server {
+        child,
+        base,
+        logs: Arc::default(),
+        dir,
+    };
+    let ava = Client::login(&server, "ava");
+    let kim = Client::login(&server, "kim");
+    queued_job(&ava, &kim, "pg-1");
+    assert_refused(
+        &kim.command("pg-1", "create_job", json!({})),
+        409,
+        "job_exists",
+    );
+    let view = kim.get("/api/cases/pg-1").json()["view"].clone();
+    assert_eq!(view["job"], "queued");
+    let mut server = server;
+    server.terminate();
+    let status = server.wait_exit(Duration::from_secs(20));
+    assert!(status.success(), "{status}");
+
+    let store = planck::host::PostgresStore::connect_with(
+        &url,
+        planck::host::PostgresOptions {
+            schema,
+            ..planck::host::PostgresOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        store.load("pg-1").unwrap().len() as u64,
+        view["version"].as_u64().unwrap()
+    );
+    store.drop_schema().unwrap();
+}
+
 #[cfg(not(feature = "postgres"))]
 #[test]
 fn postgres_without_the_feature_says_so() {

@@ -12,7 +12,8 @@
 //! call. Its [`TaskTracker`] lets shutdown wait for every engine call that started.
 //!
 //! Shutdown ([`Server::run`] with a future such as [`shutdown_signal`], SIGTERM or SIGINT):
-//! stop accepting connections; let every request in flight finish; wait for every engine call
+//! stop accepting connections; let every request in flight finish (for at most the request
+//! timeout plus [`SHUTDOWN_SLACK`], then close what is left); wait for every engine call
 //! that started (one whose client went away included); then stop the ticker and the
 //! dispatcher after the round they are in. A command therefore either committed (and its
 //! client got the answer, unless it left) or never started. Signals left pending are delivered
@@ -73,6 +74,10 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 /// The largest request body accepted (1 MiB).
 pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// After a shutdown signal, connections get the request timeout plus this to finish before
+/// they are closed (commands they started still finish).
+pub const SHUTDOWN_SLACK: Duration = Duration::from_secs(5);
 
 /// How many password checks may run at once (each takes about 19 MiB and tens of ms).
 pub const LOGIN_PERMITS: usize = 4;
@@ -200,6 +205,7 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     tasks: TaskTracker,
+    grace: Duration,
     background: background::Background,
 }
 
@@ -251,6 +257,7 @@ impl Server {
             listener,
             router,
             tasks,
+            grace: config.request_timeout + SHUTDOWN_SLACK,
             background,
         })
     }
@@ -274,9 +281,30 @@ impl Server {
         let stop_background = CancellationToken::new();
         let workers = self.background.spawn(stop_background.clone());
         tracing::info!(%addr, "planck serve listening");
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let stopping = CancellationToken::new();
+        {
+            let stopping = stopping.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                stopping.cancel();
+            });
+        }
+        let serve = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(stopping.clone().cancelled_owned())
+            .into_future();
+        // Connections get `grace` to finish once shutdown begins; past it they are closed.
+        // Engine calls they started are still waited for below.
+        let grace = self.grace;
+        let served = tokio::select! {
+            served = serve => served,
+            () = async {
+                stopping.cancelled().await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(?grace, "connections still open after the grace period; closing them");
+                Ok(())
+            }
+        };
         tracing::info!("no longer accepting; waiting for engine calls in flight");
         self.tasks.close();
         self.tasks.wait().await;

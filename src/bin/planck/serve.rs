@@ -48,6 +48,14 @@ pub struct Args {
     /// A PostgreSQL URL instead of --db (needs a planck built with `--features postgres`)
     #[arg(long, value_name = "URL")]
     pub postgres: Option<String>,
+    /// The PostgreSQL schema holding planck's tables (with --postgres)
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "public",
+        requires = "postgres"
+    )]
+    pub postgres_schema: String,
     /// Surface files or directories of them
     #[arg(long = "surfaces", value_name = "DIR", required = true)]
     pub surfaces: Vec<PathBuf>,
@@ -188,6 +196,9 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
             args.listen
         );
     }
+    // The store's last reference is dropped after the runtime: a PostgreSQL connection owns a
+    // runtime of its own, which may not be dropped inside an async context.
+    let keep_store = Arc::clone(&store);
     let config = Config {
         listen: args.listen,
         store,
@@ -221,6 +232,8 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         println!("planck serve: listening on http://{addr}");
         server.run(shutdown_signal()).await
     });
+    drop(runtime);
+    drop(keep_store);
     match result {
         Ok(()) => Ok(EXIT_OK),
         Err(err) => {
@@ -232,7 +245,7 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
 
 fn open_store(args: &Args) -> Result<Arc<dyn Store>, String> {
     if let Some(url) = &args.postgres {
-        return open_postgres(url);
+        return open_postgres(url, &args.postgres_schema);
     }
     let Some(db) = &args.db else {
         return Err("give --db PATH or --postgres URL".to_string());
@@ -243,14 +256,18 @@ fn open_store(args: &Args) -> Result<Arc<dyn Store>, String> {
 }
 
 #[cfg(feature = "postgres")]
-fn open_postgres(url: &str) -> Result<Arc<dyn Store>, String> {
-    planck::host::PostgresStore::connect(url)
+fn open_postgres(url: &str, schema: &str) -> Result<Arc<dyn Store>, String> {
+    let options = planck::host::PostgresOptions {
+        schema: schema.to_string(),
+        ..planck::host::PostgresOptions::default()
+    };
+    planck::host::PostgresStore::connect_with(url, options)
         .map(|s| Arc::new(s) as Arc<dyn Store>)
         .map_err(|err| format!("cannot connect to PostgreSQL: {err}"))
 }
 
 #[cfg(not(feature = "postgres"))]
-fn open_postgres(_url: &str) -> Result<Arc<dyn Store>, String> {
+fn open_postgres(_url: &str, _schema: &str) -> Result<Arc<dyn Store>, String> {
     Err("this planck was built without PostgreSQL support; rebuild it with `cargo build --features postgres`, or use --db PATH".to_string())
 }
 
