@@ -14,7 +14,7 @@
 //! Reads: admins, observers and the system see every case; anyone else sees the cases they
 //! submitted, are assigned or own. A case they may not see answers 404, like a missing one.
 
-use axum::Json;
+use crate::serve::json::Json;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -16,7 +16,7 @@
 //!   (`Sec-Fetch-Site`) or whose `Origin` is not this host, so no other site can log a
 //!   visitor in under its own account.
 
-use axum::Json;
+use crate::serve::json::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};

@@ -6,7 +6,7 @@
 //! the same JSON shape with a code of its own that is not a rejection code: nothing reached the
 //! engine.
 
-use axum::Json;
+use crate::serve::json::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};

@@ -32,6 +32,7 @@ pub mod auth;
 pub mod backend;
 pub mod background;
 pub mod error;
+pub mod json;
 pub mod pages;
 pub mod query;
 pub mod session;
