@@ -942,6 +942,10 @@ struct Receiver {
 }
 
 fn receiver(fail_first: usize) -> Receiver {
+    receiver_at("/hook", fail_first)
+}
+
+fn receiver_at(path: &str, fail_first: usize) -> Receiver {
     use axum::http::StatusCode;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -955,7 +959,7 @@ fn receiver(fail_first: usize) -> Receiver {
     let addr = listener.local_addr().unwrap();
     let state = Arc::clone(&seen);
     let app = axum::Router::new().route(
-        "/hook",
+        path,
         axum::routing::post(
             move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
                 let state = Arc::clone(&state);
@@ -975,7 +979,7 @@ fn receiver(fail_first: usize) -> Receiver {
         axum::serve(listener, app).await.unwrap();
     });
     Receiver {
-        addr: format!("http://{addr}/hook"),
+        addr: format!("http://{addr}{path}"),
         seen,
         _runtime: runtime,
     }
@@ -1203,6 +1207,60 @@ fn the_readme_curl_examples_work() {
             "printed {printed}\nREADME  {expected}"
         );
     }
+}
+
+/// `--otlp`: the engine's spans reach an OTLP/HTTP collector (a stand-in on loopback).
+#[cfg(feature = "otel")]
+#[test]
+fn spans_are_exported_over_otlp() {
+    let collector = receiver_at("/v1/traces", 0);
+    let endpoint = collector.addr.trim_end_matches("/v1/traces").to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let users = users_file(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_planck"))
+        .arg("serve")
+        .arg("--db")
+        .arg(dir.path().join("p.db"))
+        .arg("--surfaces")
+        .arg(surfaces())
+        .arg("--users")
+        .arg(&users)
+        .args(["--listen", "127.0.0.1:0", "--otlp"])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let base = first
+        .trim()
+        .strip_prefix("planck serve: listening on ")
+        .unwrap()
+        .to_string();
+    thread::spawn(move || for _ in stdout.lines() {});
+    let mut server = Server {
+        child,
+        base,
+        logs: Arc::default(),
+        dir,
+    };
+    let ava = Client::login(&server, "ava");
+    assert_eq!(submit(&ava, "otel-1").status, 200);
+    // Stopping flushes the exporter.
+    server.terminate();
+    assert!(server.wait_exit(Duration::from_secs(30)).success());
+    let seen = collector.seen.lock().unwrap();
+    assert!(!seen.is_empty(), "no spans reached the collector");
+    let (headers, body) = &seen[0];
+    assert_eq!(
+        headers.get("content-type").unwrap(),
+        "application/x-protobuf"
+    );
+    // The protobuf carries the span names as plain bytes.
+    let text = String::from_utf8_lossy(body);
+    assert!(text.contains("planck.execute"), "{text:?}");
 }
 
 /// `--postgres`: the same service over a PostgreSQL store (needs `PLANCK_PG_URL`; without it
