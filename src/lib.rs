@@ -14,6 +14,11 @@
 //!   nothing to install).
 //! - `postgres`: `host::PostgresStore`, for hosts that run many instances against one
 //!   PostgreSQL database.
+//! - `serve` (default): `planck::serve`, the HTTP service behind `planck serve` (axum and
+//!   tokio; sessions, the JSON API, the desks as pages, the ticker and the outbox dispatcher).
+//!   Enables `webhook`.
+//! - `webhook`: `host::WebhookTransport`, signals POSTed as JSON signed with HMAC-SHA256.
+//! - `otel`: `planck serve --otlp` exports the engine's tracing spans over OTLP.
 
 pub mod audit;
 pub mod diagnostic;
@@ -21,5 +26,7 @@ pub mod engine;
 pub mod host;
 pub mod policy;
 pub mod scenario;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod spine;
 pub mod surface;

@@ -123,11 +123,63 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     /// optionally under an idempotency `key`. See the module docs for the idempotency, conflict
     /// and delivery rules. Errors are failures of the store or of serialization only; a
     /// refused command is `Ok(Receipt::Rejected(_))`.
+    ///
+    /// Each call runs inside a `planck.execute` [`tracing`] span (fields `command`, `case`,
+    /// `principal`, and once answered `outcome`, `code`, `attempts`, `conflict_retries`,
+    /// `store_us`) and ends with one event in it; without a subscriber this costs a branch.
     pub fn execute(
         &self,
         principal: &Principal,
         command: &Command,
         key: Option<&str>,
+    ) -> Result<Receipt, EngineError> {
+        let span = tracing::info_span!(
+            "planck.execute",
+            command = command.kind().as_str(),
+            case = command.case.as_str(),
+            principal = principal.id.as_str(),
+            outcome = tracing::field::Empty,
+            code = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+            conflict_retries = tracing::field::Empty,
+            store_us = tracing::field::Empty,
+        );
+        if span.is_disabled() {
+            return self.execute_measured(principal, command, key, &mut Stats::off());
+        }
+        let _entered = span.enter();
+        let mut stats = Stats::on();
+        let result = self.execute_measured(principal, command, key, &mut stats);
+        let store_us = u64::try_from(stats.store.as_micros()).unwrap_or(u64::MAX);
+        let retries = stats.attempts.saturating_sub(1);
+        span.record("attempts", stats.attempts);
+        span.record("conflict_retries", retries);
+        span.record("store_us", store_us);
+        match &result {
+            Ok(receipt) => {
+                let code = receipt.code().map(RejectionCode::as_str);
+                span.record("outcome", receipt.outcome());
+                if let Some(code) = code {
+                    span.record("code", code);
+                }
+                // The span carries the fields; the event marks the answer.
+                tracing::info!("command answered");
+            }
+            Err(err) => {
+                span.record("outcome", "error");
+                tracing::error!(error = %err, "command failed");
+            }
+        }
+        result
+    }
+
+    /// [`Engine::execute`], counting attempts and the time spent in the store into `stats`.
+    fn execute_measured(
+        &self,
+        principal: &Principal,
+        command: &Command,
+        key: Option<&str>,
+        stats: &mut Stats,
     ) -> Result<Receipt, EngineError> {
         // Only a key is bound to the command's fingerprint; without one it is never read.
         let fingerprint = match key {
@@ -138,7 +190,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             if let Err(rejection) = check_key(key) {
                 return Ok(Receipt::Rejected(rejection));
             }
-            if let Some(first) = self.store.idempotency(key)? {
+            if let Some(first) = stats.time(|| self.store.idempotency(key))? {
                 return replay_key(&first, &fingerprint);
             }
         }
@@ -146,7 +198,8 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let mut snapshot = self.snapshot(case_id)?;
+            stats.attempts = attempts;
+            let mut snapshot = stats.time(|| self.snapshot(case_id))?;
             let case = &snapshot.case;
             let now = self.clock.now();
             let events = match spine::decide(case, &*self.registry, principal, command, now) {
@@ -157,7 +210,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                     // sent concurrently under the same key, committed between the key lookup
                     // above and this load: the answer is then its outcome, as a duplicate.
                     if let Some(key) = key
-                        && let Some(first) = self.store.idempotency(key)?
+                        && let Some(first) = stats.time(|| self.store.idempotency(key))?
                     {
                         return replay_key(&first, &fingerprint);
                     }
@@ -204,10 +257,10 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 None => None,
             };
             let version = snapshot.version();
-            match self
-                .store
-                .append(case_id, version, receipt.events(), record.as_ref(), &outbox)
-            {
+            match stats.time(|| {
+                self.store
+                    .append(case_id, version, receipt.events(), record.as_ref(), &outbox)
+            }) {
                 Ok(()) => {
                     if snapshot.extend(receipt.events()) {
                         self.cases.put(snapshot);
@@ -254,11 +307,25 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     /// Raise every escalation that is due at the clock's `now`, on every live case, and return
     /// the events appended (each escalation at most once per entry into its phase). A case that
     /// keeps conflicting is left for the next tick.
+    ///
+    /// Runs inside a `planck.tick` [`tracing`] span (fields `cases`, `appended`).
     pub fn tick(&self) -> Result<Vec<StoredEvent>, EngineError> {
+        let span = tracing::info_span!(
+            "planck.tick",
+            cases = tracing::field::Empty,
+            appended = tracing::field::Empty,
+        );
+        let _entered = span.enter();
         let actor = Principal::new(TICK_ACTOR_ID, [Role::System]);
         let mut appended = Vec::new();
-        for case_id in self.store.cases()? {
-            appended.extend(self.tick_case(&case_id, &actor)?);
+        let cases = self.store.cases()?;
+        for case_id in &cases {
+            appended.extend(self.tick_case(case_id, &actor)?);
+        }
+        span.record("cases", cases.len());
+        span.record("appended", appended.len());
+        if !appended.is_empty() {
+            tracing::info!(appended = appended.len(), "escalations raised");
         }
         Ok(appended)
     }
@@ -327,7 +394,28 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     /// Offer every pending signal to the transport, oldest first, marking each delivered.
     /// Stops at the first failed publish (the rest stay pending) and reports it. Returns how
     /// many were delivered.
+    ///
+    /// Runs inside a `planck.deliver_pending` [`tracing`] span (field `delivered`); a failed
+    /// publish is reported as a warning event naming the signal.
     pub fn deliver_pending(&self) -> Result<usize, EngineError> {
+        let span = tracing::info_span!("planck.deliver_pending", delivered = tracing::field::Empty);
+        let _entered = span.enter();
+        let result = self.deliver_pending_inner();
+        match &result {
+            Ok(delivered) => {
+                span.record("delivered", delivered);
+                if *delivered > 0 {
+                    tracing::info!(delivered, "signals delivered");
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "signal delivery stopped; the rest stays pending")
+            }
+        }
+        result
+    }
+
+    fn deliver_pending_inner(&self) -> Result<usize, EngineError> {
         let mut delivered = 0;
         let mut seen: HashSet<String> = HashSet::new();
         loop {
@@ -600,4 +688,40 @@ fn pin_of<'a>(case: &'a Case, events: &[Event]) -> Option<Cow<'a, SurfacePin>> {
                 _ => None,
             })
         })
+}
+
+/// What one [`Engine::execute`] cost: attempts and time spent in the store. Time is measured
+/// only when a tracing subscriber listens (`on`), so an engine without one reads no clock.
+struct Stats {
+    attempts: u32,
+    store: std::time::Duration,
+    timing: bool,
+}
+
+impl Stats {
+    fn on() -> Self {
+        Stats {
+            attempts: 0,
+            store: std::time::Duration::ZERO,
+            timing: true,
+        }
+    }
+
+    fn off() -> Self {
+        Stats {
+            timing: false,
+            ..Stats::on()
+        }
+    }
+
+    /// Run a store call, adding its duration when timing.
+    fn time<R>(&mut self, call: impl FnOnce() -> R) -> R {
+        if !self.timing {
+            return call();
+        }
+        let start = std::time::Instant::now();
+        let result = call();
+        self.store += start.elapsed();
+        result
+    }
 }

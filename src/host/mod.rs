@@ -5,7 +5,7 @@
 //! queue or clock without reading the rest of planck; [`conformance`] proves a store behaves
 //! like the shipped ones. Shipped: [`MemoryStore`] and (feature `sqlite`, on by default)
 //! [`SqliteStore`] and its group-commit form [`GroupCommitSqliteStore`]; [`MemoryTransport`] and [`NullTransport`]; [`SystemClock`] and
-//! [`ManualClock`]. Code here moves bytes and reads the time; it never judges a command, and
+//! [`ManualClock`]; (feature `webhook`) [`webhook::WebhookTransport`]. Code here moves bytes and reads the time; it never judges a command, and
 //! nothing outside `host/` touches a database or the system clock.
 
 mod clock;
@@ -19,6 +19,8 @@ mod sqlite;
 mod sqlite_group;
 mod store;
 mod transport;
+#[cfg(feature = "webhook")]
+pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use memory::MemoryStore;
@@ -32,3 +34,5 @@ pub use store::{
     BoxError, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, check_append,
 };
 pub use transport::{MemoryTransport, NullTransport, Transport, TransportError};
+#[cfg(feature = "webhook")]
+pub use webhook::{WebhookError, WebhookOptions, WebhookTransport};

@@ -54,6 +54,7 @@ mod reliability_races;
 mod reliability_support;
 mod scenario_cli;
 mod scenario_files;
+mod serve;
 mod snapshot;
 mod spine_boundaries;
 mod spine_commands;

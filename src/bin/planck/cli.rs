@@ -11,7 +11,7 @@ use planck::surface::compile::Compiled;
 use planck::surface::load::{SourceFile, compile_source};
 use thiserror::Error;
 
-use crate::{check, convert, graph, inspect, run, show, verify};
+use crate::{check, convert, graph, inspect, run, serve, show, users, verify};
 
 /// Everything held: the files are clean (warnings allowed).
 pub const EXIT_OK: u8 = 0;
@@ -51,7 +51,11 @@ Examples:
   planck run examples/scenarios/event-coordination.toml   the ten-step example, in memory
   planck run --db planck.db examples/scenarios/*.toml     the same, kept in SQLite
   planck verify --db planck.db                    re-derive every case, check every digest
-  planck show --db planck.db ev-1                 one case: every layer and its history";
+  planck show --db planck.db ev-1                 one case: every layer and its history
+  planck serve --db planck.db --surfaces surfaces --users examples/serve/users.toml
+                                                  the HTTP service on 127.0.0.1:8080
+  planck users add users.toml kim --id admin-kim --role admin
+                                                  add a login (password from stdin)";
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -93,6 +97,12 @@ pub enum Command {
     /// Show one case of a SQLite database: every layer, the phase and its history
     #[command(after_help = show::EXAMPLES)]
     Show(show::Args),
+    /// Run planck as an HTTP service: JSON API, operator and admin desks, webhooks
+    #[command(after_help = serve::EXAMPLES)]
+    Serve(serve::Args),
+    /// Manage the users file of `planck serve`
+    #[command(after_help = users::EXAMPLES)]
+    Users(users::Args),
 }
 
 /// A failure of the command line itself rather than of a surface file.
@@ -120,6 +130,8 @@ pub fn execute() -> Result<u8, CliError> {
         Command::Run(args) => run::run_cmd(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Show(args) => show::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Users(args) => users::run(&args),
     }
 }
 

@@ -11,7 +11,9 @@ mod convert;
 mod graph;
 mod inspect;
 mod run;
+mod serve;
 mod show;
+mod users;
 mod verify;
 
 use std::process::ExitCode;
