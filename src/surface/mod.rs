@@ -20,6 +20,7 @@ pub mod load;
 pub mod model;
 pub mod print;
 pub mod registry;
+pub mod rule_check;
 pub mod rules;
 pub mod toml;
 pub mod validate;
