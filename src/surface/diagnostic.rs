@@ -76,8 +76,8 @@ crate::diagnostic::codes! {
         RequiredAndOptional = "required_and_optional",
         /// A transition into the first phase.
         TransitionIntoFirst = "transition_into_first",
-        /// A transition out of the first phase into any phase but the second: the first phase
-        /// is left only by the claim, which always enters the second.
+        /// A transition out of the first phase into any phase but the second (a warning): the
+        /// first phase is left only by the claim, which always enters the second.
         TransitionFromFirst = "transition_from_first",
         /// A transition out of the last phase.
         TransitionOutOfLast = "transition_out_of_last",

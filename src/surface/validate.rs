@@ -858,7 +858,7 @@ fn check_transition_shape(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
             && cx.phases.contains_key(to.value.as_str())
         {
             out.push(
-                Diagnostic::error(
+                Diagnostic::warning(
                     Code::TransitionFromFirst,
                     to.span,
                     format!(
