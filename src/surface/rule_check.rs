@@ -213,6 +213,79 @@ pub fn check(source: &str, declared: &Declared<'_>) -> Vec<Finding> {
     findings
 }
 
+/// A literal a rule compares some value with.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Literal {
+    /// A text.
+    Text(String),
+    /// A whole number.
+    Int(i64),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// Every literal `source` compares a scope value with, as `(path, literal)`: the path is the
+/// chain of names from the root (`["case", "intake", "urgency"]`). Read from comparisons
+/// (`case.evidence.arrival >= 2`, either side), `x in [..]` with `x` a chain, and
+/// `contains`. What the explorer builds representative arguments and caps counts from.
+pub fn compared_literals(source: &str) -> Vec<(Vec<String>, Literal)> {
+    let Some(ast) = parse_for_analysis(source) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        let Some(ASTNode::Expr(Expr::FnCall(call, _))) = path.last() else {
+            return true;
+        };
+        let name = call.name.as_str();
+        let compare = matches!(name, "==" | "!=" | "<" | "<=" | ">" | ">=");
+        match call.args.as_slice() {
+            [a, b] if compare => {
+                for (chain, other) in [(a, b), (b, a)] {
+                    if let (Some(names), Some(lit)) = (chain_names(chain), literal_of(other)) {
+                        found.push((names, lit));
+                    }
+                }
+            }
+            [container, item] if name == "contains" => {
+                if let (Expr::Array(items, _), Some(names)) = (container, chain_names(item)) {
+                    for lit in items.iter().filter_map(literal_of) {
+                        found.push((names.clone(), lit));
+                    }
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// `["case", "intake", "x"]` for a chain of plain names (properties or text keys).
+fn chain_names(expr: &Expr) -> Option<Vec<String>> {
+    let (root, _, segs) = flatten(expr)?;
+    let mut names = vec![root.to_string()];
+    for seg in segs {
+        match seg {
+            Seg::Prop(name, _) => names.push(name.to_string()),
+            Seg::Key(Expr::StringConstant(name, _)) => names.push(name.to_string()),
+            _ => return None,
+        }
+    }
+    Some(names)
+}
+
+fn literal_of(expr: &Expr) -> Option<Literal> {
+    match expr {
+        Expr::StringConstant(s, _) => Some(Literal::Text(s.to_string())),
+        Expr::IntegerConstant(i, _) => Some(Literal::Int(*i)),
+        Expr::BoolConstant(b, _) => Some(Literal::Bool(*b)),
+        _ => None,
+    }
+}
+
 /// One segment of a member chain after its root variable.
 enum Seg<'e> {
     /// `.name`
@@ -1192,6 +1265,27 @@ mod tests {
         let got = found(src);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].1, "arival");
+    }
+
+    #[test]
+    fn literals_compared_with_scope_values() {
+        let got = compared_literals(
+            r#"case.evidence.arrival >= 2 && "x" != case.intake["urgency"] && case.phase in ["a", "b"] && now > 5 && case.owner == actor.id"#,
+        );
+        let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            got,
+            vec![
+                (path(&["case", "evidence", "arrival"]), Literal::Int(2)),
+                (
+                    path(&["case", "intake", "urgency"]),
+                    Literal::Text("x".into())
+                ),
+                (path(&["case", "phase"]), Literal::Text("a".into())),
+                (path(&["case", "phase"]), Literal::Text("b".into())),
+                (path(&["now"]), Literal::Int(5)),
+            ]
+        );
     }
 
     #[test]
