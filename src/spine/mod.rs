@@ -16,6 +16,7 @@ mod event;
 mod evolve;
 pub mod guard;
 pub mod limits;
+pub mod migration;
 mod rejection;
 mod trace;
 

@@ -12,6 +12,7 @@
 pub mod ast;
 pub mod compile;
 pub mod diagnostic;
+pub mod diff;
 pub mod dsl;
 pub mod graph;
 pub mod inspect;
