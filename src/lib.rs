@@ -6,7 +6,8 @@
 //! into a compiled [`surface::Surface`]; [`spine`] is the pure core that judges commands
 //! against a case; [`policy`] says who may do what; [`engine`] drives the core over the host's
 //! [`host`] traits; [`audit`] makes the stored history verifiable; [`scenario`] runs scenario
-//! files. [`diagnostic`] is how every file a user writes reports its problems.
+//! files; [`explore`] walks every state a case of a surface can reach. [`diagnostic`] is how
+//! every file a user writes reports its problems.
 //!
 //! # Cargo features
 //!
@@ -23,6 +24,7 @@
 pub mod audit;
 pub mod diagnostic;
 pub mod engine;
+pub mod explore;
 pub mod host;
 pub mod policy;
 pub mod scenario;

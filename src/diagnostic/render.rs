@@ -93,20 +93,20 @@ pub fn to_json<C: DiagnosticCode>(file: &impl SourceText, diags: &[Diagnostic<C>
                     "label": d.label,
                     "help": d.help,
                 });
-                if let Value::Object(fields) = &mut object {
-                    if !d.related.is_empty() {
-                        let related = d.related.iter().map(|l| {
-                            let (line, column, end_line, end_column) = position(text, l.span);
-                            json!({
-                                "line": line,
-                                "column": column,
-                                "end_line": end_line,
-                                "end_column": end_column,
-                                "label": l.text,
-                            })
-                        });
-                        fields.insert("related".into(), related.collect());
-                    }
+                if let Value::Object(fields) = &mut object
+                    && !d.related.is_empty()
+                {
+                    let related = d.related.iter().map(|l| {
+                        let (line, column, end_line, end_column) = position(text, l.span);
+                        json!({
+                            "line": line,
+                            "column": column,
+                            "end_line": end_line,
+                            "end_column": end_column,
+                            "label": l.text,
+                        })
+                    });
+                    fields.insert("related".into(), related.collect());
                 }
                 object
             })

@@ -7,7 +7,7 @@
 //! never judges a command itself and never stops early: a step that does not hold is recorded
 //! and the run goes on, so one report shows every difference.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::engine::{CaseView, Engine, Receipt};
@@ -17,17 +17,67 @@ use crate::scenario::parse::format_time;
 use crate::scenario::report::{CheckReport, FieldReport, Outcome, ScenarioReport, StepReport};
 use crate::spine::{Case, Event};
 use crate::surface::Surface;
+use crate::surface::load::{Format, SourceFile};
 use crate::surface::registry::{LoadReport, Registry};
 
 /// Load the surfaces `scenario` names (its `surfaces`, resolved against its file) and then
 /// `extra`, into a fresh registry. The report says what happened to each file; a scenario
 /// should run only when [`LoadReport::is_ok`].
+///
+/// A directory contributes every `.toml` and `.surface` file directly inside it, except
+/// scenario files (a `.toml` file with no `[surface]` table and a `[[step]]`, `[[check]]` or
+/// `[principals]`): a scenario whose `surfaces` names its own folder does not load itself, or
+/// its neighbours, as surfaces.
 pub fn load_surfaces(scenario: &Scenario, extra: &[PathBuf]) -> (Registry, LoadReport) {
-    let mut paths: Vec<PathBuf> = scenario.surfaces.iter().map(|s| s.path.clone()).collect();
-    paths.extend(extra.iter().cloned());
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for path in scenario
+        .surfaces
+        .iter()
+        .map(|s| s.path.clone())
+        .chain(extra.iter().cloned())
+    {
+        match surface_files_in(&path) {
+            Some(files) => paths.extend(files),
+            None => paths.push(path),
+        }
+    }
     let mut registry = Registry::new();
     let report = registry.load_paths(&paths);
     (registry, report)
+}
+
+/// The surface files directly inside `dir`, in path order, scenario files left out; `None`
+/// when `dir` is not a readable directory (the registry then reports it).
+fn surface_files_in(dir: &Path) -> Option<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        return None;
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|p| p.is_file() && Format::from_path(p).is_some() && !is_scenario_file(p))
+        .collect();
+    files.sort();
+    Some(files)
+}
+
+/// Whether `path` holds a scenario rather than a surface: TOML with steps, checks or
+/// principals and no `[surface]` table.
+pub fn is_scenario_file(path: &Path) -> bool {
+    if Format::from_path(path) != Some(Format::Toml) {
+        return false;
+    }
+    let Ok(file) = SourceFile::read(path) else {
+        return false;
+    };
+    let Ok(table) = file.text.parse::<toml::Table>() else {
+        return false;
+    };
+    !table.contains_key("surface")
+        && ["step", "check", "principals"]
+            .iter()
+            .any(|k| table.contains_key(*k))
 }
 
 /// Run `scenario` (read from `file`, named in the report) on a fresh in-memory engine judging

@@ -1,4 +1,4 @@
-//! The JSON API of CONTRACT.md §8.
+//! The JSON API of docs/serve.md.
 //!
 //! | route | answer |
 //! | --- | --- |
@@ -54,7 +54,7 @@ pub fn parse_command(case: &str, name: &str, body: &[u8]) -> Result<Command, Api
         return Command::from_json(case, name, &Value::Null).map_err(|_| unknown_command(name));
     }
     // A body that is not JSON, or not an object, is the command's problem: the engine answers
-    // it in the order of CONTRACT.md §3 (a forbidden role first, then `payload_invalid`).
+    // it in the order of docs/commands.md (a forbidden role first, then `payload_invalid`).
     let malformed = |error: String| {
         Command::new(
             case,
@@ -213,12 +213,11 @@ pub async fn explain(
 ) -> Result<Response, ApiError> {
     let principal = auth.session.principal;
     let command = explain_command(&case, &query)?;
-    if !is_staff(&principal) {
-        if let Some(view) = state.backend().view(case.clone()).await? {
-            if !may_see(&principal, &view) {
-                return Err(ApiError::case_not_found(&case));
-            }
-        }
+    if !is_staff(&principal)
+        && let Some(view) = state.backend().view(case.clone()).await?
+        && !may_see(&principal, &view)
+    {
+        return Err(ApiError::case_not_found(&case));
     }
     Ok(Json(state.backend().explain(principal, command).await?).into_response())
 }

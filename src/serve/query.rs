@@ -1,4 +1,4 @@
-//! `GET /api/cases?…`: the filters of `planck list` (CONTRACT.md §6), parsed apart from how
+//! `GET /api/cases?…`: the filters of `planck list` (docs/queries.md), parsed apart from how
 //! they are answered.
 //!
 //! [`ListFilter::parse`] turns query parameters into a filter (unknown parameters and bad

@@ -1,4 +1,4 @@
-//! How a refused command maps to an HTTP status (CONTRACT.md §8).
+//! How a refused command maps to an HTTP status (docs/serve.md).
 //!
 //! The match below names every [`RejectionCode`] and has no catch-all arm, so a new code does
 //! not compile until someone decides its status here.
@@ -13,7 +13,7 @@ use crate::spine::RejectionCode;
 pub fn status_for(code: RejectionCode) -> StatusCode {
     use RejectionCode as C;
     match code {
-        // 403: who the principal is. CONTRACT §8 also puts `self_approval` and
+        // 403: who the principal is. docs/serve.md also puts `self_approval` and
         // `operator_inactive` here: add them to this arm when the governance layer adds the
         // codes (the compiler will point at this match).
         C::ForbiddenRole | C::NotAssignee | C::NotOwner | C::AudienceMismatch => {

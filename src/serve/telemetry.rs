@@ -36,10 +36,10 @@ pub struct Telemetry {
 impl Drop for Telemetry {
     fn drop(&mut self) {
         #[cfg(feature = "otel")]
-        if let Some(provider) = self.provider.take() {
-            if let Err(err) = provider.shutdown() {
-                eprintln!("planck serve: the OTLP exporter did not shut down cleanly: {err}");
-            }
+        if let Some(provider) = self.provider.take()
+            && let Err(err) = provider.shutdown()
+        {
+            eprintln!("planck serve: the OTLP exporter did not shut down cleanly: {err}");
         }
     }
 }

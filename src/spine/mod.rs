@@ -17,6 +17,7 @@ mod evolve;
 mod gates;
 pub mod guard;
 pub mod limits;
+pub mod migration;
 mod record;
 mod rejection;
 mod signal;

@@ -237,27 +237,43 @@ fn build(def: &Definition, guards: Vec<Option<Guard>>) -> Surface {
                 to: PhaseId(index_u32(i)),
                 requires: Vec::new(),
                 rule: None,
+                implicit: true,
             })
             .collect()
     } else {
-        normalized
+        // The claim edge (first → second) is implied by the phase roles; a surface may write
+        // it (to hang `requires` or a rule on the claim) but never has to.
+        let claim_declared = normalized
             .transitions
             .iter()
-            .map(|t| TransitionInfo {
-                from: phase_of(&t.value.from),
-                to: phase_of(&t.value.to),
-                requires: t
-                    .value
-                    .requires
-                    .iter()
-                    .filter_map(|c| evidence.category(&c.value))
-                    .collect::<Vec<CategoryId>>(),
-                rule: t
-                    .value
-                    .rule
-                    .as_ref()
-                    .and_then(|r| rule_index.get(r.value.as_str()).copied()),
-            })
+            .any(|t| phase_of(&t.value.from) == PhaseId(0) && phase_of(&t.value.to) == PhaseId(1));
+        let implied = (!claim_declared && phases.len() > 1).then(|| TransitionInfo {
+            from: PhaseId(0),
+            to: PhaseId(1),
+            requires: Vec::new(),
+            rule: None,
+            implicit: true,
+        });
+        implied
+            .into_iter()
+            .chain(normalized.transitions.iter().map(|t| {
+                TransitionInfo {
+                    from: phase_of(&t.value.from),
+                    to: phase_of(&t.value.to),
+                    requires: t
+                        .value
+                        .requires
+                        .iter()
+                        .filter_map(|c| evidence.category(&c.value))
+                        .collect::<Vec<CategoryId>>(),
+                    rule: t
+                        .value
+                        .rule
+                        .as_ref()
+                        .and_then(|r| rule_index.get(r.value.as_str()).copied()),
+                    implicit: false,
+                }
+            }))
             .collect()
     };
 

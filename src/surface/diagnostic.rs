@@ -51,16 +51,34 @@ crate::diagnostic::codes! {
         DuplicateTransition = "duplicate_transition",
         /// A category or intake field listed twice.
         DuplicateName = "duplicate_name",
-        /// A transition names a phase that is not declared.
+        /// A transition or escalation names a phase that is not declared, or a rule compares a
+        /// phase (`case.phase`, `command.to`) with a text that is not a phase id.
         UnknownPhase = "unknown_phase",
         /// A transition names a rule that is not declared.
         UnknownRule = "unknown_rule",
-        /// A transition requires a category the evidence contract does not declare.
+        /// A transition requires, or a rule reads (`case.evidence.X`, `command.category ==
+        /// "X"`), a category the evidence contract does not declare.
         UnknownCategory = "unknown_category",
+        /// A rule reads an intake field (`case.intake.X`, `"X" in case.intake`) that `[intake]`
+        /// does not declare.
+        UnknownIntakeField = "unknown_intake_field",
+        /// A rule reads a member the scope does not have (`case.X`, `actor.X`, `command.X` for
+        /// the commands the rule runs with, any member of `now`).
+        UnknownMember = "unknown_member",
+        /// A rule compares a value with a literal it can never hold (`case.job == "claimd"`,
+        /// `"admn" in actor.roles`); phase ids are `unknown_phase`, categories
+        /// `unknown_category`.
+        UnknownValue = "unknown_value",
+        /// A rule compares values of different types (a count with a text, a text with a
+        /// number, a list with a text), which is always false.
+        TypeMismatch = "type_mismatch",
         /// A category both required and optional, or an intake field both required and optional.
         RequiredAndOptional = "required_and_optional",
         /// A transition into the first phase.
         TransitionIntoFirst = "transition_into_first",
+        /// A transition out of the first phase into any phase but the second (a warning): the
+        /// first phase is left only by the claim, which always enters the second.
+        TransitionFromFirst = "transition_from_first",
         /// A transition out of the last phase.
         TransitionOutOfLast = "transition_out_of_last",
         /// A transition from a phase to itself.

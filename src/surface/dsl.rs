@@ -53,19 +53,65 @@ pub const CALL_LIMIT: usize = 64 * MAX_FILE_BYTES;
 /// Parse a `.surface` file.
 ///
 /// Returns the syntax tree and every diagnostic found while building it. On a syntax error
-/// the tree is empty (`Definition::default()`) and the one `dsl_syntax` diagnostic says where
-/// reading stopped and what was expected there.
+/// the first `dsl_syntax` diagnostic says where reading stopped and what was expected there;
+/// reading goes on at the next statement ([`parse_recovering`]), so every statement with its
+/// own syntax error adds one more, and the tree holds every statement that could be read.
 pub fn parse(source: &str) -> (Definition, Vec<Diagnostic>) {
+    let (def, diags, _) = parse_recovering(source);
+    (def, diags)
+}
+
+/// What a parse could not read: the statements cut out after syntax errors.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Unread {
+    /// The keyword of each statement that did not parse (`phases`, `transition`, ...;
+    /// `surface` for the header), or `*` when the statement could not be recognized.
+    pub keywords: Vec<&'static str>,
+}
+
+impl Unread {
+    /// Whether nothing was cut out.
+    pub fn is_empty(&self) -> bool {
+        self.keywords.is_empty()
+    }
+
+    /// Whether a statement starting with `keyword` (or one that could not be recognized)
+    /// was cut out.
+    pub fn lost(&self, keyword: &str) -> bool {
+        self.keywords.iter().any(|k| *k == keyword || *k == "*")
+    }
+}
+
+/// The statement keywords, for cutting a broken file into statements.
+const STATEMENT_KEYWORDS: &[&str] = &[
+    "spec",
+    "status",
+    "execution",
+    "phases",
+    "transition",
+    "evidence",
+    "intake",
+    "rule",
+    "escalate",
+];
+
+/// The keywords that continue a statement on a new line (`rule x` ⏎ `on advance`).
+const CLAUSE_KEYWORDS: &[&str] = &[
+    "on", "when", "message", "requires", "guard", "after", "signal",
+];
+
+/// Parse a `.surface` file, reading on after syntax errors.
+///
+/// When the file parses, this is [`parse`]. When it does not, the first syntax error is
+/// reported as usual, then the file is cut into its header and its statements (a statement
+/// starts on a new line with a word that does not continue the one before) and each is read
+/// on its own: every statement that parses is kept in the tree, every one that does not adds
+/// its own `dsl_syntax` diagnostic and its keyword to the returned [`Unread`], so that the
+/// validator can leave out what follows from the missing statements.
+pub fn parse_recovering(source: &str) -> (Definition, Vec<Diagnostic>, Unread) {
     if source.len() > MAX_FILE_BYTES {
-        let diag = Diagnostic::error(
-            Code::FileTooLarge,
-            Span::new(0, 0),
-            format!(
-                "the file is {} bytes long; at most {MAX_FILE_BYTES} are allowed",
-                source.len()
-            ),
-        );
-        return (Definition::default(), vec![diag]);
+        let (def, diags) = too_large(source);
+        return (def, diags, Unread::default());
     }
     install_call_limit();
     match SurfaceParser::parse(Rule::file, source) {
@@ -77,12 +123,209 @@ pub fn parse(source: &str) -> (Definition, Vec<Diagnostic>) {
                     def = cx.parse_file(pair);
                 }
             }
-            (def, cx.diags)
+            (def, cx.diags, Unread::default())
         }
-        Err(error) => (
-            Definition::default(),
-            vec![syntax_diagnostic(source, error)],
+        Err(error) => recover(source, syntax_diagnostic(source, error)),
+    }
+}
+
+/// The one diagnostic of a file over the size limit.
+fn too_large(source: &str) -> (Definition, Vec<Diagnostic>) {
+    let diag = Diagnostic::error(
+        Code::FileTooLarge,
+        Span::new(0, 0),
+        format!(
+            "the file is {} bytes long; at most {MAX_FILE_BYTES} are allowed",
+            source.len()
         ),
+    );
+    (Definition::default(), vec![diag])
+}
+
+/// Statements with syntax errors read before recovery gives up (the rest of the file then
+/// counts as unread): bounds the work on hostile input.
+const MAX_RECOVERED_ERRORS: usize = 64;
+
+/// Read the header and each statement of a file that does not parse as a whole, after
+/// `first` (the whole file's syntax error).
+fn recover(source: &str, first: Diagnostic) -> (Definition, Vec<Diagnostic>, Unread) {
+    let layout = split(source);
+    let mut cx = Cx::default();
+    let mut def = Definition::default();
+    let mut seen = Seen::default();
+    let mut unread = Unread::default();
+    let mut errors = vec![first.clone()];
+    let at = first.span.start;
+    let mut failures = 0_usize;
+    let mut parts = vec![(layout.header.clone(), Rule::header_item)];
+    parts.extend(
+        layout
+            .items
+            .iter()
+            .map(|r| (r.clone(), Rule::statement_item)),
+    );
+    for (range, rule) in parts {
+        let Some(text) = source.get(range.clone()) else {
+            continue;
+        };
+        match SurfaceParser::parse(rule, text) {
+            Ok(pairs) => {
+                cx.offset = range.start;
+                for item in pairs {
+                    for inner in item.into_inner() {
+                        cx.parse_statement(&mut def, &mut seen, inner);
+                    }
+                }
+            }
+            Err(_) if failures >= MAX_RECOVERED_ERRORS => {
+                // Enough: the rest counts as unread, whatever it says.
+                unread.keywords.push("*");
+                break;
+            }
+            Err(error) => {
+                failures += 1;
+                unread.keywords.push(if rule == Rule::header_item {
+                    "surface"
+                } else {
+                    keyword_at(text)
+                });
+                // The whole file's error already stands for the part it falls in.
+                if range.start <= at && at <= range.end {
+                    continue;
+                }
+                let mut diag = syntax_diagnostic(text, error);
+                diag.span = Span::new(diag.span.start + range.start, diag.span.end + range.start);
+                errors.push(diag);
+            }
+        }
+    }
+    errors.append(&mut cx.diags);
+    (def, errors, unread)
+}
+
+/// The statement keyword `text` starts with (after spaces and comments): itself, the one it
+/// is a misspelling of, or `*`.
+fn keyword_at(text: &str) -> &'static str {
+    let word: String = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    STATEMENT_KEYWORDS
+        .iter()
+        .find(|k| **k == word)
+        .copied()
+        .or_else(|| closest(&word, STATEMENT_KEYWORDS))
+        .unwrap_or("*")
+}
+
+/// Where a file's header and statements are, found without the grammar.
+struct Layout {
+    /// From the start of the file through the `{` that opens the surface block (the whole
+    /// file when there is none).
+    header: std::ops::Range<usize>,
+    /// Each stretch of statements: from a line that starts a statement to the next one, the
+    /// last up to the `}` that closes the surface block; then what follows that `}`.
+    items: Vec<std::ops::Range<usize>>,
+}
+
+/// Cut `source` into its header and statements. A statement starts on a new line, inside
+/// the surface block and outside any list, with a word that is not a clause keyword
+/// (`on`, `when`, ...); inside a nested block, only a statement keyword starts one (a block
+/// left open ends there). Texts, code spans and comments are skipped.
+fn split(source: &str) -> Layout {
+    let mut header_end: Option<usize> = None;
+    let mut items = Vec::new();
+    let mut item_start: Option<usize> = None;
+    let (mut depth, mut brackets) = (0_usize, 0_usize);
+    let mut line_start = true;
+    let mut chars = source.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\n' => {
+                line_start = true;
+                continue;
+            }
+            ' ' | '\t' | '\r' => continue,
+            '#' => {
+                while chars.next_if(|(_, c)| *c != '\n').is_some() {}
+                continue;
+            }
+            '"' => {
+                while let Some((_, c)) = chars.next_if(|(_, c)| *c != '\n') {
+                    if c == '\\' {
+                        chars.next_if(|(_, c)| *c != '\n');
+                    } else if c == '"' {
+                        break;
+                    }
+                }
+            }
+            '`' => {
+                let mut run = 1;
+                while chars.next_if(|(_, c)| *c == '`').is_some() {
+                    run += 1;
+                }
+                let mut seen = 0;
+                for (_, c) in chars.by_ref() {
+                    seen = if c == '`' { seen + 1 } else { 0 };
+                    if seen == run {
+                        break;
+                    }
+                }
+            }
+            '{' => {
+                depth += 1;
+                if header_end.is_none() && depth == 1 {
+                    header_end = Some(i + 1);
+                    item_start = Some(i + 1);
+                }
+            }
+            '}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 && header_end.is_some() {
+                    if let Some(start) = item_start.take() {
+                        items.push(start..i);
+                    }
+                    // What follows the surface block is read as one more stretch.
+                    items.push(i + 1..source.len());
+                    break;
+                }
+            }
+            '[' => brackets += 1,
+            ']' => brackets = brackets.saturating_sub(1),
+            c if c.is_ascii_alphabetic() || c == '_' => {
+                let mut end = i + c.len_utf8();
+                while let Some((j, c)) =
+                    chars.next_if(|(_, c)| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                {
+                    end = j + c.len_utf8();
+                }
+                let word = source.get(i..end).unwrap_or("");
+                let starts = line_start
+                    && header_end.is_some()
+                    && brackets == 0
+                    && ((depth == 1 && !CLAUSE_KEYWORDS.contains(&word))
+                        || (depth > 1 && STATEMENT_KEYWORDS.contains(&word)));
+                if starts {
+                    depth = 1;
+                    if let Some(start) = item_start.replace(i) {
+                        items.push(start..i);
+                    }
+                }
+            }
+            _ => {}
+        }
+        line_start = false;
+    }
+    if let Some(start) = item_start {
+        items.push(start..source.len());
+    }
+    Layout {
+        header: 0..header_end.unwrap_or(source.len()),
+        items,
     }
 }
 
@@ -120,6 +363,8 @@ fn human_rule(rule: &Rule) -> String {
         Rule::WHITESPACE => "a space",
         Rule::COMMENT => "a comment",
         Rule::file => "a surface file",
+        Rule::statement_item => "statements",
+        Rule::header_item => "the surface header and its `{`",
         Rule::surface => "a `surface` block",
         Rule::header => "`surface <slug> v<version> \"<name>\"`",
         Rule::version => "a version such as `v1`",
@@ -349,22 +594,26 @@ fn syntax_help(source: &str, offset: usize) -> Option<String> {
     None
 }
 
-/// The conversion context: the diagnostics found so far.
+/// The conversion context: the diagnostics found so far, and where the text being converted
+/// starts in the file (not 0 only while recovering from a syntax error, when each statement
+/// is parsed on its own).
 #[derive(Default)]
 struct Cx {
     diags: Vec<Diagnostic>,
+    offset: usize,
 }
 
 /// Keys already written in one block, for `duplicate_key`.
 #[derive(Default)]
 struct Seen(HashSet<&'static str>);
 
-fn span_of(pair: &Pair<'_, Rule>) -> Span {
-    let s = pair.as_span();
-    Span::new(s.start(), s.end())
-}
-
 impl Cx {
+    /// The span of `pair` in the file: pest's offsets plus where the parsed text starts.
+    fn span_of(&self, pair: &Pair<'_, Rule>) -> Span {
+        let s = pair.as_span();
+        Span::new(self.offset + s.start(), self.offset + s.end())
+    }
+
     /// `file`: the one `surface` block.
     fn parse_file(&mut self, pair: Pair<'_, Rule>) -> Definition {
         let mut def = Definition::default();
@@ -381,60 +630,59 @@ impl Cx {
         let mut def = Definition::default();
         let mut seen = Seen::default();
         for inner in pair.into_inner() {
-            let span = span_of(&inner);
-            match inner.as_rule() {
-                Rule::header => def.surface = self.parse_header(inner),
-                Rule::spec_stmt => {
-                    let value = self.parse_spec_stmt(inner);
-                    self.set(
-                        &mut seen,
-                        "spec",
-                        "surface",
-                        span,
-                        &mut def.surface.spec,
-                        value,
-                    );
-                }
-                Rule::status_stmt => {
-                    let value = self.parse_status_stmt(inner);
-                    self.set(
-                        &mut seen,
-                        "status",
-                        "surface",
-                        span,
-                        &mut def.surface.status,
-                        value,
-                    );
-                }
-                Rule::execution_block => {
-                    self.once(&mut seen, "execution", span);
-                    self.parse_execution_block(inner, &mut def.execution);
-                }
-                Rule::phases_block => {
-                    self.once(&mut seen, "phases", span);
-                    self.parse_phases_block(inner, &mut def.phases);
-                }
-                Rule::transition_stmt => def.transitions.push(self.parse_transition_stmt(inner)),
-                Rule::evidence_block => {
-                    self.once(&mut seen, "evidence", span);
-                    self.parse_evidence_block(inner, &mut def.evidence);
-                }
-                Rule::intake_block => {
-                    self.once(&mut seen, "intake", span);
-                    self.parse_intake_block(inner, &mut def.intake);
-                }
-                Rule::rule_stmt => def.rules.push(self.parse_rule_stmt(inner)),
-                Rule::escalate_stmt => def.escalations.push(self.parse_escalate_stmt(inner)),
-                _ => {}
-            }
+            self.parse_statement(&mut def, &mut seen, inner);
         }
         def
+    }
+
+    /// One statement (or the header) into `def`; `seen` tracks the keys and blocks that may
+    /// be written once.
+    fn parse_statement(&mut self, def: &mut Definition, seen: &mut Seen, inner: Pair<'_, Rule>) {
+        let span = self.span_of(&inner);
+        match inner.as_rule() {
+            Rule::header => def.surface = self.parse_header(inner),
+            Rule::spec_stmt => {
+                let value = self.parse_spec_stmt(inner);
+                self.set(seen, "spec", "surface", span, &mut def.surface.spec, value);
+            }
+            Rule::status_stmt => {
+                let value = self.parse_status_stmt(inner);
+                self.set(
+                    seen,
+                    "status",
+                    "surface",
+                    span,
+                    &mut def.surface.status,
+                    value,
+                );
+            }
+            Rule::execution_block => {
+                self.once(seen, "execution", span);
+                self.parse_execution_block(inner, &mut def.execution);
+            }
+            Rule::phases_block => {
+                self.once(seen, "phases", span);
+                self.parse_phases_block(inner, &mut def.phases);
+            }
+            Rule::transition_stmt => def.transitions.push(self.parse_transition_stmt(inner)),
+            Rule::evidence_block => {
+                self.once(seen, "evidence", span);
+                self.parse_evidence_block(inner, &mut def.evidence);
+            }
+            Rule::intake_block => {
+                self.once(seen, "intake", span);
+                self.parse_intake_block(inner, &mut def.intake);
+            }
+            Rule::rule_stmt => def.rules.push(self.parse_rule_stmt(inner)),
+            Rule::escalate_stmt => def.escalations.push(self.parse_escalate_stmt(inner)),
+            _ => {}
+        }
     }
 
     /// `header`: `surface <slug> v<version> "<name>"`.
     fn parse_header(&mut self, pair: Pair<'_, Rule>) -> Header {
         let mut header = Header {
-            span: SpanIgnored(span_of(&pair)),
+            span: SpanIgnored(self.span_of(&pair)),
             ..Header::default()
         };
         for inner in pair.into_inner() {
@@ -479,7 +727,7 @@ impl Cx {
     fn parse_execution_block(&mut self, pair: Pair<'_, Rule>, out: &mut Execution) {
         let mut seen = Seen::default();
         for inner in pair.into_inner() {
-            let span = span_of(&inner);
+            let span = self.span_of(&inner);
             match inner.as_rule() {
                 Rule::claim_setting => {
                     let v =
@@ -543,7 +791,7 @@ impl Cx {
 
     /// `phase`: `id "Label"`.
     fn parse_phase(&mut self, pair: Pair<'_, Rule>) -> Node<Phase> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let mut phase = Phase::default();
         for inner in pair.into_inner() {
             match inner.as_rule() {
@@ -557,12 +805,12 @@ impl Cx {
 
     /// `transition_stmt`: `transition a -> b requires […] guard r`.
     fn parse_transition_stmt(&mut self, pair: Pair<'_, Rule>) -> Node<Transition> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let mut transition = Transition::default();
         let mut seen = Seen::default();
         let mut names = 0;
         for inner in pair.into_inner() {
-            let inner_span = span_of(&inner);
+            let inner_span = self.span_of(&inner);
             match inner.as_rule() {
                 Rule::name => {
                     let value = self.parse_name(inner);
@@ -603,7 +851,7 @@ impl Cx {
     fn parse_evidence_block(&mut self, pair: Pair<'_, Rule>, out: &mut Evidence) {
         let mut seen = Seen::default();
         for inner in pair.into_inner() {
-            let span = span_of(&inner);
+            let span = self.span_of(&inner);
             match inner.as_rule() {
                 Rule::required_setting => {
                     let value = self.parse_required_setting(inner);
@@ -629,7 +877,7 @@ impl Cx {
     fn parse_intake_block(&mut self, pair: Pair<'_, Rule>, out: &mut Intake) {
         let mut seen = Seen::default();
         for inner in pair.into_inner() {
-            let span = span_of(&inner);
+            let span = self.span_of(&inner);
             match inner.as_rule() {
                 Rule::required_setting => {
                     let value = self.parse_required_setting(inner);
@@ -674,11 +922,11 @@ impl Cx {
 
     /// `rule_stmt`: `rule name on … when … message …`.
     fn parse_rule_stmt(&mut self, pair: Pair<'_, Rule>) -> Node<RuleDef> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let mut rule = RuleDef::default();
         let mut seen = Seen::default();
         for inner in pair.into_inner() {
-            let inner_span = span_of(&inner);
+            let inner_span = self.span_of(&inner);
             match inner.as_rule() {
                 Rule::name => rule.name = self.parse_name(inner),
                 Rule::on_clause => {
@@ -740,11 +988,11 @@ impl Cx {
 
     /// `escalate_stmt`: `escalate phase after 24h signal name`.
     fn parse_escalate_stmt(&mut self, pair: Pair<'_, Rule>) -> Node<Escalation> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let mut escalation = Escalation::default();
         let mut seen = Seen::default();
         for inner in pair.into_inner() {
-            let inner_span = span_of(&inner);
+            let inner_span = self.span_of(&inner);
             match inner.as_rule() {
                 Rule::name => escalation.phase = self.parse_name(inner),
                 Rule::after_clause => {
@@ -769,7 +1017,7 @@ impl Cx {
         for inner in pair.into_inner() {
             match inner.as_rule() {
                 Rule::duration => {
-                    value = Some(Node::new(inner.as_str().to_owned(), span_of(&inner)));
+                    value = Some(Node::new(inner.as_str().to_owned(), self.span_of(&inner)));
                 }
                 Rule::text => value = self.parse_text(inner),
                 _ => {}
@@ -811,12 +1059,12 @@ impl Cx {
 
     /// `bare`: taken as written.
     fn parse_bare(&mut self, pair: Pair<'_, Rule>) -> Node<String> {
-        Node::new(pair.as_str().to_owned(), span_of(&pair))
+        Node::new(pair.as_str().to_owned(), self.span_of(&pair))
     }
 
     /// `int`: a whole number that fits the tree (`i64`), else `out_of_range`.
     fn parse_int(&mut self, pair: Pair<'_, Rule>) -> Option<Node<i64>> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         match pair.as_str().parse::<i64>() {
             Ok(n) => Some(Node::new(n, span)),
             Err(_) => {
@@ -835,7 +1083,7 @@ impl Cx {
 
     /// `text`: the escapes decoded; the span covers the quotes.
     fn parse_text(&mut self, pair: Pair<'_, Rule>) -> Option<Node<String>> {
-        let span = span_of(&pair);
+        let span = self.span_of(&pair);
         let mut value = Some(String::new());
         for inner in pair.into_inner() {
             if inner.as_rule() == Rule::text_body {
@@ -876,7 +1124,7 @@ impl Cx {
                             self.diags.push(
                                 Diagnostic::error(
                                     Code::InvalidValue,
-                                    span_of(&pair),
+                                    self.span_of(&pair),
                                     format!("`\\u{{{hex}}}` is not a unicode character"),
                                 )
                                 .with_help(
@@ -897,11 +1145,11 @@ impl Cx {
     /// `code`: the expression between the backticks, one padding space dropped at each end
     /// when both ends have one (as in Markdown); the span covers the expression only.
     fn parse_code(&mut self, pair: Pair<'_, Rule>) -> Node<String> {
-        let mut body = Node::new(String::new(), span_of(&pair));
+        let mut body = Node::new(String::new(), self.span_of(&pair));
         for inner in pair.into_inner() {
             if inner.as_rule() == Rule::code_body {
                 let text = inner.as_str();
-                let span = span_of(&inner);
+                let span = self.span_of(&inner);
                 body = match strip_code_padding(text) {
                     Some(stripped) => Node::new(
                         stripped.to_owned(),
@@ -1170,6 +1418,40 @@ surface demo v2 "Demo" {
         let (def, diags) = parse(&big);
         assert!(diags.is_empty(), "{diags:?}");
         assert_eq!(def.surface.name.unwrap().value.len(), filler);
+    }
+
+    #[test]
+    fn reading_goes_on_after_a_syntax_error() {
+        let src = SMALL
+            .replace(
+                "transition queued -> claimed",
+                "transition queued => claimed",
+            )
+            .replace("intake { required", "intake { requird");
+        let (def, diags, unread) = parse_recovering(&src);
+        let codes: Vec<_> = diags.iter().map(|d| d.code).collect();
+        assert_eq!(codes, vec![Code::DslSyntax, Code::DslSyntax]);
+        assert_eq!(unread.keywords, vec!["transition", "intake"]);
+        assert_eq!(def.phases.len(), 3);
+        assert_eq!(def.transitions.len(), 1);
+        assert_eq!(def.rules.len(), 1);
+        let when = def.rules[0].value.when.as_ref().unwrap();
+        assert_eq!(&src[when.span.start..when.span.end], when.value);
+        assert_eq!(def.surface.slug.as_ref().unwrap().value, "demo");
+    }
+
+    #[test]
+    fn recovery_is_bounded_on_hostile_input() {
+        let mut src = String::from("surface x v1 \"X\" {\n");
+        for _ in 0..100_000 {
+            src.push_str("  x =\n");
+        }
+        src.push('}');
+        let start = std::time::Instant::now();
+        let (_, diags, unread) = parse_recovering(&src);
+        assert!(diags.len() <= MAX_RECOVERED_ERRORS + 1);
+        assert!(unread.lost("anything"));
+        assert!(start.elapsed().as_secs() < 20);
     }
 
     #[test]

@@ -6,12 +6,13 @@
 //! first phase (the Job waiting to be claimed) and the last (entered only by completing the
 //! ServiceEvent) are drawn apart and carry a note, the edge into the second phase is marked as
 //! the claim, and escalations are written on the phase they watch. Implicit transitions (a
-//! surface that declares none moves each phase to the next) are dashed. All user text is
+//! surface that declares none moves each phase to the next; one that declares some without
+//! the claim edge gets that edge implied) are dashed. All user text is
 //! escaped for the target format; nothing here can fail.
 
 use std::fmt::Write as _;
 
-use crate::surface::inspect::{requires_names, rule_name, transitions_declared};
+use crate::surface::inspect::{requires_names, rule_name};
 use crate::surface::model::{PhaseId, Surface, TransitionInfo};
 
 /// The surface as a Graphviz `digraph`, left to right: `planck graph --format dot FILE | dot -Tsvg`.
@@ -48,8 +49,8 @@ pub fn to_dot(surface: &Surface) -> String {
         };
         let _ = writeln!(out, "  p{i} [label={}{shape}];", dot_quote(&label));
     }
-    let dashed = !transitions_declared(surface);
     for t in surface.transitions() {
+        let dashed = t.implicit;
         let label = edge_label(surface, t).join("\n");
         let mut attrs = Vec::new();
         if !label.is_empty() {
@@ -101,12 +102,8 @@ pub fn to_mermaid(surface: &Surface) -> String {
         };
         let _ = writeln!(out, "  p{i}{open}\"{label}\"{close}");
     }
-    let arrow = if transitions_declared(surface) {
-        "-->"
-    } else {
-        "-.->"
-    };
     for t in surface.transitions() {
+        let arrow = if t.implicit { "-.->" } else { "-->" };
         let label: Vec<String> = edge_label(surface, t)
             .iter()
             .map(|l| mermaid_text(l))

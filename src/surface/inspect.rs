@@ -45,7 +45,6 @@ pub fn transitions_declared(surface: &Surface) -> bool {
 /// `rule`, `implicit`), `evidence`, `intake`, `rules` (`name`, `on`, `when`, `message`) and
 /// `escalations` (`phase`, `after`, `after_ms`, `signal`).
 pub fn to_json(surface: &Surface) -> Value {
-    let implicit = !transitions_declared(surface);
     let execution = surface.execution();
     let evidence = surface.evidence();
     let intake = surface.intake();
@@ -64,7 +63,7 @@ pub fn to_json(surface: &Surface) -> Value {
                 "to": surface.phase_name(t.to),
                 "requires": requires_names(surface, t),
                 "rule": rule_name(surface, t),
-                "implicit": implicit,
+                "implicit": t.implicit,
             })
         })
         .collect();
@@ -182,6 +181,9 @@ pub fn to_text(surface: &Surface) -> String {
             surface.phase_name(t.from),
             surface.phase_name(t.to)
         );
+        if t.implicit && transitions_declared(surface) {
+            out.push_str("  (implied: the claim)");
+        }
         let requires = requires_names(surface, t);
         if !requires.is_empty() {
             let _ = write!(out, "  requires {}", requires.join(", "));

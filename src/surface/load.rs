@@ -20,6 +20,7 @@ use crate::diagnostic::SourceText;
 use crate::surface::ast::{Definition, Span};
 use crate::surface::compile::{Compiled, compile};
 use crate::surface::diagnostic::{Code, Diagnostic, has_errors};
+use crate::surface::dsl::Unread;
 use crate::surface::limits::MAX_FILE_BYTES;
 use crate::surface::validate;
 
@@ -179,20 +180,30 @@ pub fn parse_source(file: &SourceFile) -> (Definition, Vec<Diagnostic>) {
 /// Parse, validate and compile one file.
 ///
 /// Returns the compiled surface and its warnings, or every diagnostic (front end, validator),
-/// sorted by position. When the text does not parse at all (`toml_syntax`, `dsl_syntax`) only
-/// the front end's diagnostics are returned: the tree recovered from broken text would produce
-/// misleading follow-on problems.
+/// sorted by position. When TOML text does not parse at all (`toml_syntax`) only the front
+/// end's diagnostics are returned: the tree recovered from broken text would produce
+/// misleading follow-on problems. A DSL file reads on after a syntax error (every statement
+/// that parses is kept) and is validated, leaving out what may only follow from the
+/// statements that could not be read.
 pub fn compile_source(file: &SourceFile) -> Result<Compiled, Vec<Diagnostic>> {
-    let (def, mut diags) = parse_source(file);
+    let (def, mut diags, unread) = match file.format {
+        Format::Toml => {
+            let (def, diags) = crate::surface::toml::parse(&file.text);
+            (def, diags, Unread::default())
+        }
+        Format::Dsl => crate::surface::dsl::parse_recovering(&file.text),
+    };
     if has_errors(&diags) {
-        let syntax = diags.iter().any(|d| {
-            matches!(
-                d.code,
-                Code::TomlSyntax | Code::DslSyntax | Code::FileTooLarge
-            )
-        });
-        if !syntax {
-            diags.extend(validate_after(file.format, &def));
+        let stop = diags
+            .iter()
+            .any(|d| matches!(d.code, Code::TomlSyntax | Code::FileTooLarge));
+        if !stop {
+            let header = def.surface.span.0;
+            diags.extend(
+                validate_after(file.format, &def)
+                    .into_iter()
+                    .filter(|d| !follows_from(d, &unread, header)),
+            );
         }
         return Err(finish(diags));
     }
@@ -206,6 +217,34 @@ pub fn compile_source(file: &SourceFile) -> Result<Compiled, Vec<Diagnostic>> {
             diags.extend(more);
             Err(finish(diags))
         }
+    }
+}
+
+/// Whether `diag` may only be a consequence of statements that could not be read (a DSL
+/// file with syntax errors): root causes first, such findings are left out. A lost `phases`
+/// block leaves out every phase problem; a lost `transition`, reachability and unused rules;
+/// a lost `evidence` or `intake` block, unknown categories or intake fields; a lost `rule`,
+/// unknown rule names; a lost header, `spec` or `status`, the `[surface]` keys said missing.
+fn follows_from(diag: &Diagnostic, unread: &Unread, header: Span) -> bool {
+    if unread.is_empty() {
+        return false;
+    }
+    let lost = |k: &str| unread.lost(k);
+    match diag.code {
+        Code::TooFewPhases
+        | Code::UnknownPhase
+        | Code::TransitionIntoFirst
+        | Code::TransitionOutOfLast
+        | Code::TransitionFromFirst => lost("phases"),
+        Code::UnreachablePhase | Code::DeadEndPhase => lost("phases") || lost("transition"),
+        Code::UnusedRule => lost("transition"),
+        Code::UnknownRule => lost("rule"),
+        Code::UnknownCategory => lost("evidence"),
+        Code::UnknownIntakeField => lost("intake"),
+        Code::MissingKey => {
+            diag.span == header && (lost("surface") || lost("spec") || lost("status"))
+        }
+        _ => false,
     }
 }
 

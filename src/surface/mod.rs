@@ -12,6 +12,7 @@
 pub mod ast;
 pub mod compile;
 pub mod diagnostic;
+pub mod diff;
 pub mod dsl;
 pub mod graph;
 pub mod inspect;
@@ -20,6 +21,7 @@ pub mod load;
 pub mod model;
 pub mod print;
 pub mod registry;
+pub mod rule_check;
 pub mod rules;
 pub mod toml;
 pub mod validate;

@@ -112,6 +112,10 @@ pub struct TransitionInfo {
     pub requires: Vec<CategoryId>,
     /// A rule that must pass (a rule with `on = "transition"` or any other rule named here).
     pub rule: Option<RuleId>,
+    /// Not written in the file: a surface without `[[transition]]`s moves each phase to the
+    /// next, and one with transitions gets the claim edge (first → second phase) implied
+    /// when it does not declare it (docs/commands.md).
+    pub implicit: bool,
 }
 
 /// When a rule runs.

@@ -449,6 +449,29 @@ fn compile_scope() -> Scope<'static> {
     scope
 }
 
+/// The sandboxed engine with the optimizer off: what the static rule checks read
+/// ([`crate::surface::rule_check`]), so that they see the expression as written (constant
+/// folding would merge literals and move positions). Never used to evaluate.
+fn analysis_engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut engine = build_engine(Limits::DEFAULT);
+        engine.set_optimization_level(OptimizationLevel::None);
+        engine
+    })
+}
+
+/// Parse `source` as a guard (like [`Guard::compile`]) without optimizing it, for static
+/// analysis; `None` when it does not compile (which [`Guard::compile`] reports).
+pub fn parse_for_analysis(source: &str) -> Option<rhai::AST> {
+    if source.len() > Limits::DEFAULT.max_source_len {
+        return None;
+    }
+    analysis_engine()
+        .compile_expression_with_scope(&compile_scope(), source)
+        .ok()
+}
+
 impl Guard {
     /// Compile `source` as one Rhai expression over [`SCOPE_NAMES`].
     pub fn compile(source: &str) -> Result<Guard, GuardError> {

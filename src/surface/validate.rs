@@ -22,12 +22,13 @@ use petgraph::visit::{Bfs, Reversed};
 
 use crate::spine::CommandKind;
 use crate::surface::ast::{Definition, Node, Span};
-use crate::surface::diagnostic::{Code, Diagnostic};
+use crate::surface::diagnostic::{Code, Diagnostic, Severity};
 use crate::surface::limits::{
     MAX_CATEGORIES, MAX_DIAGNOSTICS, MAX_ESCALATION_MS, MAX_ESCALATIONS, MAX_INTAKE_FIELDS,
     MAX_MIN_PER_CATEGORY, MAX_MIN_PHOTOS, MAX_PHASES, MAX_RULES, MAX_STRING_BYTES, MAX_TRANSITIONS,
     MAX_VERSION,
 };
+use crate::surface::rule_check;
 use crate::surface::rules::{Guard, GuardError};
 use crate::surface::toml::{closest, list_in_backticks};
 
@@ -857,6 +858,33 @@ fn check_transition_shape(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
             );
             continue;
         }
+        let second = cx
+            .def
+            .phases
+            .get(1)
+            .and_then(|p| p.value.id.as_ref())
+            .map(|n| n.value.as_str());
+        if Some(from.value.as_str()) == first
+            && Some(to.value.as_str()) != second
+            && cx.phases.contains_key(to.value.as_str())
+        {
+            out.push(
+                Diagnostic::warning(
+                    Code::TransitionFromFirst,
+                    to.span,
+                    format!(
+                        "a transition leads from the first phase `{}` to `{}`, not to the second",
+                        from.value, to.value
+                    ),
+                )
+                .with_label("this move can never be made")
+                .with_help(format!(
+                    "the first phase is left only by claiming the Job, which always enters the \
+                     second phase `{}`; start this transition there",
+                    second.unwrap_or("")
+                )),
+            );
+        }
         if Some(to.value.as_str()) == first {
             out.push(
                 Diagnostic::error(
@@ -884,45 +912,27 @@ fn check_transition_shape(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn check_reachability(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
-    let def = cx.def;
-    // With a repeated or missing phase id the graph is ill-defined; that is reported already.
-    if def.phases.len() < 2 || cx.phases.len() != def.phases.len() {
-        return;
-    }
-    let mut graph: DiGraph<(), ()> =
-        DiGraph::with_capacity(def.phases.len(), def.transitions.len());
-    let nodes: Vec<NodeIndex> = def.phases.iter().map(|_| graph.add_node(())).collect();
-    let node = |i: usize| nodes.get(i).copied();
-    if def.transitions.is_empty() {
-        for pair in nodes.windows(2) {
-            if let [a, b] = pair {
-                graph.add_edge(*a, *b, ());
-            }
-        }
-    } else {
-        for t in &def.transitions {
-            let (Some(from), Some(to)) = (&t.value.from, &t.value.to) else {
-                continue;
-            };
-            let from = cx.phases.get(from.value.as_str()).and_then(|i| node(*i));
-            let to = cx.phases.get(to.value.as_str()).and_then(|i| node(*i));
-            if let (Some(a), Some(b)) = (from, to) {
-                graph.add_edge(a, b, ());
-            }
+/// Which phases can be reached from the first, and which can reach the last, over `edges`
+/// (phase indices).
+fn reach(count: usize, edges: &[(usize, usize)]) -> (Vec<bool>, Vec<bool>) {
+    let mut graph: DiGraph<(), ()> = DiGraph::with_capacity(count, edges.len());
+    let nodes: Vec<NodeIndex> = (0..count).map(|_| graph.add_node(())).collect();
+    for (a, b) in edges {
+        if let (Some(a), Some(b)) = (nodes.get(*a), nodes.get(*b)) {
+            graph.add_edge(*a, *b, ());
         }
     }
+    let mut forward = vec![false; count];
+    let mut backward = vec![false; count];
     let (Some(first), Some(last)) = (nodes.first().copied(), nodes.last().copied()) else {
-        return;
+        return (forward, backward);
     };
-    let mut forward = vec![false; nodes.len()];
     let mut bfs = Bfs::new(&graph, first);
     while let Some(n) = bfs.next(&graph) {
         if let Some(slot) = forward.get_mut(n.index()) {
             *slot = true;
         }
     }
-    let mut backward = vec![false; nodes.len()];
     let reversed = Reversed(&graph);
     let mut bfs = Bfs::new(reversed, last);
     while let Some(n) = bfs.next(reversed) {
@@ -930,10 +940,65 @@ fn check_reachability(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
             *slot = true;
         }
     }
+    (forward, backward)
+}
+
+/// Reachability both ways. Root causes first: a transition that names an unknown phase is
+/// already an `unknown_phase` error, and the phases it was meant to connect are not reported
+/// again. Reachability is computed twice, over the declared edges and over the edges as they
+/// could be once the unknown names are fixed (an unknown `to` could lead to any phase, an
+/// unknown `from` could come from any); only a phase unreachable (or a dead end) either way is
+/// an error, and the `unknown_phase` diagnostic names the phases it cuts off.
+fn check_reachability(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
+    let def = cx.def;
+    // With a repeated or missing phase id the graph is ill-defined; that is reported already.
+    let count = def.phases.len();
+    if count < 2 || cx.phases.len() != count {
+        return;
+    }
+    let mut edges: Vec<(usize, usize)> = Vec::new();
+    let mut generous: Vec<(usize, usize)> = Vec::new();
+    // Each transition naming an unknown phase, with the span of the unknown name.
+    let mut broken: Vec<Span> = Vec::new();
+    if def.transitions.is_empty() {
+        edges.extend((1..count).map(|i| (i - 1, i)));
+    } else {
+        // The claim edge is implied by the phase roles (docs/commands.md): it counts whether or
+        // not it is written.
+        edges.push((0, 1));
+        for t in &def.transitions {
+            let (Some(from), Some(to)) = (&t.value.from, &t.value.to) else {
+                continue;
+            };
+            let a = cx.phases.get(from.value.as_str()).copied();
+            let b = cx.phases.get(to.value.as_str()).copied();
+            match (a, b) {
+                (Some(a), Some(b)) => edges.push((a, b)),
+                (Some(a), None) => {
+                    broken.push(to.span);
+                    generous.extend((1..count).map(|b| (a, b)));
+                }
+                (None, Some(b)) => {
+                    broken.push(from.span);
+                    generous.extend((0..count - 1).map(|a| (a, b)));
+                }
+                (None, None) => {}
+            }
+        }
+    }
+    let (forward, backward) = reach(count, &edges);
+    let (maybe_forward, maybe_backward) = if generous.is_empty() {
+        (forward.clone(), backward.clone())
+    } else {
+        generous.extend(edges.iter().copied());
+        reach(count, &generous)
+    };
     let last_id = cx.last_phase().unwrap_or("");
+    let mut cut_off: Vec<&str> = Vec::new();
     for (i, phase) in def.phases.iter().enumerate() {
         let Some(id) = &phase.value.id else { continue };
-        if !forward.get(i).copied().unwrap_or(true) {
+        let at = |v: &[bool]| v.get(i).copied().unwrap_or(true);
+        if !at(&forward) && !at(&maybe_forward) {
             out.push(
                 Diagnostic::error(
                     Code::UnreachablePhase,
@@ -947,7 +1012,7 @@ fn check_reachability(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
                 .with_help("add a `[[transition]]` into this phase, or remove it"),
             );
         }
-        if !backward.get(i).copied().unwrap_or(true) {
+        if !at(&backward) && !at(&maybe_backward) {
             out.push(
                 Diagnostic::error(
                     Code::DeadEndPhase,
@@ -960,6 +1025,25 @@ fn check_reachability(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
                 .with_label("work that enters this phase can never complete")
                 .with_help("add a `[[transition]]` out of this phase toward the last one"),
             );
+        }
+        if (!at(&forward) && at(&maybe_forward)) || (!at(&backward) && at(&maybe_backward)) {
+            cut_off.push(id.value.as_str());
+        }
+    }
+    if cut_off.is_empty() {
+        return;
+    }
+    // Say on the cause what it cuts off.
+    let consequence = format!(
+        "until it names a declared phase, {} cannot be reached or cannot complete",
+        list_in_backticks(&cut_off)
+    );
+    for d in out.iter_mut() {
+        if d.code == Code::UnknownPhase && broken.contains(&d.span) {
+            d.help = Some(match d.help.take() {
+                Some(help) => format!("{help} ({consequence})"),
+                None => consequence.clone(),
+            });
         }
     }
 }
@@ -992,13 +1076,23 @@ fn check_rule_triggers(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// A transition rule no transition names is a warning; root causes first, a rule that a
+/// misspelled `rule` of a transition was evidently meant to name (the `unknown_rule` error
+/// says "did you mean" it) is not reported again.
 fn check_unused_rules(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
-    let named: HashSet<&str> = cx
+    let mut named: HashSet<&str> = cx
         .def
         .transitions
         .iter()
         .filter_map(|t| t.value.rule.as_ref().map(|r| r.value.as_str()))
         .collect();
+    let known: Vec<&str> = declared(cx.def.rules.iter().map(|r| &r.value.name));
+    let meant: Vec<&str> = named
+        .iter()
+        .filter(|n| !cx.rules.contains_key(*n))
+        .filter_map(|n| closest(n, &known))
+        .collect();
+    named.extend(meant);
     for r in &cx.def.rules {
         let (Some(name), Some(on)) = (&r.value.name, &r.value.on) else {
             continue;
@@ -1085,7 +1179,10 @@ fn compile_rules(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) -> Vec<Option<Guard>> {
                 return None;
             }
             match Guard::compile(&when.value) {
-                Ok(guard) => Some(guard),
+                Ok(guard) => {
+                    check_rule_reads(cx, &r.value, when, out);
+                    Some(guard)
+                }
                 Err(err) => {
                     let name = r.value.name.as_ref().map_or("", |n| n.value.as_str());
                     out.push(rule_compile_diagnostic(name, when, &err));
@@ -1094,6 +1191,122 @@ fn compile_rules(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) -> Vec<Option<Guard>> {
             }
         })
         .collect()
+}
+
+/// The commands a rule is judged with: its `on` command, and for each transition that names
+/// it, the command that makes that move (the claim edge: `claim_job`, and `advance` when the
+/// claim is optional; the move into the last phase: `complete_service_event`; any other:
+/// `advance`). An optional claim judges `claim_job` and `advance` rules together.
+fn rule_commands(cx: &Cx<'_>, rule: &crate::surface::ast::Rule) -> Vec<CommandKind> {
+    let optional = cx
+        .def
+        .execution
+        .claim
+        .is_some_and(|c| c.value == crate::surface::ast::ClaimPolicy::Optional);
+    let mut commands = Vec::new();
+    let add = |kind: CommandKind, commands: &mut Vec<CommandKind>| {
+        let both = [CommandKind::ClaimJob, CommandKind::Advance];
+        let kinds: &[CommandKind] = if optional && both.contains(&kind) {
+            &both
+        } else {
+            std::slice::from_ref(&kind)
+        };
+        for k in kinds {
+            if !commands.contains(k) {
+                commands.push(*k);
+            }
+        }
+    };
+    if let Some(kind) = rule
+        .on
+        .as_ref()
+        .and_then(|on| CommandKind::parse(&on.value))
+    {
+        add(kind, &mut commands);
+    }
+    let Some(name) = rule.name.as_ref().map(|n| n.value.as_str()) else {
+        return commands;
+    };
+    let (first, last) = (cx.first_phase(), cx.last_phase());
+    let second = cx
+        .def
+        .phases
+        .get(1)
+        .and_then(|p| p.value.id.as_ref())
+        .map(|n| n.value.as_str());
+    for t in &cx.def.transitions {
+        let t = &t.value;
+        if t.rule.as_ref().map(|r| r.value.as_str()) != Some(name) {
+            continue;
+        }
+        let (from, to) = (text_of(&t.from), text_of(&t.to));
+        let kind = if from.is_some() && from == first && to == second {
+            CommandKind::ClaimJob
+        } else if to.is_some() && to == last {
+            CommandKind::CompleteServiceEvent
+        } else {
+            CommandKind::Advance
+        };
+        add(kind, &mut commands);
+    }
+    commands
+}
+
+fn text_of(node: &Option<Node<String>>) -> Option<&str> {
+    node.as_ref().map(|n| n.value.as_str())
+}
+
+/// The static checks of [`crate::surface::rule_check`] on one compiled `when`, mapped into
+/// the file.
+fn check_rule_reads(
+    cx: &Cx<'_>,
+    rule: &crate::surface::ast::Rule,
+    when: &Node<String>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let def = cx.def;
+    let declared = rule_check::Declared {
+        phases: declared(def.phases.iter().map(|p| &p.value.id)),
+        categories: def
+            .evidence
+            .required_categories
+            .iter()
+            .chain(&def.evidence.optional_categories)
+            .map(|c| c.value.as_str())
+            .collect(),
+        intake: def
+            .intake
+            .required
+            .iter()
+            .chain(&def.intake.optional)
+            .map(|f| f.value.as_str())
+            .collect(),
+        commands: rule_commands(cx, rule),
+    };
+    let name = rule.name.as_ref().map_or("", |n| n.value.as_str());
+    for finding in rule_check::check(&when.value, &declared) {
+        let span = inner_span(when, finding.range.clone());
+        let message = format!("rule `{name}`: {}", finding.message);
+        let mut diag = match finding.severity {
+            Severity::Error => Diagnostic::error(finding.code, span, message),
+            Severity::Warning => Diagnostic::warning(finding.code, span, message),
+        }
+        .with_label(finding.label);
+        if let Some(help) = finding.help {
+            diag = diag.with_help(help);
+        }
+        out.push(diag);
+    }
+}
+
+/// The file span of `range` (bytes inside the value of `when`). Exact when the value was
+/// written without escapes (its span is as long as its text); otherwise the whole value.
+fn inner_span(when: &Node<String>, range: std::ops::Range<usize>) -> Span {
+    let written = when.span.end.saturating_sub(when.span.start);
+    if written != when.value.len() || range.end > when.value.len() || range.start > range.end {
+        return when.span;
+    }
+    Span::new(when.span.start + range.start, when.span.start + range.end)
 }
 
 fn rule_compile_diagnostic(name: &str, when: &Node<String>, err: &GuardError) -> Diagnostic {
@@ -1316,13 +1529,43 @@ to = "working"
         );
         assert_eq!(
             got,
-            vec![
-                "unreachable_phase",
-                "dead_end_phase",
-                "unreachable_phase",
-                "dead_end_phase"
-            ]
+            vec!["transition_from_first", "dead_end_phase", "dead_end_phase"]
         );
+        let got = codes("\n[[transition]]\nfrom = \"claimed\"\nto = \"complete\"\n");
+        assert_eq!(got, vec!["unreachable_phase", "dead_end_phase"]);
+    }
+
+    #[test]
+    fn the_claim_edge_is_implied() {
+        let got = codes(
+            "\n[[transition]]\nfrom = \"claimed\"\nto = \"working\"\n[[transition]]\nfrom = \"working\"\nto = \"complete\"\n",
+        );
+        assert!(got.is_empty(), "{got:?}");
+    }
+
+    #[test]
+    fn consequences_of_an_unknown_phase_are_not_reported() {
+        let diags = check(
+            "\n[[transition]]\nfrom = \"claimed\"\nto = \"workin\"\n[[transition]]\nfrom = \"working\"\nto = \"complete\"\n",
+        );
+        let got: Vec<_> = diags.iter().map(|d| d.code.as_str()).collect();
+        assert_eq!(got, vec!["unknown_phase"]);
+        let help = diags[0].help.as_deref().unwrap();
+        assert!(help.starts_with("did you mean `working`?"), "{help}");
+        assert!(help.contains("cannot be reached"), "{help}");
+        // A phase cut off whatever the unknown name becomes is still reported.
+        let got = codes(
+            "\n[[transition]]\nfrom = \"claimed\"\nto = \"nowhere\"\n[[transition]]\nfrom = \"claimed\"\nto = \"complete\"\n[[transition]]\nfrom = \"complete\"\nto = \"working\"\n",
+        );
+        assert!(got.contains(&"unknown_phase"), "{got:?}");
+    }
+
+    #[test]
+    fn a_misspelled_rule_name_does_not_also_make_the_rule_unused() {
+        let got = codes(
+            "\n[[transition]]\nfrom = \"claimed\"\nto = \"working\"\nrule = \"crew_redy\"\n[[transition]]\nfrom = \"working\"\nto = \"complete\"\n[[rule]]\nname = \"crew_ready\"\non = \"transition\"\nwhen = 'true'\nmessage = \"m\"\n",
+        );
+        assert_eq!(got, vec!["unknown_rule"]);
     }
 
     #[test]

@@ -99,10 +99,14 @@ fn check_syntax_error_in_json() {
     let path = dir.path().join("syntax.surface");
     std::fs::write(&path, BROKEN.replace("a -> b", "a => b")).unwrap();
     let json = stdout_json(planck().arg("check").arg(&path).args(["--format", "json"]));
-    assert_eq!(json[0]["code"], "dsl_syntax");
-    assert_eq!(json[0]["line"], 5);
-    assert_eq!(json[0]["column"], 16);
-    assert!(json[0]["message"].as_str().unwrap().contains("`->`"));
+    // A syntax error hides nothing else: the bad `claim` value (line 3) is reported too.
+    let items = json.as_array().unwrap();
+    let codes: Vec<&str> = items.iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, vec!["invalid_value", "dsl_syntax"]);
+    let syntax = &items[1];
+    assert_eq!(syntax["line"], 5);
+    assert_eq!(syntax["column"], 16);
+    assert!(syntax["message"].as_str().unwrap().contains("`->`"));
 }
 
 #[test]

@@ -31,6 +31,8 @@
 //! Temporary paths and the checkout's own path are filtered out of snapshots
 //! ([`snapshot::settings`]), so they hold on any machine.
 
+mod authoring_checks;
+mod authoring_cli;
 mod broken_surfaces;
 mod cli;
 mod common;
@@ -45,6 +47,7 @@ mod engine_outbox;
 mod engine_tick;
 mod engine_verify;
 mod engine_views;
+mod explore_surfaces;
 mod fuzz_regressions;
 mod limits_hostile;
 mod postgres_conformance;

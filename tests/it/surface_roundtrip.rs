@@ -116,7 +116,7 @@ fn when(categories: Vec<String>) -> impl Strategy<Value = String> {
     };
     (cat, 0..5_i64, 0..5_usize).prop_map(|(cat, min, shape)| match shape {
         0 => format!("case.evidence[\"{cat}\"] >= {min}"),
-        1 => format!("case.evidence[\"{cat}\"] >= {min} &&\n  case.phase != \"done\""),
+        1 => format!("case.evidence[\"{cat}\"] >= {min} &&\n  case.phase != \"PHASE\""),
         2 => format!("`tpl ${{case.phase}}` != \"x\" || case.evidence[\"{cat}\"] > {min}"),
         3 => format!("actor.id != 'x'.to_string() || case.evidence[\"{cat}\"] == {min}"),
         _ => format!(" case.evidence[\"{cat}\"] < {min} || \"#\" == \"#\" "),
@@ -169,10 +169,12 @@ prop_compose! {
             .enumerate()
             .map(|(i, name)| {
                 let base = seed_whens[i % seed_whens.len()].clone();
+                // Every name a rule reads is declared (`planck check` refuses the others).
                 let when = match categories.get(rule_whens[i].index(categories.len().max(1))) {
                     Some(cat) => base.replace("\"a\"", &format!("\"{cat}\"")).replace("\"b\"", &format!("\"{cat}\"")),
-                    None => base,
+                    None => base.replace("case.evidence[\"a\"]", "now").replace("case.evidence[\"b\"]", "now"),
                 };
+                let when = when.replace("\"PHASE\"", &format!("\"{}\"", phase_ids[0]));
                 n(Rule {
                     name: Some(s(name)),
                     on: Some(s(rule_triggers[i])),

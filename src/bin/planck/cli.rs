@@ -11,7 +11,7 @@ use planck::surface::compile::Compiled;
 use planck::surface::load::{SourceFile, compile_source};
 use thiserror::Error;
 
-use crate::{check, convert, graph, inspect, run, serve, show, users, verify};
+use crate::{check, convert, diff, explore, graph, inspect, run, serve, show, users, verify};
 
 /// Everything held: the files are clean (warnings allowed).
 pub const EXIT_OK: u8 = 0;
@@ -48,6 +48,8 @@ Examples:
   planck graph surfaces/auto-detailing.toml       the phase graph, as a Mermaid flowchart
   planck graph --format dot x.toml | dot -Tsvg    the phase graph, drawn by Graphviz
   planck convert x.toml --to dsl -o x.surface     the same surface in the other form
+  planck explore x.toml --emit-scenario s.toml    every reachable state; a scenario covering it
+  planck diff v1.toml v2.toml --db planck.db      what changed; which stored cases could move
   planck run examples/scenarios/event-coordination.toml   the ten-step example, in memory
   planck run --db planck.db examples/scenarios/*.toml     the same, kept in SQLite
   planck verify --db planck.db                    re-derive every case, check every digest
@@ -88,6 +90,12 @@ pub enum Command {
     /// Convert a surface file between the TOML and the DSL form
     #[command(after_help = convert::EXAMPLES)]
     Convert(convert::Args),
+    /// What changed between two versions of a surface; with --db, which cases could move
+    #[command(after_help = diff::EXAMPLES)]
+    Diff(diff::Args),
+    /// Walk every state a case of a surface can reach; optionally write a scenario covering it
+    #[command(after_help = explore::EXAMPLES)]
+    Explore(explore::Args),
     /// Run scenario files: each step through the engine, then each check (docs/scenario.md)
     #[command(after_help = run::EXAMPLES)]
     Run(run::Args),
@@ -127,6 +135,8 @@ pub fn execute() -> Result<u8, CliError> {
         Command::Inspect(args) => inspect::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Convert(args) => convert::run(&args),
+        Command::Diff(args) => diff::run(&args),
+        Command::Explore(args) => explore::run(&args),
         Command::Run(args) => run::run_cmd(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Show(args) => show::run(&args),

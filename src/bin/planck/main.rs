@@ -8,6 +8,8 @@
 mod check;
 mod cli;
 mod convert;
+mod diff;
+mod explore;
 mod graph;
 mod inspect;
 mod run;

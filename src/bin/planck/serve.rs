@@ -1,4 +1,4 @@
-//! `planck serve`: run planck as an HTTP service (CONTRACT.md §8, docs/serve.md).
+//! `planck serve`: run planck as an HTTP service (docs/serve.md, docs/serve.md).
 //!
 //! Parses the flags, opens the store (SQLite by default, PostgreSQL with `--postgres`), loads
 //! the surfaces and the users file, installs the tracing subscriber, then hands everything to
