@@ -52,7 +52,7 @@ pub fn validate_parsed(def: &Definition) -> Vec<Diagnostic> {
 
 /// Parse an escalation duration: a whole number followed by one unit, `s` (seconds), `m`
 /// (minutes), `h` (hours) or `d` (days of 24 hours), e.g. `90s`, `15m`, `24h`, `2d`. Returns
-/// milliseconds; `None` when the text is not of that form ([`is_duration_form`] tells), or is
+/// milliseconds; `None` when the text is not of that form (`is_duration_form` tells), or is
 /// of that form but longer than jiff holds (about 20,000 years).
 pub fn parse_duration(text: &str) -> Option<u64> {
     // Jiff's friendly format reads far more (`1.5h`, `2h 30m`, `1 hour`, `+1h`, weeks, years),
