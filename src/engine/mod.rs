@@ -55,7 +55,7 @@ use crate::audit::{
     Envelope, GENESIS_DIGEST, StoredEvent, StoredSignal, VerifyCode, VerifyError, VerifyReport,
     digest_of, verify_case,
 };
-use crate::host::{Clock, IdempotencyRecord, Store, StoreError, Transport};
+use crate::host::{Append, Clock, IdempotencyRecord, Store, StoreError, Transport};
 use crate::policy::{Principal, Role};
 use crate::spine::{self, Case, Command, Event, Explanation, Rejection, RejectionCode, SurfacePin};
 use crate::surface::Surface;
@@ -257,11 +257,11 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 None => None,
             };
             let version = snapshot.version();
-            match stats.time(|| {
-                self.store
-                    .append(case_id, version, receipt.events(), record.as_ref(), &outbox)
-            }) {
-                Ok(()) => {
+            let append = Append::new(case_id, version, receipt.events())
+                .with_idempotency(record.as_ref())
+                .with_outbox(&outbox);
+            match stats.time(|| self.store.append(&append)) {
+                Ok(_) => {
                     if snapshot.extend(receipt.events()) {
                         self.cases.put(snapshot);
                     }
@@ -364,8 +364,11 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 .filter_map(StoredEvent::outbox_signal)
                 .collect();
             let version = stored.last().map_or(0, |e| e.seq);
-            match self.store.append(case_id, version, &sealed, None, &outbox) {
-                Ok(()) => {
+            match self
+                .store
+                .append(&Append::new(case_id, version, &sealed).with_outbox(&outbox))
+            {
+                Ok(_) => {
                     self.publish_new(&outbox);
                     return Ok(sealed);
                 }
