@@ -88,6 +88,9 @@ pub const PRINCIPALS: [Representative; 8] = [
 /// symmetric, so one assignee covers every case).
 pub const ASSIGNEE: &str = "op-lee";
 
+/// The other operator: a claimed Job is handed over to them (`reassign_job`).
+pub const OTHER_OPERATOR: &str = "op-max";
+
 impl Representative {
     /// As a principal.
     pub fn principal(&self) -> Principal {
@@ -199,10 +202,27 @@ fn arguments(kind: CommandKind, surface: &Surface, hints: &Hints) -> Vec<Value> 
     let extra = json!({ "unexpected": 1 });
     match kind {
         K::SubmitRequest => submissions(surface, hints),
-        K::ApproveTask | K::CloseTask | K::CreateJob | K::ClaimJob | K::CompleteJob => {
+        K::ApproveTask
+        | K::CloseTask
+        | K::CreateJob
+        | K::ClaimJob
+        | K::CompleteJob
+        | K::ApproveTransition => {
             vec![json!({}), extra]
         }
         K::RejectTask => text_arg("reason", "not this time", hints),
+        K::ReleaseJob => text_arg("reason", "cannot make it", hints),
+        K::RejectTransition => text_arg("reason", "not yet", hints),
+        K::ReassignJob => vec![
+            json!({ "operator": OTHER_OPERATOR, "reason": "handover" }),
+            json!({ "operator": ASSIGNEE, "reason": "handover" }),
+            json!({ "operator": "", "reason": "handover" }),
+        ],
+        // The operator directory addresses operators, not the case the walk explores; the
+        // walk registers the representative operators up front instead (see `mod.rs`).
+        K::RegisterOperator | K::UpdateOperator | K::SuspendOperator | K::ReinstateOperator => {
+            Vec::new()
+        }
         K::CancelJob => text_arg("reason", "called off", hints),
         K::AnnotateTask => text_arg("note", "a note", hints),
         K::AssignTask => vec![json!({ "operator": ASSIGNEE }), json!({ "operator": "" })],
@@ -379,6 +399,9 @@ message = "too many"
         let surface = surface();
         let all = candidates(&surface, &Hints::of(&surface));
         for kind in CommandKind::ALL {
+            if kind.addresses_operator() {
+                continue;
+            }
             let body = all
                 .iter()
                 .find(|c| {

@@ -43,6 +43,7 @@ pub mod run;
 pub use crate::diagnostic::Source;
 pub use diagnostic::{Code, Diagnostic};
 pub use model::{
+    CheckTarget,
     Action, At, Check, CheckField, DEFAULT_START_MS, Expect, Expected, Scenario, Step, SurfacePath,
 };
 pub use parse::{format_time, load, parse, parse_time};
