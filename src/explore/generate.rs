@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value, json};
 
 use crate::policy::{Principal, Role};
-use crate::spine::{Command, CommandKind, SettlementStatus};
+use crate::spine::{
+    Command, CommandKind, OperatorProfile, OperatorStatus, SettlementStatus, WithProfiles,
+};
 use crate::surface::Surface;
 use crate::surface::rule_check::{Literal, compared_literals};
 
@@ -96,6 +98,35 @@ impl Representative {
     pub fn principal(&self) -> Principal {
         Principal::new(self.id, [self.role])
     }
+}
+
+/// The operators' profiles the walk judges with: on a surface with `operators =
+/// "registered"` (or whose rules read `actor.profile`), both representative operators are
+/// registered, active and bound to it (the emitted scenario registers them first); elsewhere
+/// none.
+pub fn operator_profiles(surface: &Surface) -> Vec<OperatorProfile> {
+    if !surface.registered_operators() && !surface.reads_profile() {
+        return Vec::new();
+    }
+    PRINCIPALS
+        .iter()
+        .filter(|p| p.role == Role::Operator)
+        .map(|p| OperatorProfile {
+            id: p.id.to_string(),
+            name: p.key.to_string(),
+            status: OperatorStatus::Active,
+            surfaces: vec![surface.slug().to_string()],
+            attributes: BTreeMap::new(),
+            suspended_reason: None,
+        })
+        .collect()
+}
+
+/// The catalog the walk judges with: the surface and [`operator_profiles`].
+pub fn catalog(surface: &Surface) -> WithProfiles<&Surface> {
+    operator_profiles(surface)
+        .into_iter()
+        .fold(WithProfiles::new(surface), WithProfiles::with)
 }
 
 /// The index in [`PRINCIPALS`] of the principal with `id`.
