@@ -22,7 +22,8 @@ pub struct Key {
     settlement: Option<SettlementStatus>,
     /// Who submitted the request, where it can change a decision: while the task is open, an
     /// admin who submitted may not approve it (`self_approval`); on a surface with approvals,
-    /// only the submitting client may approve as a client (`audience_mismatch`).
+    /// only the submitting client may approve as a client (`audience_mismatch`). Every other
+    /// submitter is `None`: no later decision tells them apart.
     submitter: Option<usize>,
     /// The move waiting for approval: the phase it would enter, and who asked for it (who may
     /// not decide it).
@@ -59,9 +60,11 @@ impl Abstraction {
         });
         let submitter = case.request.as_ref().and_then(|r| {
             let i = principal_index(&r.submitted_by).unwrap_or(usize::MAX);
-            let admin = PRINCIPALS.get(i).is_some_and(|p| p.role == Role::Admin);
+            let role = PRINCIPALS.get(i).map(|p| p.role);
             let open = case.task_state() == Some(TaskState::Open);
-            ((open && admin) || surface.has_approvals()).then_some(i)
+            let approves_own_task = open && role == Some(Role::Admin);
+            let approves_as_client = surface.has_approvals() && role == Some(Role::Client);
+            (approves_own_task || approves_as_client).then_some(i)
         });
         let pending = case
             .pending_approval
