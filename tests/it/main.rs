@@ -61,6 +61,7 @@ mod serve;
 mod snapshot;
 mod spine_boundaries;
 mod spine_commands;
+mod spine_governance;
 mod spine_props;
 mod spine_ten_steps;
 mod surface_compile;
