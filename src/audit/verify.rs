@@ -244,7 +244,9 @@ pub fn verify_operator(
                 ),
             );
         }
-        if let Event::OperatorRegistered { operator: named, .. } = &event.payload
+        if let Event::OperatorRegistered {
+            operator: named, ..
+        } = &event.payload
             && named != operator
         {
             return fail(

@@ -593,7 +593,10 @@ pub fn operator_streams<S: Store>(store: &S) -> Result<(), String> {
         Some("conformance-op-register"),
     )?;
     let case = "conformance-after-op";
-    call("append", store.append(case, 0, &fixture_events(case, None, 1, None)?, None, &[]))?;
+    call(
+        "append",
+        store.append(case, 0, &fixture_events(case, None, 1, None)?, None, &[]),
+    )?;
     call(
         "append",
         store.append(
@@ -619,10 +622,14 @@ pub fn operator_streams<S: Store>(store: &S) -> Result<(), String> {
         ],
         None,
     )?;
-    let stale = seal(None, vec![Event::OperatorReinstated {
-        by: actor.id.clone(),
-        at: T0,
-    }], None)?;
+    let stale = seal(
+        None,
+        vec![Event::OperatorReinstated {
+            by: actor.id.clone(),
+            at: T0,
+        }],
+        None,
+    )?;
     expect_conflict(
         "an operator stream appended at a stale version",
         store.append(&stream, 0, &stale, None, &[]),
@@ -632,7 +639,9 @@ pub fn operator_streams<S: Store>(store: &S) -> Result<(), String> {
     let loaded = call("load", store.load(&stream))?;
     same_events("an operator stream", &loaded, &all)?;
     ensure(
-        loaded.iter().all(|e| e.surface.is_empty() && e.surface_fingerprint.is_empty()),
+        loaded
+            .iter()
+            .all(|e| e.surface.is_empty() && e.surface_fingerprint.is_empty()),
         || "an operator stream's envelopes read back with a surface".into(),
     )?;
     same_events(

@@ -610,7 +610,9 @@ impl Walker<'_> {
                     "an operator command addresses the operator named in `args`, not a case",
                 )
                 .with_label("no `case` here")
-                .with_help("leave `case` out: `args = { operator = \"op-lee\", ... }` names the operator"),
+                .with_help(
+                    "leave `case` out: `args = { operator = \"op-lee\", ... }` names the operator",
+                ),
             );
         }
         let args = match cx.table.get("args") {

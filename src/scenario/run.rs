@@ -327,7 +327,7 @@ fn run_check<S: Store, T: Transport>(
     let found: Result<Found, String> = match &check.target {
         CheckTarget::Case(id) => engine
             .case(id)
-            .map(Found::Case)
+            .map(|case| Found::Case(Box::new(case)))
             .map_err(|e| e.to_string()),
         CheckTarget::Operator(id) => engine
             .operator(id)
@@ -342,7 +342,7 @@ fn run_check<S: Store, T: Transport>(
                 Err(err) => (format!("error: {err}"), false),
                 Ok(found) => {
                     let actual = match found {
-                        Found::Case(case) => actual_of(case.as_ref(), *field),
+                        Found::Case(case) => actual_of(case.as_ref().as_ref(), *field),
                         Found::Operator(profile) => operator_actual(profile.as_ref(), *field),
                     };
                     let held = actual == *expected;
@@ -372,7 +372,7 @@ fn run_check<S: Store, T: Transport>(
 
 /// What a check found: a case, or an operator's profile (`None` when never written).
 enum Found {
-    Case(Option<Case>),
+    Case(Box<Option<Case>>),
     Operator(Option<OperatorProfile>),
 }
 

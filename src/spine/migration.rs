@@ -161,7 +161,10 @@ impl fmt::Display for Reason {
                 becomes,
             } => {
                 let roles = |r: &[Role]| {
-                    r.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or ")
+                    r.iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" or ")
                 };
                 match becomes {
                     None => write!(

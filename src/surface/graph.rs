@@ -158,10 +158,7 @@ fn edge_label(surface: &Surface, t: &TransitionInfo) -> Vec<String> {
         lines.push(format!("guard {rule}"));
     }
     if !t.approval.is_empty() {
-        lines.push(format!(
-            "approval by {}",
-            approval_names(t).join(" or ")
-        ));
+        lines.push(format!("approval by {}", approval_names(t).join(" or ")));
     }
     lines
 }

@@ -439,9 +439,7 @@ fn describe(ty: Ty) -> &'static str {
             | Domain::ServiceEvent
             | Domain::Settlement
             | Domain::OperatorStatus,
-        ) => {
-            "a state name"
-        }
+        ) => "a state name",
         Ty::Text(Domain::Free) => "a text",
         Ty::Count => "a count",
         Ty::Time => "a time in unix milliseconds",

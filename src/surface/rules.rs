@@ -353,8 +353,7 @@ impl Reads {
                 Expr::Variable(var, ..) => match var.1.as_str() {
                     "actor" => {
                         reads.actor = true;
-                        if !matches!(property_of(parents.last(), expr), Some(p) if p != "profile")
-                        {
+                        if !matches!(property_of(parents.last(), expr), Some(p) if p != "profile") {
                             reads.profile = true;
                         }
                     }

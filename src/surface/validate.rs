@@ -938,12 +938,16 @@ fn check_approvals(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
         };
         if approval.value.is_empty() {
             out.push(
-                Diagnostic::error(Code::InvalidApproval, approval.span, "`approval` names no role")
-                    .with_label("an empty list")
-                    .with_help(format!(
-                        "name the roles that may approve the move ({}), or leave `approval` out",
-                        list_in_backticks(&writers)
-                    )),
+                Diagnostic::error(
+                    Code::InvalidApproval,
+                    approval.span,
+                    "`approval` names no role",
+                )
+                .with_label("an empty list")
+                .with_help(format!(
+                    "name the roles that may approve the move ({}), or leave `approval` out",
+                    list_in_backticks(&writers)
+                )),
             );
         }
         let mut seen: HashSet<&str> = HashSet::new();

@@ -41,6 +41,7 @@ mod conformance_sqlite;
 mod dsl;
 mod engine_common;
 mod engine_conflict;
+mod engine_governance;
 mod engine_idempotency;
 mod engine_lifecycle;
 mod engine_outbox;

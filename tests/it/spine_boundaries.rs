@@ -343,7 +343,10 @@ fn observers_never_write() {
             "register_operator",
             json!({"operator": "op-new", "name": "New"}),
         ),
-        ("update_operator", json!({"operator": "op-lee", "surfaces": []})),
+        (
+            "update_operator",
+            json!({"operator": "op-lee", "surfaces": []}),
+        ),
         (
             "suspend_operator",
             json!({"operator": "op-lee", "reason": "r"}),

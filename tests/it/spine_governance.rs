@@ -140,7 +140,12 @@ fn update_operator_codes() {
         R::OperatorNotFound
     );
     assert_eq!(
-        dir_code(&mut h, &admin(), "update_operator", json!({"operator": "op-lee"})),
+        dir_code(
+            &mut h,
+            &admin(),
+            "update_operator",
+            json!({"operator": "op-lee"})
+        ),
         R::PayloadInvalid
     );
     assert_eq!(
@@ -152,7 +157,8 @@ fn update_operator_codes() {
         ),
         R::PayloadInvalid
     );
-    h.directory(&admin(), op_cmd("update_operator", args)).unwrap();
+    h.directory(&admin(), op_cmd("update_operator", args))
+        .unwrap();
     h.directory(
         &admin(),
         op_cmd(
@@ -239,7 +245,10 @@ fn reinstate_operator_codes() {
     );
     h.directory(
         &admin(),
-        op_cmd("suspend_operator", json!({"operator": "op-lee", "reason": "r"})),
+        op_cmd(
+            "suspend_operator",
+            json!({"operator": "op-lee", "reason": "r"}),
+        ),
     )
     .unwrap();
     h.directory(&admin(), op_cmd("reinstate_operator", args))
@@ -253,7 +262,12 @@ fn directory_precedence_operator_before_payload() {
     let mut h = h();
     // (2) the operator outranks (3) the arguments, even for a malformed body.
     assert_eq!(
-        dir_code(&mut h, &admin(), "update_operator", json!({"operator": "op-ghost"})),
+        dir_code(
+            &mut h,
+            &admin(),
+            "update_operator",
+            json!({"operator": "op-ghost"})
+        ),
         R::OperatorNotFound
     );
     assert_eq!(
@@ -286,28 +300,43 @@ fn assign_task_operator_inactive() {
     h.submit(REPAIR);
     h.ok(&admin(), "approve_task", Value::Null);
     for (operator, detail) in [
-        ("op-ghost", json!({"operator": "op-ghost", "registered": false})),
+        (
+            "op-ghost",
+            json!({"operator": "op-ghost", "registered": false}),
+        ),
         (
             "op-zed",
             json!({"operator": "op-zed", "surfaces": [EC], "surface": REPAIR}),
         ),
     ] {
         let r = h
-            .send(&admin(), cmd("c-1", "assign_task", json!({"operator": operator})))
+            .send(
+                &admin(),
+                cmd("c-1", "assign_task", json!({"operator": operator})),
+            )
             .unwrap_err();
         assert_eq!(r.code, R::OperatorInactive);
         assert_eq!(r.detail, detail);
     }
     h.directory(
         &admin(),
-        op_cmd("suspend_operator", json!({"operator": "op-max", "reason": "r"})),
+        op_cmd(
+            "suspend_operator",
+            json!({"operator": "op-max", "reason": "r"}),
+        ),
     )
     .unwrap();
     let r = h
-        .send(&admin(), cmd("c-1", "assign_task", json!({"operator": "op-max"})))
+        .send(
+            &admin(),
+            cmd("c-1", "assign_task", json!({"operator": "op-max"})),
+        )
         .unwrap_err();
     assert_eq!(r.code, R::OperatorInactive);
-    assert_eq!(r.detail, json!({"operator": "op-max", "status": "suspended"}));
+    assert_eq!(
+        r.detail,
+        json!({"operator": "op-max", "status": "suspended"})
+    );
     h.ok(&admin(), "assign_task", json!({"operator": "op-lee"}));
     // Under `operators = "any"` profiles are not consulted.
     let mut any = Harness::new("c-2");
@@ -322,18 +351,34 @@ fn owner_commands_need_an_active_bound_profile() {
     h.reach_job(REPAIR);
     h.directory(
         &admin(),
-        op_cmd("suspend_operator", json!({"operator": "op-lee", "reason": "r"})),
+        op_cmd(
+            "suspend_operator",
+            json!({"operator": "op-lee", "reason": "r"}),
+        ),
     )
     .unwrap();
-    assert_eq!(h.code(&lee(), "claim_job", Value::Null), R::OperatorInactive);
-    h.directory(&admin(), op_cmd("reinstate_operator", json!({"operator": "op-lee"})))
-        .unwrap();
+    assert_eq!(
+        h.code(&lee(), "claim_job", Value::Null),
+        R::OperatorInactive
+    );
+    h.directory(
+        &admin(),
+        op_cmd("reinstate_operator", json!({"operator": "op-lee"})),
+    )
+    .unwrap();
     h.ok(&lee(), "claim_job", Value::Null);
-    h.ok(&lee(), "attach_evidence", json!({"category": "after", "ref": "a"}));
+    h.ok(
+        &lee(),
+        "attach_evidence",
+        json!({"category": "after", "ref": "a"}),
+    );
     // Bound elsewhere now: every owner command is refused.
     h.directory(
         &admin(),
-        op_cmd("update_operator", json!({"operator": "op-lee", "surfaces": [EC]})),
+        op_cmd(
+            "update_operator",
+            json!({"operator": "op-lee", "surfaces": [EC]}),
+        ),
     )
     .unwrap();
     for (name, args) in [
@@ -353,15 +398,29 @@ fn complete_job_operator_inactive_for_the_owner_not_for_an_admin() {
     h.ok(&lee(), "advance", json!({"to": "arrived"}));
     h.ok(&lee(), "advance", json!({"to": "in_progress"}));
     h.ok(&client(), "approve_transition", Value::Null);
-    h.ok(&lee(), "attach_evidence", json!({"category": "after", "ref": "a"}));
-    h.ok(&lee(), "complete_service_event", json!({"outcome": "fixed"}));
+    h.ok(
+        &lee(),
+        "attach_evidence",
+        json!({"category": "after", "ref": "a"}),
+    );
+    h.ok(
+        &lee(),
+        "complete_service_event",
+        json!({"outcome": "fixed"}),
+    );
     h.ok(&admin(), "approve_transition", Value::Null);
     h.directory(
         &admin(),
-        op_cmd("suspend_operator", json!({"operator": "op-lee", "reason": "r"})),
+        op_cmd(
+            "suspend_operator",
+            json!({"operator": "op-lee", "reason": "r"}),
+        ),
     )
     .unwrap();
-    assert_eq!(h.code(&lee(), "complete_job", Value::Null), R::OperatorInactive);
+    assert_eq!(
+        h.code(&lee(), "complete_job", Value::Null),
+        R::OperatorInactive
+    );
     h.ok(&admin(), "complete_job", Value::Null);
 }
 
@@ -372,12 +431,18 @@ fn actor_profile_is_in_the_rules_scope() {
     // `quote` is `any`: op-lee claims whatever their profile says, unless the rule refuses.
     h.directory(
         &admin(),
-        op_cmd("suspend_operator", json!({"operator": "op-lee", "reason": "r"})),
+        op_cmd(
+            "suspend_operator",
+            json!({"operator": "op-lee", "reason": "r"}),
+        ),
     )
     .unwrap();
     assert_eq!(h.code(&lee(), "claim_job", Value::Null), R::RuleFailed);
-    h.directory(&admin(), op_cmd("reinstate_operator", json!({"operator": "op-lee"})))
-        .unwrap();
+    h.directory(
+        &admin(),
+        op_cmd("reinstate_operator", json!({"operator": "op-lee"})),
+    )
+    .unwrap();
     h.ok(&lee(), "claim_job", Value::Null);
     // With no profile at all, `actor.profile` is `()`.
     let mut bare = Harness::new("c-2");
@@ -390,36 +455,65 @@ fn actor_profile_is_in_the_rules_scope() {
 fn reassign_job_codes() {
     let mut h = h();
     let args = json!({"operator": "op-max", "reason": "handover"});
-    assert_eq!(h.code(&admin(), "reassign_job", args.clone()), R::CaseNotFound);
+    assert_eq!(
+        h.code(&admin(), "reassign_job", args.clone()),
+        R::CaseNotFound
+    );
     h.submit(REPAIR);
-    assert_eq!(h.code(&lee(), "reassign_job", args.clone()), R::ForbiddenRole);
+    assert_eq!(
+        h.code(&lee(), "reassign_job", args.clone()),
+        R::ForbiddenRole
+    );
     assert_eq!(h.code(&admin(), "reassign_job", args.clone()), R::NoJob);
     h.ok(&admin(), "approve_task", Value::Null);
     h.ok(&admin(), "assign_task", json!({"operator": "op-lee"}));
     h.ok(&admin(), "create_job", Value::Null);
-    assert_eq!(h.code(&admin(), "reassign_job", args.clone()), R::InvalidState);
+    assert_eq!(
+        h.code(&admin(), "reassign_job", args.clone()),
+        R::InvalidState
+    );
     h.ok(&lee(), "claim_job", Value::Null);
     assert_eq!(
         h.code(&admin(), "reassign_job", json!({"operator": "op-max"})),
         R::PayloadInvalid
     );
     assert_eq!(
-        h.code(&admin(), "reassign_job", json!({"operator": "", "reason": "r"})),
+        h.code(
+            &admin(),
+            "reassign_job",
+            json!({"operator": "", "reason": "r"})
+        ),
         R::PayloadInvalid
     );
     assert_eq!(
-        h.code(&admin(), "reassign_job", json!({"operator": "op-lee", "reason": "r"})),
+        h.code(
+            &admin(),
+            "reassign_job",
+            json!({"operator": "op-lee", "reason": "r"})
+        ),
         R::InvalidState
     );
     assert_eq!(
-        h.code(&admin(), "reassign_job", json!({"operator": "op-ghost", "reason": "r"})),
+        h.code(
+            &admin(),
+            "reassign_job",
+            json!({"operator": "op-ghost", "reason": "r"})
+        ),
         R::OperatorInactive
     );
     assert_eq!(
-        h.code(&admin(), "reassign_job", json!({"operator": "op-max", "reason": "whim"})),
+        h.code(
+            &admin(),
+            "reassign_job",
+            json!({"operator": "op-max", "reason": "whim"})
+        ),
         R::RuleFailed
     );
-    h.ok(&lee(), "attach_evidence", json!({"category": "note", "ref": "n"}));
+    h.ok(
+        &lee(),
+        "attach_evidence",
+        json!({"category": "note", "ref": "n"}),
+    );
     h.ok(&lee(), "advance", json!({"to": "arrived"}));
     let events = h.ok(&admin(), "reassign_job", args);
     assert!(matches!(
@@ -431,7 +525,10 @@ fn reassign_job_codes() {
     assert_eq!(h.case.assignee(), Some("op-lee"));
     assert_eq!(h.case.phase(), Some("arrived"));
     assert_eq!(h.case.service_event.as_ref().unwrap().evidence.len(), 1);
-    assert_eq!(h.code(&lee(), "advance", json!({"to": "in_progress"})), R::NotOwner);
+    assert_eq!(
+        h.code(&lee(), "advance", json!({"to": "in_progress"})),
+        R::NotOwner
+    );
     h.ok(&max(), "advance", json!({"to": "in_progress"}));
     h.assert_replays();
 }
@@ -440,7 +537,11 @@ fn reassign_job_codes() {
 fn reassign_keeps_a_pending_approval() {
     let mut h = h();
     quote_pending(&mut h);
-    h.ok(&admin(), "reassign_job", json!({"operator": "op-max", "reason": "r"}));
+    h.ok(
+        &admin(),
+        "reassign_job",
+        json!({"operator": "op-max", "reason": "r"}),
+    );
     assert_eq!(h.case.pending_phase(), Some("in_progress"));
     h.ok(&client(), "approve_transition", Value::Null);
     assert_eq!(h.case.phase(), Some("in_progress"));
@@ -452,7 +553,11 @@ fn reassign_after_completion_is_invalid_state() {
     let mut h = Harness::new("c-1");
     h.reach_complete(EC);
     assert_eq!(
-        h.code(&admin(), "reassign_job", json!({"operator": "op-max", "reason": "r"})),
+        h.code(
+            &admin(),
+            "reassign_job",
+            json!({"operator": "op-max", "reason": "r"})
+        ),
         R::InvalidState
     );
 }
@@ -465,7 +570,10 @@ fn release_job_codes() {
     let args = json!({"reason": "the bay is flooded"});
     assert_eq!(h.code(&lee(), "release_job", args.clone()), R::CaseNotFound);
     h.submit(REPAIR);
-    assert_eq!(h.code(&client(), "release_job", args.clone()), R::ForbiddenRole);
+    assert_eq!(
+        h.code(&client(), "release_job", args.clone()),
+        R::ForbiddenRole
+    );
     assert_eq!(h.code(&lee(), "release_job", args.clone()), R::NoJob);
     h.ok(&admin(), "approve_task", Value::Null);
     h.ok(&admin(), "assign_task", json!({"operator": "op-lee"}));
@@ -498,7 +606,11 @@ fn release_job_codes() {
     h.ok(&max(), "claim_job", Value::Null);
     assert_eq!(h.case.service_event.as_ref().unwrap().history.len(), 1);
     // Work done: not released, by the owner or by an admin.
-    h.ok(&max(), "attach_evidence", json!({"category": "note", "ref": "n"}));
+    h.ok(
+        &max(),
+        "attach_evidence",
+        json!({"category": "note", "ref": "n"}),
+    );
     assert_eq!(h.code(&max(), "release_job", args.clone()), R::InvalidState);
     assert_eq!(h.code(&admin(), "release_job", args), R::InvalidState);
     h.assert_replays();
@@ -521,14 +633,21 @@ fn release_job_by_an_admin() {
     claimed(&mut h, REPAIR);
     h.directory(
         &admin(),
-        op_cmd("suspend_operator", json!({"operator": "op-lee", "reason": "r"})),
+        op_cmd(
+            "suspend_operator",
+            json!({"operator": "op-lee", "reason": "r"}),
+        ),
     )
     .unwrap();
     assert_eq!(
         h.code(&lee(), "release_job", json!({"reason": "r"})),
         R::OperatorInactive
     );
-    h.ok(&admin(), "release_job", json!({"reason": "op-lee is suspended"}));
+    h.ok(
+        &admin(),
+        "release_job",
+        json!({"reason": "op-lee is suspended"}),
+    );
     assert_eq!(h.case.job_state(), Some(JobState::Queued));
 }
 
@@ -553,7 +672,11 @@ fn while_pending_the_service_event_neither_moves_nor_is_released() {
         R::ApprovalPending
     );
     // Evidence may still be attached.
-    h.ok(&lee(), "attach_evidence", json!({"category": "note", "ref": "n"}));
+    h.ok(
+        &lee(),
+        "attach_evidence",
+        json!({"category": "note", "ref": "n"}),
+    );
 }
 
 #[test]
@@ -609,8 +732,16 @@ fn approve_transition_rechecks_the_move() {
     h.ok(&lee(), "advance", json!({"to": "in_progress"}));
     h.ok(&client(), "approve_transition", Value::Null);
     // The completion asked for with the evidence it needs ...
-    h.ok(&lee(), "attach_evidence", json!({"category": "after", "ref": "a"}));
-    h.ok(&lee(), "complete_service_event", json!({"outcome": "fixed"}));
+    h.ok(
+        &lee(),
+        "attach_evidence",
+        json!({"category": "after", "ref": "a"}),
+    );
+    h.ok(
+        &lee(),
+        "complete_service_event",
+        json!({"outcome": "fixed"}),
+    );
     // ... is approved only while the rules of `approve_transition` hold.
     let mut frozen = Harness::new("c-2");
     frozen.register("op-lee", &[REPAIR]);
@@ -634,7 +765,11 @@ fn approve_transition_rechecks_the_move() {
         frozen.code(&client(), "approve_transition", Value::Null),
         R::RuleFailed
     );
-    assert_eq!(frozen.case.pending_phase(), Some("in_progress"), "still pending");
+    assert_eq!(
+        frozen.case.pending_phase(),
+        Some("in_progress"),
+        "still pending"
+    );
     // Completion: exactly one record signal, after the seal.
     let events = h.ok(&admin(), "approve_transition", Value::Null);
     let names: Vec<&str> = events.iter().map(|e| e.type_name()).collect();
@@ -647,7 +782,10 @@ fn approve_transition_rechecks_the_move() {
             "signal_emitted"
         ]
     );
-    assert_eq!(h.case.record.as_ref().unwrap().body.outcome.as_deref(), Some("fixed"));
+    assert_eq!(
+        h.case.record.as_ref().unwrap().body.outcome.as_deref(),
+        Some("fixed")
+    );
     assert_eq!(h.case.signals_of("record").count(), 1);
     h.assert_replays();
 }
@@ -662,7 +800,11 @@ fn an_approval_meets_the_case_as_it_is_then() {
     h.ok(&lee(), "advance", json!({"to": "arrived"}));
     h.ok(&lee(), "advance", json!({"to": "in_progress"}));
     h.ok(&client(), "approve_transition", Value::Null);
-    h.ok(&lee(), "attach_evidence", json!({"category": "after", "ref": "a"}));
+    h.ok(
+        &lee(),
+        "attach_evidence",
+        json!({"category": "after", "ref": "a"}),
+    );
     h.settle(planck::spine::SettlementStatus::Captured);
     h.ok(&lee(), "complete_service_event", json!({}));
     h.settle(planck::spine::SettlementStatus::Refunded);
@@ -682,14 +824,29 @@ fn an_approval_meets_the_case_as_it_is_then() {
 fn reject_transition_codes() {
     let mut h = h();
     let args = json!({"reason": "too expensive"});
-    assert_eq!(h.code(&client(), "reject_transition", args.clone()), R::CaseNotFound);
+    assert_eq!(
+        h.code(&client(), "reject_transition", args.clone()),
+        R::CaseNotFound
+    );
     claimed(&mut h, REPAIR);
-    assert_eq!(h.code(&observer(), "reject_transition", args.clone()), R::ForbiddenRole);
-    assert_eq!(h.code(&client(), "reject_transition", args.clone()), R::InvalidState);
+    assert_eq!(
+        h.code(&observer(), "reject_transition", args.clone()),
+        R::ForbiddenRole
+    );
+    assert_eq!(
+        h.code(&client(), "reject_transition", args.clone()),
+        R::InvalidState
+    );
     h.ok(&lee(), "advance", json!({"to": "arrived"}));
     h.ok(&lee(), "advance", json!({"to": "in_progress"}));
-    assert_eq!(h.code(&max(), "reject_transition", args.clone()), R::ForbiddenRole);
-    assert_eq!(h.code(&client(), "reject_transition", json!({})), R::PayloadInvalid);
+    assert_eq!(
+        h.code(&max(), "reject_transition", args.clone()),
+        R::ForbiddenRole
+    );
+    assert_eq!(
+        h.code(&client(), "reject_transition", json!({})),
+        R::PayloadInvalid
+    );
     assert_eq!(
         h.code(&client_bo(), "reject_transition", args.clone()),
         R::AudienceMismatch
@@ -712,8 +869,15 @@ fn nobody_approves_their_own_request() {
     // approve_task by the submitter.
     let mut h = Harness::new("c-1");
     h.send(&admin(), submit("c-1", EC)).unwrap();
-    assert_eq!(h.code(&admin(), "approve_task", Value::Null), R::SelfApproval);
-    h.ok(&Principal::new("admin-lou", [Role::Admin]), "approve_task", Value::Null);
+    assert_eq!(
+        h.code(&admin(), "approve_task", Value::Null),
+        R::SelfApproval
+    );
+    h.ok(
+        &Principal::new("admin-lou", [Role::Admin]),
+        "approve_task",
+        Value::Null,
+    );
     // approve_transition and reject_transition by the owner who asked for the move.
     let mut q = Harness::new("c-2");
     q.submit(QUOTE);
@@ -723,7 +887,10 @@ fn nobody_approves_their_own_request() {
     q.ok(&sam(), "claim_job", Value::Null);
     q.ok(&sam(), "advance", json!({"to": "arrived"}));
     q.ok(&sam(), "advance", json!({"to": "in_progress"}));
-    assert_eq!(q.code(&sam(), "approve_transition", Value::Null), R::SelfApproval);
+    assert_eq!(
+        q.code(&sam(), "approve_transition", Value::Null),
+        R::SelfApproval
+    );
     assert_eq!(
         q.code(&sam(), "reject_transition", json!({"reason": "r"})),
         R::SelfApproval
@@ -737,7 +904,10 @@ fn cancel_job_drops_a_pending_approval_but_never_undoes_delivered_work() {
     quote_pending(&mut h);
     h.ok(&admin(), "cancel_job", json!({"reason": "client withdrew"}));
     assert_eq!(h.case.pending_approval, None);
-    assert_eq!(h.code(&client(), "approve_transition", Value::Null), R::InvalidState);
+    assert_eq!(
+        h.code(&client(), "approve_transition", Value::Null),
+        R::InvalidState
+    );
     let mut done = Harness::new("c-2");
     done.reach_complete(EC);
     let r = done
@@ -782,7 +952,10 @@ fn precedence_of_the_new_codes() {
     claimed(&mut h, REPAIR);
     h.directory(
         &admin(),
-        op_cmd("suspend_operator", json!({"operator": "op-max", "reason": "r"})),
+        op_cmd(
+            "suspend_operator",
+            json!({"operator": "op-max", "reason": "r"}),
+        ),
     )
     .unwrap();
     assert_eq!(
@@ -791,7 +964,10 @@ fn precedence_of_the_new_codes() {
     );
     h.directory(
         &admin(),
-        op_cmd("suspend_operator", json!({"operator": "op-lee", "reason": "r"})),
+        op_cmd(
+            "suspend_operator",
+            json!({"operator": "op-lee", "reason": "r"}),
+        ),
     )
     .unwrap();
     assert_eq!(
@@ -807,7 +983,11 @@ fn precedence_of_the_new_codes() {
     let mut h = self::h();
     h.reach_job(REPAIR);
     assert_eq!(
-        h.code(&Principal::new("op-ghost", [Role::Operator]), "claim_job", Value::Null),
+        h.code(
+            &Principal::new("op-ghost", [Role::Operator]),
+            "claim_job",
+            Value::Null
+        ),
         R::NotAssignee
     );
 
@@ -871,7 +1051,11 @@ fn explain_reports_the_new_checks() {
         &h.case,
         &lookup,
         &lee(),
-        &cmd("c-1", "attach_evidence", json!({"category": "note", "ref": "n"})),
+        &cmd(
+            "c-1",
+            "attach_evidence",
+            json!({"category": "note", "ref": "n"}),
+        ),
         h.now,
     );
     assert!(e.accepted());
@@ -890,5 +1074,9 @@ fn explain_reports_the_new_checks() {
     );
     let last = e.checks.last().unwrap();
     assert_eq!(last.check, "approval");
-    assert!(last.why.contains("needs approval by client"), "{}", last.why);
+    assert!(
+        last.why.contains("needs approval by client"),
+        "{}",
+        last.why
+    );
 }

@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 
 use planck::policy::{Principal, Role};
 use planck::spine::operator::apply_profile;
-use planck::spine::{self, Case, Event, JobState, OperatorProfile, ServiceEventState, WithProfiles};
+use planck::spine::{
+    self, Case, Event, JobState, OperatorProfile, ServiceEventState, WithProfiles,
+};
 use planck::surface::Surface;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -411,7 +413,11 @@ fn check_access(
     if !surface.registered_operators() {
         return Ok(());
     }
-    let may_act = |id: &str| profiles.get(id).is_some_and(|p| p.may_act_on(surface.slug()));
+    let may_act = |id: &str| {
+        profiles
+            .get(id)
+            .is_some_and(|p| p.may_act_on(surface.slug()))
+    };
     let owner_sent = before.owner() == Some(principal.id.as_str());
     let acts_as_owner = match name {
         "claim_job" | "advance" | "attach_evidence" | "complete_service_event" => true,
@@ -427,7 +433,10 @@ fn check_access(
     }
     if matches!(name, "assign_task" | "reassign_job") {
         let named = args["operator"].as_str().unwrap_or_default();
-        prop_assert!(may_act(named), "{named} was handed work without an active bound profile");
+        prop_assert!(
+            may_act(named),
+            "{named} was handed work without an active bound profile"
+        );
     }
     Ok(())
 }
@@ -446,7 +455,14 @@ fn run_sequence(surface: Surface, steps: Vec<(usize, Op)>) -> Result<Case, TestC
         ("op-zed", json!(["elsewhere"])),
     ] {
         let args = json!({"operator": operator, "name": operator, "surfaces": surfaces});
-        directory(&mut profiles, &catalog, &admin(), "register_operator", &args, now)?;
+        directory(
+            &mut profiles,
+            &catalog,
+            &admin(),
+            "register_operator",
+            &args,
+            now,
+        )?;
     }
     // Always start with a submit so most sequences get somewhere.
     let mut all = vec![(usize::MAX, Op::Submit)];
@@ -533,7 +549,10 @@ fn directory(
     };
     let stream = Case::new(command.case.clone());
     if let Ok(events) = spine::decide(&stream, &lookup, principal, &command, now) {
-        prop_assert!(principal.roles.contains(&Role::Admin), "a non-admin wrote the directory");
+        prop_assert!(
+            principal.roles.contains(&Role::Admin),
+            "a non-admin wrote the directory"
+        );
         let id = command.directory_target().unwrap().to_string();
         let mut profile = profiles.remove(&id);
         for e in &events {
@@ -674,9 +693,18 @@ fn governed_sequences_reach_deep_states() {
     }
     eprintln!("of 300 governed sequences: {pending} pending, {sealed} sealed, {released} released");
     // Every sealed record here went through two approvals (the client's, then an admin's).
-    assert!(sealed >= 20, "only {sealed} of 300 sequences sealed a record");
-    assert!(pending >= 2, "only {pending} of 300 sequences ended waiting");
-    assert!(released >= 3, "only {released} of 300 sequences released a job");
+    assert!(
+        sealed >= 20,
+        "only {sealed} of 300 sequences sealed a record"
+    );
+    assert!(
+        pending >= 2,
+        "only {pending} of 300 sequences ended waiting"
+    );
+    assert!(
+        released >= 3,
+        "only {released} of 300 sequences released a job"
+    );
 }
 
 /// The random sequences are not vacuous: a fair share of them get a Job claimed and a Record

@@ -95,7 +95,10 @@ fn execution() -> impl Strategy<Value = Execution> {
             PaymentTiming::Prepaid,
         ])),
         option(any::<bool>()),
-        option(prop::sample::select(vec![Operators::Registered, Operators::Any])),
+        option(prop::sample::select(vec![
+            Operators::Registered,
+            Operators::Any,
+        ])),
     )
         .prop_map(
             |(claim, ownership, record, payment_timing, completed_visible, operators)| Execution {

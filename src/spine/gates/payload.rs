@@ -176,10 +176,16 @@ fn check_surfaces(surfaces: &[String]) -> Result<(), Rejection> {
             let shown: String = slug.chars().take(limits::MAX_ID_LEN).collect();
             return reject(
                 Code::PayloadInvalid,
-                format!("`surfaces` holds `{}`, which is not a surface slug", shown.escape_debug()),
+                format!(
+                    "`surfaces` holds `{}`, which is not a surface slug",
+                    shown.escape_debug()
+                ),
             );
         }
-        if surfaces.get(..i).is_some_and(|before| before.contains(slug)) {
+        if surfaces
+            .get(..i)
+            .is_some_and(|before| before.contains(slug))
+        {
             return reject(
                 Code::PayloadInvalid,
                 format!("`surfaces` names `{slug}` twice"),

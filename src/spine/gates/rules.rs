@@ -13,8 +13,8 @@ use serde_json::json;
 
 use crate::policy::Principal;
 use crate::spine::case::Case;
-use crate::spine::command::Command;
 use crate::spine::catalog::Catalog;
+use crate::spine::command::Command;
 use crate::spine::decide::Ctx;
 use crate::spine::guard;
 use crate::spine::trace::{Trace, gate};
@@ -73,10 +73,9 @@ pub(in crate::spine) fn run_rules_as<C: Catalog, T: Trace>(
     let mut reads = Reads::default();
     let mut need_rhai = false;
     for rule in ids.iter().filter_map(|id| surface.rule(*id)) {
-        let fast = rule
-            .guard
-            .fast()
-            .and_then(|expr| guard::fast_verdict(expr, case_view, surface, principal, command, cx.now));
+        let fast = rule.guard.fast().and_then(|expr| {
+            guard::fast_verdict(expr, case_view, surface, principal, command, cx.now)
+        });
         if fast.is_none() {
             reads.merge(rule.guard.reads());
             need_rhai = true;

@@ -75,12 +75,7 @@ pub(in crate::spine) fn judge<C: Catalog, T: Trace>(
             surfaces,
             attributes,
         } => {
-            state_gate(
-                cx.trace,
-                profile,
-                None,
-                "an operator is registered once",
-            )?;
+            state_gate(cx.trace, profile, None, "an operator is registered once")?;
             Ok(vec![Event::OperatorRegistered {
                 operator: operator.clone(),
                 name: name.clone(),
@@ -152,7 +147,9 @@ fn state_gate<T: Trace>(
                 Code::InvalidState,
                 match found {
                     None => format!("the operator is not registered: {what}"),
-                    Some(s) if wanted.is_none() => format!("the operator is already registered ({s}): {what}"),
+                    Some(s) if wanted.is_none() => {
+                        format!("the operator is already registered ({s}): {what}")
+                    }
                     Some(s) => format!("the operator is {s}: {what}"),
                 },
             )

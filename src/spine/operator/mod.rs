@@ -289,7 +289,10 @@ mod tests {
     #[test]
     fn stream_ids_tell_the_two_kinds_apart() {
         assert_eq!(stream_id("op-lee"), "operator:op-lee");
-        assert_eq!(StreamId::parse("operator:op-lee"), StreamId::Operator("op-lee"));
+        assert_eq!(
+            StreamId::parse("operator:op-lee"),
+            StreamId::Operator("op-lee")
+        );
         assert_eq!(StreamId::parse("ev-1"), StreamId::Case("ev-1"));
         assert!(is_operator_stream("operator:"));
         assert!(!is_operator_stream("operators"));

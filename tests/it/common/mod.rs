@@ -332,7 +332,11 @@ impl Harness {
 
     /// Judge a directory command and, when accepted, fold it into the operator's profile. A
     /// rejection must leave the profiles unchanged.
-    pub fn directory(&mut self, who: &Principal, command: Command) -> Result<Vec<Event>, Rejection> {
+    pub fn directory(
+        &mut self,
+        who: &Principal,
+        command: Command,
+    ) -> Result<Vec<Event>, Rejection> {
         let before = self.profiles.clone();
         let stream = Case::new(command.case.clone());
         let result = spine::decide(&stream, &self.lookup(), who, &command, self.now);
