@@ -1054,6 +1054,7 @@ impl Walker<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::model::CheckTarget;
     use crate::spine::CommandBody;
 
     const GOOD: &str = r#"
@@ -1290,6 +1291,80 @@ signals = "record"
         assert_eq!(
             codes("name = \"x\"\n"),
             vec![(Code::MissingKey, String::new())]
+        );
+    }
+
+    #[test]
+    fn operator_steps_and_checks() {
+        let text = r#"
+[principals]
+admin = { id = "admin-kim", roles = ["admin"] }
+
+[[step]]
+as = "admin"
+command = "suspend_operator"
+args = { operator = "op-lee", reason = "lapsed" }
+
+[[check]]
+operator = "op-lee"
+status = "suspended"
+
+[[check]]
+case = "c-1"
+owner = "op-max"
+approval = "pending:repairing"
+"#;
+        let scenario = parse_str(text).unwrap();
+        let Action::Command(command) = &scenario.steps[0].action else {
+            panic!("not a command")
+        };
+        assert_eq!(command.case, "operator:op-lee");
+        assert_eq!(scenario.steps[0].case, None);
+        assert_eq!(
+            scenario.checks[0].target,
+            CheckTarget::Operator("op-lee".into())
+        );
+        assert_eq!(
+            scenario.checks[1].expected,
+            vec![
+                (CheckField::Owner, Expected::One("op-max".into())),
+                (
+                    CheckField::Approval,
+                    Expected::One("pending:repairing".into())
+                ),
+            ]
+        );
+        let bad = |tail: &str| {
+            codes(&format!(
+                "[principals]\na = {{ id = \"a\", roles = [\"admin\"] }}\n[[step]]\nas = \"a\"\ncommand = \"close_task\"\ncase = \"c\"\n{tail}"
+            ))
+        };
+        let code_of = |tail: &str| bad(tail).into_iter().map(|(c, _)| c).collect::<Vec<_>>();
+        assert_eq!(
+            code_of(
+                "[[step]]\nas = \"a\"\ncommand = \"reinstate_operator\"\ncase = \"c\"\nargs = { operator = \"x\" }\n"
+            ),
+            [Code::InvalidValue]
+        );
+        assert_eq!(
+            code_of("[[check]]\noperator = \"x\"\njob = \"queued\"\n"),
+            [Code::UnknownKey]
+        );
+        assert_eq!(
+            code_of("[[check]]\ncase = \"c\"\nstatus = \"active\"\n"),
+            [Code::UnknownKey]
+        );
+        assert_eq!(
+            code_of("[[check]]\ncase = \"c\"\noperator = \"x\"\n"),
+            [Code::InvalidValue]
+        );
+        assert_eq!(
+            code_of("[[check]]\ncase = \"c\"\napproval = \"waiting\"\n"),
+            [Code::InvalidValue]
+        );
+        assert_eq!(
+            code_of("[[check]]\noperator = \"x\"\nstatus = \"asleep\"\n"),
+            [Code::InvalidValue]
         );
     }
 
