@@ -602,16 +602,13 @@ pub fn operator_streams<S: Store>(store: &S) -> Result<(), String> {
     let case = "conformance-after-op";
     call(
         "append",
-        store.append(case, 0, &fixture_events(case, None, 1, None)?, None, &[]),
+        store.append(&Append::new(case, 0, &fixture_events(case, None, 1, None)?)),
     )?;
     call(
         "append",
         store.append(
-            &stream,
-            0,
-            &registered,
-            Some(&record("conformance-op-register", &stream)),
-            &[],
+            &Append::new(&stream, 0, &registered)
+                .with_idempotency(&record("conformance-op-register", &stream)),
         ),
     )?;
     let suspended = seal(
@@ -639,9 +636,9 @@ pub fn operator_streams<S: Store>(store: &S) -> Result<(), String> {
     )?;
     expect_conflict(
         "an operator stream appended at a stale version",
-        store.append(&stream, 0, &stale, None, &[]),
+        store.append(&Append::new(&stream, 0, &stale)),
     )?;
-    call("append", store.append(&stream, 1, &suspended, None, &[]))?;
+    call("append", store.append(&Append::new(&stream, 1, &suspended)))?;
     let all: Vec<StoredEvent> = registered.into_iter().chain(suspended.clone()).collect();
     let loaded = call("load", store.load(&stream))?;
     same_events("an operator stream", &loaded, &all)?;

@@ -14,7 +14,7 @@ use crate::engine_common;
 use engine_common::*;
 use planck::audit::{Envelope, VerifyCode};
 use planck::engine::{Receipt, verify_store};
-use planck::host::{MemoryStore, Store};
+use planck::host::{Append, MemoryStore, Store};
 use planck::spine::{
     Event, JobState, OperatorStatus, RejectionCode as R, SurfacePin, operator::stream_id,
 };
@@ -305,7 +305,7 @@ fn verify_names_a_broken_operator_stream() {
     ];
     for (stream, events, pin, _) in &cases {
         store
-            .append(stream, 0, &seal(stream, events.clone(), pin), None, &[])
+            .append(&Append::new(stream, 0, &seal(stream, events.clone(), pin)))
             .unwrap();
     }
     let report = verify_store(&store).unwrap();
@@ -345,7 +345,7 @@ fn tampering_with_an_operator_stream_is_found() {
     }
     let tampered = MemoryStore::new();
     tampered
-        .append(&stream_id("op-lee"), 0, &events, None, &[])
+        .append(&Append::new(&stream_id("op-lee"), 0, &events))
         .unwrap();
     let report = verify_store(&tampered).unwrap();
     assert_eq!(report.failures[0].code(), VerifyCode::DigestMismatch);
@@ -378,7 +378,7 @@ fn a_directory_event_in_a_case_stream_is_foreign() {
         }],
     )
     .unwrap();
-    store.append("c-1", 1, &extra, None, &[]).unwrap();
+    store.append(&Append::new("c-1", 1, &extra)).unwrap();
     events.extend(extra);
     let failure = planck::audit::verify_case("c-1", &events).unwrap_err();
     assert_eq!(failure.code(), VerifyCode::ForeignEvent);
