@@ -59,6 +59,8 @@ pub struct Move {
     pub label: String,
     /// Whether the engine would apply it now.
     pub allowed: bool,
+    /// The rejection code, when refused.
+    pub code: Option<String>,
     /// Why not, when refused.
     pub refused: Option<String>,
 }
@@ -220,7 +222,7 @@ fn desk_view(engine: &ServeEngine, principal: &Principal) -> Result<DeskView, En
 
 /// The moves from the case's current phase, each judged by `explain` as `principal`, and the
 /// required evidence still missing.
-fn active_job(
+pub(crate) fn active_job(
     engine: &ServeEngine,
     principal: &Principal,
     view: CaseView,
@@ -266,6 +268,7 @@ fn active_job(
                 to,
                 label,
                 allowed: verdict.accepted(),
+                code: verdict.rejection.as_ref().map(|r| r.code.to_string()),
                 refused: verdict.rejection.map(|r| r.message),
             });
         }

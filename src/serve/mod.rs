@@ -39,6 +39,7 @@ pub mod session;
 pub mod status;
 pub mod telemetry;
 pub mod users;
+pub mod views;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -162,6 +163,11 @@ impl AppState {
     /// The session table.
     pub fn sessions(&self) -> &Sessions {
         &self.0.sessions
+    }
+
+    /// The logins of the users file.
+    pub fn users(&self) -> &Users {
+        &self.0.users
     }
 
     /// The page templates.

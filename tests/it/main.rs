@@ -58,6 +58,7 @@ mod reliability_support;
 mod scenario_cli;
 mod scenario_files;
 mod serve;
+mod serve_browser;
 mod snapshot;
 mod spine_boundaries;
 mod spine_commands;

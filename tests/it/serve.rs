@@ -27,9 +27,9 @@ use serde_json::{Value, json};
 // ---------------------------------------------------------------------------------------------
 // A running server.
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     logs: Arc<Mutex<Vec<String>>>,
     dir: tempfile::TempDir,
 }
@@ -68,7 +68,7 @@ impl Server {
         Server::start_in(dir, &users, extra)
     }
 
-    fn start_in(dir: tempfile::TempDir, users: &Path, extra: &[&str]) -> Server {
+    pub(crate) fn start_in(dir: tempfile::TempDir, users: &Path, extra: &[&str]) -> Server {
         let db = dir.path().join("planck.db");
         let mut child = Command::new(env!("CARGO_BIN_EXE_planck"))
             .arg("serve")
@@ -126,15 +126,15 @@ impl Server {
         }
     }
 
-    fn db(&self) -> PathBuf {
+    pub(crate) fn db(&self) -> PathBuf {
         self.dir.path().join("planck.db")
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         self.logs.lock().unwrap().join("\n")
     }
 
@@ -174,14 +174,14 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-struct Reply {
-    status: u16,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
     headers: ureq::http::HeaderMap,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("{e}: {} {}", self.status, self.body))
     }
@@ -203,7 +203,7 @@ fn reply(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply
 }
 
 /// A client holding a bearer token (or nothing).
-struct Client<'a> {
+pub(crate) struct Client<'a> {
     server: &'a Server,
     token: Option<String>,
     agent: ureq::Agent,
@@ -220,6 +220,11 @@ impl<'a> Client<'a> {
 
     fn login(server: &'a Server, login: &str) -> Self {
         let password = PASSWORDS.iter().find(|p| p.0 == login).unwrap().2;
+        Client::login_with(server, login, password)
+    }
+
+    /// Log in with a JSON login and keep the bearer token.
+    pub(crate) fn login_with(server: &'a Server, login: &str, password: &str) -> Self {
         let r = reply(
             agent()
                 .post(&server.url("/login"))
@@ -236,7 +241,7 @@ impl<'a> Client<'a> {
         }
     }
 
-    fn get(&self, path: &str) -> Reply {
+    pub(crate) fn get(&self, path: &str) -> Reply {
         let mut req = self.agent.get(&self.server.url(path));
         if let Some(token) = &self.token {
             req = req.header("authorization", format!("Bearer {token}"));
@@ -244,7 +249,7 @@ impl<'a> Client<'a> {
         reply(req.call())
     }
 
-    fn command(&self, case: &str, command: &str, args: Value) -> Reply {
+    pub(crate) fn command(&self, case: &str, command: &str, args: Value) -> Reply {
         self.send(case, command, &json!({ "args": args }).to_string(), None)
     }
 
@@ -727,7 +732,7 @@ fn form_posts_need_the_session_csrf_token() {
         &[("csrf", &csrf), ("nonce", &nonce), ("back", "queue")],
     );
     assert!(
-        shown.contains("`approve_task` applied to case `ev-1`"),
+        shown.contains("<code>approve_task</code> applied to case <code>ev-1</code>"),
         "{shown}"
     );
     // The same form sent twice runs once.
@@ -787,7 +792,7 @@ fn the_desks_drive_a_case_through_forms() {
     };
     let page = send("/admin/cases/car-1/create_job", &page, &[]);
     assert!(
-        page.contains("`create_job` refused (task_not_approved)"),
+        page.contains("<code>create_job</code> refused (task_not_approved)"),
         "{page}"
     );
     let page = send("/admin/cases/car-1/approve_task", &page, &[]);
@@ -797,7 +802,7 @@ fn the_desks_drive_a_case_through_forms() {
         &[("operator", "op-lee")],
     );
     let page = send("/admin/cases/car-1/create_job", &page, &[]);
-    assert!(page.contains("`create_job` applied"), "{page}");
+    assert!(page.contains("<code>create_job</code> applied"), "{page}");
 
     // The operator desk: claim, evidence, advance, complete.
     let lee = Browser::login(&server, "lee");
@@ -812,7 +817,7 @@ fn the_desks_drive_a_case_through_forms() {
         lee.submit(path, &fields)
     };
     let page = post("/desk/cases/car-1/claim_job", &page, &[]);
-    assert!(page.contains("`claim_job` applied"), "{page}");
+    assert!(page.contains("<code>claim_job</code> applied"), "{page}");
     assert!(page.contains("Advance to Arrived"), "{page}");
     assert!(page.contains("Missing evidence"), "{page}");
     let page = post("/desk/cases/car-1/advance", &page, &[("to", "arrived")]);
@@ -831,14 +836,17 @@ fn the_desks_drive_a_case_through_forms() {
         &[("category", "before"), ("ref", "s3://b.jpg")],
     );
     let page = post("/desk/cases/car-1/advance", &page, &[("to", "in_progress")]);
-    assert!(page.contains("`advance` applied"), "{page}");
+    assert!(page.contains("<code>advance</code> applied"), "{page}");
     let page = post(
         "/desk/cases/car-1/attach_evidence",
         &page,
         &[("category", "after"), ("ref", "s3://c.jpg")],
     );
     let page = post("/desk/cases/car-1/complete_service_event", &page, &[]);
-    assert!(page.contains("`complete_service_event` applied"), "{page}");
+    assert!(
+        page.contains("<code>complete_service_event</code> applied"),
+        "{page}"
+    );
     let page = post("/desk/cases/car-1/complete_job", &page, &[]);
     assert!(page.contains("Completed work"), "{page}");
     assert!(page.contains("sealed"), "{page}");
