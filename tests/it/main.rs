@@ -59,6 +59,7 @@ mod scenario_cli;
 mod scenario_files;
 mod serve;
 mod serve_browser;
+mod serve_load;
 mod snapshot;
 mod spine_boundaries;
 mod spine_commands;

@@ -49,7 +49,7 @@ const PASSWORDS: &[(&str, &str, &str, Role)] = &[
     ("bo", "client-bo", "bo-secret", Role::Client),
 ];
 
-fn users_file(dir: &Path) -> PathBuf {
+pub(crate) fn users_file(dir: &Path) -> PathBuf {
     let path = dir.join("users.toml");
     for (login, id, password, role) in PASSWORDS {
         add_user(&path, login, id, &[*role], password).unwrap();
@@ -62,7 +62,7 @@ fn surfaces() -> PathBuf {
 }
 
 impl Server {
-    fn start(extra: &[&str]) -> Server {
+    pub(crate) fn start(extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let users = users_file(dir.path());
         Server::start_in(dir, &users, extra)
@@ -218,9 +218,22 @@ impl<'a> Client<'a> {
         }
     }
 
-    fn login(server: &'a Server, login: &str) -> Self {
+    pub(crate) fn login(server: &'a Server, login: &str) -> Self {
         let password = PASSWORDS.iter().find(|p| p.0 == login).unwrap().2;
         Client::login_with(server, login, password)
+    }
+
+    /// GET `path`: the status, the time until the answer's head arrived, and the body.
+    pub(crate) fn time_to_first_byte(&self, path: &str) -> (u16, Duration, String) {
+        let mut req = self.agent.get(&self.server.url(path));
+        if let Some(token) = &self.token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let start = Instant::now();
+        let mut response = req.call().unwrap();
+        let first_byte = start.elapsed();
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        (response.status().as_u16(), first_byte, body)
     }
 
     /// Log in with a JSON login and keep the bearer token.
