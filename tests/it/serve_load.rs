@@ -63,15 +63,18 @@ fn many_clients_on_the_command_route_lose_nothing() {
     const RUN_FOR: Duration = Duration::from_secs(2);
     let server = Server::start(&[]);
     let steps = lifecycle();
-    let start = Instant::now();
+    // Every client logs in first; the clock starts once all of them are ready.
+    let ready = std::sync::Barrier::new(CLIENTS + 1);
+    let mut start = Instant::now();
     let results: Vec<(Vec<Duration>, usize)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..CLIENTS)
             .map(|c| {
-                let (server, steps) = (&server, &steps);
+                let (server, steps, ready) = (&server, &steps, &ready);
                 scope.spawn(move || {
                     let logins = ["ava", "kim", "lee"].map(|l| (l, Client::login(server, l)));
                     let as_login =
                         |login: &str| &logins.iter().find(|(l, _)| *l == login).unwrap().1;
+                    ready.wait();
                     let end = Instant::now() + RUN_FOR;
                     let (mut latencies, mut events) = (Vec::new(), 0);
                     for k in 0.. {
