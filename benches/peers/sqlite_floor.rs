@@ -15,7 +15,9 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use planck::audit::StoredEvent;
-use planck::host::{GroupCommitSqliteStore, SqliteOptions, SqliteStore, Store, Synchronous};
+use planck::host::{
+    Append, GroupCommitSqliteStore, SqliteOptions, SqliteStore, Store, Synchronous,
+};
 use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 
@@ -129,7 +131,7 @@ fn store_append(store: &impl Store, cases: &[Vec<StoredEvent>]) -> u64 {
     for events in cases {
         for (i, e) in events.iter().enumerate() {
             store
-                .append(&e.case_id, i as u64, std::slice::from_ref(e), None, &[])
+                .append(&Append::new(&e.case_id, i as u64, std::slice::from_ref(e)))
                 .unwrap();
             n += 1;
         }

@@ -53,11 +53,14 @@ pub use view::{CaseView, Desk, PhaseView};
 
 use crate::audit::{
     Envelope, GENESIS_DIGEST, StoredEvent, StoredSignal, VerifyCode, VerifyError, VerifyReport,
-    digest_of, verify_case,
+    digest_of, verify_case, verify_operator,
 };
-use crate::host::{Clock, IdempotencyRecord, Store, StoreError, Transport};
+use crate::host::{Append, Clock, IdempotencyRecord, Store, StoreError, Transport};
 use crate::policy::{Principal, Role};
-use crate::spine::{self, Case, Command, Event, Explanation, Rejection, RejectionCode, SurfacePin};
+use crate::spine::operator::{self, OperatorProfile, StreamId};
+use crate::spine::{
+    self, Case, Command, Event, Explanation, Rejection, RejectionCode, SurfacePin, WithProfiles,
+};
 use crate::surface::Surface;
 use crate::surface::registry::Registry;
 
@@ -200,9 +203,10 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             attempts += 1;
             stats.attempts = attempts;
             let mut snapshot = stats.time(|| self.snapshot(case_id))?;
+            let catalog = stats.time(|| self.catalog_for(&snapshot, principal, command))?;
             let case = &snapshot.case;
             let now = self.clock.now();
-            let events = match spine::decide(case, &*self.registry, principal, command, now) {
+            let events = match spine::decide(case, &catalog, principal, command, now) {
                 Ok(events) => events,
                 Err(rejection) => {
                     self.cases.put(snapshot);
@@ -257,11 +261,11 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 None => None,
             };
             let version = snapshot.version();
-            match stats.time(|| {
-                self.store
-                    .append(case_id, version, receipt.events(), record.as_ref(), &outbox)
-            }) {
-                Ok(()) => {
+            let append = Append::new(case_id, version, receipt.events())
+                .with_idempotency(record.as_ref())
+                .with_outbox(&outbox);
+            match stats.time(|| self.store.append(&append)) {
+                Ok(_) => {
                     if snapshot.extend(receipt.events()) {
                         self.cases.put(snapshot);
                     }
@@ -318,7 +322,12 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         let _entered = span.enter();
         let actor = Principal::new(TICK_ACTOR_ID, [Role::System]);
         let mut appended = Vec::new();
-        let cases = self.store.cases()?;
+        let cases: Vec<String> = self
+            .store
+            .cases()?
+            .into_iter()
+            .filter(|id| !operator::is_operator_stream(id))
+            .collect();
         for case_id in &cases {
             appended.extend(self.tick_case(case_id, &actor)?);
         }
@@ -364,8 +373,11 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 .filter_map(StoredEvent::outbox_signal)
                 .collect();
             let version = stored.last().map_or(0, |e| e.seq);
-            match self.store.append(case_id, version, &sealed, None, &outbox) {
-                Ok(()) => {
+            match self
+                .store
+                .append(&Append::new(case_id, version, &sealed).with_outbox(&outbox))
+            {
+                Ok(_) => {
                     self.publish_new(&outbox);
                     return Ok(sealed);
                 }
@@ -477,6 +489,9 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     pub fn governance_queue(&self) -> Result<Vec<CaseView>, EngineError> {
         let mut queue = Vec::new();
         for id in self.store.cases()? {
+            if operator::is_operator_stream(&id) {
+                continue;
+            }
             if let Some(case) = self.case(&id)?
                 && view::in_governance_queue(&case)
             {
@@ -494,6 +509,9 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             ..Desk::default()
         };
         for id in self.store.cases()? {
+            if operator::is_operator_stream(&id) {
+                continue;
+            }
             let Some(case) = self.case(&id)? else {
                 continue;
             };
@@ -525,14 +543,39 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         command: &Command,
     ) -> Result<Explanation, EngineError> {
         let stored = self.store.load(&command.case)?;
-        let case = fold(&command.case, &stored);
+        let mut snapshot = cache::Snapshot::empty(&command.case);
+        if !snapshot.extend(&stored) {
+            snapshot.case = fold(&command.case, &stored);
+        }
+        let catalog = self.catalog_for(&snapshot, principal, command)?;
         Ok(spine::explain(
-            &case,
-            &*self.registry,
+            &snapshot.case,
+            &catalog,
             principal,
             command,
             self.clock.now(),
         ))
+    }
+
+    /// The profile of `operator`, folded from their stream; `None` when they were never
+    /// registered.
+    pub fn operator(&self, operator: &str) -> Result<Option<OperatorProfile>, EngineError> {
+        let stream = operator::stream_id(operator);
+        let snapshot = self.snapshot(&stream)?;
+        let profile = snapshot.profile.clone();
+        self.cases.put(snapshot);
+        Ok(profile)
+    }
+
+    /// Every registered operator's profile, in the order they were registered.
+    pub fn operators(&self) -> Result<Vec<OperatorProfile>, EngineError> {
+        let mut profiles = Vec::new();
+        for id in self.store.cases()? {
+            if let StreamId::Operator(operator) = StreamId::parse(&id) {
+                profiles.extend(self.operator(operator)?);
+            }
+        }
+        Ok(profiles)
     }
 
     /// Re-derive every case from its events and check every digest, link and seal.
@@ -548,17 +591,28 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     }
 }
 
-/// Verify every case of `store` (no surfaces needed): what `planck verify` runs. Cases whose
-/// rows cannot be decoded are reported as [`VerifyCode::Unreadable`]; other store failures are
-/// errors.
+/// Verify every stream of `store` (no surfaces needed): what `planck verify` runs. Each case
+/// and each operator stream is re-derived from its events, with every digest and link
+/// checked. Streams whose rows cannot be decoded are reported as [`VerifyCode::Unreadable`];
+/// other store failures are errors.
 pub fn verify_store(store: &impl Store) -> Result<VerifyReport, StoreError> {
     let mut report = VerifyReport::default();
     for id in store.cases()? {
-        report.cases += 1;
+        let operator = operator::is_operator_stream(&id);
+        if operator {
+            report.operators += 1;
+        } else {
+            report.cases += 1;
+        }
         match store.load(&id) {
             Ok(events) => {
                 report.events += events.len();
-                if let Err(failure) = verify_case(&id, &events) {
+                let verified = if operator {
+                    verify_operator(&id, &events).map(|_| ())
+                } else {
+                    verify_case(&id, &events).map(|_| ())
+                };
+                if let Err(failure) = verified {
                     report.failures.push(failure);
                 }
             }
@@ -648,6 +702,31 @@ fn replay_key(first: &IdempotencyRecord, fingerprint: &str) -> Result<Receipt, E
 }
 
 impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
+    /// What `decide` may look up for `command` on the stream `snapshot` holds: the surfaces,
+    /// and the operator profiles [`operator::profiles_to_load`] names, each as its stream
+    /// holds it now (the directory command's own stream as in `snapshot`). A profile read and
+    /// the append that follows are not one transaction: a suspension applies to the commands
+    /// decided after it commits.
+    fn catalog_for<'r>(
+        &'r self,
+        snapshot: &cache::Snapshot,
+        principal: &Principal,
+        command: &Command,
+    ) -> Result<WithProfiles<&'r Registry>, EngineError> {
+        let mut catalog = WithProfiles::new(&*self.registry);
+        for id in operator::profiles_to_load(&snapshot.case, &catalog, principal, command) {
+            let profile = if operator::stream_id(&id) == snapshot.case.id {
+                snapshot.profile.clone()
+            } else {
+                self.operator(&id)?
+            };
+            if let Some(profile) = profile {
+                catalog.profiles.insert(id, profile);
+            }
+        }
+        Ok(catalog)
+    }
+
     /// The case as stored now: its cached snapshot with the events appended since folded in,
     /// or (no snapshot, or one the store no longer continues) folded from every stored event.
     fn snapshot(&self, case_id: &str) -> Result<cache::Snapshot, EngineError> {
@@ -665,6 +744,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         // Not a contiguous history: judge it as folded, as ever (the append will tell).
         Ok(cache::Snapshot {
             case: fold(case_id, &stored),
+            profile: operator::replay_profile(stored.iter().map(|e| &e.payload)),
             version: stored.last().map_or(0, |e| e.seq),
             last_digest: stored
                 .last()
@@ -677,8 +757,12 @@ fn fold(id: &str, stored: &[StoredEvent]) -> Case {
     spine::replay(id, stored.iter().map(|e| &e.payload))
 }
 
-/// The surface the events are judged under: the case's pin, or the one a submission sets.
+/// The surface the events are judged under: the case's pin, or the one a submission sets; an
+/// operator stream belongs to no surface ([`SurfacePin::unpinned`]).
 fn pin_of<'a>(case: &'a Case, events: &[Event]) -> Option<Cow<'a, SurfacePin>> {
+    if operator::is_operator_stream(&case.id) {
+        return Some(Cow::Owned(SurfacePin::unpinned()));
+    }
     case.request
         .as_ref()
         .map(|r| Cow::Borrowed(&r.surface))

@@ -13,7 +13,8 @@
 //!
 //! Each property is also a `pub fn` returning `Result<(), String>`, so a host can wire them
 //! into its own test harness one by one. The suite only calls the [`Store`] trait; it uses
-//! case ids starting with `conformance-` and never deletes anything.
+//! case ids starting with `conformance-` (and the operator stream `operator:conformance-op`)
+//! and never deletes anything.
 
 use std::fmt;
 use std::sync::Barrier;
@@ -21,7 +22,9 @@ use std::sync::Barrier;
 use serde_json::json;
 
 use crate::audit::Envelope;
-use crate::host::store::{IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal};
+use crate::host::store::{
+    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
+};
 use crate::policy::{Principal, Role};
 use crate::spine::{Event, Millis, Signal, SurfacePin};
 
@@ -44,7 +47,7 @@ type Property<S> = (&'static str, fn(&S) -> Result<(), String>);
 
 /// Run every property that needs only a fresh store, each on a new store from `fresh`.
 pub fn run_all<S: Store>(fresh: impl Fn() -> S) -> Result<(), Failures> {
-    let properties: [Property<S>; 9] = [
+    let properties: [Property<S>; 10] = [
         ("empty", empty),
         ("ordering", ordering),
         ("sequence_numbers", sequence_numbers),
@@ -54,6 +57,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) -> Result<(), Failures> {
         ("key_taken", key_taken),
         ("outbox", outbox),
         ("case_listing", case_listing),
+        ("operator_streams", operator_streams),
     ];
     let mut failures = Failures::default();
     for (name, property) in properties {
@@ -225,11 +229,11 @@ fn same_events(what: &str, got: &[StoredEvent], want: &[StoredEvent]) -> Result<
     Ok(())
 }
 
-fn expect_conflict(what: &str, result: Result<(), StoreError>) -> Result<(), String> {
+fn expect_conflict(what: &str, result: Result<Committed, StoreError>) -> Result<(), String> {
     match result {
         Err(StoreError::Conflict { .. }) => Ok(()),
         Err(other) => Err(format!("{what}: expected a conflict, got `{other}`")),
-        Ok(()) => Err(format!(
+        Ok(_) => Err(format!(
             "{what}: expected a conflict, but the append succeeded"
         )),
     }
@@ -261,9 +265,9 @@ pub fn empty<S: Store>(store: &S) -> Result<(), String> {
 pub fn ordering<S: Store>(store: &S) -> Result<(), String> {
     let case = "conformance-order";
     let first = fixture_events(case, None, 2, None)?;
-    call("append", store.append(case, 0, &first, None, &[]))?;
+    call("append", store.append(&Append::new(case, 0, &first)))?;
     let second = fixture_events(case, first.last(), 3, None)?;
-    call("append", store.append(case, 2, &second, None, &[]))?;
+    call("append", store.append(&Append::new(case, 2, &second)))?;
     let all: Vec<StoredEvent> = first.into_iter().chain(second).collect();
     same_events("after two appends", &call("load", store.load(case))?, &all)?;
     let seqs: Vec<u64> = call("load", store.load(case))?
@@ -282,30 +286,31 @@ pub fn sequence_numbers<S: Store>(store: &S) -> Result<(), String> {
     let first = fixture_events(case, None, 2, None)?;
     expect_conflict(
         "expected version 1 on an empty case",
-        store.append(case, 1, &fixture_tail(case, 1, 1)?, None, &[]),
+        store.append(&Append::new(case, 1, &fixture_tail(case, 1, 1)?)),
     )?;
-    call("append", store.append(case, 0, &first, None, &[]))?;
+    call("append", store.append(&Append::new(case, 0, &first)))?;
     let next = fixture_events(case, first.last(), 1, None)?;
     expect_conflict(
         "expected version 0 on an existing case",
-        store.append(case, 0, &fixture_tail(case, 0, 1)?, None, &[]),
+        store.append(&Append::new(case, 0, &fixture_tail(case, 0, 1)?)),
     )?;
     expect_conflict(
         "expected version 1 when the case holds 2",
-        store.append(case, 1, &fixture_tail(case, 1, 1)?, None, &[]),
+        store.append(&Append::new(case, 1, &fixture_tail(case, 1, 1)?)),
     )?;
     expect_conflict(
         "expected version 5 when the case holds 2",
-        store.append(case, 5, &fixture_tail(case, 5, 1)?, None, &[]),
+        store.append(&Append::new(case, 5, &fixture_tail(case, 5, 1)?)),
     )?;
     // Events numbered 4.. after a case at version 2.
     let skipping = fixture_events(case, next.last(), 1, None)?;
-    ensure(store.append(case, 2, &skipping, None, &[]).is_err(), || {
-        "an append skipping a sequence number succeeded".into()
-    })?;
+    ensure(
+        store.append(&Append::new(case, 2, &skipping)).is_err(),
+        || "an append skipping a sequence number succeeded".into(),
+    )?;
     // Events of another case.
     let other = fixture_events("conformance-other", first.last(), 1, None)?;
-    ensure(store.append(case, 2, &other, None, &[]).is_err(), || {
+    ensure(store.append(&Append::new(case, 2, &other)).is_err(), || {
         "an append of another case's events succeeded".into()
     })?;
     same_events(
@@ -313,7 +318,7 @@ pub fn sequence_numbers<S: Store>(store: &S) -> Result<(), String> {
         &call("load", store.load(case))?,
         &first,
     )?;
-    call("append", store.append(case, 2, &next, None, &[]))?;
+    call("append", store.append(&Append::new(case, 2, &next)))?;
     ensure(call("load", store.load(case))?.len() == 3, || {
         "the right append did not land".into()
     })
@@ -324,28 +329,22 @@ pub fn sequence_numbers<S: Store>(store: &S) -> Result<(), String> {
 pub fn conflicts<S: Store>(store: &S) -> Result<(), String> {
     let case = "conformance-conflict";
     let base = fixture_events(case, None, 1, None)?;
-    call("append", store.append(case, 0, &base, None, &[]))?;
+    call("append", store.append(&Append::new(case, 0, &base)))?;
     let winner = fixture_events(case, base.last(), 1, Some("conformance-k-win"))?;
     let loser = fixture_events(case, base.last(), 2, Some("conformance-k-lose"))?;
     let loser_signal = fixture_signal(loser.get(1).ok_or("no fixture event")?, "lost", 1);
     call(
         "append",
         store.append(
-            case,
-            1,
-            &winner,
-            Some(&record("conformance-k-win", case)),
-            &[],
+            &Append::new(case, 1, &winner).with_idempotency(&record("conformance-k-win", case)),
         ),
     )?;
     expect_conflict(
         "the second append at version 1",
         store.append(
-            case,
-            1,
-            &loser,
-            Some(&record("conformance-k-lose", case)),
-            &[loser_signal],
+            &Append::new(case, 1, &loser)
+                .with_idempotency(&record("conformance-k-lose", case))
+                .with_outbox(&[loser_signal]),
         ),
     )?;
     let expected: Vec<StoredEvent> = base.into_iter().chain(winner).collect();
@@ -371,7 +370,7 @@ pub fn racing_appends<S: Store>(store: &S) -> Result<(), String> {
 
 fn race<S: Store>(handles: &[&S], case: &str) -> Result<(), String> {
     let barrier = Barrier::new(handles.len());
-    let results: Vec<Result<(), StoreError>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Committed, StoreError>> = std::thread::scope(|scope| {
         let workers: Vec<_> = handles
             .iter()
             .enumerate()
@@ -385,7 +384,7 @@ fn race<S: Store>(handles: &[&S], case: &str) -> Result<(), String> {
                         }
                     })?;
                     barrier.wait();
-                    store.append(case, 0, &events, None, &[])
+                    store.append(&Append::new(case, 0, &events))
                 })
             })
             .collect();
@@ -439,7 +438,10 @@ pub fn idempotency<S: Store>(store: &S) -> Result<(), String> {
     let case = "conformance-key";
     let rec = record("conformance-k1", case);
     let events = fixture_events(case, None, 1, Some("conformance-k1"))?;
-    call("append", store.append(case, 0, &events, Some(&rec), &[]))?;
+    call(
+        "append",
+        store.append(&Append::new(case, 0, &events).with_idempotency(&rec)),
+    )?;
     let got = call("idempotency", store.idempotency("conformance-k1"))?;
     ensure(got.as_ref() == Some(&rec), || {
         format!("the record reads back as {got:?}")
@@ -463,16 +465,17 @@ pub fn key_taken<S: Store>(store: &S) -> Result<(), String> {
     call(
         "append",
         store.append(
-            a,
-            0,
-            &fixture_events(a, None, 1, Some("conformance-k"))?,
-            Some(&record("conformance-k", a)),
-            &[],
+            &Append::new(a, 0, &fixture_events(a, None, 1, Some("conformance-k"))?)
+                .with_idempotency(&record("conformance-k", a)),
         ),
     )?;
     let events = fixture_events(b, None, 1, Some("conformance-k"))?;
     let signal = fixture_signal(events.first().ok_or("no fixture event")?, "x", 1);
-    match store.append(b, 0, &events, Some(&record("conformance-k", b)), &[signal]) {
+    match store.append(
+        &Append::new(b, 0, &events)
+            .with_idempotency(&record("conformance-k", b))
+            .with_outbox(&[signal]),
+    ) {
         Err(StoreError::KeyTaken { key }) if key == "conformance-k" => {}
         other => {
             return Err(format!(
@@ -503,10 +506,16 @@ pub fn outbox<S: Store>(store: &S) -> Result<(), String> {
         .enumerate()
         .map(|(i, e)| fixture_signal(e, "s", i + 1))
         .collect();
-    call("append", store.append(case, 0, &events, None, &signals))?;
+    call(
+        "append",
+        store.append(&Append::new(case, 0, &events).with_outbox(&signals)),
+    )?;
     let more = fixture_events(case, events.last(), 1, None)?;
     let late: Vec<StoredSignal> = more.iter().map(|e| fixture_signal(e, "s", 4)).collect();
-    call("append", store.append(case, 3, &more, None, &late))?;
+    call(
+        "append",
+        store.append(&Append::new(case, 3, &more).with_outbox(&late)),
+    )?;
     let all: Vec<StoredSignal> = signals.into_iter().chain(late).collect();
     let pending = call("pending_signals", store.pending_signals(100))?;
     ensure(pending == all, || {
@@ -545,7 +554,7 @@ pub fn case_listing<S: Store>(store: &S) -> Result<(), String> {
             let previous = last.get(i).cloned().flatten();
             let version = previous.as_ref().map_or(0, |p| p.seq);
             let events = fixture_events(name, previous.as_ref(), 1 + round, None)?;
-            call("append", store.append(name, version, &events, None, &[]))?;
+            call("append", store.append(&Append::new(name, version, &events)))?;
             if let Some(slot) = last.get_mut(i) {
                 *slot = events.last().cloned();
             }
@@ -554,6 +563,110 @@ pub fn case_listing<S: Store>(store: &S) -> Result<(), String> {
     let listed = call("cases", store.cases())?;
     ensure(listed == names, || {
         format!("cases listed as {listed:?}, expected {names:?}")
+    })
+}
+
+/// An operator's stream (`operator:<id>`, envelopes with an empty surface pin) is a stream
+/// like any other: appended with the expected version and an idempotency key, read back
+/// unchanged (it still verifies), listed among the cases in creation order, and conflicting
+/// like a case.
+pub fn operator_streams<S: Store>(store: &S) -> Result<(), String> {
+    let stream = crate::spine::operator::stream_id("conformance-op");
+    let actor = actor();
+    let unpinned = SurfacePin::unpinned();
+    let seal = |previous: Option<&StoredEvent>, events: Vec<Event>, key: Option<&str>| {
+        Envelope {
+            case_id: &stream,
+            actor: &actor,
+            surface: &unpinned,
+            idempotency_key: key,
+            at: T0,
+        }
+        .seal(previous, events)
+        .map_err(|e| format!("building operator events: {e}"))
+    };
+    let mut attributes = std::collections::BTreeMap::new();
+    attributes.insert("certified".to_string(), json!(["ev", "hybrid"]));
+    let registered = seal(
+        None,
+        vec![Event::OperatorRegistered {
+            operator: "conformance-op".into(),
+            name: "Conformance Operator".into(),
+            surfaces: vec!["conformance".into()],
+            attributes,
+            by: actor.id.clone(),
+            at: T0,
+        }],
+        Some("conformance-op-register"),
+    )?;
+    let case = "conformance-after-op";
+    call(
+        "append",
+        store.append(&Append::new(case, 0, &fixture_events(case, None, 1, None)?)),
+    )?;
+    call(
+        "append",
+        store.append(
+            &Append::new(&stream, 0, &registered)
+                .with_idempotency(&record("conformance-op-register", &stream)),
+        ),
+    )?;
+    let suspended = seal(
+        registered.last(),
+        vec![
+            Event::OperatorSuspended {
+                reason: "lapsed".into(),
+                by: actor.id.clone(),
+                at: T0,
+            },
+            Event::OperatorReinstated {
+                by: actor.id.clone(),
+                at: T0,
+            },
+        ],
+        None,
+    )?;
+    let stale = seal(
+        None,
+        vec![Event::OperatorReinstated {
+            by: actor.id.clone(),
+            at: T0,
+        }],
+        None,
+    )?;
+    expect_conflict(
+        "an operator stream appended at a stale version",
+        store.append(&Append::new(&stream, 0, &stale)),
+    )?;
+    call("append", store.append(&Append::new(&stream, 1, &suspended)))?;
+    let all: Vec<StoredEvent> = registered.into_iter().chain(suspended.clone()).collect();
+    let loaded = call("load", store.load(&stream))?;
+    same_events("an operator stream", &loaded, &all)?;
+    ensure(
+        loaded
+            .iter()
+            .all(|e| e.surface.is_empty() && e.surface_fingerprint.is_empty()),
+        || "an operator stream's envelopes read back with a surface".into(),
+    )?;
+    same_events(
+        "the tail of an operator stream",
+        &call("load_after", store.load_after(&stream, 1))?,
+        &suspended,
+    )?;
+    let verified = crate::audit::verify_operator(&stream, &loaded)
+        .map_err(|e| format!("the operator stream read back does not verify: {e}"))?;
+    ensure(
+        verified.is_some_and(|p| p.status == crate::spine::OperatorStatus::Active),
+        || "the operator stream folds to the wrong profile".into(),
+    )?;
+    ensure(
+        call("idempotency", store.idempotency("conformance-op-register"))?
+            .is_some_and(|r| r.case_id == stream),
+        || "the key of an operator command is not recorded with its stream".into(),
+    )?;
+    let listed = call("cases", store.cases())?;
+    ensure(listed == [case.to_string(), stream.clone()], || {
+        format!("streams listed as {listed:?}, expected [{case}, {stream}]")
     })
 }
 
@@ -574,7 +687,11 @@ pub fn reopening<S: Store>(open: &impl Fn() -> S) -> Result<(), String> {
         let store = open();
         call(
             "append",
-            store.append(case, 0, &events, Some(&rec), &signals),
+            store.append(
+                &Append::new(case, 0, &events)
+                    .with_idempotency(&rec)
+                    .with_outbox(&signals),
+            ),
         )?;
         call(
             "mark_delivered",
@@ -602,12 +719,13 @@ pub fn reopening<S: Store>(open: &impl Fn() -> S) -> Result<(), String> {
     let next = fixture_events(case, events.last(), 1, None)?;
     expect_conflict(
         "a stale append after reopening",
-        store.append(case, 2, &fixture_tail(case, 2, 1)?, None, &[]),
+        store.append(&Append::new(case, 2, &fixture_tail(case, 2, 1)?)),
     )?;
     call(
         "append after reopening",
-        store.append(case, 3, &next, None, &[]),
-    )
+        store.append(&Append::new(case, 3, &next)),
+    )?;
+    Ok(())
 }
 
 /// Appends racing through different handles (connections, processes) on one storage: exactly

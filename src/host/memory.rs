@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::host::store::{
-    IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, check_append,
+    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
+    check_append,
 };
 
 /// An in-memory store. Clones share one set of data.
@@ -56,15 +57,16 @@ impl Store for MemoryStore {
         Ok(self.lock().events.get(case).cloned().unwrap_or_default())
     }
 
-    fn append(
-        &self,
-        case: &str,
-        expected_version: u64,
-        events: &[StoredEvent],
-        idempotency: Option<&IdempotencyRecord>,
-        outbox: &[StoredSignal],
-    ) -> Result<(), StoreError> {
-        check_append(case, expected_version, events)?;
+    fn append(&self, append: &Append<'_>) -> Result<Committed, StoreError> {
+        check_append(append)?;
+        let Append {
+            stream: case,
+            expected_version,
+            events,
+            idempotency,
+            outbox,
+            ..
+        } = *append;
         // Copy before taking the lock, so concurrent appends and loads wait only for the
         // checks and the pushes.
         let copies = events.to_vec();
@@ -108,7 +110,7 @@ impl Store for MemoryStore {
                 .or_default()
                 .extend(copies);
         }
-        Ok(())
+        Ok(Committed::unnumbered())
     }
 
     fn load_after(&self, case: &str, after: u64) -> Result<Vec<StoredEvent>, StoreError> {

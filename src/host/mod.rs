@@ -31,7 +31,8 @@ pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore, Synchronous};
 #[cfg(feature = "sqlite")]
 pub use sqlite_group::{DEFAULT_MAX_WAIT, GroupCommitSqliteStore, MAX_GROUP};
 pub use store::{
-    BoxError, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, check_append,
+    Append, BoxError, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
+    check_append,
 };
 pub use transport::{MemoryTransport, NullTransport, Transport, TransportError};
 #[cfg(feature = "webhook")]

@@ -36,7 +36,8 @@ use postgres::error::SqlState;
 use postgres::{Client, NoTls, Row};
 
 use crate::host::store::{
-    IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, check_append,
+    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
+    check_append,
 };
 use crate::host::transport::Transport;
 
@@ -494,15 +495,16 @@ impl Store for PostgresStore {
         rows.iter().map(|row| event_from_row(case, row)).collect()
     }
 
-    fn append(
-        &self,
-        case: &str,
-        expected_version: u64,
-        events: &[StoredEvent],
-        idempotency: Option<&IdempotencyRecord>,
-        outbox: &[StoredSignal],
-    ) -> Result<(), StoreError> {
-        check_append(case, expected_version, events)?;
+    fn append(&self, append: &Append<'_>) -> Result<Committed, StoreError> {
+        check_append(append)?;
+        let Append {
+            stream: case,
+            expected_version,
+            events,
+            idempotency,
+            outbox,
+            ..
+        } = *append;
         // Serialize everything before opening the transaction.
         let mut rows = Vec::with_capacity(events.len());
         for e in events {
@@ -658,7 +660,8 @@ impl Store for PostgresStore {
             } else {
                 StoreError::backend("committing an append", err)
             }
-        })
+        })?;
+        Ok(Committed::unnumbered())
     }
 
     fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {

@@ -19,7 +19,8 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
 use crate::host::store::{
-    IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, check_append,
+    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
+    check_append,
 };
 
 /// The schema version this build writes and reads (`PRAGMA user_version`).
@@ -232,14 +233,16 @@ pub(crate) struct PreparedAppend<'a> {
 
 impl<'a> PreparedAppend<'a> {
     /// Check the append's shape and serialize its rows (no database access).
-    pub(crate) fn new(
-        case: &'a str,
-        expected_version: u64,
-        events: &'a [StoredEvent],
-        idempotency: Option<&'a IdempotencyRecord>,
-        outbox: &'a [StoredSignal],
-    ) -> Result<Self, StoreError> {
-        check_append(case, expected_version, events)?;
+    pub(crate) fn new(append: &Append<'a>) -> Result<Self, StoreError> {
+        check_append(append)?;
+        let Append {
+            stream: case,
+            expected_version,
+            events,
+            idempotency,
+            outbox,
+            ..
+        } = *append;
         let mut rows = Vec::with_capacity(events.len());
         for e in events {
             rows.push((
@@ -286,7 +289,7 @@ impl<'a> PreparedAppend<'a> {
     /// Check the case's version and the idempotency key, then write the events, the key and
     /// the outbox rows, on `conn`, which must be inside a write transaction (or a savepoint).
     /// On an error the caller rolls back whatever was written.
-    pub(crate) fn write(&self, conn: &Connection) -> Result<(), StoreError> {
+    pub(crate) fn write(&self, conn: &Connection) -> Result<Committed, StoreError> {
         self.check(conn)?;
         self.insert(conn)
     }
@@ -325,7 +328,7 @@ impl<'a> PreparedAppend<'a> {
 
     /// The writes of [`PreparedAppend::write`], after [`PreparedAppend::check`] passed. An
     /// error here may leave some rows written: the caller rolls back.
-    pub(crate) fn insert(&self, conn: &Connection) -> Result<(), StoreError> {
+    pub(crate) fn insert(&self, conn: &Connection) -> Result<Committed, StoreError> {
         let case: &str = &self.case;
         let expected_version = self.expected_version;
         let rows = self.rows.as_slice();
@@ -414,7 +417,7 @@ impl<'a> PreparedAppend<'a> {
                     })?;
             }
         }
-        Ok(())
+        Ok(Committed::unnumbered())
     }
 }
 
@@ -500,22 +503,16 @@ impl Store for SqliteStore {
         Ok(events)
     }
 
-    fn append(
-        &self,
-        case: &str,
-        expected_version: u64,
-        events: &[StoredEvent],
-        idempotency: Option<&IdempotencyRecord>,
-        outbox: &[StoredSignal],
-    ) -> Result<(), StoreError> {
+    fn append(&self, append: &Append<'_>) -> Result<Committed, StoreError> {
         // Serialize everything before taking the write lock.
-        let prepared = PreparedAppend::new(case, expected_version, events, idempotency, outbox)?;
+        let prepared = PreparedAppend::new(append)?;
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend("beginning an append"))?;
-        prepared.write(&tx)?;
-        tx.commit().map_err(backend("committing an append"))
+        let committed = prepared.write(&tx)?;
+        tx.commit().map_err(backend("committing an append"))?;
+        Ok(committed)
     }
 
     fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {

@@ -31,7 +31,9 @@ use std::time::{Duration, Instant};
 use rusqlite::TransactionBehavior;
 
 use crate::host::sqlite::{PreparedAppend, SqliteOptions, SqliteStore};
-use crate::host::store::{IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal};
+use crate::host::store::{
+    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
+};
 
 /// Most appends one transaction takes; the rest wait for the next one.
 pub const MAX_GROUP: usize = 256;
@@ -81,7 +83,7 @@ enum Slot {
     /// The previous leader handed the lead to this caller: lead the next group.
     Lead,
     /// Its group committed (or failed): the result.
-    Done(Result<(), StoreError>),
+    Done(Result<Committed, StoreError>),
 }
 
 impl Pending {
@@ -166,7 +168,7 @@ impl GroupCommitSqliteStore {
     /// over), commit once, and hand every caller of the group its result.
     fn lead(&self) {
         let mut group: Vec<Arc<Pending>> = Vec::new();
-        let mut results: Vec<Result<(), StoreError>> = Vec::new();
+        let mut results: Vec<Result<Committed, StoreError>> = Vec::new();
         let outcome = self.write_group(&mut group, &mut results);
         // Hand the lead to the first caller still queued (or give it up) before waking this
         // group's callers, so the next group is written while they wake.
@@ -200,7 +202,7 @@ impl GroupCommitSqliteStore {
     fn write_group(
         &self,
         group: &mut Vec<Arc<Pending>>,
-        results: &mut Vec<Result<(), StoreError>>,
+        results: &mut Vec<Result<Committed, StoreError>>,
     ) -> Result<(), StoreError> {
         let backend = |what: &'static str| move |e: rusqlite::Error| StoreError::backend(what, e);
         let mut conn = self.store.conn();
@@ -251,11 +253,16 @@ impl GroupCommitSqliteStore {
             let first = group.len();
             group.extend(batch);
             for pending in group.iter().skip(first) {
-                let result = pending.append.check(&tx);
-                if result.is_ok() && pending.append.insert(&tx).is_err() {
-                    clean = false;
-                    break;
-                }
+                let result = match pending.append.check(&tx) {
+                    Ok(()) => match pending.append.insert(&tx) {
+                        Ok(committed) => Ok(committed),
+                        Err(_) => {
+                            clean = false;
+                            break;
+                        }
+                    },
+                    Err(refused) => Err(refused),
+                };
                 results.push(result);
             }
             if !clean || group.len() >= MAX_GROUP {
@@ -282,7 +289,7 @@ impl GroupCommitSqliteStore {
             let result = pending.append.write(&tx);
             match &result {
                 // Keep the append: fold its savepoint into the transaction.
-                Ok(()) => run("RELEASE planck_append"),
+                Ok(_) => run("RELEASE planck_append"),
                 // Undo this append alone; the group's others stay.
                 Err(_) => {
                     run("ROLLBACK TO planck_append").and_then(|()| run("RELEASE planck_append"))
@@ -305,17 +312,9 @@ impl Store for GroupCommitSqliteStore {
         self.reads().load_after(case, after)
     }
 
-    fn append(
-        &self,
-        case: &str,
-        expected_version: u64,
-        events: &[StoredEvent],
-        idempotency: Option<&IdempotencyRecord>,
-        outbox: &[StoredSignal],
-    ) -> Result<(), StoreError> {
+    fn append(&self, append: &Append<'_>) -> Result<Committed, StoreError> {
         // Serialize (and copy) before queueing: the leader may be another thread.
-        let append =
-            PreparedAppend::new(case, expected_version, events, idempotency, outbox)?.into_owned();
+        let append = PreparedAppend::new(append)?.into_owned();
         let mine = Arc::new(Pending {
             append,
             slot: Mutex::new(Slot::Waiting),
@@ -409,11 +408,11 @@ mod tests {
         other.execute_batch("BEGIN IMMEDIATE").unwrap();
         let events = conformance::fixture_tail("c", 0, 1).unwrap();
         assert!(matches!(
-            store.append("c", 0, &events, None, &[]),
+            store.append(&Append::new("c", 0, &events)),
             Err(StoreError::Backend { .. })
         ));
         other.execute_batch("ROLLBACK").unwrap();
-        store.append("c", 0, &events, None, &[]).unwrap();
+        store.append(&Append::new("c", 0, &events)).unwrap();
         assert_eq!(store.load("c").unwrap().len(), 1);
     }
 
@@ -435,14 +434,14 @@ mod tests {
                     let own = format!("own-{t}");
                     for round in 0..ROUNDS {
                         let events = conformance::fixture_tail(&own, round, 1).unwrap();
-                        store.append(&own, round, &events, None, &[]).unwrap();
+                        store.append(&Append::new(&own, round, &events)).unwrap();
                         assert_eq!(store.load(&own).unwrap().len() as u64, round + 1);
                         barrier.wait();
                         // Everyone races for the next event of the shared case.
                         let version = store.load("shared").unwrap().len() as u64;
                         let events = conformance::fixture_tail("shared", version, 1).unwrap();
-                        match store.append("shared", version, &events, None, &[]) {
-                            Ok(()) => {
+                        match store.append(&Append::new("shared", version, &events)) {
+                            Ok(_) => {
                                 wins.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                             }
                             Err(StoreError::Conflict { .. }) => {}

@@ -112,6 +112,81 @@ impl StoreError {
     }
 }
 
+/// Everything one command writes, for one atomic [`Store::append`]: the events of one stream
+/// at an expected version, and the parts that commit with them. Each part is borrowed, so
+/// building one copies nothing.
+///
+/// Build it with [`Append::new`] and the `with_*` methods; a store reads the fields. New parts
+/// are added as new fields (with a default in [`Append::new`]), never as new parameters, so
+/// code that builds appends keeps compiling.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct Append<'a> {
+    /// The stream (a case id, or another stream such as an operator's) the events belong to.
+    pub stream: &'a str,
+    /// How many events the stream must hold for the append to apply.
+    pub expected_version: u64,
+    /// The events, numbered `expected_version + 1, …`.
+    pub events: &'a [StoredEvent],
+    /// The idempotency record to write with the events, if the command carried a key.
+    pub idempotency: Option<&'a IdempotencyRecord>,
+    /// Signals to add to the outbox as pending.
+    pub outbox: &'a [StoredSignal],
+}
+
+impl<'a> Append<'a> {
+    /// Append `events` to `stream`, which must hold `expected_version` events; no idempotency
+    /// record, no signals.
+    pub fn new(stream: &'a str, expected_version: u64, events: &'a [StoredEvent]) -> Self {
+        Append {
+            stream,
+            expected_version,
+            events,
+            idempotency: None,
+            outbox: &[],
+        }
+    }
+
+    /// Record `idempotency` (when `Some`) with the events.
+    pub fn with_idempotency(
+        mut self,
+        idempotency: impl Into<Option<&'a IdempotencyRecord>>,
+    ) -> Self {
+        self.idempotency = idempotency.into();
+        self
+    }
+
+    /// Add `outbox` to the outbox with the events.
+    pub fn with_outbox(mut self, outbox: &'a [StoredSignal]) -> Self {
+        self.outbox = outbox;
+        self
+    }
+}
+
+/// What a store assigned to an append that committed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Committed {
+    /// The global positions of the appended events, in order (`start` is the first event's):
+    /// `None` when the store numbers events only after they commit, or when nothing was
+    /// appended.
+    pub positions: Option<std::ops::Range<u64>>,
+}
+
+impl Committed {
+    /// An append whose events have no position yet (or that appended none).
+    pub fn unnumbered() -> Self {
+        Committed::default()
+    }
+
+    /// An append whose `count` events got the positions `first, first + 1, …`.
+    pub fn numbered(first: u64, count: usize) -> Self {
+        Committed {
+            positions: Some(first..first.saturating_add(count as u64)),
+        }
+    }
+}
+
 /// Where a host keeps cases. Implement it for your database; run
 /// [`crate::host::conformance::run_all`] against it.
 ///
@@ -135,20 +210,14 @@ pub trait Store: Send + Sync {
         Ok(events)
     }
 
-    /// Atomically append `events` to `case`, record `idempotency` (when given) and add
-    /// `outbox` signals as pending, if and only if the case currently holds exactly
-    /// `expected_version` events. Otherwise fail with [`StoreError::Conflict`] and write
-    /// nothing. When the idempotency key is already recorded, fail with
-    /// [`StoreError::KeyTaken`] and write nothing. `events` carry sequence numbers
-    /// `expected_version + 1, expected_version + 2, …` (see [`check_append`]).
-    fn append(
-        &self,
-        case: &str,
-        expected_version: u64,
-        events: &[StoredEvent],
-        idempotency: Option<&IdempotencyRecord>,
-        outbox: &[StoredSignal],
-    ) -> Result<(), StoreError>;
+    /// Atomically append `append.events` to the stream `append.stream`, record
+    /// `append.idempotency` (when given) and add the `append.outbox` signals as pending, if and
+    /// only if the stream currently holds exactly `append.expected_version` events. Otherwise
+    /// fail with [`StoreError::Conflict`] and write nothing. When the idempotency key is
+    /// already recorded, fail with [`StoreError::KeyTaken`] and write nothing. The events carry
+    /// sequence numbers `expected_version + 1, expected_version + 2, …` (see [`check_append`]).
+    /// Returns what the store assigned ([`Committed`]).
+    fn append(&self, append: &Append<'_>) -> Result<Committed, StoreError>;
 
     /// The record for an idempotency key, if one was written.
     fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
@@ -164,15 +233,13 @@ pub trait Store: Send + Sync {
     fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError>;
 }
 
-/// Check that `events` may follow `expected_version` events of `case`: every event belongs to
-/// `case` and sequence numbers continue without a gap. Stores call it before writing.
-pub fn check_append(
-    case: &str,
-    expected_version: u64,
-    events: &[StoredEvent],
-) -> Result<(), StoreError> {
-    for (offset, event) in events.iter().enumerate() {
-        let seq = expected_version + offset as u64 + 1;
+/// Check that the append's events may follow `expected_version` events of its stream: every
+/// event belongs to the stream and sequence numbers continue without a gap. Stores call it
+/// before writing.
+pub fn check_append(append: &Append<'_>) -> Result<(), StoreError> {
+    let case = append.stream;
+    for (offset, event) in append.events.iter().enumerate() {
+        let seq = append.expected_version + offset as u64 + 1;
         if event.case_id != case {
             return Err(StoreError::Invalid {
                 case: case.to_string(),
@@ -202,15 +269,8 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     fn load_after(&self, case: &str, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
         (**self).load_after(case, after)
     }
-    fn append(
-        &self,
-        case: &str,
-        expected_version: u64,
-        events: &[StoredEvent],
-        idempotency: Option<&IdempotencyRecord>,
-        outbox: &[StoredSignal],
-    ) -> Result<(), StoreError> {
-        (**self).append(case, expected_version, events, idempotency, outbox)
+    fn append(&self, append: &Append<'_>) -> Result<Committed, StoreError> {
+        (**self).append(append)
     }
     fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         (**self).idempotency(key)
@@ -233,15 +293,8 @@ impl<S: Store + ?Sized> Store for &S {
     fn load_after(&self, case: &str, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
         (**self).load_after(case, after)
     }
-    fn append(
-        &self,
-        case: &str,
-        expected_version: u64,
-        events: &[StoredEvent],
-        idempotency: Option<&IdempotencyRecord>,
-        outbox: &[StoredSignal],
-    ) -> Result<(), StoreError> {
-        (**self).append(case, expected_version, events, idempotency, outbox)
+    fn append(&self, append: &Append<'_>) -> Result<Committed, StoreError> {
+        (**self).append(append)
     }
     fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         (**self).idempotency(key)

@@ -9,7 +9,7 @@
     reason = "tests assert by panicking"
 )]
 
-use planck::host::{SqliteOptions, SqliteStore, Store, Synchronous, conformance};
+use planck::host::{Append, SqliteOptions, SqliteStore, Store, Synchronous, conformance};
 
 #[test]
 fn sqlite_in_memory_conforms() {
@@ -75,8 +75,8 @@ fn schema_version_is_recorded_and_a_newer_one_is_refused() {
 fn a_conflicting_append_leaves_the_file_unchanged() {
     let store = SqliteStore::open_in_memory().unwrap();
     let events = conformance::fixture_events("c", None, 2, None).unwrap();
-    store.append("c", 0, &events, None, &[]).unwrap();
-    let err = store.append("c", 0, &events, None, &[]).unwrap_err();
+    store.append(&Append::new("c", 0, &events)).unwrap();
+    let err = store.append(&Append::new("c", 0, &events)).unwrap_err();
     assert!(err.is_conflict(), "{err}");
     assert_eq!(store.load("c").unwrap(), events);
 }

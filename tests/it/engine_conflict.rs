@@ -17,8 +17,8 @@ use std::sync::{Arc, Barrier, Mutex};
 use engine_common::*;
 use planck::engine::{CONFLICT_RETRIES, Engine};
 use planck::host::{
-    IdempotencyRecord, ManualClock, MemoryStore, MemoryTransport, NullTransport, SqliteStore,
-    Store, StoreError, StoredEvent, StoredSignal,
+    Append, Committed, IdempotencyRecord, ManualClock, MemoryStore, MemoryTransport, NullTransport,
+    SqliteStore, Store, StoreError, StoredEvent, StoredSignal,
 };
 use serde_json::{Value, json};
 
@@ -48,14 +48,7 @@ impl<S: Store> Store for Racy<S> {
     fn load(&self, case: &str) -> Result<Vec<StoredEvent>, StoreError> {
         self.inner.load(case)
     }
-    fn append(
-        &self,
-        case: &str,
-        expected_version: u64,
-        events: &[StoredEvent],
-        idempotency: Option<&IdempotencyRecord>,
-        outbox: &[StoredSignal],
-    ) -> Result<(), StoreError> {
+    fn append(&self, append: &Append<'_>) -> Result<Committed, StoreError> {
         self.appends.fetch_add(1, Ordering::SeqCst);
         if self.conflicts.load(Ordering::SeqCst) > 0 {
             self.conflicts.fetch_sub(1, Ordering::SeqCst);
@@ -63,13 +56,12 @@ impl<S: Store> Store for Racy<S> {
                 sneak();
             }
             return Err(StoreError::Conflict {
-                case: case.to_string(),
-                expected: expected_version,
+                case: append.stream.to_string(),
+                expected: append.expected_version,
                 actual: None,
             });
         }
-        self.inner
-            .append(case, expected_version, events, idempotency, outbox)
+        self.inner.append(append)
     }
     fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.inner.idempotency(key)

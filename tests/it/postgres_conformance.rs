@@ -26,7 +26,9 @@ mod with_postgres {
     use std::cell::RefCell;
     use std::sync::{Arc, Barrier};
 
-    use planck::host::{MemoryTransport, PostgresOptions, PostgresStore, Store, conformance};
+    use planck::host::{
+        Append, MemoryTransport, PostgresOptions, PostgresStore, Store, conformance,
+    };
 
     use super::reliability_support::{pg::Scratch, pg_url, unique_schema};
 
@@ -153,7 +155,10 @@ mod with_postgres {
         };
         let scratch = Scratch::new(&url, "digest");
         let events = conformance::fixture_events("pg-d", None, 4, Some("k")).unwrap();
-        scratch.store.append("pg-d", 0, &events, None, &[]).unwrap();
+        scratch
+            .store
+            .append(&Append::new("pg-d", 0, &events))
+            .unwrap();
         let back = scratch.reopen().load("pg-d").unwrap();
         assert_eq!(back, events);
         assert!(back.iter().all(|e| e.digest_holds()));
@@ -169,7 +174,10 @@ mod with_postgres {
         };
         let scratch = Scratch::new(&url, "tail");
         let events = conformance::fixture_events("pg-t", None, 5, None).unwrap();
-        scratch.store.append("pg-t", 0, &events, None, &[]).unwrap();
+        scratch
+            .store
+            .append(&Append::new("pg-t", 0, &events))
+            .unwrap();
         for after in 0..=6u64 {
             let tail = scratch.store.load_after("pg-t", after).unwrap();
             let want: Vec<_> = events.iter().filter(|e| e.seq > after).cloned().collect();
@@ -205,7 +213,7 @@ mod with_postgres {
             total += signals.len();
             scratch
                 .store
-                .append(&case, 0, &events, None, &signals)
+                .append(&Append::new(&case, 0, &events).with_outbox(&signals))
                 .unwrap();
         }
         let transport = MemoryTransport::new();
@@ -270,7 +278,7 @@ mod with_postgres {
             .collect();
         scratch
             .store
-            .append("pg-f", 0, &events, None, &signals)
+            .append(&Append::new("pg-f", 0, &events).with_outbox(&signals))
             .unwrap();
         let flaky = Flaky(std::sync::atomic::AtomicUsize::new(0));
         let report = scratch.store.dispatch(&flaky, 10).unwrap();

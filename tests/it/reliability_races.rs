@@ -87,8 +87,8 @@ mod keyed_copies {
 
     use planck::engine::Engine;
     use planck::host::{
-        IdempotencyRecord, ManualClock, MemoryStore, MemoryTransport, Store, StoreError,
-        StoredEvent, StoredSignal,
+        Append, Committed, IdempotencyRecord, ManualClock, MemoryStore, MemoryTransport, Store,
+        StoreError, StoredEvent, StoredSignal,
     };
     use serde_json::json;
 
@@ -110,19 +110,11 @@ mod keyed_copies {
             }
             self.inner.load(case)
         }
-        fn append(
-            &self,
-            case: &str,
-            expected_version: u64,
-            events: &[StoredEvent],
-            idempotency: Option<&IdempotencyRecord>,
-            outbox: &[StoredSignal],
-        ) -> Result<(), StoreError> {
+        fn append(&self, append: &Append<'_>) -> Result<Committed, StoreError> {
             if let Some(hook) = self.on_append.lock().unwrap().take() {
                 hook();
             }
-            self.inner
-                .append(case, expected_version, events, idempotency, outbox)
+            self.inner.append(append)
         }
         fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
             self.inner.idempotency(key)

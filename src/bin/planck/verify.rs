@@ -1,8 +1,8 @@
-//! `planck verify --db PATH [--format text|json]`: re-derive every case of a SQLite database
-//! from its events and check every digest, link and Record seal.
+//! `planck verify --db PATH [--format text|json]`: re-derive every case (and every operator
+//! stream) of a SQLite database from its events and check every digest, link and Record seal.
 //!
-//! Verification needs no surfaces: it checks the stored history against itself. Each case is
-//! reported as holding or with the first failure found, naming the case and the event.
+//! Verification needs no surfaces: it checks the stored history against itself. Each stream is
+//! reported as holding or with the first failure found, naming the stream and the event.
 
 use std::path::PathBuf;
 
@@ -41,7 +41,8 @@ pub struct Args {
 pub enum VerifyFormat {
     /// One line per case, then a summary
     Text,
-    /// One JSON object: `ok`, `cases`, `events`, `held` (case ids) and `failures`
+    /// One JSON object: `ok`, `cases`, `operators`, `events`, `held` (stream ids) and
+    /// `failures`
     Json,
 }
 
@@ -84,6 +85,7 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
             let body = json!({
                 "ok": report.ok(),
                 "cases": report.cases,
+                "operators": report.operators,
                 "events": report.events,
                 "held": held,
                 "failures": report.failures,
@@ -99,20 +101,30 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
                     Some(failure) => text.push_str(&format!("FAIL  {case}  {failure}\n")),
                 }
             }
+            let plural = |n: usize| if n == 1 { "" } else { "s" };
+            let operators = match report.operators {
+                0 => String::new(),
+                n => format!(" and {n} operator stream{}", plural(n)),
+            };
             let what = format!(
-                "verified {} case{}, {} event{}",
+                "verified {} case{}{operators}, {} event{}",
                 report.cases,
-                if report.cases == 1 { "" } else { "s" },
+                plural(report.cases),
                 report.events,
-                if report.events == 1 { "" } else { "s" }
+                plural(report.events)
             );
+            let every = if report.operators == 0 {
+                "every case holds"
+            } else {
+                "every stream holds"
+            };
             if report.ok() {
-                text.push_str(&format!("{what}: every case holds\n"));
+                text.push_str(&format!("{what}: {every}\n"));
             } else {
                 text.push_str(&format!(
                     "{what}: {} of {} do not hold\n",
                     report.failures.len(),
-                    report.cases
+                    report.cases + report.operators
                 ));
             }
             emit(&text, None)?;

@@ -211,15 +211,9 @@ impl Store for Counting {
     }
     fn append(
         &self,
-        case: &str,
-        expected_version: u64,
-        events: &[planck::host::StoredEvent],
-        idempotency: Option<&planck::host::IdempotencyRecord>,
-        outbox: &[planck::host::StoredSignal],
-    ) -> Result<(), planck::host::StoreError> {
-        let result = self
-            .0
-            .append(case, expected_version, events, idempotency, outbox);
+        append: &planck::host::Append<'_>,
+    ) -> Result<planck::host::Committed, planck::host::StoreError> {
+        let result = self.0.append(append);
         if result.as_ref().is_err_and(|e| e.is_conflict()) {
             CONFLICTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
