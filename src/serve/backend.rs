@@ -17,7 +17,7 @@ use crate::engine::{CaseView, Desk, Engine, EngineError, Receipt};
 use crate::host::{Clock, Store, Transport};
 use crate::policy::Principal;
 use crate::serve::query::{self, ListFilter, ListPage};
-use crate::spine::{Command, CommandBody, Explanation, ServiceEventState};
+use crate::spine::{Command, CommandBody, Explanation, OperatorProfile, ServiceEventState};
 
 /// The engine as `serve` runs it: any store, any transport, any clock.
 pub type ServeEngine = Engine<Arc<dyn Store>, Arc<dyn Transport>, Arc<dyn Clock>>;
@@ -173,6 +173,11 @@ impl Backend {
     /// The cases matching `filter` (a scan today; an indexed store query later).
     pub async fn list(&self, filter: ListFilter) -> Result<ListPage, BackendError> {
         Ok(self.run(move |e| query::scan(e, &filter)).await??)
+    }
+
+    /// Every operator profile of the directory (the governance layer), sorted by id.
+    pub async fn operators(&self) -> Result<Vec<OperatorProfile>, BackendError> {
+        Ok(self.run(|e| e.operators()).await??)
     }
 
     /// `Engine::explain` as `principal`.

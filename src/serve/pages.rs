@@ -244,6 +244,10 @@ pub async fn admin(
         Err(err) => return error_page(&state, Some(&auth), &err.into()),
     };
     let queue = Queue::split(&queue);
+    let profiles = match state.backend().operators().await {
+        Ok(profiles) => profiles,
+        Err(err) => return error_page(&state, Some(&auth), &err.into()),
+    };
     // Empty fields of the filter form mean "any".
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
@@ -273,7 +277,7 @@ pub async fn admin(
         context! {
             page => "admin",
             known => ser(&Known::now()),
-            operators => ser(&operators(&state)),
+            operators => ser(&operators(&state, &profiles)),
             user => ser(&user_ctx(&auth)),
             csrf => auth.session.csrf.clone(),
             nonce => nonce(),
@@ -301,27 +305,79 @@ struct CaseQuery {
     judged_as: Option<String>,
 }
 
-/// An operator as the admin desk lists them.
+/// An operator as the admin desk lists them: a login of the users file with the operator role,
+/// a profile of the operator directory, or both.
 #[derive(Serialize)]
 struct OperatorRow {
     id: String,
-    login: String,
-    access: &'static str,
+    /// The login of the users file, when there is one.
+    login: Option<String>,
+    /// The profile's display name, when the directory has one.
+    name: Option<String>,
+    /// `active` or `suspended` from the directory; `None` when the directory has no profile.
+    status: Option<&'static str>,
+    /// Why the operator is suspended.
+    reason: Option<String>,
+    /// The surfaces the profile binds them to (empty: every surface).
+    surfaces: Vec<String>,
+    /// What their access is, in words.
+    access: String,
 }
 
-/// The logins of the users file that hold the operator role.
-fn operators(state: &AppState) -> Vec<OperatorRow> {
-    state
-        .users()
-        .all()
-        .into_iter()
+/// The operators: the logins of the users file that hold the operator role, joined with the
+/// profiles of the operator directory (a profile without a login is listed too: it can be
+/// assigned work nobody can log in to do).
+fn operators(state: &AppState, profiles: &[OperatorProfile]) -> Vec<OperatorRow> {
+    let users = state.users().all();
+    let mut rows: Vec<OperatorRow> = users
+        .iter()
         .filter(|u| u.principal.has(Role::Operator))
         .map(|u| OperatorRow {
             id: u.principal.id.clone(),
-            login: u.login.clone(),
-            access: "may log in",
+            login: Some(u.login.clone()),
+            name: None,
+            status: None,
+            reason: None,
+            surfaces: Vec::new(),
+            access: String::new(),
         })
-        .collect()
+        .collect();
+    for profile in profiles {
+        let at = match rows.iter().position(|r| r.id == profile.id) {
+            Some(at) => at,
+            None => {
+                rows.push(OperatorRow {
+                    id: profile.id.clone(),
+                    login: None,
+                    name: None,
+                    status: None,
+                    reason: None,
+                    surfaces: Vec::new(),
+                    access: String::new(),
+                });
+                rows.len() - 1
+            }
+        };
+        if let Some(row) = rows.get_mut(at) {
+            row.name = Some(profile.name.clone());
+            row.status = Some(profile.status.as_str());
+            row.reason = profile.suspended_reason.clone();
+            row.surfaces = profile.surfaces.clone();
+        }
+    }
+    for row in &mut rows {
+        row.access = match (row.login.is_some(), row.status) {
+            (true, Some("active")) => "may log in; active in the directory".to_string(),
+            (true, Some(_)) => "may log in; suspended: may not be assigned, claim or act \
+                                on surfaces that require registered operators"
+                .to_string(),
+            (true, None) => "may log in; not in the operator directory".to_string(),
+            (false, Some(status)) => format!("{status} in the directory; no login"),
+            (false, None) => String::new(),
+        };
+    }
+    rows.sort_by(|a, b| a.id.cmp(&b.id));
+    rows
 }
 
 /// A choice of the explain form's "as" field.
@@ -421,7 +477,7 @@ pub async fn admin_case(
         context! {
             page => "case",
             known => ser(&Known::now()),
-            operators => ser(&operators(&state)),
+            operators => ser(&operators(&state, &[])),
             user => ser(&user_ctx(&auth)),
             csrf => auth.session.csrf.clone(),
             nonce => nonce(),

@@ -286,6 +286,8 @@ pub struct Known {
     pub approvals: bool,
     /// `reassign_job`.
     pub reassign_job: bool,
+    /// The operator directory: `register_operator`, `suspend_operator`, `reinstate_operator`.
+    pub directory: bool,
     /// Every case command name, for the explain form.
     pub commands: Vec<&'static str>,
 }
@@ -298,6 +300,9 @@ impl Known {
             release_job: known("release_job"),
             approvals: known("approve_transition") && known("reject_transition"),
             reassign_job: known("reassign_job"),
+            directory: known("register_operator")
+                && known("suspend_operator")
+                && known("reinstate_operator"),
             commands: CommandKind::ALL.iter().map(|k| k.as_str()).collect(),
         }
     }
