@@ -30,7 +30,7 @@ use crate::serve::backend::BackendError;
 use crate::serve::error::ApiError;
 use crate::serve::session::{Flash, random_token};
 use crate::serve::views::{self, Known};
-use crate::spine::{Command, Rejection};
+use crate::spine::{Command, OperatorProfile, Rejection};
 
 /// The page templates, compiled once.
 pub fn templates() -> Result<Environment<'static>, minijinja::Error> {
