@@ -881,12 +881,19 @@ fn the_admin_desk_keeps_the_operator_directory() {
     let kim = Browser::login(&server, "kim");
     let page = kim.page("/admin");
     // `lee` may log in but has no profile yet: the desk says so and offers to register them.
-    assert!(page.contains("may log in; not in the operator directory"), "{page}");
+    assert!(
+        page.contains("may log in; not in the operator directory"),
+        "{page}"
+    );
     assert!(page.contains("/register_operator\""), "{page}");
     let csrf = hidden(&page, "csrf");
     let send = |path: &str, page: &str, extra: &[(&str, &str)]| {
         let nonce = hidden(page, "nonce");
-        let mut fields = vec![("csrf", csrf.as_str()), ("nonce", nonce.as_str()), ("back", "queue")];
+        let mut fields = vec![
+            ("csrf", csrf.as_str()),
+            ("nonce", nonce.as_str()),
+            ("back", "queue"),
+        ];
         fields.extend_from_slice(extra);
         kim.submit(path, &fields)
     };
@@ -895,14 +902,23 @@ fn the_admin_desk_keeps_the_operator_directory() {
         &page,
         &[("operator", "op-lee"), ("name", "Lee")],
     );
-    assert!(page.contains("<code>register_operator</code> applied"), "{page}");
-    assert!(page.contains("may log in; active in the directory"), "{page}");
+    assert!(
+        page.contains("<code>register_operator</code> applied"),
+        "{page}"
+    );
+    assert!(
+        page.contains("may log in; active in the directory"),
+        "{page}"
+    );
     let page = send(
         "/admin/cases/operator%3Aop-lee/suspend_operator",
         &page,
         &[("operator", "op-lee"), ("reason", "on leave")],
     );
-    assert!(page.contains("<code>suspend_operator</code> applied"), "{page}");
+    assert!(
+        page.contains("<code>suspend_operator</code> applied"),
+        "{page}"
+    );
     assert!(page.contains("on leave"), "{page}");
     assert!(page.contains("/reinstate_operator"), "{page}");
     // Through the API, the directory's commands are the admin's: an operator is refused 403.
@@ -918,8 +934,14 @@ fn the_admin_desk_keeps_the_operator_directory() {
         &page,
         &[("operator", "op-lee")],
     );
-    assert!(page.contains("<code>reinstate_operator</code> applied"), "{page}");
-    assert!(page.contains("may log in; active in the directory"), "{page}");
+    assert!(
+        page.contains("<code>reinstate_operator</code> applied"),
+        "{page}"
+    );
+    assert!(
+        page.contains("may log in; active in the directory"),
+        "{page}"
+    );
 }
 
 #[test]
