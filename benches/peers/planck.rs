@@ -14,6 +14,8 @@
 //! - `durable_*`: whole commands through `Engine::execute` on a durable store (FULL) from 1,
 //!   16 and 64 clients, each command acknowledged before the client's next: commands per
 //!   second and p50 / p99 latency per level, the figures set beside Restate (see `durable.rs`);
+//! - `serve_http`: the same lifecycles through the real `planck serve` binary over HTTP on
+//!   loopback, 1, 16 and 64 clients (key `durable_serve_http`; see `serve_http.rs`);
 //! - `verify`: events per second re-verified by `audit::verify_case`;
 //! - `compile_*`: the shipped surfaces' compile time and the per-phase growth of generated ones.
 //!
@@ -30,6 +32,7 @@
 )]
 
 mod durable;
+mod serve_http;
 mod sqlite_floor;
 #[path = "../support/mod.rs"]
 mod support;
@@ -346,6 +349,11 @@ fn main() {
     }
     if want("durable") {
         for (k, v) in durable::figures(quick) {
+            out.insert(k, v);
+        }
+    }
+    if want("serve_http") {
+        for (k, v) in serve_http::figures(quick) {
             out.insert(k, v);
         }
     }

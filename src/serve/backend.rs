@@ -17,7 +17,7 @@ use crate::engine::{CaseView, Desk, Engine, EngineError, Receipt};
 use crate::host::{Clock, Store, Transport};
 use crate::policy::Principal;
 use crate::serve::query::{self, ListFilter, ListPage};
-use crate::spine::{Command, CommandBody, Explanation, ServiceEventState};
+use crate::spine::{Command, CommandBody, Explanation, OperatorProfile, ServiceEventState};
 
 /// The engine as `serve` runs it: any store, any transport, any clock.
 pub type ServeEngine = Engine<Arc<dyn Store>, Arc<dyn Transport>, Arc<dyn Clock>>;
@@ -59,6 +59,8 @@ pub struct Move {
     pub label: String,
     /// Whether the engine would apply it now.
     pub allowed: bool,
+    /// The rejection code, when refused.
+    pub code: Option<String>,
     /// Why not, when refused.
     pub refused: Option<String>,
 }
@@ -173,6 +175,11 @@ impl Backend {
         Ok(self.run(move |e| query::scan(e, &filter)).await??)
     }
 
+    /// Every operator profile of the directory (the governance layer), sorted by id.
+    pub async fn operators(&self) -> Result<Vec<OperatorProfile>, BackendError> {
+        Ok(self.run(|e| e.operators()).await??)
+    }
+
     /// `Engine::explain` as `principal`.
     pub async fn explain(
         &self,
@@ -220,7 +227,7 @@ fn desk_view(engine: &ServeEngine, principal: &Principal) -> Result<DeskView, En
 
 /// The moves from the case's current phase, each judged by `explain` as `principal`, and the
 /// required evidence still missing.
-fn active_job(
+pub(crate) fn active_job(
     engine: &ServeEngine,
     principal: &Principal,
     view: CaseView,
@@ -266,6 +273,7 @@ fn active_job(
                 to,
                 label,
                 allowed: verdict.accepted(),
+                code: verdict.rejection.as_ref().map(|r| r.code.to_string()),
                 refused: verdict.rejection.map(|r| r.message),
             });
         }

@@ -39,6 +39,7 @@ pub mod session;
 pub mod status;
 pub mod telemetry;
 pub mod users;
+pub mod views;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -49,6 +50,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -162,6 +164,11 @@ impl AppState {
     /// The session table.
     pub fn sessions(&self) -> &Sessions {
         &self.0.sessions
+    }
+
+    /// The logins of the users file.
+    pub fn users(&self) -> &Users {
+        &self.0.users
     }
 
     /// The page templates.
@@ -290,7 +297,15 @@ impl Server {
                 stopping.cancel();
             });
         }
-        let serve = axum::serve(self.listener, self.router)
+        // TCP_NODELAY on every connection: an answer goes out at once instead of waiting for
+        // the client's acknowledgement of the previous segment (Nagle's algorithm), which
+        // otherwise costs a request/response exchange milliseconds.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %err, "could not set TCP_NODELAY");
+            }
+        });
+        let serve = axum::serve(listener, self.router)
             .with_graceful_shutdown(stopping.clone().cancelled_owned())
             .into_future();
         // Connections get `grace` to finish once shutdown begins; past it they are closed.

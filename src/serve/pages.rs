@@ -22,24 +22,63 @@ use serde_json::{Map, Value};
 
 use crate::audit::sha256_hex;
 use crate::engine::Receipt;
-use crate::policy::Principal;
+use crate::policy::{Principal, Role};
 use crate::serve::AppState;
 use crate::serve::api::{ExplainQuery, explain_command, is_staff, parse_filter};
 use crate::serve::auth::{Authenticated, PageUser, authenticate, check_form_csrf};
+use crate::serve::backend::BackendError;
 use crate::serve::error::ApiError;
 use crate::serve::session::{Flash, random_token};
-use crate::spine::{Command, Rejection};
+use crate::serve::views::{self, Known};
+use crate::spine::{Command, OperatorProfile, Rejection};
 
 /// The page templates, compiled once.
 pub fn templates() -> Result<Environment<'static>, minijinja::Error> {
     let mut env = Environment::new();
+    env.add_filter("ticks", ticks);
     env.add_template("base.html", include_str!("templates/base.html"))?;
+    env.add_template("macros.html", include_str!("templates/macros.html"))?;
     env.add_template("login.html", include_str!("templates/login.html"))?;
     env.add_template("error.html", include_str!("templates/error.html"))?;
     env.add_template("desk.html", include_str!("templates/desk.html"))?;
     env.add_template("admin.html", include_str!("templates/admin.html"))?;
     env.add_template("case.html", include_str!("templates/case.html"))?;
     Ok(env)
+}
+
+/// The `ticks` filter: text whose `quoted` parts (the engine's messages quote names in
+/// backticks) are shown as code, everything escaped. An unpaired backtick stays as it is.
+fn ticks(text: &str) -> minijinja::Value {
+    let parts: Vec<&str> = text.split('`').collect();
+    let pairs = parts.len().saturating_sub(1) / 2;
+    let mut html = String::with_capacity(text.len() + 16);
+    for (i, part) in parts.iter().enumerate() {
+        if i % 2 == 1 && i.div_ceil(2) <= pairs {
+            html.push_str("<code>");
+            escape_into(&mut html, part);
+            html.push_str("</code>");
+        } else {
+            // An odd part past the last pair follows an unpaired backtick.
+            if i % 2 == 1 {
+                html.push('`');
+            }
+            escape_into(&mut html, part);
+        }
+    }
+    minijinja::Value::from_safe_string(html)
+}
+
+fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
 }
 
 /// Who is looking, as the header shows it.
@@ -128,17 +167,66 @@ pub async fn desk(State(state): State<AppState>, PageUser(auth): PageUser) -> Re
         Ok(desk) => desk,
         Err(err) => return error_page(&state, Some(&auth), &err.into()),
     };
+    let views: Vec<_> = desk.active.iter().map(|j| j.view.clone()).collect();
+    let steps = match state
+        .backend()
+        .run(move |e| views::lifecycles(e, &views))
+        .await
+    {
+        Ok(steps) => steps,
+        Err(err) => return error_page(&state, Some(&auth), &err.into()),
+    };
     render(
         &state,
         "desk.html",
         context! {
+            page => "desk",
             user => ser(&user_ctx(&auth)),
             csrf => auth.session.csrf.clone(),
             nonce => nonce(),
             flash => ser(&state.sessions().take_flash(&auth.session.key)),
             desk => ser(&desk),
+            steps => ser(&steps),
+            known => ser(&Known::now()),
         },
     )
+}
+
+/// The governance queue as the admin desk shows it: what needs a decision now.
+struct Queue {
+    /// Tasks open for review.
+    review: Vec<Value>,
+    /// Tasks approved with no Job yet: to assign and hand off.
+    handoff: Vec<Value>,
+    /// Cases with a move waiting for an approval (once the governance layer has them).
+    approvals: Vec<Value>,
+}
+
+impl Queue {
+    /// Sort the engine's queue. A case whose Task is approved and whose Job exists needs no
+    /// governance decision (unless a move waits for approval); the case list shows it.
+    fn split(queue: &[crate::engine::CaseView]) -> Queue {
+        let mut split = Queue {
+            review: Vec::new(),
+            handoff: Vec::new(),
+            approvals: Vec::new(),
+        };
+        for view in queue {
+            let Ok(value) = serde_json::to_value(view) else {
+                continue;
+            };
+            let field = |name: &str| value.get(name).filter(|v| !v.is_null()).cloned();
+            if field("pending_approval").is_some() {
+                split.approvals.push(value.clone());
+            }
+            match (field("task").as_ref().and_then(Value::as_str), field("job")) {
+                (Some("open"), _) => split.review.push(value),
+                (Some("approved"), None) => split.handoff.push(value),
+                _ => {}
+            }
+        }
+        split
+    }
 }
 
 /// `GET /admin`: the governance queue and the cases (filters as `GET /api/cases`).
@@ -153,6 +241,11 @@ pub async fn admin(
     }
     let queue = match state.backend().queue().await {
         Ok(queue) => queue,
+        Err(err) => return error_page(&state, Some(&auth), &err.into()),
+    };
+    let queue = Queue::split(&queue);
+    let profiles = match state.backend().operators().await {
+        Ok(profiles) => profiles,
         Err(err) => return error_page(&state, Some(&auth), &err.into()),
     };
     // Empty fields of the filter form mean "any".
@@ -182,11 +275,16 @@ pub async fn admin(
         &state,
         "admin.html",
         context! {
+            page => "admin",
+            known => ser(&Known::now()),
+            operators => ser(&operators(&state, &profiles)),
             user => ser(&user_ctx(&auth)),
             csrf => auth.session.csrf.clone(),
             nonce => nonce(),
             flash => ser(&state.sessions().take_flash(&auth.session.key)),
-            queue => ser(&queue),
+            review => ser(&queue.review),
+            handoff => ser(&queue.handoff),
+            approvals => ser(&queue.approvals),
             cases => ser(&cases),
             next => next,
             next_query => next_query,
@@ -197,7 +295,102 @@ pub async fn admin(
     )
 }
 
-/// `GET /admin/cases/{case}[?command=NAME&args=JSON]`: one case, and an explanation when asked.
+/// The query of a case page: an explanation when `command` is given.
+#[derive(Debug, Default, serde::Deserialize)]
+struct CaseQuery {
+    command: Option<String>,
+    args: Option<String>,
+    /// Whom to judge as: `me` (the default), `owner`, `assignee` or `submitter`.
+    #[serde(rename = "as")]
+    judged_as: Option<String>,
+}
+
+/// An operator as the admin desk lists them: a login of the users file with the operator role,
+/// a profile of the operator directory, or both.
+#[derive(Serialize)]
+struct OperatorRow {
+    id: String,
+    /// The login of the users file, when there is one.
+    login: Option<String>,
+    /// The profile's display name, when the directory has one.
+    name: Option<String>,
+    /// `active` or `suspended` from the directory; `None` when the directory has no profile.
+    status: Option<&'static str>,
+    /// Why the operator is suspended.
+    reason: Option<String>,
+    /// The surfaces the profile binds them to (empty: every surface).
+    surfaces: Vec<String>,
+    /// What their access is, in words.
+    access: String,
+}
+
+/// The operators: the logins of the users file that hold the operator role, joined with the
+/// profiles of the operator directory (a profile without a login is listed too: it can be
+/// assigned work nobody can log in to do).
+fn operators(state: &AppState, profiles: &[OperatorProfile]) -> Vec<OperatorRow> {
+    let users = state.users().all();
+    let mut rows: Vec<OperatorRow> = users
+        .iter()
+        .filter(|u| u.principal.has(Role::Operator))
+        .map(|u| OperatorRow {
+            id: u.principal.id.clone(),
+            login: Some(u.login.clone()),
+            name: None,
+            status: None,
+            reason: None,
+            surfaces: Vec::new(),
+            access: String::new(),
+        })
+        .collect();
+    for profile in profiles {
+        let at = match rows.iter().position(|r| r.id == profile.id) {
+            Some(at) => at,
+            None => {
+                rows.push(OperatorRow {
+                    id: profile.id.clone(),
+                    login: None,
+                    name: None,
+                    status: None,
+                    reason: None,
+                    surfaces: Vec::new(),
+                    access: String::new(),
+                });
+                rows.len() - 1
+            }
+        };
+        if let Some(row) = rows.get_mut(at) {
+            row.name = Some(profile.name.clone());
+            row.status = Some(profile.status.as_str());
+            row.reason = profile.suspended_reason.clone();
+            row.surfaces = profile.surfaces.clone();
+        }
+    }
+    for row in &mut rows {
+        row.access = match (row.login.is_some(), row.status) {
+            (true, Some("active")) => "may log in; active in the directory".to_string(),
+            (true, Some(_)) => "may log in; suspended: may not be assigned, claim or act \
+                                on surfaces that require registered operators"
+                .to_string(),
+            (true, None) => "may log in; not in the operator directory".to_string(),
+            (false, Some(status)) => format!("{status} in the directory; no login"),
+            (false, None) => String::new(),
+        };
+    }
+    rows.sort_by(|a, b| a.id.cmp(&b.id));
+    rows
+}
+
+/// A choice of the explain form's "as" field.
+#[derive(Serialize)]
+struct AsOption {
+    key: &'static str,
+    text: String,
+}
+
+/// `GET /admin/cases/{case}[?command=NAME&args=JSON&as=WHO]`: one case, its next step judged
+/// as whoever would take it, and an explanation when asked. `as` judges the command as the
+/// case's owner, assignee or submitter (with the roles they acted with) instead of the session
+/// principal, as `planck explain --as` does: explain writes nothing, and staff read every case.
 pub async fn admin_case(
     State(state): State<AppState>,
     PageUser(auth): PageUser,
@@ -213,40 +406,94 @@ pub async fn admin_case(
         Ok(None) => return error_page(&state, Some(&auth), &ApiError::case_not_found(&case)),
         Err(err) => return error_page(&state, Some(&auth), &err.into()),
     };
-    let explain: Option<ExplainQuery> = query
+    let me = auth.session.principal.clone();
+    let query: CaseQuery = query
         .as_deref()
-        .and_then(|q| serde_urlencoded::from_str(q).ok());
-    let (mut explanation, mut explain_error) = (None, None);
-    if let Some(q) = &explain {
-        match explain_command(&case, q) {
-            Ok(command) => {
-                match state
-                    .backend()
-                    .explain(auth.session.principal.clone(), command)
-                    .await
-                {
-                    Ok(e) => explanation = Some(e),
-                    Err(err) => return error_page(&state, Some(&auth), &err.into()),
-                }
+        .and_then(|q| serde_urlencoded::from_str(q).ok())
+        .unwrap_or_default();
+    let view = &detail.view;
+    let mut as_options = vec![AsOption {
+        key: "me",
+        text: format!("me ({})", me.id),
+    }];
+    let people = [
+        ("owner", "the owner", view.owner.as_deref(), Role::Operator),
+        (
+            "assignee",
+            "the assignee",
+            view.assignee.as_deref(),
+            Role::Operator,
+        ),
+        (
+            "submitter",
+            "the submitter",
+            Some(view.submitted_by.as_str()),
+            Role::Client,
+        ),
+    ];
+    let mut judged_as = me.clone();
+    for (key, text, id, fallback) in people {
+        if let Some(id) = id {
+            as_options.push(AsOption {
+                key,
+                text: format!("{text} ({id})"),
+            });
+            if query.judged_as.as_deref() == Some(key) {
+                judged_as = views::principal_in(&detail.history, id, fallback);
             }
+        }
+    }
+    let (mut explanation, mut explain_error) = (None, None);
+    if let Some(command) = &query.command {
+        let q = ExplainQuery {
+            command: command.clone(),
+            args: query.args.clone(),
+        };
+        match explain_command(&case, &q) {
+            Ok(command) => match state.backend().explain(judged_as.clone(), command).await {
+                Ok(e) => explanation = Some(e),
+                Err(err) => return error_page(&state, Some(&auth), &err.into()),
+            },
             Err(err) => explain_error = Some(err.to_string()),
         }
     }
+    let (page_view, history) = (detail.view.clone(), detail.history.clone());
+    let admin = me.clone();
+    let computed = state
+        .backend()
+        .run(move |e| {
+            let steps = views::lifecycle(e, &page_view);
+            views::next_steps(e, &admin, &page_view, &history).map(|next| (steps, next))
+        })
+        .await;
+    let (steps, next_steps) = match computed {
+        Ok(Ok(pair)) => pair,
+        Ok(Err(err)) => return error_page(&state, Some(&auth), &BackendError::from(err).into()),
+        Err(err) => return error_page(&state, Some(&auth), &err.into()),
+    };
     render(
         &state,
         "case.html",
         context! {
+            page => "case",
+            known => ser(&Known::now()),
+            operators => ser(&operators(&state, &[])),
             user => ser(&user_ctx(&auth)),
             csrf => auth.session.csrf.clone(),
             nonce => nonce(),
             flash => ser(&state.sessions().take_flash(&auth.session.key)),
             v => ser(&detail.view),
-            history => ser(&detail.history),
+            steps => ser(&steps),
+            next_steps => ser(&next_steps),
+            history => ser(&views::history_rows(&detail.history)),
             verify_failure => detail.verify_failure,
             explanation => ser(&explanation),
             explain_error => explain_error,
-            explain_command => explain.as_ref().map(|q| q.command.clone()),
-            explain_args => explain.as_ref().and_then(|q| q.args.clone()),
+            explain_command => query.command,
+            explain_args => query.args,
+            explain_as => query.judged_as.unwrap_or_else(|| "me".into()),
+            explained_as => judged_as.id,
+            as_options => ser(&as_options),
         },
     )
 }
@@ -372,4 +619,21 @@ async fn run_form(
     };
     state.sessions().set_flash(&auth.session.key, flash);
     Redirect::to(&target).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_show_quoted_names_as_code_and_escape_the_rest() {
+        let html = |t: &str| ticks(t).to_string();
+        assert_eq!(
+            html("moving to `in_progress` needs <more>"),
+            "moving to <code>in_progress</code> needs &lt;more&gt;"
+        );
+        assert_eq!(html("a `b` c `d"), "a <code>b</code> c `d");
+        assert_eq!(html("`<x>`"), "<code>&lt;x&gt;</code>");
+        assert_eq!(html("plain"), "plain");
+    }
 }

@@ -222,6 +222,13 @@ impl Users {
         self.by_login.get(login)
     }
 
+    /// Every user, by login.
+    pub fn all(&self) -> Vec<&User> {
+        let mut users: Vec<&User> = self.by_login.values().collect();
+        users.sort_by(|a, b| a.login.cmp(&b.login));
+        users
+    }
+
     /// The principal of `login` when `password` is theirs; `None` otherwise, whether the login
     /// is unknown or the password wrong (both cost one argon2 verification). Slow on purpose:
     /// call it off the async runtime.

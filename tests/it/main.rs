@@ -59,6 +59,8 @@ mod reliability_support;
 mod scenario_cli;
 mod scenario_files;
 mod serve;
+mod serve_browser;
+mod serve_load;
 mod snapshot;
 mod spine_boundaries;
 mod spine_commands;

@@ -27,9 +27,9 @@ use serde_json::{Value, json};
 // ---------------------------------------------------------------------------------------------
 // A running server.
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     logs: Arc<Mutex<Vec<String>>>,
     dir: tempfile::TempDir,
 }
@@ -49,7 +49,7 @@ const PASSWORDS: &[(&str, &str, &str, Role)] = &[
     ("bo", "client-bo", "bo-secret", Role::Client),
 ];
 
-fn users_file(dir: &Path) -> PathBuf {
+pub(crate) fn users_file(dir: &Path) -> PathBuf {
     let path = dir.join("users.toml");
     for (login, id, password, role) in PASSWORDS {
         add_user(&path, login, id, &[*role], password).unwrap();
@@ -62,13 +62,13 @@ fn surfaces() -> PathBuf {
 }
 
 impl Server {
-    fn start(extra: &[&str]) -> Server {
+    pub(crate) fn start(extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let users = users_file(dir.path());
         Server::start_in(dir, &users, extra)
     }
 
-    fn start_in(dir: tempfile::TempDir, users: &Path, extra: &[&str]) -> Server {
+    pub(crate) fn start_in(dir: tempfile::TempDir, users: &Path, extra: &[&str]) -> Server {
         let db = dir.path().join("planck.db");
         let mut child = Command::new(env!("CARGO_BIN_EXE_planck"))
             .arg("serve")
@@ -126,15 +126,15 @@ impl Server {
         }
     }
 
-    fn db(&self) -> PathBuf {
+    pub(crate) fn db(&self) -> PathBuf {
         self.dir.path().join("planck.db")
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         self.logs.lock().unwrap().join("\n")
     }
 
@@ -174,14 +174,14 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-struct Reply {
-    status: u16,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
     headers: ureq::http::HeaderMap,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("{e}: {} {}", self.status, self.body))
     }
@@ -203,7 +203,7 @@ fn reply(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply
 }
 
 /// A client holding a bearer token (or nothing).
-struct Client<'a> {
+pub(crate) struct Client<'a> {
     server: &'a Server,
     token: Option<String>,
     agent: ureq::Agent,
@@ -218,8 +218,26 @@ impl<'a> Client<'a> {
         }
     }
 
-    fn login(server: &'a Server, login: &str) -> Self {
+    pub(crate) fn login(server: &'a Server, login: &str) -> Self {
         let password = PASSWORDS.iter().find(|p| p.0 == login).unwrap().2;
+        Client::login_with(server, login, password)
+    }
+
+    /// GET `path`: the status, the time until the answer's head arrived, and the body.
+    pub(crate) fn time_to_first_byte(&self, path: &str) -> (u16, Duration, String) {
+        let mut req = self.agent.get(&self.server.url(path));
+        if let Some(token) = &self.token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let start = Instant::now();
+        let mut response = req.call().unwrap();
+        let first_byte = start.elapsed();
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        (response.status().as_u16(), first_byte, body)
+    }
+
+    /// Log in with a JSON login and keep the bearer token.
+    pub(crate) fn login_with(server: &'a Server, login: &str, password: &str) -> Self {
         let r = reply(
             agent()
                 .post(&server.url("/login"))
@@ -236,7 +254,7 @@ impl<'a> Client<'a> {
         }
     }
 
-    fn get(&self, path: &str) -> Reply {
+    pub(crate) fn get(&self, path: &str) -> Reply {
         let mut req = self.agent.get(&self.server.url(path));
         if let Some(token) = &self.token {
             req = req.header("authorization", format!("Bearer {token}"));
@@ -244,7 +262,7 @@ impl<'a> Client<'a> {
         reply(req.call())
     }
 
-    fn command(&self, case: &str, command: &str, args: Value) -> Reply {
+    pub(crate) fn command(&self, case: &str, command: &str, args: Value) -> Reply {
         self.send(case, command, &json!({ "args": args }).to_string(), None)
     }
 
@@ -727,7 +745,7 @@ fn form_posts_need_the_session_csrf_token() {
         &[("csrf", &csrf), ("nonce", &nonce), ("back", "queue")],
     );
     assert!(
-        shown.contains("`approve_task` applied to case `ev-1`"),
+        shown.contains("<code>approve_task</code> applied to case <code>ev-1</code>"),
         "{shown}"
     );
     // The same form sent twice runs once.
@@ -787,7 +805,7 @@ fn the_desks_drive_a_case_through_forms() {
     };
     let page = send("/admin/cases/car-1/create_job", &page, &[]);
     assert!(
-        page.contains("`create_job` refused (task_not_approved)"),
+        page.contains("<code>create_job</code> refused (task_not_approved)"),
         "{page}"
     );
     let page = send("/admin/cases/car-1/approve_task", &page, &[]);
@@ -797,7 +815,7 @@ fn the_desks_drive_a_case_through_forms() {
         &[("operator", "op-lee")],
     );
     let page = send("/admin/cases/car-1/create_job", &page, &[]);
-    assert!(page.contains("`create_job` applied"), "{page}");
+    assert!(page.contains("<code>create_job</code> applied"), "{page}");
 
     // The operator desk: claim, evidence, advance, complete.
     let lee = Browser::login(&server, "lee");
@@ -812,7 +830,7 @@ fn the_desks_drive_a_case_through_forms() {
         lee.submit(path, &fields)
     };
     let page = post("/desk/cases/car-1/claim_job", &page, &[]);
-    assert!(page.contains("`claim_job` applied"), "{page}");
+    assert!(page.contains("<code>claim_job</code> applied"), "{page}");
     assert!(page.contains("Advance to Arrived"), "{page}");
     assert!(page.contains("Missing evidence"), "{page}");
     let page = post("/desk/cases/car-1/advance", &page, &[("to", "arrived")]);
@@ -831,14 +849,17 @@ fn the_desks_drive_a_case_through_forms() {
         &[("category", "before"), ("ref", "s3://b.jpg")],
     );
     let page = post("/desk/cases/car-1/advance", &page, &[("to", "in_progress")]);
-    assert!(page.contains("`advance` applied"), "{page}");
+    assert!(page.contains("<code>advance</code> applied"), "{page}");
     let page = post(
         "/desk/cases/car-1/attach_evidence",
         &page,
         &[("category", "after"), ("ref", "s3://c.jpg")],
     );
     let page = post("/desk/cases/car-1/complete_service_event", &page, &[]);
-    assert!(page.contains("`complete_service_event` applied"), "{page}");
+    assert!(
+        page.contains("<code>complete_service_event</code> applied"),
+        "{page}"
+    );
     let page = post("/desk/cases/car-1/complete_job", &page, &[]);
     assert!(page.contains("Completed work"), "{page}");
     assert!(page.contains("sealed"), "{page}");
@@ -852,6 +873,75 @@ fn the_desks_drive_a_case_through_forms() {
     assert!(page.contains("Would be refused"), "{page}");
     // Operators have no admin desk.
     assert_eq!(lee.get("/admin").status, 403);
+}
+
+#[test]
+fn the_admin_desk_keeps_the_operator_directory() {
+    let server = Server::start(&[]);
+    let kim = Browser::login(&server, "kim");
+    let page = kim.page("/admin");
+    // `lee` may log in but has no profile yet: the desk says so and offers to register them.
+    assert!(
+        page.contains("may log in; not in the operator directory"),
+        "{page}"
+    );
+    assert!(page.contains("/register_operator\""), "{page}");
+    let csrf = hidden(&page, "csrf");
+    let send = |path: &str, page: &str, extra: &[(&str, &str)]| {
+        let nonce = hidden(page, "nonce");
+        let mut fields = vec![
+            ("csrf", csrf.as_str()),
+            ("nonce", nonce.as_str()),
+            ("back", "queue"),
+        ];
+        fields.extend_from_slice(extra);
+        kim.submit(path, &fields)
+    };
+    let page = send(
+        "/admin/cases/operator%3Aop-lee/register_operator",
+        &page,
+        &[("operator", "op-lee"), ("name", "Lee")],
+    );
+    assert!(
+        page.contains("<code>register_operator</code> applied"),
+        "{page}"
+    );
+    assert!(
+        page.contains("may log in; active in the directory"),
+        "{page}"
+    );
+    let page = send(
+        "/admin/cases/operator%3Aop-lee/suspend_operator",
+        &page,
+        &[("operator", "op-lee"), ("reason", "on leave")],
+    );
+    assert!(
+        page.contains("<code>suspend_operator</code> applied"),
+        "{page}"
+    );
+    assert!(page.contains("on leave"), "{page}");
+    assert!(page.contains("/reinstate_operator"), "{page}");
+    // Through the API, the directory's commands are the admin's: an operator is refused 403.
+    let lee = Client::login(&server, "lee");
+    let r = lee.command(
+        "operator:op-lee",
+        "reinstate_operator",
+        json!({ "operator": "op-lee" }),
+    );
+    assert_refused(&r, 403, "forbidden_role");
+    let page = send(
+        "/admin/cases/operator%3Aop-lee/reinstate_operator",
+        &page,
+        &[("operator", "op-lee")],
+    );
+    assert!(
+        page.contains("<code>reinstate_operator</code> applied"),
+        "{page}"
+    );
+    assert!(
+        page.contains("may log in; active in the directory"),
+        "{page}"
+    );
 }
 
 #[test]

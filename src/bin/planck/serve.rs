@@ -250,7 +250,10 @@ fn open_store(args: &Args) -> Result<Arc<dyn Store>, String> {
     let Some(db) = &args.db else {
         return Err("give --db PATH or --postgres URL".to_string());
     };
-    planck::host::SqliteStore::open(db)
+    // Group commit: a service answers many requests at once, and commands of different cases
+    // that arrive together share one commit (one fsync) instead of queueing for one each; a
+    // lone command commits at once. Same schema, file and behaviour as `SqliteStore`.
+    planck::host::GroupCommitSqliteStore::open(db)
         .map(|s| Arc::new(s) as Arc<dyn Store>)
         .map_err(|err| format!("cannot open the database `{}`: {err}", db.display()))
 }
