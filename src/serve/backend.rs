@@ -4,8 +4,8 @@
 //! handler goes through [`Backend`], which runs it on tokio's blocking pool through a
 //! [`TaskTracker`], so no runtime thread ever blocks and shutdown can wait for every engine
 //! call that started, even one whose client went away: a command either commits or never
-//! starts. Handlers never touch the engine directly; when the store gains indexed queries,
-//! only the methods here change.
+//! starts. Handlers never touch the engine directly. The desk, the queue and lists are the
+//! engine's indexed queries (docs/queries.md); the feed is the store's.
 
 use std::sync::Arc;
 
@@ -13,10 +13,10 @@ use serde::Serialize;
 use tokio_util::task::TaskTracker;
 
 use crate::audit::{StoredEvent, verify_case};
-use crate::engine::{CaseView, Desk, Engine, EngineError, Receipt};
-use crate::host::{Clock, Store, Transport};
+use crate::engine::{CaseView, Desk, Engine, EngineError, QueueItem, Receipt};
+use crate::host::{Clock, FeedEntry, Store, Transport};
 use crate::policy::Principal;
-use crate::serve::query::{self, ListFilter, ListPage};
+use crate::serve::query::{ListFilter, ListPage};
 use crate::spine::{Command, CommandBody, Explanation, ServiceEventState};
 
 /// The engine as `serve` runs it: any store, any transport, any clock.
@@ -99,6 +99,8 @@ pub struct DeskView {
     pub active: Vec<ActiveJob>,
     /// Completed Jobs they owned, where the surface keeps them visible.
     pub completed: Vec<CaseView>,
+    /// Whether a column was cut at the desk's limit.
+    pub truncated: bool,
 }
 
 /// One case in full: its view, its history and whether its chain verifies.
@@ -159,7 +161,7 @@ impl Backend {
     }
 
     /// The governance queue.
-    pub async fn queue(&self) -> Result<Vec<CaseView>, BackendError> {
+    pub async fn queue(&self) -> Result<Vec<QueueItem>, BackendError> {
         Ok(self.run(|e| e.governance_queue()).await??)
     }
 
@@ -168,9 +170,16 @@ impl Backend {
         Ok(self.run(move |e| desk_view(e, &principal)).await??)
     }
 
-    /// The cases matching `filter` (a scan today; an indexed store query later).
+    /// One page of the cases matching `filter`, from the store's index.
     pub async fn list(&self, filter: ListFilter) -> Result<ListPage, BackendError> {
-        Ok(self.run(move |e| query::scan(e, &filter)).await??)
+        Ok(self
+            .run(move |e| e.list(&filter.filter, filter.after.as_ref(), filter.limit))
+            .await??)
+    }
+
+    /// At most `limit` events of the global feed after `after`.
+    pub async fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, BackendError> {
+        Ok(self.run(move |e| e.feed(after, limit)).await??)
     }
 
     /// `Engine::explain` as `principal`.
@@ -205,6 +214,7 @@ fn desk_view(engine: &ServeEngine, principal: &Principal) -> Result<DeskView, En
         queued,
         active,
         completed,
+        truncated,
     } = engine.desk(&principal.id)?;
     let mut jobs = Vec::with_capacity(active.len());
     for view in active {
@@ -215,6 +225,7 @@ fn desk_view(engine: &ServeEngine, principal: &Principal) -> Result<DeskView, En
         queued,
         active: jobs,
         completed,
+        truncated,
     })
 }
 
