@@ -32,16 +32,23 @@
 //! ever), so an append does not number its events. It writes them with `position NULL` and
 //! the id of its transaction (`tx`, `pg_current_xact_id()`). The *sequencer*
 //! ([`PostgresStore::sequence`], run by every [`Store::feed`] call before it reads, and by a
-//! host as often as it likes) numbers committed rows under a transaction-scoped advisory lock:
-//! it gives `max(position) + 1, …` to the rows with `position IS NULL AND tx <
-//! pg_snapshot_xmin(pg_current_snapshot())`, in `(tx, case_id, seq)` order. Every transaction
-//! below the snapshot's `xmin` has finished, and no transaction can later get an id below it,
-//! so no row can ever appear below a numbered one: positions grow without holes, and a reader
-//! that saw position `p` never later finds a new event at or below `p`. Appends take no global
-//! lock; only sequencer runs are serialized. A transaction left open after it wrote (any
-//! transaction with an id, in any database of the cluster) holds `xmin` back, and with it the
-//! feed, until it ends: the feed lags, it never skips. Consequently [`Committed`] on
-//! PostgreSQL carries no positions. Needs PostgreSQL 13 or newer (`xid8`).
+//! host as often as it likes) numbers committed rows in one statement under a
+//! transaction-scoped advisory lock: it gives `max(position) + 1, …` to every row its snapshot
+//! sees with `position IS NULL`, in `(tx, case_id, seq)` order. Steps are serialized by the
+//! lock and each one's snapshot is taken after the previous one committed, so `max(position)`
+//! is always the last position given; a reader sees a step's positions all at once, when it
+//! commits. A row that commits later is numbered by a later step, above every position a
+//! reader can have seen: positions grow without holes, and a reader that saw position `p`
+//! never later finds a new event at or below `p`. Each case's events are numbered in sequence
+//! order (an append to a case starts its transaction only after the case's previous events
+//! committed, so its `tx` is higher). Appends take no global lock; only sequencer steps are
+//! serialized, and a step costs one indexed `UPDATE` of the rows not yet numbered.
+//! Consequently [`Committed`] on PostgreSQL carries no positions. Needs PostgreSQL 13 or newer
+//! (`xid8`).
+//!
+//! (A design that numbers only rows below the snapshot's `xmin` keeps positions in
+//! transaction-id order too, but lets any transaction left open anywhere in the cluster stall
+//! the feed; the promise does not need it, so the sequencer does not wait for `xmin`.)
 //!
 //! **Migration.** A version 1 schema is upgraded when a store connects (under the advisory
 //! lock): every stored event gets a position (per case in sequence order, cases interleaved by
@@ -265,7 +272,7 @@ impl Sql {
                 "WITH base AS (SELECT COALESCE(MAX(position), 0) AS m FROM {s}.planck_events),
                       todo AS (SELECT case_id, seq, ROW_NUMBER() OVER (ORDER BY tx, case_id, seq) AS r
                                  FROM {s}.planck_events
-                                WHERE position IS NULL AND tx < pg_snapshot_xmin(pg_current_snapshot())
+                                WHERE position IS NULL
                                 ORDER BY tx, case_id, seq LIMIT {SEQUENCE_BATCH})
                  UPDATE {s}.planck_events e SET position = base.m + todo.r
                    FROM todo, base WHERE e.case_id = todo.case_id AND e.seq = todo.seq"

@@ -116,6 +116,7 @@ mod engine_tick;
 mod engine_verify;
 mod engine_views;
 mod explore_surfaces;
+mod feed_promise;
 mod fuzz_regressions;
 mod limits_hostile;
 mod postgres_conformance;
