@@ -110,6 +110,7 @@ mod dsl;
 mod engine_common;
 mod engine_conflict;
 mod engine_idempotency;
+mod engine_index;
 mod engine_lifecycle;
 mod engine_outbox;
 mod engine_tick;
