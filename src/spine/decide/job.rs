@@ -16,7 +16,7 @@ use crate::spine::catalog::Catalog;
 use crate::spine::decide::Ctx;
 use crate::spine::gates::rules::run_rules;
 use crate::spine::gates::{job_gate, ok, owner_gate, reject, surface_takes_claims};
-use crate::spine::trace::{Trace, gate};
+use crate::spine::trace::{Trace, check};
 use crate::spine::{CommandKind, Event, Rejection, RejectionCode as Code};
 use crate::surface::Surface;
 use crate::surface::ast::{Ownership, PaymentTiming};
@@ -29,7 +29,7 @@ pub(super) fn create_job<C: Catalog, T: Trace>(
 ) -> Result<Vec<Event>, Rejection> {
     let case = cx.case;
     let state = case.task_state();
-    gate(
+    check(
         cx.trace,
         "task",
         if state == Some(TaskState::Approved) {
@@ -45,7 +45,7 @@ pub(super) fn create_job<C: Catalog, T: Trace>(
         },
         || "the task is approved".into(),
     )?;
-    gate(
+    check(
         cx.trace,
         "assignment",
         if case.assignment.is_some() {
@@ -63,7 +63,7 @@ pub(super) fn create_job<C: Catalog, T: Trace>(
             )
         },
     )?;
-    gate(
+    check(
         cx.trace,
         "job",
         match case.job_state() {
@@ -117,7 +117,7 @@ pub(super) fn complete_job<C: Catalog, T: Trace>(
         &[JobState::Claimed],
         "only a claimed job can be completed",
     )?;
-    gate(
+    check(
         cx.trace,
         "service_event",
         if case.service_event_state() == Some(ServiceEventState::Complete) {
@@ -165,7 +165,7 @@ pub(super) fn eligible_gate<C: Catalog, T: Trace>(
 ) -> Result<(), Rejection> {
     let open = surface.execution().ownership == Ownership::Open;
     let assignee = cx.case.assignee();
-    gate(
+    check(
         cx.trace,
         "eligibility",
         if open || assignee == Some(cx.principal.id.as_str()) {
@@ -199,7 +199,7 @@ pub(super) fn prepaid_gate<T: Trace>(
 ) -> Result<(), Rejection> {
     let prepaid = surface.execution().payment_timing == PaymentTiming::Prepaid;
     let captured = case.settlement.as_ref().map(|s| s.status) == Some(SettlementStatus::Captured);
-    gate(
+    check(
         trace,
         "settlement",
         if !prepaid || captured {
