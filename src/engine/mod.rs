@@ -39,6 +39,7 @@
 
 mod cache;
 mod catalog;
+mod desk;
 mod error;
 mod index;
 mod receipt;
@@ -52,6 +53,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::json;
 
+pub use desk::{ActiveJob, DeskView, MissingEvidence, Move};
 pub use error::EngineError;
 pub use receipt::Receipt;
 pub use subscriber::{CursorStore, FileCursor, MemoryCursor, Subscriber, SubscriberError};
@@ -620,24 +622,29 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     /// `needs_rebuild` while it runs (queries fail rather than answer from a partial index)
     /// and `ready` once every row is written. Commands may run meanwhile: their appends write
     /// their own rows, and a stream that moves on during the rebuild keeps the newer row.
-    /// Returns the number of rows written. Needs the surfaces the cases are pinned to for
-    /// `claim_open`, `completed_visible` and `next_due_at` (see docs/queries.md).
-    pub fn rebuild_index(&self) -> Result<usize, EngineError> {
+    /// The fields that need the pinned surface (`claim_open`, `completed_visible`,
+    /// `next_due_at`) take their "surface unknown" values for cases whose surface is not
+    /// registered; the report names those cases (docs/queries.md).
+    pub fn rebuild_index(&self) -> Result<Rebuilt, EngineError> {
         let span = tracing::info_span!("planck.rebuild_index", rows = tracing::field::Empty);
         let _entered = span.enter();
         self.store.begin_reindex()?;
-        let mut written = 0;
+        let mut report = Rebuilt::default();
         for id in self.store.cases()? {
             let stored = self.store.load(&id)?;
             let version = stored.last().map_or(0, |e| e.seq);
-            let row = self.derived_row(&id, &stored).0;
+            let (row, surface_known) = self.derived_row(&id, &stored);
+            report.streams += 1;
             if self.store.reindex(&id, version, row.as_ref())? && row.is_some() {
-                written += 1;
+                report.rows += 1;
+                if !surface_known {
+                    report.without_surface.push(id);
+                }
             }
         }
         self.store.finish_reindex()?;
-        span.record("rows", written);
-        Ok(written)
+        span.record("rows", report.rows);
+        Ok(report)
     }
 
     /// Rebuild the index when the store says it needs it (a database from before the index);
@@ -912,6 +919,18 @@ fn verify_feed(
         }
     }
     Ok(())
+}
+
+/// What [`Engine::rebuild_index`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Rebuilt {
+    /// Streams read.
+    pub streams: usize,
+    /// Index rows written.
+    pub rows: usize,
+    /// Cases whose pinned surface is not registered: their rows hold the "surface unknown"
+    /// values (no claim open to anyone, completed work visible, no escalation due).
+    pub without_surface: Vec<String>,
 }
 
 /// The fingerprint an idempotency key is bound to: SHA-256 over the canonical JSON of the

@@ -13,11 +13,12 @@ use serde::Serialize;
 use tokio_util::task::TaskTracker;
 
 use crate::audit::{StoredEvent, verify_case};
-use crate::engine::{CaseView, Desk, Engine, EngineError, QueueItem, Receipt};
+pub use crate::engine::{ActiveJob, DeskView, MissingEvidence, Move};
+use crate::engine::{CaseView, Engine, EngineError, QueueItem, Receipt};
 use crate::host::{Clock, FeedEntry, Store, Transport};
 use crate::policy::Principal;
 use crate::serve::query::{ListFilter, ListPage};
-use crate::spine::{Command, CommandBody, Explanation, ServiceEventState};
+use crate::spine::{Command, Explanation};
 
 /// The engine as `serve` runs it: any store, any transport, any clock.
 pub type ServeEngine = Engine<Arc<dyn Store>, Arc<dyn Transport>, Arc<dyn Clock>>;
@@ -46,61 +47,6 @@ impl std::fmt::Debug for Backend {
             .field("in_flight", &self.tasks.len())
             .finish_non_exhaustive()
     }
-}
-
-/// A move an operator could make from the current phase, with the engine's verdict now.
-#[derive(Clone, Debug, Serialize)]
-pub struct Move {
-    /// The command that makes it: `advance`, or `complete_service_event` into the last phase.
-    pub command: &'static str,
-    /// The target phase id.
-    pub to: String,
-    /// Its label.
-    pub label: String,
-    /// Whether the engine would apply it now.
-    pub allowed: bool,
-    /// Why not, when refused.
-    pub refused: Option<String>,
-}
-
-/// An active Job on the desk, with what can be done next.
-#[derive(Clone, Debug, Serialize)]
-pub struct ActiveJob {
-    /// The case.
-    #[serde(flatten)]
-    pub view: CaseView,
-    /// The moves from the current phase, each with its verdict.
-    pub moves: Vec<Move>,
-    /// Required evidence categories still short of items, with how many more each needs.
-    pub missing_evidence: Vec<MissingEvidence>,
-    /// Every declared evidence category (for the attach form).
-    pub categories: Vec<String>,
-}
-
-/// A required category short of items.
-#[derive(Clone, Debug, Serialize)]
-pub struct MissingEvidence {
-    /// The category.
-    pub category: String,
-    /// Items held.
-    pub have: u32,
-    /// Items needed.
-    pub need: u32,
-}
-
-/// An operator's desk with the moves allowed now.
-#[derive(Clone, Debug, Serialize)]
-pub struct DeskView {
-    /// The operator (the session's principal).
-    pub operator: String,
-    /// Queued Jobs they may claim.
-    pub queued: Vec<CaseView>,
-    /// Jobs they own, with moves and missing evidence.
-    pub active: Vec<ActiveJob>,
-    /// Completed Jobs they owned, where the surface keeps them visible.
-    pub completed: Vec<CaseView>,
-    /// Whether a column was cut at the desk's limit.
-    pub truncated: bool,
 }
 
 /// One case in full: its view, its history and whether its chain verifies.
@@ -167,7 +113,7 @@ impl Backend {
 
     /// `principal`'s desk, with the moves allowed now judged as `principal`.
     pub async fn desk(&self, principal: Principal) -> Result<DeskView, BackendError> {
-        Ok(self.run(move |e| desk_view(e, &principal)).await??)
+        Ok(self.run(move |e| e.desk_with_moves(&principal)).await??)
     }
 
     /// One page of the cases matching `filter`, from the store's index.
@@ -206,101 +152,4 @@ fn case_detail(engine: &ServeEngine, id: &str) -> Result<Option<CaseDetail>, Eng
         history,
         verify_failure,
     }))
-}
-
-fn desk_view(engine: &ServeEngine, principal: &Principal) -> Result<DeskView, EngineError> {
-    let Desk {
-        operator,
-        queued,
-        active,
-        completed,
-        truncated,
-    } = engine.desk(&principal.id)?;
-    let mut jobs = Vec::with_capacity(active.len());
-    for view in active {
-        jobs.push(active_job(engine, principal, view)?);
-    }
-    Ok(DeskView {
-        operator,
-        queued,
-        active: jobs,
-        completed,
-        truncated,
-    })
-}
-
-/// The moves from the case's current phase, each judged by `explain` as `principal`, and the
-/// required evidence still missing.
-fn active_job(
-    engine: &ServeEngine,
-    principal: &Principal,
-    view: CaseView,
-) -> Result<ActiveJob, EngineError> {
-    let Some(case) = engine.case(&view.case)? else {
-        return Ok(ActiveJob {
-            view,
-            moves: Vec::new(),
-            missing_evidence: Vec::new(),
-            categories: Vec::new(),
-        });
-    };
-    let Some(surface) = engine.surface_of(&case) else {
-        return Ok(ActiveJob {
-            view,
-            moves: Vec::new(),
-            missing_evidence: Vec::new(),
-            categories: Vec::new(),
-        });
-    };
-    let mut moves = Vec::new();
-    let open = view.service_event == Some(ServiceEventState::Open);
-    if let (true, Some(current)) = (
-        open,
-        view.phase.as_ref().and_then(|p| surface.phase_id(&p.id)),
-    ) {
-        for transition in surface.transitions_from(current) {
-            let to = surface.phase_name(transition.to).to_string();
-            let label = surface
-                .phase(transition.to)
-                .map_or_else(|| to.clone(), |p| p.label.clone());
-            let (command, body) = if transition.to == surface.last_phase() {
-                (
-                    "complete_service_event",
-                    CommandBody::CompleteServiceEvent { outcome: None },
-                )
-            } else {
-                ("advance", CommandBody::Advance { to: to.clone() })
-            };
-            let verdict = engine.explain(principal, &Command::new(view.case.clone(), body))?;
-            moves.push(Move {
-                command,
-                to,
-                label,
-                allowed: verdict.accepted(),
-                refused: verdict.rejection.map(|r| r.message),
-            });
-        }
-    }
-    let contract = surface.evidence();
-    let missing_evidence = if open {
-        contract
-            .required()
-            .filter_map(|(_, category)| {
-                let have = view.evidence.get(category).copied().unwrap_or(0);
-                (have < contract.min_per_category).then(|| MissingEvidence {
-                    category: category.to_string(),
-                    have,
-                    need: contract.min_per_category,
-                })
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    Ok(ActiveJob {
-        categories: contract.categories.clone(),
-        view,
-        moves,
-        missing_evidence,
-    })
 }

@@ -278,7 +278,7 @@ fn verify_names_a_row_that_disagrees_and_a_rebuild_repairs_it() {
     assert!(w1.message().contains("owner") && !w1.message().contains("next_due_at"));
 
     store.tamper_index("ghost", |row| *row = None);
-    assert_eq!(engine.rebuild_index().unwrap(), 3);
+    assert_eq!(engine.rebuild_index().unwrap().rows, 3);
     assert_verifies(&engine);
     assert_eq!(engine.store().index_state().unwrap(), IndexState::Ready);
 }
@@ -476,7 +476,7 @@ fn a_version_1_sqlite_database_is_upgraded_and_needs_a_rebuild() {
     // New appends keep numbering after the old events.
     ok(&engine, &admin(), cmd("ev-2", "approve_task", Value::Null));
     assert_eq!(engine.feed(7, 10).unwrap()[0].event.event_id, "ev-2:2");
-    assert_eq!(engine.rebuild_index().unwrap(), 2);
+    assert_eq!(engine.rebuild_index().unwrap().rows, 2);
     assert_verifies(&engine);
     assert_eq!(engine.desk("op-lee").unwrap().active[0].case, "ev-1");
     // Opening it again changes nothing.
@@ -534,7 +534,7 @@ fn a_version_1_postgres_schema_is_upgraded_and_needs_a_rebuild() {
     );
     ok(&engine, &admin(), cmd("ev-2", "approve_task", Value::Null));
     assert_eq!(engine.feed(5, 10).unwrap()[0].event.event_id, "ev-2:2");
-    assert_eq!(engine.rebuild_index().unwrap(), 2);
+    assert_eq!(engine.rebuild_index().unwrap().rows, 2);
     assert_verifies(&engine);
     assert_eq!(
         engine.governance_queue().unwrap()[0].need,
