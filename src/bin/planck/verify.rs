@@ -23,7 +23,8 @@ Examples:
   planck verify --db planck.db
       ok    ev-1
       verified 1 case, 15 events: every case holds
-      index: 1 row agrees with the events; feed: positions 1 to 15, none missing
+      index: 1 row checked against the events (without surfaces: ...)
+      feed: positions 1 to 15 checked
   planck verify --db planck.db --surfaces surfaces/   the index's surface fields too
   planck verify --db planck.db --format json | jq .failures
 
