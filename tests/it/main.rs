@@ -122,6 +122,7 @@ mod fuzz_regressions;
 mod limits_hostile;
 mod postgres_conformance;
 mod postgres_races;
+mod queries_cli;
 mod reliability_crash;
 mod reliability_races;
 mod reliability_support;

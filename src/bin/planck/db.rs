@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::ValueEnum;
-use planck::engine::{CaseView, Engine};
+use planck::engine::{CaseView, Engine, EngineError};
 use planck::host::{ManualClock, NullTransport, SqliteStore, StoreError};
 use planck::surface::registry::Registry;
 
@@ -72,14 +72,8 @@ pub fn engine(db: &Path, paths: &[PathBuf], strict: bool, now: i64) -> Result<Db
 }
 
 /// Print why reading `db` failed; the exit code for it.
-pub fn failed(db: &Path, err: &(dyn std::error::Error + 'static)) -> u8 {
-    let not_ready = std::iter::successors(Some(err), |e| e.source()).any(|e| {
-        matches!(
-            e.downcast_ref::<StoreError>(),
-            Some(StoreError::IndexNotReady)
-        )
-    });
-    if not_ready {
+pub fn failed(db: &Path, err: &EngineError) -> u8 {
+    if matches!(err, EngineError::Store(StoreError::IndexNotReady)) {
         eprintln!(
             "error: the index of `{}` needs a rebuild (a database from an older planck): run `planck reindex --db {} --surfaces DIR`",
             db.display(),
