@@ -20,7 +20,7 @@ pub fn to_canonical_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, se
 /// Append the canonical JSON of `value` to `out`.
 ///
 /// Most values are written straight from their `Serialize` impl by a sorting writer
-/// ([`canonical_writer`](super::canonical_writer)); whatever that writer is not sure to write
+/// (`audit::canonical_writer`); whatever that writer is not sure to write
 /// exactly like [`reference_canonical_json`] (non-string map keys, `f32`, 128-bit integers,
 /// byte strings, repeated keys, a serialization error) is written by the reference path
 /// instead, so the bytes are always the reference bytes.

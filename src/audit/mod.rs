@@ -12,4 +12,4 @@ pub mod verify;
 
 pub use canonical::{digest_of, sha256_hex, to_canonical_json};
 pub use envelope::{Envelope, EnvelopeError, GENESIS_DIGEST, StoredEvent, StoredSignal};
-pub use verify::{VerifyCode, VerifyError, VerifyReport, verify_case};
+pub use verify::{VerifyCode, VerifyError, VerifyReport, verify_case, verify_operator};

@@ -7,24 +7,32 @@
 //! the pinned surface is not registered; [`compare`] checks them only when it was.
 
 use crate::host::index::is_operator_stream;
-use crate::host::{CaseIndex, IndexRow, QueueNeed};
+use crate::host::{CaseIndex, IndexRow, OperatorIndex, QueueNeed};
+use crate::spine::operator::OperatorProfile;
 use crate::spine::{self, Case, JobState, Millis, TaskState};
 use crate::surface::Surface;
 use crate::surface::ast::Ownership;
 
 /// The index row of the stream `stream`, folded as `case`, whose last event was decided at
-/// `last_activity`; `surface` is the pinned surface when registered. `None` for a stream that
-/// holds no request, and for operator streams.
+/// `last_activity`; `surface` is the pinned surface when registered, `profile` the operator's
+/// profile when `stream` is an operator's stream (`operator:<id>`). `None` for a case stream
+/// that holds no request and for an operator stream without a profile.
 pub(crate) fn row_for(
     stream: &str,
     case: &Case,
+    profile: Option<&OperatorProfile>,
     surface: Option<&Surface>,
     last_activity: Millis,
 ) -> Option<IndexRow> {
     if is_operator_stream(stream) {
-        // Governance (issue 11) folds operator streams into profiles; their row
-        // (`IndexRow::Operator`: id, status, surfaces) is computed here once it lands.
-        return None;
+        return profile.map(|p| {
+            IndexRow::Operator(OperatorIndex {
+                operator: p.id.clone(),
+                version: case.version,
+                status: p.status.as_str().to_string(),
+                surfaces: p.surfaces.clone(),
+            })
+        });
     }
     case_row(case, surface, last_activity).map(IndexRow::Case)
 }
@@ -44,8 +52,8 @@ pub(crate) fn case_row(
         Some(JobState::Queued) => case.clock.as_ref().map(|c| c.phase.clone()),
         _ => None,
     });
-    // Governance (issue 11) adds `case.pending_approval`: fill this from it when it lands.
-    let pending_approval: Option<String> = None;
+    // The phase a move waiting for approval goes to.
+    let pending_approval = case.pending_approval.as_ref().map(|p| p.to.clone());
     let queue = if pending_approval.is_some() {
         Some(QueueNeed::Approval)
     } else {

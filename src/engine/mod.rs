@@ -61,14 +61,17 @@ pub use view::{CaseView, Desk, ListPage, Listed, PhaseView, QueueItem};
 
 use crate::audit::{
     Envelope, GENESIS_DIGEST, StoredEvent, StoredSignal, VerifyCode, VerifyError, VerifyReport,
-    digest_of, verify_case,
+    digest_of, verify_case, verify_operator,
 };
 use crate::host::{
     Append, CaseFilter, CaseIndex, Clock, FeedEntry, IdempotencyRecord, IndexRow, IndexState,
-    ListCursor, OperatorIndex, Store, StoreError, Transport,
+    ListCursor, Store, StoreError, Transport,
 };
 use crate::policy::{Principal, Role};
-use crate::spine::{self, Case, Command, Event, Explanation, Rejection, RejectionCode, SurfacePin};
+use crate::spine::operator::{self, OperatorProfile};
+use crate::spine::{
+    self, Case, Command, Event, Explanation, Rejection, RejectionCode, SurfacePin, WithProfiles,
+};
 use crate::surface::Surface;
 use crate::surface::registry::Registry;
 
@@ -226,9 +229,10 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             attempts += 1;
             stats.attempts = attempts;
             let mut snapshot = stats.time(|| self.snapshot(case_id))?;
+            let catalog = stats.time(|| self.catalog_for(&snapshot, principal, command))?;
             let case = &snapshot.case;
             let now = self.clock.now();
-            let events = match spine::decide(case, &*self.registry, principal, command, now) {
+            let events = match spine::decide(case, &catalog, principal, command, now) {
                 Ok(events) => events,
                 Err(rejection) => {
                     self.cases.put(snapshot);
@@ -288,13 +292,21 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             // conflict the snapshot is dropped, as the store no longer continues it.
             let extended = snapshot.extend(receipt.events());
             let row = if extended {
-                index::row_for(case_id, &snapshot.case, surface, now)
+                index::row_for(
+                    case_id,
+                    &snapshot.case,
+                    snapshot.profile.as_ref(),
+                    surface,
+                    now,
+                )
             } else {
                 let mut after = snapshot.case.clone();
+                let mut profile = snapshot.profile.clone();
                 for event in receipt.events() {
                     spine::apply(&mut after, &event.payload);
+                    let _ = operator::apply_profile(&mut profile, &event.payload);
                 }
-                index::row_for(case_id, &after, surface, now)
+                index::row_for(case_id, &after, profile.as_ref(), surface, now)
             };
             let append = Append::new(case_id, version, receipt.events())
                 .with_idempotency(record.as_ref())
@@ -424,7 +436,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             for event in &sealed {
                 spine::apply(&mut case, &event.payload);
             }
-            let row = index::row_for(case_id, &case, Some(surface), now);
+            let row = index::row_for(case_id, &case, None, Some(surface), now);
             let version = stored.last().map_or(0, |e| e.seq);
             let append = Append::new(case_id, version, &sealed)
                 .with_outbox(&outbox)
@@ -607,11 +619,6 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         Ok(ListPage { cases, next })
     }
 
-    /// Every operator's index row, by id.
-    pub fn operators(&self) -> Result<Vec<OperatorIndex>, EngineError> {
-        Ok(self.store.operators()?)
-    }
-
     /// At most `limit` events of the global feed after position `after`, in commit order
     /// (docs/queries.md; [`Subscriber`] polls it with a stored cursor).
     pub fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, EngineError> {
@@ -664,7 +671,13 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         let surface = self.surface_of(&case);
         let last = stored.last().map_or(0, |e| e.ts_ms);
         (
-            index::row_for(stream, &case, surface, last),
+            index::row_for(
+                stream,
+                &case,
+                operator::replay_profile(stored.iter().map(|e| &e.payload)).as_ref(),
+                surface,
+                last,
+            ),
             surface.is_some(),
         )
     }
@@ -681,14 +694,38 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         command: &Command,
     ) -> Result<Explanation, EngineError> {
         let stored = self.store.load(&command.case)?;
-        let case = fold(&command.case, &stored);
+        let mut snapshot = cache::Snapshot::empty(&command.case);
+        if !snapshot.extend(&stored) {
+            snapshot.case = fold(&command.case, &stored);
+        }
+        let catalog = self.catalog_for(&snapshot, principal, command)?;
         Ok(spine::explain(
-            &case,
-            &*self.registry,
+            &snapshot.case,
+            &catalog,
             principal,
             command,
             self.clock.now(),
         ))
+    }
+
+    /// The profile of `operator`, folded from their stream; `None` when they were never
+    /// registered.
+    pub fn operator(&self, operator: &str) -> Result<Option<OperatorProfile>, EngineError> {
+        let stream = operator::stream_id(operator);
+        let snapshot = self.snapshot(&stream)?;
+        let profile = snapshot.profile.clone();
+        self.cases.put(snapshot);
+        Ok(profile)
+    }
+
+    /// Every registered operator's profile, by id. The operators come from the store's index
+    /// (docs/queries.md); only their streams are read.
+    pub fn operators(&self) -> Result<Vec<OperatorProfile>, EngineError> {
+        let mut profiles = Vec::new();
+        for row in self.store.operators()? {
+            profiles.extend(self.operator(&row.operator)?);
+        }
+        Ok(profiles)
     }
 
     /// Re-derive every case from its events and check every digest, link and seal; check
@@ -706,8 +743,9 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     }
 }
 
-/// Verify every case of `store` (no surfaces needed): what `planck verify` runs without
-/// `--surfaces`. Cases whose rows cannot be decoded are reported as
+/// Verify every stream of `store` (no surfaces needed): what `planck verify` runs without
+/// `--surfaces`. Each case and each operator stream is re-derived from its events, with every
+/// digest and link checked. Streams whose rows cannot be decoded are reported as
 /// [`VerifyCode::Unreadable`]; other store failures are errors. Index rows are checked in
 /// every field that does not need the surface; the feed in full.
 pub fn verify_store(store: &impl Store) -> Result<VerifyReport, StoreError> {
@@ -729,7 +767,12 @@ pub fn verify_with(
     let mut lengths: HashMap<String, u64> = HashMap::with_capacity(ids.len());
     let mut failed: HashSet<String> = HashSet::new();
     for id in &ids {
-        report.cases += 1;
+        let operator = operator::is_operator_stream(id);
+        if operator {
+            report.operators += 1;
+        } else {
+            report.cases += 1;
+        }
         let events = match store.load(id) {
             Ok(events) => events,
             Err(err @ StoreError::Corrupt { .. }) => {
@@ -747,7 +790,12 @@ pub fn verify_with(
         };
         report.events += events.len();
         lengths.insert(id.clone(), events.last().map_or(0, |e| e.seq));
-        let case = match verify_case(id, &events) {
+        let verified = if operator {
+            verify_operator(id, &events).map(|_| fold(id, &events))
+        } else {
+            verify_case(id, &events)
+        };
+        let case = match verified {
             Ok(case) => case,
             Err(failure) => {
                 failed.insert(id.clone());
@@ -764,7 +812,10 @@ pub fn verify_with(
                 .and_then(|req| catalog::pinned(r, &req.surface))
         });
         let last = events.last().map_or(0, |e| e.ts_ms);
-        let derived = index::row_for(id, &case, surface, last);
+        let profile = operator
+            .then(|| operator::replay_profile(events.iter().map(|e| &e.payload)))
+            .flatten();
+        let derived = index::row_for(id, &case, profile.as_ref(), surface, last);
         let stored = store.index_row(id)?;
         report.index_rows += usize::from(stored.is_some());
         let problem = match (&stored, &derived) {
@@ -1004,6 +1055,31 @@ fn replay_key(first: &IdempotencyRecord, fingerprint: &str) -> Result<Receipt, E
 }
 
 impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
+    /// What `decide` may look up for `command` on the stream `snapshot` holds: the surfaces,
+    /// and the operator profiles [`operator::profiles_to_load`] names, each as its stream
+    /// holds it now (the directory command's own stream as in `snapshot`). A profile read and
+    /// the append that follows are not one transaction: a suspension applies to the commands
+    /// decided after it commits.
+    fn catalog_for<'r>(
+        &'r self,
+        snapshot: &cache::Snapshot,
+        principal: &Principal,
+        command: &Command,
+    ) -> Result<WithProfiles<&'r Registry>, EngineError> {
+        let mut catalog = WithProfiles::new(&*self.registry);
+        for id in operator::profiles_to_load(&snapshot.case, &catalog, principal, command) {
+            let profile = if operator::stream_id(&id) == snapshot.case.id {
+                snapshot.profile.clone()
+            } else {
+                self.operator(&id)?
+            };
+            if let Some(profile) = profile {
+                catalog.profiles.insert(id, profile);
+            }
+        }
+        Ok(catalog)
+    }
+
     /// The case as stored now: its cached snapshot with the events appended since folded in,
     /// or (no snapshot, or one the store no longer continues) folded from every stored event.
     fn snapshot(&self, case_id: &str) -> Result<cache::Snapshot, EngineError> {
@@ -1021,6 +1097,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         // Not a contiguous history: judge it as folded, as ever (the append will tell).
         Ok(cache::Snapshot {
             case: fold(case_id, &stored),
+            profile: operator::replay_profile(stored.iter().map(|e| &e.payload)),
             version: stored.last().map_or(0, |e| e.seq),
             last_digest: stored
                 .last()
@@ -1033,8 +1110,12 @@ fn fold(id: &str, stored: &[StoredEvent]) -> Case {
     spine::replay(id, stored.iter().map(|e| &e.payload))
 }
 
-/// The surface the events are judged under: the case's pin, or the one a submission sets.
+/// The surface the events are judged under: the case's pin, or the one a submission sets; an
+/// operator stream belongs to no surface ([`SurfacePin::unpinned`]).
 fn pin_of<'a>(case: &'a Case, events: &[Event]) -> Option<Cow<'a, SurfacePin>> {
+    if operator::is_operator_stream(&case.id) {
+        return Some(Cow::Owned(SurfacePin::unpinned()));
+    }
     case.request
         .as_ref()
         .map(|r| Cow::Borrowed(&r.surface))

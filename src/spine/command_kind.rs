@@ -36,11 +36,27 @@ pub enum CommandKind {
     CancelJob,
     /// `record_settlement`: writes economic state.
     RecordSettlement,
+    /// `register_operator`: creates an operator's profile, `active`.
+    RegisterOperator,
+    /// `update_operator`: changes an operator's surface binding or attributes.
+    UpdateOperator,
+    /// `suspend_operator`: an operator's profile → `suspended`.
+    SuspendOperator,
+    /// `reinstate_operator`: an operator's profile → `active`.
+    ReinstateOperator,
+    /// `reassign_job`: hands a claimed Job and its open ServiceEvent to another operator.
+    ReassignJob,
+    /// `release_job`: a claimed Job with no work done goes back to `queued`.
+    ReleaseJob,
+    /// `approve_transition`: performs the pending move.
+    ApproveTransition,
+    /// `reject_transition`: drops the pending move.
+    RejectTransition,
 }
 
 impl CommandKind {
     /// Every command, in the order `docs/commands.md` lists them.
-    pub const ALL: [CommandKind; 14] = [
+    pub const ALL: [CommandKind; 22] = [
         CommandKind::SubmitRequest,
         CommandKind::ApproveTask,
         CommandKind::RejectTask,
@@ -55,6 +71,14 @@ impl CommandKind {
         CommandKind::CompleteJob,
         CommandKind::CancelJob,
         CommandKind::RecordSettlement,
+        CommandKind::RegisterOperator,
+        CommandKind::UpdateOperator,
+        CommandKind::SuspendOperator,
+        CommandKind::ReinstateOperator,
+        CommandKind::ReassignJob,
+        CommandKind::ReleaseJob,
+        CommandKind::ApproveTransition,
+        CommandKind::RejectTransition,
     ];
 
     /// The command's name as written in scenarios, rules and JSON.
@@ -74,7 +98,28 @@ impl CommandKind {
             CommandKind::CompleteJob => "complete_job",
             CommandKind::CancelJob => "cancel_job",
             CommandKind::RecordSettlement => "record_settlement",
+            CommandKind::RegisterOperator => "register_operator",
+            CommandKind::UpdateOperator => "update_operator",
+            CommandKind::SuspendOperator => "suspend_operator",
+            CommandKind::ReinstateOperator => "reinstate_operator",
+            CommandKind::ReassignJob => "reassign_job",
+            CommandKind::ReleaseJob => "release_job",
+            CommandKind::ApproveTransition => "approve_transition",
+            CommandKind::RejectTransition => "reject_transition",
         }
+    }
+
+    /// Whether the command addresses an operator's profile (the operator directory) rather
+    /// than a case: `register_operator`, `update_operator`, `suspend_operator`,
+    /// `reinstate_operator`.
+    pub fn addresses_operator(self) -> bool {
+        matches!(
+            self,
+            CommandKind::RegisterOperator
+                | CommandKind::UpdateOperator
+                | CommandKind::SuspendOperator
+                | CommandKind::ReinstateOperator
+        )
     }
 
     /// Parse a command name; `None` when it is not one of [`CommandKind::ALL`].

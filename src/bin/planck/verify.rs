@@ -1,10 +1,10 @@
-//! `planck verify --db PATH [--surfaces PATH]… [--format text|json]`: re-derive every case of a
-//! SQLite database from its events and check every digest, link and Record seal; every index
-//! row against the events; and the feed's positions.
+//! `planck verify --db PATH [--surfaces PATH]… [--format text|json]`: re-derive every case
+//! (and every operator stream) of a SQLite database from its events and check every digest,
+//! link and Record seal; every index row against the events; and the feed's positions.
 //!
 //! Verification needs no surfaces: it checks the stored history against itself. With
-//! `--surfaces`, the index fields that need the pinned surface are checked too. Each case is
-//! reported as holding or with the first failure found, naming the case and the event.
+//! `--surfaces`, the index fields that need the pinned surface are checked too. Each stream is
+//! reported as holding or with the first failure found, naming the stream and the event.
 
 use std::path::PathBuf;
 
@@ -50,8 +50,8 @@ pub struct Args {
 pub enum VerifyFormat {
     /// One line per case, then a summary
     Text,
-    /// One JSON object: `ok`, `cases`, `events`, `held` (case ids), `failures`, `index_rows`,
-    /// `positions` and `index_needs_rebuild`
+    /// One JSON object: `ok`, `cases`, `operators`, `events`, `held` (stream ids), `failures`,
+    /// `index_rows`, `positions` and `index_needs_rebuild`
     Json,
 }
 
@@ -90,6 +90,7 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
             let body = json!({
                 "ok": report.ok(),
                 "cases": report.cases,
+                "operators": report.operators,
                 "events": report.events,
                 "held": held,
                 "failures": report.failures,
@@ -108,20 +109,30 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
                     Some(failure) => text.push_str(&format!("FAIL  {case}  {failure}\n")),
                 }
             }
+            let plural = |n: usize| if n == 1 { "" } else { "s" };
+            let operators = match report.operators {
+                0 => String::new(),
+                n => format!(" and {n} operator stream{}", plural(n)),
+            };
             let what = format!(
-                "verified {} case{}, {} event{}",
+                "verified {} case{}{operators}, {} event{}",
                 report.cases,
-                if report.cases == 1 { "" } else { "s" },
+                plural(report.cases),
                 report.events,
-                if report.events == 1 { "" } else { "s" }
+                plural(report.events)
             );
+            let every = if report.operators == 0 {
+                "every case holds"
+            } else {
+                "every stream holds"
+            };
             if report.failures.is_empty() {
-                text.push_str(&format!("{what}: every case holds\n"));
+                text.push_str(&format!("{what}: {every}\n"));
             } else {
                 text.push_str(&format!(
                     "{what}: {} of {} do not hold\n",
                     report.failures.len(),
-                    report.cases
+                    report.cases + report.operators
                 ));
             }
             if report.index_needs_rebuild {
