@@ -630,7 +630,7 @@ pub fn operator_streams<S: Store>(store: &S) -> Result<(), String> {
         "append",
         store.append(
             &Append::new(&stream, 0, &registered)
-                .with_idempotency(Some(&record("conformance-op-register", &stream))),
+                .with_idempotency(&record("conformance-op-register", &stream)),
         ),
     )?;
     let suspended = seal(
