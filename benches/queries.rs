@@ -75,10 +75,8 @@ fn options() -> SqliteOptions {
 
 /// The escalating twin of event-coordination: a Job waiting in `queued` for an hour escalates.
 fn escalating_text() -> String {
-    let text = support::shipped_text("event-coordination.toml").replace(
-        "slug = \"event-coordination\"",
-        "slug = \"ec-escalating\"",
-    );
+    let text = support::shipped_text("event-coordination.toml")
+        .replace("slug = \"event-coordination\"", "slug = \"ec-escalating\"");
     format!(
         "{text}\n[[escalation]]\nphase = \"queued\"\nafter = \"1h\"\nsignal = \"claim_overdue\"\n"
     )
@@ -297,7 +295,11 @@ fn append(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("queries/append");
     for with_index in [false, true] {
-        let name = if with_index { "with_index" } else { "without_index" };
+        let name = if with_index {
+            "with_index"
+        } else {
+            "without_index"
+        };
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let prepared: Vec<_> = (0..iters).map(|_| fresh()).collect();
