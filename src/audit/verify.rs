@@ -56,6 +56,17 @@ pub enum VerifyCode {
     SealMismatch,
     /// A `record` signal does not carry the digest of the sealed Record.
     SignalMismatch,
+    /// The case's index row disagrees with what its events imply (or the index has a row for
+    /// a case without events).
+    IndexMismatch,
+    /// The case has no index row.
+    IndexMissing,
+    /// The feed's positions skip a number: an event was removed.
+    FeedGap,
+    /// The feed holds a case's events out of sequence order, or one twice.
+    FeedOrder,
+    /// A stored event is not in the feed.
+    FeedMissing,
     /// An operator directory event in a case stream, or a case's event in an operator stream.
     ForeignEvent,
     /// An operator event that does not follow from the profile before it (suspending a
@@ -80,6 +91,11 @@ impl VerifyCode {
             VerifyCode::SurfaceMismatch => "surface_mismatch",
             VerifyCode::SealMismatch => "seal_mismatch",
             VerifyCode::SignalMismatch => "signal_mismatch",
+            VerifyCode::IndexMismatch => "index_mismatch",
+            VerifyCode::IndexMissing => "index_missing",
+            VerifyCode::FeedGap => "feed_gap",
+            VerifyCode::FeedOrder => "feed_order",
+            VerifyCode::FeedMissing => "feed_missing",
             VerifyCode::ForeignEvent => "foreign_event",
             VerifyCode::StateMismatch => "state_mismatch",
         }
@@ -123,6 +139,9 @@ impl miette::Diagnostic for VerifyError {
                 "the case was written by a newer planck; verify it with that version"
             }
             VerifyCode::Unreadable => "the rows no longer decode: the store was edited or damaged",
+            VerifyCode::IndexMismatch | VerifyCode::IndexMissing => {
+                "the index is derived from the events: rebuild it with `planck reindex --db PATH --surfaces DIR`"
+            }
             _ => {
                 "the history was changed after it was written: restore the case from a backup and find out who edited the store"
             }
@@ -448,13 +467,21 @@ pub struct VerifyReport {
     pub operators: usize,
     /// Events checked (in cases that could be read).
     pub events: usize,
-    /// One failure per case that did not hold.
+    /// One failure per case that did not hold (its history, its index row or its place in
+    /// the feed).
     pub failures: Vec<VerifyError>,
+    /// Index rows checked against the events.
+    pub index_rows: usize,
+    /// Positions of the global feed checked.
+    pub positions: u64,
+    /// The store's index needs a rebuild (a database from before the index): its rows were
+    /// not checked, and queries fail until `planck reindex` runs.
+    pub index_needs_rebuild: bool,
 }
 
 impl VerifyReport {
-    /// Whether every case held.
+    /// Whether every case held and the index can answer.
     pub fn ok(&self) -> bool {
-        self.failures.is_empty()
+        self.failures.is_empty() && !self.index_needs_rebuild
     }
 }

@@ -4,8 +4,11 @@
 //! events, fold them, `decide` at the clock's `now`, wrap the events in their canonical
 //! envelopes, and append them (with the idempotency record and the outbox rows for any
 //! signals) at the expected version, in one atomic [`Store::append`]. Only after that append
-//! committed are the new signals handed to the [`Transport`]. Everything else here is reads:
-//! views, the governance queue, an operator's desk, history, `explain` and `verify`.
+//! committed are the new signals handed to the [`Transport`]. The same append carries the
+//! case's index row as the new events leave it (`index.rs`, docs/queries.md), so the store's
+//! indexed queries always agree with the events. Everything else here is reads: views, the
+//! governance queue, an operator's desk, lists, the feed, history, `explain` and `verify`
+//! (which also checks the index rows and the feed's positions).
 //!
 //! The engine owns no rule of the spine (those live in [`crate::spine`]) and no storage format
 //! (that is the store's). It never mutates a stored event, never publishes a signal whose
@@ -36,28 +39,37 @@
 
 mod cache;
 mod catalog;
+mod desk;
 mod error;
+mod index;
 mod receipt;
+mod subscriber;
 mod view;
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::json;
 
+pub(crate) use desk::active_job;
+pub use desk::{ActiveJob, DeskView, MissingEvidence, Move};
 pub use error::EngineError;
 pub use receipt::Receipt;
-pub use view::{CaseView, Desk, PhaseView};
+pub use subscriber::{CursorStore, FileCursor, MemoryCursor, Subscriber, SubscriberError};
+pub use view::{CaseView, Desk, ListPage, Listed, PhaseView, QueueItem};
 
 use crate::audit::{
     Envelope, GENESIS_DIGEST, StoredEvent, StoredSignal, VerifyCode, VerifyError, VerifyReport,
     digest_of, verify_case, verify_operator,
 };
-use crate::host::{Append, Clock, IdempotencyRecord, Store, StoreError, Transport};
+use crate::host::{
+    Append, CaseFilter, CaseIndex, Clock, FeedEntry, IdempotencyRecord, IndexRow, IndexState,
+    ListCursor, Store, StoreError, Transport,
+};
 use crate::policy::{Principal, Role};
-use crate::spine::operator::{self, OperatorProfile, StreamId};
+use crate::spine::operator::{self, OperatorProfile};
 use crate::spine::{
     self, Case, Command, Event, Explanation, Rejection, RejectionCode, SurfacePin, WithProfiles,
 };
@@ -74,6 +86,21 @@ pub const DELIVERY_BATCH: usize = 64;
 /// The id of the principal recorded as the actor of escalations raised by [`Engine::tick`]
 /// (with the `system` role).
 pub const TICK_ACTOR_ID: &str = "planck";
+
+/// Most cases per column of [`Engine::desk`] (a cut column sets [`Desk::truncated`]).
+pub const DESK_LIMIT: usize = 100;
+
+/// Most cases [`Engine::governance_queue`] returns, oldest first.
+pub const QUEUE_LIMIT: usize = 500;
+
+/// Most cases one page of [`Engine::list`] holds.
+pub const MAX_LIST_LIMIT: usize = 500;
+
+/// How many due cases [`Engine::tick`] reads from the index at a time.
+pub const TICK_BATCH: usize = 256;
+
+/// How many events `verify` reads from the feed at a time.
+const VERIFY_FEED_BATCH: usize = 1_000;
 
 /// The engine over a host's store, transport and clock.
 #[derive(Debug)]
@@ -224,6 +251,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             let pin = pin_of(case, &events).ok_or_else(|| EngineError::Unpinned {
                 case: case_id.to_string(),
             })?;
+            let surface = catalog::pinned(&self.registry, &pin);
             let envelope = Envelope {
                 case_id,
                 actor: principal,
@@ -261,12 +289,33 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 None => None,
             };
             let version = snapshot.version();
+            // Fold the new events first: the index row is the case as they leave it. On a
+            // conflict the snapshot is dropped, as the store no longer continues it.
+            let extended = snapshot.extend(receipt.events());
+            let row = if extended {
+                index::row_for(
+                    case_id,
+                    &snapshot.case,
+                    snapshot.profile.as_ref(),
+                    surface,
+                    now,
+                )
+            } else {
+                let mut after = snapshot.case.clone();
+                let mut profile = snapshot.profile.clone();
+                for event in receipt.events() {
+                    spine::apply(&mut after, &event.payload);
+                    let _ = operator::apply_profile(&mut profile, &event.payload);
+                }
+                index::row_for(case_id, &after, profile.as_ref(), surface, now)
+            };
             let append = Append::new(case_id, version, receipt.events())
                 .with_idempotency(record.as_ref())
-                .with_outbox(&outbox);
+                .with_outbox(&outbox)
+                .with_index(row.as_ref());
             match stats.time(|| self.store.append(&append)) {
                 Ok(_) => {
-                    if snapshot.extend(receipt.events()) {
+                    if extended {
                         self.cases.put(snapshot);
                     }
                     self.publish_new(&outbox);
@@ -308,9 +357,10 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         }
     }
 
-    /// Raise every escalation that is due at the clock's `now`, on every live case, and return
-    /// the events appended (each escalation at most once per entry into its phase). A case that
-    /// keeps conflicting is left for the next tick.
+    /// Raise every escalation that is due at the clock's `now` and return the events appended
+    /// (each escalation at most once per entry into its phase). The store's index names the
+    /// cases whose `next_due_at` has passed, so a tick reads only those: it costs what is due,
+    /// not the number of cases. A case that keeps conflicting is left for the next tick.
     ///
     /// Runs inside a `planck.tick` [`tracing`] span (fields `cases`, `appended`).
     pub fn tick(&self) -> Result<Vec<StoredEvent>, EngineError> {
@@ -321,17 +371,29 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         );
         let _entered = span.enter();
         let actor = Principal::new(TICK_ACTOR_ID, [Role::System]);
+        let now = self.clock.now();
         let mut appended = Vec::new();
-        let cases: Vec<String> = self
-            .store
-            .cases()?
-            .into_iter()
-            .filter(|id| !operator::is_operator_stream(id))
-            .collect();
-        for case_id in &cases {
-            appended.extend(self.tick_case(case_id, &actor)?);
+        // A case stays due while its row says so (a surface no longer registered, a case
+        // that kept conflicting): each is tried once per tick.
+        let mut tried: HashSet<String> = HashSet::new();
+        loop {
+            let due = self.store.due(now, TICK_BATCH)?;
+            let full = due.len() == TICK_BATCH;
+            let fresh: Vec<CaseIndex> = due
+                .into_iter()
+                .filter(|row| tried.insert(row.case.clone()))
+                .collect();
+            if fresh.is_empty() {
+                break;
+            }
+            for row in &fresh {
+                appended.extend(self.tick_case(&row.case, &actor)?);
+            }
+            if !full {
+                break;
+            }
         }
-        span.record("cases", cases.len());
+        span.record("cases", tried.len());
         span.record("appended", appended.len());
         if !appended.is_empty() {
             tracing::info!(appended = appended.len(), "escalations raised");
@@ -342,7 +404,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     fn tick_case(&self, case_id: &str, actor: &Principal) -> Result<Vec<StoredEvent>, EngineError> {
         for _ in 0..=CONFLICT_RETRIES {
             let stored = self.store.load(case_id)?;
-            let case = fold(case_id, &stored);
+            let mut case = fold(case_id, &stored);
             let Some(pin) = case.request.as_ref().map(|r| r.surface.clone()) else {
                 return Ok(Vec::new());
             };
@@ -372,11 +434,15 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 .iter()
                 .filter_map(StoredEvent::outbox_signal)
                 .collect();
+            for event in &sealed {
+                spine::apply(&mut case, &event.payload);
+            }
+            let row = index::row_for(case_id, &case, None, Some(surface), now);
             let version = stored.last().map_or(0, |e| e.seq);
-            match self
-                .store
-                .append(&Append::new(case_id, version, &sealed).with_outbox(&outbox))
-            {
+            let append = Append::new(case_id, version, &sealed)
+                .with_outbox(&outbox)
+                .with_index(row.as_ref());
+            match self.store.append(&append) {
                 Ok(_) => {
                     self.publish_new(&outbox);
                     return Ok(sealed);
@@ -485,50 +551,136 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             .and_then(|case| CaseView::of(&case, self.surface_of(&case))))
     }
 
-    /// The governance queue: every case whose Task is open or approved, oldest case first.
-    pub fn governance_queue(&self) -> Result<Vec<CaseView>, EngineError> {
+    /// The governance queue (docs/queries.md): cases whose Task waits for review, for an
+    /// assignee or for the hand-off (`create_job`), and moves waiting for approval; oldest case
+    /// first, at most [`QUEUE_LIMIT`]. Answered from the store's index.
+    pub fn governance_queue(&self) -> Result<Vec<QueueItem>, EngineError> {
         let mut queue = Vec::new();
-        for id in self.store.cases()? {
-            if operator::is_operator_stream(&id) {
-                continue;
-            }
-            if let Some(case) = self.case(&id)?
-                && view::in_governance_queue(&case)
-            {
-                queue.extend(CaseView::of(&case, self.surface_of(&case)));
+        for row in self.store.queue(QUEUE_LIMIT)? {
+            let Some(need) = row.queue else { continue };
+            if let Some(view) = self.view(&row.case)? {
+                queue.push(QueueItem { need, view });
             }
         }
         Ok(queue)
     }
 
-    /// `operator`'s desk: queued Jobs they may claim, Jobs they own, and the completed Jobs they
-    /// owned where the surface keeps completed work visible.
+    /// `operator`'s desk: queued Jobs they may claim (oldest first), Jobs they own (oldest
+    /// first), and the completed Jobs they owned where the surface keeps completed work
+    /// visible (newest first); at most [`DESK_LIMIT`] per column. Answered from the store's
+    /// index; only the cases on the desk are read.
     pub fn desk(&self, operator: &str) -> Result<Desk, EngineError> {
+        let rows = self.store.desk(operator, DESK_LIMIT + 1)?;
         let mut desk = Desk {
             operator: operator.to_string(),
+            truncated: rows.queued.len() > DESK_LIMIT
+                || rows.active.len() > DESK_LIMIT
+                || rows.completed.len() > DESK_LIMIT,
             ..Desk::default()
         };
-        for id in self.store.cases()? {
-            if operator::is_operator_stream(&id) {
-                continue;
-            }
-            let Some(case) = self.case(&id)? else {
-                continue;
-            };
-            let surface = self.surface_of(&case);
-            let Some(slot) = view::desk_slot(&case, surface, operator) else {
-                continue;
-            };
-            let Some(v) = CaseView::of(&case, surface) else {
-                continue;
-            };
-            match slot {
-                view::DeskSlot::Queued => desk.queued.push(v),
-                view::DeskSlot::Active => desk.active.push(v),
-                view::DeskSlot::Completed => desk.completed.push(v),
+        for (rows, column) in [
+            (rows.queued, &mut desk.queued),
+            (rows.active, &mut desk.active),
+            (rows.completed, &mut desk.completed),
+        ] {
+            for row in rows.into_iter().take(DESK_LIMIT) {
+                column.extend(self.view(&row.case)?);
             }
         }
         Ok(desk)
+    }
+
+    /// One page of the cases matching `filter`, newest activity first (among equal times, the
+    /// greater case id first), after the cursor `after` (from a previous page's `next`), at
+    /// most `limit` (1 to [`MAX_LIST_LIMIT`]). Answered from the store's index.
+    pub fn list(
+        &self,
+        filter: &CaseFilter,
+        after: Option<&ListCursor>,
+        limit: usize,
+    ) -> Result<ListPage, EngineError> {
+        let limit = limit.clamp(1, MAX_LIST_LIMIT);
+        let mut rows = self.store.list(filter, after, limit + 1)?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = if more {
+            rows.last().map(|row| ListCursor::after(row).encode())
+        } else {
+            None
+        };
+        let mut cases = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some(view) = self.view(&row.case)? {
+                cases.push(Listed {
+                    view,
+                    last_activity: row.last_activity,
+                });
+            }
+        }
+        Ok(ListPage { cases, next })
+    }
+
+    /// At most `limit` events of the global feed after position `after`, in commit order
+    /// (docs/queries.md; [`Subscriber`] polls it with a stored cursor).
+    pub fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, EngineError> {
+        Ok(self.store.feed(after, limit)?)
+    }
+
+    /// Write every stream's index row again from its events (`planck reindex`): the state is
+    /// `needs_rebuild` while it runs (queries fail rather than answer from a partial index)
+    /// and `ready` once every row is written. Commands may run meanwhile: their appends write
+    /// their own rows, and a stream that moves on during the rebuild keeps the newer row.
+    /// The fields that need the pinned surface (`claim_open`, `completed_visible`,
+    /// `next_due_at`) take their "surface unknown" values for cases whose surface is not
+    /// registered; the report names those cases (docs/queries.md).
+    pub fn rebuild_index(&self) -> Result<Rebuilt, EngineError> {
+        let span = tracing::info_span!("planck.rebuild_index", rows = tracing::field::Empty);
+        let _entered = span.enter();
+        self.store.begin_reindex()?;
+        let mut report = Rebuilt::default();
+        for id in self.store.cases()? {
+            let stored = self.store.load(&id)?;
+            let version = stored.last().map_or(0, |e| e.seq);
+            let (row, surface_known) = self.derived_row(&id, &stored);
+            report.streams += 1;
+            if self.store.reindex(&id, version, row.as_ref())? && row.is_some() {
+                report.rows += 1;
+                if !surface_known {
+                    report.without_surface.push(id);
+                }
+            }
+        }
+        self.store.finish_reindex()?;
+        span.record("rows", report.rows);
+        Ok(report)
+    }
+
+    /// Rebuild the index when the store says it needs it (a database from before the index);
+    /// returns whether it did. `planck serve` calls it at start.
+    pub fn ensure_index(&self) -> Result<bool, EngineError> {
+        if self.store.index_state()? == IndexState::NeedsRebuild {
+            self.rebuild_index()?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// The index row `stored` (the events of `stream`) imply, and whether the pinned surface
+    /// was known to compute it.
+    fn derived_row(&self, stream: &str, stored: &[StoredEvent]) -> (Option<IndexRow>, bool) {
+        let case = fold(stream, stored);
+        let surface = self.surface_of(&case);
+        let last = stored.last().map_or(0, |e| e.ts_ms);
+        (
+            index::row_for(
+                stream,
+                &case,
+                operator::replay_profile(stored.iter().map(|e| &e.payload)).as_ref(),
+                surface,
+                last,
+            ),
+            surface.is_some(),
+        )
     }
 
     /// Every stored event of the case, in order.
@@ -567,20 +719,21 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         Ok(profile)
     }
 
-    /// Every registered operator's profile, in the order they were registered.
+    /// Every registered operator's profile, by id. The operators come from the store's index
+    /// (docs/queries.md); only their streams are read.
     pub fn operators(&self) -> Result<Vec<OperatorProfile>, EngineError> {
         let mut profiles = Vec::new();
-        for id in self.store.cases()? {
-            if let StreamId::Operator(operator) = StreamId::parse(&id) {
-                profiles.extend(self.operator(operator)?);
-            }
+        for row in self.store.operators()? {
+            profiles.extend(self.operator(&row.operator)?);
         }
         Ok(profiles)
     }
 
-    /// Re-derive every case from its events and check every digest, link and seal.
+    /// Re-derive every case from its events and check every digest, link and seal; check
+    /// every index row against the events (with the surfaces, so the fields that need one are
+    /// checked too for cases whose pinned surface is registered) and the feed's positions.
     pub fn verify(&self) -> Result<VerifyReport, EngineError> {
-        Ok(verify_store(&self.store)?)
+        Ok(verify_with(&self.store, Some(&self.registry))?)
     }
 
     /// The surface `case` is pinned to, if registered with the pinned fingerprint.
@@ -591,32 +744,40 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     }
 }
 
-/// Verify every stream of `store` (no surfaces needed): what `planck verify` runs. Each case
-/// and each operator stream is re-derived from its events, with every digest and link
-/// checked. Streams whose rows cannot be decoded are reported as [`VerifyCode::Unreadable`];
-/// other store failures are errors.
+/// Verify every stream of `store` (no surfaces needed): what `planck verify` runs without
+/// `--surfaces`. Each case and each operator stream is re-derived from its events, with every
+/// digest and link checked. Streams whose rows cannot be decoded are reported as
+/// [`VerifyCode::Unreadable`]; other store failures are errors. Index rows are checked in
+/// every field that does not need the surface; the feed in full.
 pub fn verify_store(store: &impl Store) -> Result<VerifyReport, StoreError> {
+    verify_with(store, None)
+}
+
+/// [`verify_store`], with the surfaces of `registry` to check every field of the index rows of
+/// cases whose pinned surface is registered (what [`Engine::verify`] and `planck verify
+/// --surfaces` run).
+pub fn verify_with(
+    store: &impl Store,
+    registry: Option<&Registry>,
+) -> Result<VerifyReport, StoreError> {
     let mut report = VerifyReport::default();
-    for id in store.cases()? {
-        let operator = operator::is_operator_stream(&id);
+    let state = store.index_state()?;
+    report.index_needs_rebuild = state == IndexState::NeedsRebuild;
+    let ids = store.cases()?;
+    // The number of events of each stream, for the feed check.
+    let mut lengths: HashMap<String, u64> = HashMap::with_capacity(ids.len());
+    let mut failed: HashSet<String> = HashSet::new();
+    for id in &ids {
+        let operator = operator::is_operator_stream(id);
         if operator {
             report.operators += 1;
         } else {
             report.cases += 1;
         }
-        match store.load(&id) {
-            Ok(events) => {
-                report.events += events.len();
-                let verified = if operator {
-                    verify_operator(&id, &events).map(|_| ())
-                } else {
-                    verify_case(&id, &events).map(|_| ())
-                };
-                if let Err(failure) = verified {
-                    report.failures.push(failure);
-                }
-            }
+        let events = match store.load(id) {
+            Ok(events) => events,
             Err(err @ StoreError::Corrupt { .. }) => {
+                failed.insert(id.clone());
                 report.failures.push(VerifyError::new(
                     VerifyCode::Unreadable,
                     id.clone(),
@@ -624,11 +785,204 @@ pub fn verify_store(store: &impl Store) -> Result<VerifyReport, StoreError> {
                     None,
                     err.to_string(),
                 ));
+                continue;
             }
             Err(other) => return Err(other),
+        };
+        report.events += events.len();
+        lengths.insert(id.clone(), events.last().map_or(0, |e| e.seq));
+        let verified = if operator {
+            verify_operator(id, &events).map(|_| fold(id, &events))
+        } else {
+            verify_case(id, &events)
+        };
+        let case = match verified {
+            Ok(case) => case,
+            Err(failure) => {
+                failed.insert(id.clone());
+                report.failures.push(failure);
+                continue;
+            }
+        };
+        if report.index_needs_rebuild {
+            continue;
+        }
+        let surface = registry.and_then(|r| {
+            case.request
+                .as_ref()
+                .and_then(|req| catalog::pinned(r, &req.surface))
+        });
+        let last = events.last().map_or(0, |e| e.ts_ms);
+        let profile = operator
+            .then(|| operator::replay_profile(events.iter().map(|e| &e.payload)))
+            .flatten();
+        let derived = index::row_for(id, &case, profile.as_ref(), surface, last);
+        let stored = store.index_row(id)?;
+        report.index_rows += usize::from(stored.is_some());
+        let problem = match (&stored, &derived) {
+            (None, None) => None,
+            (None, Some(_)) => Some((
+                VerifyCode::IndexMissing,
+                "the case has no index row".to_string(),
+            )),
+            (Some(_), None) => Some((
+                VerifyCode::IndexMismatch,
+                "the stream has an index row but holds no request".to_string(),
+            )),
+            (Some(stored), Some(derived)) => {
+                let differ = index::compare(stored, derived, surface.is_some());
+                (!differ.is_empty()).then(|| {
+                    (
+                        VerifyCode::IndexMismatch,
+                        format!(
+                            "the index row disagrees with the events in {}: rebuild it with `planck reindex`",
+                            differ.join(", ")
+                        ),
+                    )
+                })
+            }
+        };
+        if let Some((code, message)) = problem {
+            failed.insert(id.clone());
+            report
+                .failures
+                .push(VerifyError::new(code, id.clone(), None, None, message));
         }
     }
+    if !report.index_needs_rebuild {
+        verify_extra_rows(store, &lengths, &mut failed, &mut report)?;
+    }
+    verify_feed(store, &lengths, &mut failed, &mut report)?;
     Ok(report)
+}
+
+/// Rows of cases that hold no events (an index edited by hand).
+fn verify_extra_rows(
+    store: &impl Store,
+    lengths: &HashMap<String, u64>,
+    failed: &mut HashSet<String>,
+    report: &mut VerifyReport,
+) -> Result<(), StoreError> {
+    let all = CaseFilter::default();
+    let mut after: Option<ListCursor> = None;
+    loop {
+        let rows = store.list(&all, after.as_ref(), VERIFY_FEED_BATCH)?;
+        for row in &rows {
+            if !lengths.contains_key(&row.case) && failed.insert(row.case.clone()) {
+                report.failures.push(VerifyError::new(
+                    VerifyCode::IndexMismatch,
+                    row.case.clone(),
+                    None,
+                    None,
+                    "the index has a row for a case that holds no events",
+                ));
+            }
+        }
+        match rows.last() {
+            Some(last) if rows.len() == VERIFY_FEED_BATCH => after = Some(ListCursor::after(last)),
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// The feed: positions 1, 2, 3, … without holes, each case's events in sequence order, once
+/// each, and every stored event in it.
+fn verify_feed(
+    store: &impl Store,
+    lengths: &HashMap<String, u64>,
+    failed: &mut HashSet<String>,
+    report: &mut VerifyReport,
+) -> Result<(), StoreError> {
+    let mut seen: HashMap<String, u64> = HashMap::with_capacity(lengths.len());
+    let mut next = 1u64;
+    let mut fail = |report: &mut VerifyReport, event: &StoredEvent, code, message: String| {
+        if failed.insert(event.case_id.clone()) {
+            report.failures.push(VerifyError::new(
+                code,
+                event.case_id.clone(),
+                Some(event.seq),
+                Some(event.event_id.clone()),
+                message,
+            ));
+        }
+    };
+    loop {
+        let batch = match store.feed(next - 1, VERIFY_FEED_BATCH) {
+            Ok(batch) => batch,
+            Err(StoreError::Corrupt { what, message, .. }) => {
+                // An event that does not decode stops the feed check there (the rest of the
+                // feed cannot be read past it); its case is reported once.
+                if failed.insert(what.clone()) {
+                    report.failures.push(VerifyError::new(
+                        VerifyCode::Unreadable,
+                        what,
+                        None,
+                        None,
+                        format!(
+                            "the feed cannot be read past position {}: {message}",
+                            next - 1
+                        ),
+                    ));
+                }
+                return Ok(());
+            }
+            Err(other) => return Err(other),
+        };
+        for entry in &batch {
+            let event = &entry.event;
+            if entry.position != next {
+                fail(
+                    report,
+                    event,
+                    VerifyCode::FeedGap,
+                    format!(
+                        "the feed jumps from position {} to {}: an event was removed",
+                        next - 1,
+                        entry.position
+                    ),
+                );
+            }
+            next = entry.position.saturating_add(1);
+            let last = seen.entry(event.case_id.clone()).or_insert(0);
+            if event.seq != *last + 1 {
+                let message = format!(
+                    "at position {} the feed holds event {} of the case after event {}",
+                    entry.position, event.seq, last
+                );
+                fail(report, event, VerifyCode::FeedOrder, message);
+            }
+            *last = (*last).max(event.seq);
+        }
+        report.positions = next - 1;
+        if batch.len() < VERIFY_FEED_BATCH {
+            break;
+        }
+    }
+    for (case, &length) in lengths {
+        let fed = seen.get(case).copied().unwrap_or(0);
+        if fed < length && failed.insert(case.clone()) {
+            report.failures.push(VerifyError::new(
+                VerifyCode::FeedMissing,
+                case.clone(),
+                Some(fed + 1),
+                None,
+                format!("the case holds {length} events but the feed only its first {fed}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What [`Engine::rebuild_index`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Rebuilt {
+    /// Streams read.
+    pub streams: usize,
+    /// Index rows written.
+    pub rows: usize,
+    /// Cases whose pinned surface is not registered: their rows hold the "surface unknown"
+    /// values (no claim open to anyone, completed work visible, no escalation due).
+    pub without_surface: Vec<String>,
 }
 
 /// The fingerprint an idempotency key is bound to: SHA-256 over the canonical JSON of the

@@ -1,21 +1,22 @@
-//! Read models: a case's view, the governance queue and an operator's desk.
+//! Read models: a case's view, the governance queue, an operator's desk and a page of a list.
 //!
 //! Views are projections computed from a folded [`Case`] and its pinned [`Surface`] (for
 //! phase labels, declared evidence categories and `completed_visible`). They are plain
-//! serializable values; building one never writes anything. The desk follows the Job's
-//! owner: a Job handed over with `reassign_job` leaves the old owner's desk and appears on the
+//! serializable values; building one never writes anything. Which cases a desk, the queue or
+//! a list holds comes from the store's index (docs/queries.md); only those cases are read.
+//! The desk follows the Job's owner: a Job handed over with `reassign_job` leaves the old owner's desk and appears on the
 //! new one's, and a released Job is queued again.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::host::QueueNeed;
 use crate::policy::Role;
 use crate::spine::{
     Case, JobState, Millis, ServiceEventState, SettlementStatus, Signal, TaskState,
 };
 use crate::surface::Surface;
-use crate::surface::ast::Ownership;
 
 /// A phase as operators see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -155,43 +156,39 @@ pub struct Desk {
     pub queued: Vec<CaseView>,
     /// Claimed Jobs the operator owns.
     pub active: Vec<CaseView>,
-    /// Completed Jobs the operator owned, on surfaces where `completed_visible` is true.
+    /// Completed Jobs the operator owned, on surfaces where `completed_visible` is true,
+    /// newest first.
     pub completed: Vec<CaseView>,
+    /// Whether a column was cut at [`DESK_LIMIT`](crate::engine::DESK_LIMIT) (`planck list`
+    /// with `--assignee` or `--owner` shows the rest).
+    pub truncated: bool,
 }
 
-/// Where a case sits on `operator`'s desk, if anywhere.
-pub(crate) fn desk_slot(
-    case: &Case,
-    surface: Option<&Surface>,
-    operator: &str,
-) -> Option<DeskSlot> {
-    match case.job_state()? {
-        JobState::Queued => {
-            let open = surface.is_some_and(|s| s.execution().ownership == Ownership::Open);
-            (open || case.assignee() == Some(operator)).then_some(DeskSlot::Queued)
-        }
-        JobState::Claimed => (case.owner() == Some(operator)).then_some(DeskSlot::Active),
-        JobState::Completed => {
-            let visible = surface.is_none_or(|s| s.execution().completed_visible);
-            (visible && case.owner() == Some(operator)).then_some(DeskSlot::Completed)
-        }
-        JobState::Cancelled => None,
-    }
+/// A case in the governance queue and what it waits for.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct QueueItem {
+    /// What an admin has to do next.
+    pub need: QueueNeed,
+    /// The case.
+    #[serde(flatten)]
+    pub view: CaseView,
 }
 
-/// A column of the desk.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum DeskSlot {
-    Queued,
-    Active,
-    Completed,
+/// One listed case.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Listed {
+    /// The case's view.
+    #[serde(flatten)]
+    pub view: CaseView,
+    /// When its last event was decided (unix milliseconds).
+    pub last_activity: Millis,
 }
 
-/// Whether a case belongs in the governance queue: its Task is open or approved (to review,
-/// assign or hand off), or a move waits for approval.
-pub(crate) fn in_governance_queue(case: &Case) -> bool {
-    matches!(
-        case.task_state(),
-        Some(TaskState::Open | TaskState::Approved)
-    ) || case.pending_approval.is_some()
+/// One page of a list.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ListPage {
+    /// The cases, newest activity first.
+    pub cases: Vec<Listed>,
+    /// The cursor of the next page (`--after`, `after=`), when there may be one.
+    pub next: Option<String>,
 }

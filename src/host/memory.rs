@@ -2,14 +2,23 @@
 //!
 //! Everything lives behind one mutex, so every append is trivially atomic. Clones share the
 //! same data (they are handles, like reopening a database). Nothing survives the process.
+//!
+//! The index rows are kept with ordered sets beside them, one per query (by assignee, by owner,
+//! open claims, the queue, due times, last activity), updated under the same lock as the
+//! events. The feed is the list of `(case, seq)` in append order: position `p` is its `p`-th
+//! entry.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::host::index::{
+    CaseFilter, CaseIndex, DeskRows, FeedEntry, IndexRow, IndexState, ListCursor, OperatorIndex,
+};
 use crate::host::store::{
     Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
     check_append,
 };
+use crate::spine::{JobState, Millis};
 
 /// An in-memory store. Clones share one set of data.
 #[derive(Clone, Debug, Default)]
@@ -29,6 +38,112 @@ struct Inner {
     outbox_ids: HashMap<String, usize>,
     /// Every signal before this index is delivered (so reads and marks never rescan them).
     first_pending: usize,
+    /// Each case's place in `order` (its creation ordinal).
+    ordinal: HashMap<String, u64>,
+    /// The global feed: position `p` is entry `p - 1`.
+    feed: Vec<(String, u64)>,
+    index: Index,
+}
+
+/// The index rows and, for each query, the ordered keys that answer it.
+#[derive(Debug, Default)]
+struct Index {
+    needs_rebuild: bool,
+    cases: HashMap<String, (u64, CaseIndex)>,
+    /// `(assignee, created, case)` of queued Jobs.
+    assigned_queued: BTreeSet<(String, u64, String)>,
+    /// `(created, case)` of queued Jobs anyone may claim.
+    open_queued: BTreeSet<(u64, String)>,
+    /// `(owner, 0 claimed | 1 completed and visible, created, case)`.
+    owned: BTreeSet<(String, u8, u64, String)>,
+    /// `(created, case)` of cases in the governance queue.
+    queue: BTreeSet<(u64, String)>,
+    /// `(next_due_at, case)`.
+    due: BTreeSet<(Millis, String)>,
+    /// `(last_activity, case)`.
+    activity: BTreeSet<(Millis, String)>,
+    operators: BTreeMap<String, OperatorIndex>,
+}
+
+impl Index {
+    fn put(&mut self, created: u64, row: Option<&IndexRow>, stream: &str) {
+        if let Some(id) = stream.strip_prefix(crate::host::index::OPERATOR_STREAM_PREFIX) {
+            match row {
+                Some(IndexRow::Operator(op)) => {
+                    self.operators.insert(id.to_string(), op.clone());
+                }
+                _ => {
+                    self.operators.remove(id);
+                }
+            }
+            return;
+        }
+        if let Some((created, old)) = self.cases.remove(stream) {
+            self.keys(created, &old, false);
+        }
+        if let Some(IndexRow::Case(row)) = row {
+            self.keys(created, row, true);
+            self.cases
+                .insert(stream.to_string(), (created, row.clone()));
+        }
+    }
+
+    /// Insert (`add`) or remove the ordered keys of `row`.
+    fn keys(&mut self, created: u64, row: &CaseIndex, add: bool) {
+        fn set<K: Ord>(set: &mut BTreeSet<K>, key: K, add: bool) {
+            if add {
+                set.insert(key);
+            } else {
+                set.remove(&key);
+            }
+        }
+        let case = row.case.clone();
+        if row.job == Some(JobState::Queued) {
+            if let Some(assignee) = &row.assignee {
+                set(
+                    &mut self.assigned_queued,
+                    (assignee.clone(), created, case.clone()),
+                    add,
+                );
+            }
+            if row.claim_open {
+                set(&mut self.open_queued, (created, case.clone()), add);
+            }
+        }
+        if let Some(owner) = &row.owner {
+            let slot = match row.job {
+                Some(JobState::Claimed) => Some(0),
+                Some(JobState::Completed) if row.completed_visible => Some(1),
+                _ => None,
+            };
+            if let Some(slot) = slot {
+                set(
+                    &mut self.owned,
+                    (owner.clone(), slot, created, case.clone()),
+                    add,
+                );
+            }
+        }
+        if row.queue.is_some() {
+            set(&mut self.queue, (created, case.clone()), add);
+        }
+        if let Some(due) = row.next_due_at {
+            set(&mut self.due, (due, case.clone()), add);
+        }
+        set(&mut self.activity, (row.last_activity, case), add);
+    }
+
+    fn row(&self, case: &str) -> Option<CaseIndex> {
+        self.cases.get(case).map(|(_, row)| row.clone())
+    }
+
+    fn ready(&self) -> Result<(), StoreError> {
+        if self.needs_rebuild {
+            Err(StoreError::IndexNotReady)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl MemoryStore {
@@ -49,6 +164,33 @@ impl MemoryStore {
         if let Some(events) = self.lock().events.get_mut(case) {
             edit(events);
         }
+    }
+
+    /// Run `edit` on a stream's index row (`None` when it has none; setting `None` removes
+    /// it): a way for tests to damage the index. Never used by planck itself.
+    pub fn tamper_index(&self, stream: &str, edit: impl FnOnce(&mut Option<IndexRow>)) {
+        let mut inner = self.lock();
+        let mut row = index_row(&inner.index, stream);
+        edit(&mut row);
+        let created = inner.ordinal.get(stream).copied().unwrap_or(u64::MAX);
+        inner.index.put(created, row.as_ref(), stream);
+    }
+
+    /// Mark the index as needing a rebuild, as a database from before the index would be: a
+    /// way for tests to exercise [`IndexState::NeedsRebuild`]. Never used by planck itself.
+    pub fn forget_index(&self) {
+        let mut inner = self.lock();
+        inner.index = Index {
+            needs_rebuild: true,
+            ..Index::default()
+        };
+    }
+}
+
+fn index_row(index: &Index, stream: &str) -> Option<IndexRow> {
+    match stream.strip_prefix(crate::host::index::OPERATOR_STREAM_PREFIX) {
+        Some(id) => index.operators.get(id).cloned().map(IndexRow::Operator),
+        None => index.row(stream).map(IndexRow::Case),
     }
 }
 
@@ -100,9 +242,16 @@ impl Store for MemoryStore {
             inner.outbox_ids.insert(signal.id.clone(), at);
             inner.outbox.push((signal.clone(), false));
         }
+        let mut committed = Committed::unnumbered();
         if !events.is_empty() {
             if actual == 0 {
+                let ordinal = inner.order.len() as u64;
+                inner.ordinal.insert(case.to_string(), ordinal);
                 inner.order.push(case.to_string());
+            }
+            committed = Committed::numbered(inner.feed.len() as u64 + 1, events.len());
+            for event in events {
+                inner.feed.push((case.to_string(), event.seq));
             }
             inner
                 .events
@@ -110,7 +259,11 @@ impl Store for MemoryStore {
                 .or_default()
                 .extend(copies);
         }
-        Ok(Committed::unnumbered())
+        if let Some(row) = append.index {
+            let created = inner.ordinal.get(case).copied().unwrap_or(u64::MAX);
+            inner.index.put(created, Some(row), case);
+        }
+        Ok(committed)
     }
 
     fn load_after(&self, case: &str, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
@@ -165,5 +318,166 @@ impl Store for MemoryStore {
             inner.first_pending += 1;
         }
         Ok(())
+    }
+
+    fn desk(&self, operator: &str, limit: usize) -> Result<DeskRows, StoreError> {
+        let inner = self.lock();
+        let index = &inner.index;
+        index.ready()?;
+        // Queued: the operator's assigned Jobs and the open ones, merged in creation order.
+        let from = (operator.to_string(), 0, String::new());
+        let assigned = index
+            .assigned_queued
+            .range(from..)
+            .take_while(|(a, _, _)| a == operator)
+            .map(|(_, created, case)| (*created, case));
+        let open = index
+            .open_queued
+            .iter()
+            .map(|(created, case)| (*created, case));
+        let mut queued: Vec<(u64, &String)> = assigned.take(limit).collect();
+        queued.extend(open.take(limit));
+        queued.sort();
+        queued.dedup();
+        queued.truncate(limit);
+        let owned = |slot: u8| {
+            let from = (operator.to_string(), slot, 0, String::new());
+            index
+                .owned
+                .range(from..)
+                .take_while(move |(o, s, _, _)| o == operator && *s == slot)
+                .map(|(_, _, _, case)| case)
+        };
+        let rows = |cases: Vec<&String>| cases.into_iter().filter_map(|c| index.row(c)).collect();
+        Ok(DeskRows {
+            queued: rows(queued.into_iter().map(|(_, c)| c).collect()),
+            active: rows(owned(0).take(limit).collect()),
+            completed: rows({
+                let all: Vec<&String> = owned(1).collect();
+                all.into_iter().rev().take(limit).collect()
+            }),
+        })
+    }
+
+    fn queue(&self, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
+        let inner = self.lock();
+        inner.index.ready()?;
+        Ok(inner
+            .index
+            .queue
+            .iter()
+            .take(limit)
+            .filter_map(|(_, case)| inner.index.row(case))
+            .collect())
+    }
+
+    fn list(
+        &self,
+        filter: &CaseFilter,
+        after: Option<&ListCursor>,
+        limit: usize,
+    ) -> Result<Vec<CaseIndex>, StoreError> {
+        let inner = self.lock();
+        inner.index.ready()?;
+        let upper = match after {
+            Some(c) => std::ops::Bound::Excluded((c.last_activity, c.case.clone())),
+            None => std::ops::Bound::Unbounded,
+        };
+        Ok(inner
+            .index
+            .activity
+            .range((std::ops::Bound::Unbounded, upper))
+            .rev()
+            .filter_map(|(_, case)| inner.index.row(case))
+            .filter(|row| filter.matches(row))
+            .take(limit)
+            .collect())
+    }
+
+    fn due(&self, now: Millis, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
+        let inner = self.lock();
+        inner.index.ready()?;
+        Ok(inner
+            .index
+            .due
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .take(limit)
+            .filter_map(|(_, case)| inner.index.row(case))
+            .collect())
+    }
+
+    fn operators(&self) -> Result<Vec<OperatorIndex>, StoreError> {
+        let inner = self.lock();
+        inner.index.ready()?;
+        Ok(inner.index.operators.values().cloned().collect())
+    }
+
+    fn index_row(&self, stream: &str) -> Result<Option<IndexRow>, StoreError> {
+        Ok(index_row(&self.lock().index, stream))
+    }
+
+    fn index_state(&self) -> Result<IndexState, StoreError> {
+        Ok(if self.lock().index.needs_rebuild {
+            IndexState::NeedsRebuild
+        } else {
+            IndexState::Ready
+        })
+    }
+
+    fn begin_reindex(&self) -> Result<(), StoreError> {
+        self.lock().index.needs_rebuild = true;
+        Ok(())
+    }
+
+    fn reindex(
+        &self,
+        stream: &str,
+        version: u64,
+        row: Option<&IndexRow>,
+    ) -> Result<bool, StoreError> {
+        if let Some(row) = row {
+            check_append(&Append::new(stream, version, &[]).with_index(row))?;
+        }
+        let mut inner = self.lock();
+        let actual = inner.events.get(stream).map_or(0, |e| e.len() as u64);
+        if actual != version {
+            return Ok(false);
+        }
+        let created = inner.ordinal.get(stream).copied().unwrap_or(u64::MAX);
+        inner.index.put(created, row, stream);
+        Ok(true)
+    }
+
+    fn finish_reindex(&self) -> Result<(), StoreError> {
+        self.lock().index.needs_rebuild = false;
+        Ok(())
+    }
+
+    fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
+        let inner = self.lock();
+        let start = usize::try_from(after).unwrap_or(usize::MAX);
+        let mut out = Vec::new();
+        for (offset, (case, seq)) in inner
+            .feed
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .take(limit)
+            .enumerate()
+        {
+            let event = inner
+                .events
+                .get(case)
+                .and_then(|events| events.get(usize::try_from(*seq).ok()?.checked_sub(1)?));
+            // An event edited away by `tamper` leaves a hole, which `verify` reports.
+            if let Some(event) = event {
+                out.push(FeedEntry {
+                    position: after + offset as u64 + 1,
+                    event: event.clone(),
+                });
+            }
+        }
+        Ok(out)
     }
 }

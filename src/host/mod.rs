@@ -10,6 +10,7 @@
 
 mod clock;
 pub mod conformance;
+pub mod index;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -23,6 +24,10 @@ mod transport;
 pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use index::{
+    CaseFilter, CaseIndex, DeskRows, FeedEntry, IndexRow, IndexState, ListCursor, OperatorIndex,
+    QueueNeed,
+};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{Dispatched, PG_SCHEMA_VERSION, PostgresOptions, PostgresStore};

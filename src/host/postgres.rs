@@ -23,7 +23,39 @@
 //!   flag. [`PostgresStore::dispatch`] hands pending signals to a [`Transport`] with
 //!   `SELECT … FOR UPDATE SKIP LOCKED`, so several workers (threads or processes) may deliver at
 //!   once and each signal is with one worker at a time.
-//! - `planck_meta`: the schema version.
+//! - `planck_case_index`, `planck_operator_index`: one index row per stream (docs/queries.md),
+//!   upserted in the append's transaction; the queries of the index read them.
+//! - `planck_meta`: the schema version and the index state.
+//!
+//! **The feed.** PostgreSQL sequences commit out of order (a transaction that took position 7
+//! may commit after one that took 8, and a reader between the two commits would skip 7 for
+//! ever), so an append does not number its events. It writes them with `position NULL` and
+//! the id of its transaction (`tx`, `pg_current_xact_id()`). The *sequencer*
+//! ([`PostgresStore::sequence`], run by every [`Store::feed`] call before it reads, and by a
+//! host as often as it likes) numbers committed rows in one statement under a
+//! transaction-scoped advisory lock: it gives `max(position) + 1, …` to every row its snapshot
+//! sees with `position IS NULL`, in `(tx, case_id, seq)` order. Steps are serialized by the
+//! lock and each one's snapshot is taken after the previous one committed, so `max(position)`
+//! is always the last position given; a reader sees a step's positions all at once, when it
+//! commits. A row that commits later is numbered by a later step, above every position a
+//! reader can have seen: positions grow without holes, and a reader that saw position `p`
+//! never later finds a new event at or below `p`. Each case's events are numbered in sequence
+//! order (an append to a case starts its transaction only after the case's previous events
+//! committed, so its `tx` is higher). Appends take no global lock; only sequencer steps are
+//! serialized, and a step costs one indexed `UPDATE` of the rows not yet numbered.
+//! Consequently [`Committed`] on PostgreSQL carries no positions. Needs PostgreSQL 13 or newer
+//! (`xid8`).
+//!
+//! (A design that numbers only rows below the snapshot's `xmin` keeps positions in
+//! transaction-id order too, but lets any transaction left open anywhere in the cluster stall
+//! the feed; the promise does not need it, so the sequencer does not wait for `xmin`.)
+//!
+//! **Migration.** A version 1 schema is upgraded when a store connects (under the advisory
+//! lock): every stored event gets a position (per case in sequence order, cases interleaved by
+//! time), the index tables are created empty and the index state is `needs_rebuild` when there
+//! are events (queries fail with [`StoreError::IndexNotReady`] until `planck reindex` writes
+//! every row). Stop every instance of the older planck before the upgrade: an older build
+//! would go on appending without index rows.
 //!
 //! Connections come from a small pool (one connection per concurrent call, kept for reuse), so
 //! one `PostgresStore` may be shared by every thread of a process. Every append is one
@@ -35,14 +67,32 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use postgres::error::SqlState;
 use postgres::{Client, NoTls, Row};
 
+use crate::host::index::{
+    CaseFilter, CaseIndex, DeskRows, FeedEntry, IndexRow, IndexState, ListCursor,
+    OPERATOR_STREAM_PREFIX, OperatorIndex, QueueNeed, SurfaceSelector,
+};
 use crate::host::store::{
     Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
     check_append,
 };
 use crate::host::transport::Transport;
+use crate::spine::{JobState, Millis, ServiceEventState, TaskState};
 
-/// The schema version this build writes and reads (kept in `planck_meta`).
-pub const PG_SCHEMA_VERSION: i64 = 1;
+/// The schema version this build writes and reads (kept in `planck_meta`). Version 1 (no
+/// feed positions, no index) is upgraded on connect.
+pub const PG_SCHEMA_VERSION: i64 = 2;
+
+/// Rows the sequencer numbers per transaction.
+const SEQUENCE_BATCH: i64 = 10_000;
+
+/// The columns of a `planck_case_index` row, in the order [`case_from_row`] reads them.
+const CASE_COLUMNS: &str = "case_id, version, surface, surface_version, task, assignee, job, owner, phase, stage,
+    service_event, pending_approval, queue, claim_open, completed_visible, created_at, last_activity, next_due_at";
+
+/// The columns of an event, in the order [`event_from_row`] reads them.
+const EVENT_COLUMNS: &str =
+    "event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor, surface,
+    surface_fingerprint, idempotency_key, payload, prev_digest, digest";
 
 /// How to connect a [`PostgresStore`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +130,9 @@ pub struct PostgresStore {
     max_idle: usize,
     schema: String,
     sql: Sql,
+    /// Set once the index state was seen `ready` (it only leaves `ready` when a rebuild
+    /// starts; see [`Store::begin_reindex`]).
+    index_ready: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -105,6 +158,18 @@ struct Sql {
     pending: String,
     claim: String,
     mark: String,
+    upsert_case_row: String,
+    upsert_operator_row: String,
+    desk: String,
+    queue: String,
+    due: String,
+    case_row: String,
+    operator_rows: String,
+    lock_case: String,
+    sequence: String,
+    feed: String,
+    index_state: String,
+    set_index_state: String,
 }
 
 impl Sql {
@@ -150,6 +215,76 @@ impl Sql {
             mark: format!(
                 "UPDATE {s}.planck_outbox SET delivered = TRUE, delivered_at = now()
                   WHERE id = ANY($1) AND NOT delivered"
+            ),
+            upsert_case_row: format!(
+                "INSERT INTO {s}.planck_case_index (case_id, created, version, surface, surface_version, task,
+                        assignee, job, owner, phase, stage, service_event, pending_approval, queue, claim_open,
+                        completed_visible, created_at, last_activity, next_due_at)
+                 VALUES ($1, COALESCE((SELECT created FROM {s}.planck_cases WHERE case_id = $1), 0),
+                         $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                 ON CONFLICT (case_id) DO UPDATE SET
+                    version = excluded.version, surface = excluded.surface,
+                    surface_version = excluded.surface_version, task = excluded.task,
+                    assignee = excluded.assignee, job = excluded.job, owner = excluded.owner,
+                    phase = excluded.phase, stage = excluded.stage, service_event = excluded.service_event,
+                    pending_approval = excluded.pending_approval, queue = excluded.queue,
+                    claim_open = excluded.claim_open, completed_visible = excluded.completed_visible,
+                    created_at = excluded.created_at, last_activity = excluded.last_activity,
+                    next_due_at = excluded.next_due_at"
+            ),
+            upsert_operator_row: format!(
+                "INSERT INTO {s}.planck_operator_index (operator, version, status, surfaces) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (operator) DO UPDATE SET
+                    version = excluded.version, status = excluded.status, surfaces = excluded.surfaces"
+            ),
+            // One round trip: the three columns, told apart by `slot`.
+            desk: format!(
+                "SELECT * FROM (
+                   (SELECT 0 AS slot, created, {CASE_COLUMNS} FROM (
+                       (SELECT * FROM {s}.planck_case_index WHERE assignee = $1 AND job = 'queued'
+                         ORDER BY created LIMIT $2)
+                       UNION
+                       (SELECT * FROM {s}.planck_case_index WHERE job = 'queued' AND claim_open
+                         ORDER BY created LIMIT $2)) AS q ORDER BY created LIMIT $2)
+                   UNION ALL
+                   (SELECT 1, created, {CASE_COLUMNS} FROM {s}.planck_case_index
+                     WHERE owner = $1 AND job = 'claimed' ORDER BY created LIMIT $2)
+                   UNION ALL
+                   (SELECT 2, created, {CASE_COLUMNS} FROM {s}.planck_case_index
+                     WHERE owner = $1 AND job = 'completed' AND completed_visible
+                     ORDER BY created DESC LIMIT $2)
+                 ) AS d ORDER BY slot, CASE WHEN slot = 2 THEN -created ELSE created END"
+            ),
+            queue: format!(
+                "SELECT {CASE_COLUMNS} FROM {s}.planck_case_index WHERE queue IS NOT NULL ORDER BY created LIMIT $1"
+            ),
+            due: format!(
+                "SELECT {CASE_COLUMNS} FROM {s}.planck_case_index WHERE next_due_at <= $1
+                  ORDER BY next_due_at, case_id LIMIT $2"
+            ),
+            case_row: format!("SELECT {CASE_COLUMNS} FROM {s}.planck_case_index WHERE case_id = $1"),
+            operator_rows: format!(
+                "SELECT operator, version, status, surfaces FROM {s}.planck_operator_index
+                  WHERE $1::TEXT IS NULL OR operator = $1 ORDER BY operator"
+            ),
+            lock_case: format!("SELECT version FROM {s}.planck_cases WHERE case_id = $1 FOR UPDATE"),
+            sequence: format!(
+                "WITH base AS (SELECT COALESCE(MAX(position), 0) AS m FROM {s}.planck_events),
+                      todo AS (SELECT case_id, seq, ROW_NUMBER() OVER (ORDER BY tx, case_id, seq) AS r
+                                 FROM {s}.planck_events
+                                WHERE position IS NULL
+                                ORDER BY tx, case_id, seq LIMIT {SEQUENCE_BATCH})
+                 UPDATE {s}.planck_events e SET position = base.m + todo.r
+                   FROM todo, base WHERE e.case_id = todo.case_id AND e.seq = todo.seq"
+            ),
+            feed: format!(
+                "SELECT position, {EVENT_COLUMNS} FROM {s}.planck_events WHERE position > $1
+                  ORDER BY position LIMIT $2"
+            ),
+            index_state: format!("SELECT value FROM {s}.planck_meta WHERE key = 'index_state'"),
+            set_index_state: format!(
+                "INSERT INTO {s}.planck_meta (key, value) VALUES ('index_state', $1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value"
             ),
         }
     }
@@ -204,8 +339,71 @@ CREATE TABLE IF NOT EXISTS {s}.planck_outbox (
     delivered_at TIMESTAMPTZ
 );
 CREATE INDEX IF NOT EXISTS planck_outbox_pending ON {s}.planck_outbox (position) WHERE NOT delivered;
-INSERT INTO {s}.planck_meta (key, value) VALUES ('schema_version', '{PG_SCHEMA_VERSION}')
+INSERT INTO {s}.planck_meta (key, value) VALUES ('schema_version', '1')
     ON CONFLICT (key) DO NOTHING;"
+        )
+    }
+
+    /// Version 1 → 2: feed positions for the stored events, the transaction id column, the
+    /// index tables; the index needs a rebuild when there are events. A new database is
+    /// created at version 1 and upgraded at once.
+    fn upgrade_v1(s: &str) -> String {
+        format!(
+            "ALTER TABLE {s}.planck_events ADD COLUMN IF NOT EXISTS position BIGINT;
+ALTER TABLE {s}.planck_events ADD COLUMN IF NOT EXISTS tx xid8;
+WITH t AS (SELECT e.case_id, e.seq, c.created,
+                  MAX(e.ts_ms) OVER (PARTITION BY e.case_id ORDER BY e.seq) AS at
+             FROM {s}.planck_events e JOIN {s}.planck_cases c ON c.case_id = e.case_id),
+     n AS (SELECT case_id, seq, ROW_NUMBER() OVER (ORDER BY at, created, seq) AS p FROM t)
+UPDATE {s}.planck_events e SET position = n.p, tx = '0'::xid8
+  FROM n WHERE e.case_id = n.case_id AND e.seq = n.seq;
+ALTER TABLE {s}.planck_events ALTER COLUMN tx SET DEFAULT pg_current_xact_id();
+ALTER TABLE {s}.planck_events ALTER COLUMN tx SET NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS planck_events_position ON {s}.planck_events (position);
+CREATE INDEX IF NOT EXISTS planck_events_unsequenced ON {s}.planck_events (tx, case_id, seq)
+    WHERE position IS NULL;
+CREATE TABLE IF NOT EXISTS {s}.planck_case_index (
+    case_id           TEXT COLLATE \"C\" PRIMARY KEY,
+    created           BIGINT  NOT NULL,
+    version           BIGINT  NOT NULL,
+    surface           TEXT    NOT NULL,
+    surface_version   BIGINT  NOT NULL,
+    task              TEXT,
+    assignee          TEXT,
+    job               TEXT,
+    owner             TEXT,
+    phase             TEXT,
+    stage             TEXT,
+    service_event     TEXT,
+    pending_approval  TEXT,
+    queue             TEXT,
+    claim_open        BOOLEAN NOT NULL,
+    completed_visible BOOLEAN NOT NULL,
+    created_at        BIGINT  NOT NULL,
+    last_activity     BIGINT  NOT NULL,
+    next_due_at       BIGINT
+);
+CREATE INDEX IF NOT EXISTS planck_case_index_assignee ON {s}.planck_case_index (assignee, job, created);
+CREATE INDEX IF NOT EXISTS planck_case_index_owner ON {s}.planck_case_index (owner, job, created);
+CREATE INDEX IF NOT EXISTS planck_case_index_open ON {s}.planck_case_index (created)
+    WHERE job = 'queued' AND claim_open;
+CREATE INDEX IF NOT EXISTS planck_case_index_queue ON {s}.planck_case_index (created) WHERE queue IS NOT NULL;
+CREATE INDEX IF NOT EXISTS planck_case_index_due ON {s}.planck_case_index (next_due_at, case_id)
+    WHERE next_due_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS planck_case_index_activity ON {s}.planck_case_index (last_activity, case_id);
+CREATE INDEX IF NOT EXISTS planck_case_index_job ON {s}.planck_case_index (job, last_activity, case_id);
+CREATE INDEX IF NOT EXISTS planck_case_index_surface ON {s}.planck_case_index (surface, last_activity, case_id);
+CREATE TABLE IF NOT EXISTS {s}.planck_operator_index (
+    operator TEXT COLLATE \"C\" PRIMARY KEY,
+    version  BIGINT NOT NULL,
+    status   TEXT   NOT NULL,
+    surfaces TEXT   NOT NULL
+);
+INSERT INTO {s}.planck_meta (key, value)
+    SELECT 'index_state', CASE WHEN EXISTS (SELECT 1 FROM {s}.planck_events)
+                               THEN 'needs_rebuild' ELSE 'ready' END
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+UPDATE {s}.planck_meta SET value = '2' WHERE key = 'schema_version';"
         )
     }
 }
@@ -296,6 +494,7 @@ impl PostgresStore {
             max_idle: options.max_idle,
             sql: Sql::new(&options.schema),
             schema: options.schema,
+            index_ready: std::sync::atomic::AtomicBool::new(false),
         };
         store.migrate()?;
         Ok(store)
@@ -364,9 +563,14 @@ impl PostgresStore {
                 &[],
             )
             .map_err(backend("reading the schema version"))?;
-        let version: String = row
+        let mut version: String = row
             .try_get(0)
             .map_err(backend("reading the schema version"))?;
+        if version == "1" {
+            tx.batch_execute(&Sql::upgrade_v1(&self.schema))
+                .map_err(backend("upgrading the schema from version 1"))?;
+            version = PG_SCHEMA_VERSION.to_string();
+        }
         if version != PG_SCHEMA_VERSION.to_string() {
             return Err(StoreError::backend(
                 "opening the database",
@@ -447,37 +651,238 @@ fn signal_from_row(row: &Row) -> Result<StoredSignal, StoreError> {
     })
 }
 
-fn event_from_row(case: &str, row: &Row) -> Result<StoredEvent, StoreError> {
+fn event_from_row(case: &str, row: &Row, at: usize) -> Result<StoredEvent, StoreError> {
     let undecodable = |e: postgres::Error| {
         StoreError::corrupt(case, "a row of the case does not decode", Some(Box::new(e)))
     };
-    let event_id: String = row.try_get(0).map_err(undecodable)?;
+    let event_id: String = row.try_get(at).map_err(undecodable)?;
     let bad = |what: &str, e: Box<dyn std::error::Error + Send + Sync>| {
         StoreError::corrupt(case, format!("event `{event_id}`: {what}"), Some(e))
     };
-    let schema: i32 = row.try_get(2).map_err(undecodable)?;
-    let seq: i64 = row.try_get(6).map_err(undecodable)?;
-    let actor: String = row.try_get(7).map_err(undecodable)?;
-    let payload: String = row.try_get(11).map_err(undecodable)?;
+    let schema: i32 = row.try_get(at + 2).map_err(undecodable)?;
+    let seq: i64 = row.try_get(at + 6).map_err(undecodable)?;
+    let actor: String = row.try_get(at + 7).map_err(undecodable)?;
+    let payload: String = row.try_get(at + 11).map_err(undecodable)?;
     Ok(StoredEvent {
-        event_type: row.try_get(1).map_err(undecodable)?,
+        event_type: row.try_get(at + 1).map_err(undecodable)?,
         schema_version: u32::try_from(schema)
             .map_err(|e| bad("schema version out of range", Box::new(e)))?,
-        ts_utc: row.try_get(3).map_err(undecodable)?,
-        ts_ms: row.try_get(4).map_err(undecodable)?,
-        case_id: row.try_get(5).map_err(undecodable)?,
+        ts_utc: row.try_get(at + 3).map_err(undecodable)?,
+        ts_ms: row.try_get(at + 4).map_err(undecodable)?,
+        case_id: row.try_get(at + 5).map_err(undecodable)?,
         seq: u64::try_from(seq).map_err(|e| bad("sequence number out of range", Box::new(e)))?,
         actor: serde_json::from_str(&actor)
             .map_err(|e| bad("the actor does not decode", Box::new(e)))?,
-        surface: row.try_get(8).map_err(undecodable)?,
-        surface_fingerprint: row.try_get(9).map_err(undecodable)?,
-        idempotency_key: row.try_get(10).map_err(undecodable)?,
+        surface: row.try_get(at + 8).map_err(undecodable)?,
+        surface_fingerprint: row.try_get(at + 9).map_err(undecodable)?,
+        idempotency_key: row.try_get(at + 10).map_err(undecodable)?,
         payload: serde_json::from_str(&payload)
             .map_err(|e| bad("the payload does not decode", Box::new(e)))?,
-        prev_digest: row.try_get(12).map_err(undecodable)?,
-        digest: row.try_get(13).map_err(undecodable)?,
+        prev_digest: row.try_get(at + 12).map_err(undecodable)?,
+        digest: row.try_get(at + 13).map_err(undecodable)?,
         event_id,
     })
+}
+
+/// A `planck_case_index` row (the columns of [`CASE_COLUMNS`] from column `at`).
+fn case_from_row(row: &Row, at: usize) -> Result<CaseIndex, StoreError> {
+    let read = |e: postgres::Error| {
+        StoreError::corrupt("the index", "a row does not decode", Some(Box::new(e)))
+    };
+    let case: String = row.try_get(at).map_err(read)?;
+    let bad = |what: &str| {
+        StoreError::corrupt(
+            case.clone(),
+            format!("the index row has an unreadable {what}"),
+            None,
+        )
+    };
+    let version: i64 = row.try_get(at + 1).map_err(read)?;
+    let surface_version: i64 = row.try_get(at + 3).map_err(read)?;
+    let text = |i: usize| row.try_get::<_, Option<String>>(at + i).map_err(read);
+    fn parse<T>(text: Option<String>, parse: impl Fn(&str) -> Option<T>) -> Result<Option<T>, ()> {
+        text.map(|t| parse(&t).ok_or(())).transpose()
+    }
+    Ok(CaseIndex {
+        version: u64::try_from(version).map_err(|_| bad("version"))?,
+        surface: row.try_get(at + 2).map_err(read)?,
+        surface_version: u32::try_from(surface_version).map_err(|_| bad("surface version"))?,
+        task: parse(text(4)?, TaskState::parse).map_err(|()| bad("task state"))?,
+        assignee: text(5)?,
+        job: parse(text(6)?, JobState::parse).map_err(|()| bad("job state"))?,
+        owner: text(7)?,
+        phase: text(8)?,
+        stage: text(9)?,
+        service_event: parse(text(10)?, ServiceEventState::parse)
+            .map_err(|()| bad("service event state"))?,
+        pending_approval: text(11)?,
+        queue: parse(text(12)?, QueueNeed::parse).map_err(|()| bad("queue need"))?,
+        claim_open: row.try_get(at + 13).map_err(read)?,
+        completed_visible: row.try_get(at + 14).map_err(read)?,
+        created_at: row.try_get(at + 15).map_err(read)?,
+        last_activity: row.try_get(at + 16).map_err(read)?,
+        next_due_at: row.try_get(at + 17).map_err(read)?,
+        case,
+    })
+}
+
+fn operator_from_row(row: &Row) -> Result<OperatorIndex, StoreError> {
+    let read = backend("reading the operator index");
+    let operator: String = row.try_get(0).map_err(read)?;
+    let version: i64 = row
+        .try_get(1)
+        .map_err(backend("reading the operator index"))?;
+    let surfaces: String = row
+        .try_get(3)
+        .map_err(backend("reading the operator index"))?;
+    let bad = |what: &str| {
+        StoreError::corrupt(
+            format!("{OPERATOR_STREAM_PREFIX}{operator}"),
+            format!("the operator index row has an unreadable {what}"),
+            None,
+        )
+    };
+    Ok(OperatorIndex {
+        version: u64::try_from(version).map_err(|_| bad("version"))?,
+        status: row
+            .try_get(2)
+            .map_err(backend("reading the operator index"))?,
+        surfaces: serde_json::from_str(&surfaces).map_err(|_| bad("surface list"))?,
+        operator,
+    })
+}
+
+/// An event row read by the feed: failures name the event's case when it can be read.
+fn event_from_row_named(row: &Row, at: usize) -> Result<StoredEvent, StoreError> {
+    let case: String = row
+        .try_get(at + 5)
+        .unwrap_or_else(|_| "the feed".to_string());
+    event_from_row(&case, row, at)
+}
+
+fn limit_param(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+impl PostgresStore {
+    /// Upsert `row` inside `tx`.
+    fn write_row(
+        &self,
+        tx: &mut postgres::Transaction<'_>,
+        row: &IndexRow,
+    ) -> Result<(), StoreError> {
+        let stream = row.stream();
+        let version = to_i64(&stream, "version", row.version())?;
+        match row {
+            IndexRow::Case(row) => {
+                tx.execute(
+                    &self.sql.upsert_case_row,
+                    &[
+                        &row.case,
+                        &version,
+                        &row.surface,
+                        &i64::from(row.surface_version),
+                        &row.task.map(TaskState::as_str),
+                        &row.assignee,
+                        &row.job.map(JobState::as_str),
+                        &row.owner,
+                        &row.phase,
+                        &row.stage,
+                        &row.service_event.map(ServiceEventState::as_str),
+                        &row.pending_approval,
+                        &row.queue.map(QueueNeed::as_str),
+                        &row.claim_open,
+                        &row.completed_visible,
+                        &row.created_at,
+                        &row.last_activity,
+                        &row.next_due_at,
+                    ],
+                )
+                .map_err(backend("writing the index row"))?;
+            }
+            IndexRow::Operator(row) => {
+                let surfaces = json(&stream, &row.surfaces)?;
+                tx.execute(
+                    &self.sql.upsert_operator_row,
+                    &[&row.operator, &version, &row.status, &surfaces],
+                )
+                .map_err(backend("writing the index row"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Fail with [`StoreError::IndexNotReady`] unless the index state is `ready` (remembered
+    /// once seen, so a ready index costs no round trip).
+    fn ready(&self, client: &mut Client) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        if self.index_ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        match self.state(client)? {
+            IndexState::Ready => {
+                self.index_ready.store(true, Ordering::Release);
+                Ok(())
+            }
+            IndexState::NeedsRebuild => Err(StoreError::IndexNotReady),
+        }
+    }
+
+    fn state(&self, client: &mut Client) -> Result<IndexState, StoreError> {
+        let row = client
+            .query_opt(&self.sql.index_state, &[])
+            .map_err(backend("reading the index state"))?;
+        let state: Option<String> = match row {
+            Some(row) => row.try_get(0).map_err(backend("reading the index state"))?,
+            None => None,
+        };
+        Ok(if state.as_deref() == Some("ready") {
+            IndexState::Ready
+        } else {
+            IndexState::NeedsRebuild
+        })
+    }
+
+    fn cases_query(
+        &self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<CaseIndex>, StoreError> {
+        let mut conn = self.conn()?;
+        let client = conn.client()?;
+        self.ready(client)?;
+        let rows = client
+            .query(sql, params)
+            .map_err(backend("reading the index"))?;
+        rows.iter().map(|row| case_from_row(row, 0)).collect()
+    }
+
+    /// Number every committed event that has no position yet (the sequencer of the module
+    /// docs). [`Store::feed`] runs it before each read; a host may also run it on a timer so
+    /// that readers find positions ready. Returns how many events it numbered.
+    pub fn sequence(&self) -> Result<u64, StoreError> {
+        let mut conn = self.conn()?;
+        let client = conn.client()?;
+        let mut numbered = 0;
+        loop {
+            let mut tx = client
+                .transaction()
+                .map_err(backend("sequencing the feed"))?;
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(1886151524, hashtext($1))",
+                &[&self.schema],
+            )
+            .map_err(backend("locking the sequencer"))?;
+            let n = tx
+                .execute(&self.sql.sequence, &[])
+                .map_err(backend("sequencing the feed"))?;
+            tx.commit().map_err(backend("sequencing the feed"))?;
+            numbered += n;
+            if n < SEQUENCE_BATCH as u64 {
+                return Ok(numbered);
+            }
+        }
+    }
 }
 
 impl Store for PostgresStore {
@@ -492,7 +897,9 @@ impl Store for PostgresStore {
             .client()?
             .query(&self.sql.load, &[&case, &after])
             .map_err(backend("loading a case"))?;
-        rows.iter().map(|row| event_from_row(case, row)).collect()
+        rows.iter()
+            .map(|row| event_from_row(case, row, 0))
+            .collect()
     }
 
     fn append(&self, append: &Append<'_>) -> Result<Committed, StoreError> {
@@ -654,6 +1061,10 @@ impl Store for PostgresStore {
             }
         }
 
+        if let Some(row) = append.index {
+            self.write_row(&mut tx, row)?;
+        }
+
         tx.commit().map_err(|err| {
             if is_unique_violation(&err) {
                 conflict(None)
@@ -661,6 +1072,7 @@ impl Store for PostgresStore {
                 StoreError::backend("committing an append", err)
             }
         })?;
+        // Positions are given later, by the sequencer (see the module docs).
         Ok(Committed::unnumbered())
     }
 
@@ -717,6 +1129,239 @@ impl Store for PostgresStore {
             .execute(&self.sql.mark, &[&ids])
             .map_err(backend("marking signals delivered"))?;
         Ok(())
+    }
+
+    fn desk(&self, operator: &str, limit: usize) -> Result<DeskRows, StoreError> {
+        let mut conn = self.conn()?;
+        let client = conn.client()?;
+        self.ready(client)?;
+        let rows = client
+            .query(&self.sql.desk, &[&operator, &limit_param(limit)])
+            .map_err(backend("reading the desk"))?;
+        let mut desk = DeskRows::default();
+        for row in &rows {
+            let slot: i32 = row.try_get(0).map_err(backend("reading the desk"))?;
+            let case = case_from_row(row, 2)?;
+            match slot {
+                0 => desk.queued.push(case),
+                1 => desk.active.push(case),
+                _ => desk.completed.push(case),
+            }
+        }
+        Ok(desk)
+    }
+
+    fn queue(&self, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
+        self.cases_query(&self.sql.queue, &[&limit_param(limit)])
+    }
+
+    fn list(
+        &self,
+        filter: &CaseFilter,
+        after: Option<&ListCursor>,
+        limit: usize,
+    ) -> Result<Vec<CaseIndex>, StoreError> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut params: Vec<Box<dyn postgres::types::ToSql + Sync>> = Vec::new();
+        let mut bind = |clauses: &mut Vec<String>,
+                        clause: &str,
+                        value: Box<dyn postgres::types::ToSql + Sync>| {
+            params.push(value);
+            clauses.push(clause.replace('?', &format!("${}", params.len())));
+        };
+        match filter.surface_selector() {
+            SurfaceSelector::Any => {}
+            SurfaceSelector::Slug(slug) => {
+                bind(&mut clauses, "surface = ?", Box::new(slug.to_string()))
+            }
+            SurfaceSelector::Exact(slug, version) => {
+                bind(&mut clauses, "surface = ?", Box::new(slug.to_string()));
+                bind(
+                    &mut clauses,
+                    "surface_version = ?",
+                    Box::new(i64::from(version)),
+                );
+            }
+            SurfaceSelector::Nothing => return Ok(Vec::new()),
+        }
+        match filter.job {
+            None => {}
+            Some(None) => clauses.push("job IS NULL".to_string()),
+            Some(Some(job)) => bind(&mut clauses, "job = ?", Box::new(job.as_str().to_string())),
+        }
+        if let Some(phase) = &filter.phase {
+            bind(&mut clauses, "phase = ?", Box::new(phase.clone()));
+        }
+        if let Some(assignee) = &filter.assignee {
+            bind(&mut clauses, "assignee = ?", Box::new(assignee.clone()));
+        }
+        if let Some(owner) = &filter.owner {
+            bind(&mut clauses, "owner = ?", Box::new(owner.clone()));
+        }
+        if let Some(cursor) = after {
+            bind(
+                &mut clauses,
+                "last_activity <= ?",
+                Box::new(cursor.last_activity),
+            );
+            let n = params.len();
+            params.push(Box::new(cursor.case.clone()));
+            clauses.push(format!("(last_activity, case_id) < (${n}, ${})", n + 1));
+        }
+        params.push(Box::new(limit_param(limit)));
+        let where_clause = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT {CASE_COLUMNS} FROM {}.planck_case_index {where_clause}
+              ORDER BY last_activity DESC, case_id DESC LIMIT ${}",
+            self.schema,
+            params.len()
+        );
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+            params.iter().map(|p| p.as_ref()).collect();
+        self.cases_query(&sql, &refs)
+    }
+
+    fn due(&self, now: Millis, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
+        self.cases_query(&self.sql.due, &[&now, &limit_param(limit)])
+    }
+
+    fn operators(&self) -> Result<Vec<OperatorIndex>, StoreError> {
+        let mut conn = self.conn()?;
+        let client = conn.client()?;
+        self.ready(client)?;
+        let none: Option<&str> = None;
+        let rows = client
+            .query(&self.sql.operator_rows, &[&none])
+            .map_err(backend("reading the operator index"))?;
+        rows.iter().map(operator_from_row).collect()
+    }
+
+    fn index_row(&self, stream: &str) -> Result<Option<IndexRow>, StoreError> {
+        let mut conn = self.conn()?;
+        let client = conn.client()?;
+        match stream.strip_prefix(OPERATOR_STREAM_PREFIX) {
+            Some(id) => {
+                let rows = client
+                    .query(&self.sql.operator_rows, &[&Some(id)])
+                    .map_err(backend("reading the operator index"))?;
+                rows.first()
+                    .map(operator_from_row)
+                    .transpose()
+                    .map(|row| row.map(IndexRow::Operator))
+            }
+            None => {
+                let row = client
+                    .query_opt(&self.sql.case_row, &[&stream])
+                    .map_err(backend("reading the index"))?;
+                row.map(|row| case_from_row(&row, 0))
+                    .transpose()
+                    .map(|row| row.map(IndexRow::Case))
+            }
+        }
+    }
+
+    fn index_state(&self) -> Result<IndexState, StoreError> {
+        let mut conn = self.conn()?;
+        self.state(conn.client()?)
+    }
+
+    fn begin_reindex(&self) -> Result<(), StoreError> {
+        self.index_ready
+            .store(false, std::sync::atomic::Ordering::Release);
+        let mut conn = self.conn()?;
+        conn.client()?
+            .execute(&self.sql.set_index_state, &[&"needs_rebuild"])
+            .map_err(backend("setting the index state"))?;
+        Ok(())
+    }
+
+    fn reindex(
+        &self,
+        stream: &str,
+        version: u64,
+        row: Option<&IndexRow>,
+    ) -> Result<bool, StoreError> {
+        if let Some(row) = row {
+            check_append(&Append::new(stream, version, &[]).with_index(row))?;
+        }
+        let expected = to_i64(stream, "version", version)?;
+        let mut conn = self.conn()?;
+        let client = conn.client()?;
+        let mut tx = client
+            .transaction()
+            .map_err(backend("beginning a reindex"))?;
+        // The case row's lock orders this against any append to the stream.
+        let actual = match tx
+            .query_opt(&self.sql.lock_case, &[&stream])
+            .map_err(backend("reading the case version"))?
+        {
+            Some(found) => found
+                .try_get::<_, i64>(0)
+                .map_err(backend("reading the case version"))?,
+            None => 0,
+        };
+        if actual != expected {
+            return Ok(false);
+        }
+        match row {
+            Some(row) => self.write_row(&mut tx, row)?,
+            None => {
+                let sql = match stream.strip_prefix(OPERATOR_STREAM_PREFIX) {
+                    Some(_) => format!(
+                        "DELETE FROM {}.planck_operator_index WHERE operator = $1",
+                        self.schema
+                    ),
+                    None => format!(
+                        "DELETE FROM {}.planck_case_index WHERE case_id = $1",
+                        self.schema
+                    ),
+                };
+                let key = stream
+                    .strip_prefix(OPERATOR_STREAM_PREFIX)
+                    .unwrap_or(stream);
+                tx.execute(&sql, &[&key])
+                    .map_err(backend("removing an index row"))?;
+            }
+        }
+        tx.commit().map_err(backend("committing a reindex"))?;
+        Ok(true)
+    }
+
+    fn finish_reindex(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        conn.client()?
+            .execute(&self.sql.set_index_state, &[&"ready"])
+            .map_err(backend("setting the index state"))?;
+        Ok(())
+    }
+
+    fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
+        self.sequence()?;
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let mut conn = self.conn()?;
+        let rows = conn
+            .client()?
+            .query(&self.sql.feed, &[&after, &limit_param(limit)])
+            .map_err(backend("reading the feed"))?;
+        rows.iter()
+            .map(|row| {
+                let position: i64 = row.try_get(0).map_err(backend("reading the feed"))?;
+                Ok(FeedEntry {
+                    position: u64::try_from(position).map_err(|e| {
+                        StoreError::corrupt(
+                            "the feed",
+                            "a position is out of range",
+                            Some(Box::new(e)),
+                        )
+                    })?,
+                    event: event_from_row_named(row, 1)?,
+                })
+            })
+            .collect()
     }
 }
 

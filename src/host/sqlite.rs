@@ -1,12 +1,26 @@
 //! [`SqliteStore`]: the embedded, durable [`Store`] (SQLite is bundled: nothing to install).
 //!
-//! One database file holds three tables: `events` (one row per envelope: the envelope fields
-//! as columns, the actor and the payload as JSON text, primary key `(case_id, seq)`),
-//! `idempotency` (one row per key) and `outbox` (one row per signal, primary key the signal
-//! id, with a `delivered` flag). The schema version is kept in `PRAGMA user_version`.
+//! One database file holds these tables: `events` (one row per envelope: the envelope fields
+//! as columns, the actor and the payload as JSON text, primary key `(case_id, seq)`, and the
+//! event's global `position`), `idempotency` (one row per key), `outbox` (one row per signal,
+//! primary key the signal id, with a `delivered` flag), `case_index` and `operator_index`
+//! (one index row per stream, docs/queries.md) and `planck_meta` (the last position given and
+//! the index state). The schema version is kept in `PRAGMA user_version`.
 //! The database runs in WAL mode; every append is one `BEGIN IMMEDIATE` transaction that checks
-//! the case's version and the idempotency key, then writes events, key and outbox rows, so
-//! several processes may share one file. `PRIMARY KEY (case_id, seq)` backs the version check.
+//! the case's version and the idempotency key, then writes events, key, outbox rows and the
+//! index row, so several processes may share one file. `PRIMARY KEY (case_id, seq)` backs the
+//! version check.
+//!
+//! **The feed.** The writer is serialized (`BEGIN IMMEDIATE`), so each append numbers its
+//! events inside its transaction from the counter `planck_meta.last_position` (a counter, not
+//! `rowid`, which SQLite may reuse): positions are given in commit order, without holes, and a
+//! reader (which sees only committed transactions) never finds a new event below one it saw.
+//!
+//! **Migration.** A version 1 database (before the index and the feed) is upgraded when it is
+//! opened: its events get positions in `rowid` order (the order they were committed in), the
+//! index tables are created empty, and the index state is `needs_rebuild` when it holds any
+//! event (queries then fail with [`StoreError::IndexNotReady`] until `planck reindex`, which
+//! has the surfaces, writes every row).
 //!
 //! This is the only module (with other adapters under `host/`) that touches SQLite. It never
 //! interprets events beyond decoding them.
@@ -18,13 +32,54 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
+use crate::host::index::{
+    CaseFilter, CaseIndex, DeskRows, FeedEntry, IndexRow, IndexState, ListCursor,
+    OPERATOR_STREAM_PREFIX, OperatorIndex, QueueNeed, SurfaceSelector,
+};
 use crate::host::store::{
     Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
     check_append,
 };
+use crate::spine::{JobState, Millis, ServiceEventState, TaskState};
 
-/// The schema version this build writes and reads (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+/// The schema version this build writes and reads (`PRAGMA user_version`). Version 1 (no
+/// feed positions, no index) is upgraded on open.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// The tables version 2 added to version 1.
+const SCHEMA_V2: &str = "
+CREATE TABLE IF NOT EXISTS planck_meta (
+    key   TEXT PRIMARY KEY,
+    value
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS case_index (
+    case_id           TEXT    PRIMARY KEY,
+    created           INTEGER NOT NULL,
+    version           INTEGER NOT NULL,
+    surface           TEXT    NOT NULL,
+    surface_version   INTEGER NOT NULL,
+    task              TEXT,
+    assignee          TEXT,
+    job               TEXT,
+    owner             TEXT,
+    phase             TEXT,
+    stage             TEXT,
+    service_event     TEXT,
+    pending_approval  TEXT,
+    queue             TEXT,
+    claim_open        INTEGER NOT NULL,
+    completed_visible INTEGER NOT NULL,
+    created_at        INTEGER NOT NULL,
+    last_activity     INTEGER NOT NULL,
+    next_due_at       INTEGER
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS operator_index (
+    operator TEXT    PRIMARY KEY,
+    version  INTEGER NOT NULL,
+    status   TEXT    NOT NULL,
+    surfaces TEXT    NOT NULL
+) WITHOUT ROWID;
+";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -42,6 +97,7 @@ CREATE TABLE IF NOT EXISTS events (
     payload             TEXT    NOT NULL,
     prev_digest         TEXT    NOT NULL,
     digest              TEXT    NOT NULL,
+    position            INTEGER,
     PRIMARY KEY (case_id, seq)
 );
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -66,8 +122,35 @@ CREATE TABLE IF NOT EXISTS outbox (
 /// Indexes, (re)created on every open so that older files of the same schema version get them.
 const INDEXES: &str = "
 CREATE INDEX IF NOT EXISTS events_case_starts ON events (seq) WHERE seq = 1;
+CREATE UNIQUE INDEX IF NOT EXISTS events_position ON events (position);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered) WHERE delivered = 0;
+CREATE INDEX IF NOT EXISTS case_index_assignee ON case_index (assignee, job, created);
+CREATE INDEX IF NOT EXISTS case_index_owner ON case_index (owner, job, created);
+CREATE INDEX IF NOT EXISTS case_index_open ON case_index (created) WHERE job = 'queued' AND claim_open = 1;
+CREATE INDEX IF NOT EXISTS case_index_queue ON case_index (created) WHERE queue IS NOT NULL;
+CREATE INDEX IF NOT EXISTS case_index_due ON case_index (next_due_at, case_id) WHERE next_due_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS case_index_activity ON case_index (last_activity, case_id);
+CREATE INDEX IF NOT EXISTS case_index_job ON case_index (job, last_activity, case_id);
+CREATE INDEX IF NOT EXISTS case_index_surface ON case_index (surface, last_activity, case_id);
 ";
+
+/// Version 1 → 2: positions for every event in commit (`rowid`) order, the new tables, the
+/// counter, and the index state (`needs_rebuild` when there are events to index).
+const MIGRATE_V1: &str = "
+ALTER TABLE events ADD COLUMN position INTEGER;
+UPDATE events SET position = n.p
+  FROM (SELECT rowid AS r, ROW_NUMBER() OVER (ORDER BY rowid) AS p FROM events) AS n
+ WHERE n.r = events.rowid;
+";
+
+/// The columns of a `case_index` row, in the order [`case_row`] reads them.
+const CASE_COLUMNS: &str = "case_id, version, surface, surface_version, task, assignee, job, owner, phase, stage,
+    service_event, pending_approval, queue, claim_open, completed_visible, created_at, last_activity, next_due_at";
+
+/// The columns of an event, in the order [`event_row`] reads them (from `offset`).
+const EVENT_COLUMNS: &str =
+    "event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor, surface,
+    surface_fingerprint, idempotency_key, payload, prev_digest, digest";
 
 /// How hard SQLite works to make a commit survive a power loss.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -176,28 +259,57 @@ impl SqliteStore {
 }
 
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    // Read the version inside the write transaction, so that two processes opening one old
+    // file at once migrate it once.
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(backend("opening the database"))?;
+    let result = migrate_in_transaction(conn);
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    let ended = conn
+        .execute_batch(end)
+        .map_err(backend("migrating the schema"));
+    result.and(ended)?;
+    conn.execute_batch(INDEXES)
+        .map_err(backend("creating indexes"))
+}
+
+fn migrate_in_transaction(conn: &Connection) -> Result<(), StoreError> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(backend("reading the schema version"))?;
+    let meta = |state: &str| {
+        format!(
+            "INSERT OR IGNORE INTO planck_meta (key, value) VALUES
+                ('last_position', (SELECT COALESCE(MAX(position), 0) FROM events)),
+                ('index_state', '{state}');"
+        )
+    };
     match version {
-        0 => {
-            conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        0 => conn
+            .execute_batch(&format!(
+                "{SCHEMA} {SCHEMA_V2} {} PRAGMA user_version = {SCHEMA_VERSION};",
+                meta("ready")
             ))
-            .map_err(backend("creating the schema"))?;
+            .map_err(backend("creating the schema")),
+        1 => {
+            let has_events: bool = conn
+                .query_row("SELECT EXISTS (SELECT 1 FROM events)", [], |r| r.get(0))
+                .map_err(backend("migrating the schema"))?;
+            let state = if has_events { "needs_rebuild" } else { "ready" };
+            conn.execute_batch(&format!(
+                "{MIGRATE_V1} {SCHEMA_V2} {} PRAGMA user_version = {SCHEMA_VERSION};",
+                meta(state)
+            ))
+            .map_err(backend("migrating the schema from version 1"))
         }
-        SCHEMA_VERSION => {}
-        newer => {
-            return Err(StoreError::backend(
-                "opening the database",
-                format!(
-                    "its schema version is {newer}; this build of planck reads version {SCHEMA_VERSION}"
-                ),
-            ));
-        }
+        SCHEMA_VERSION => Ok(()),
+        newer => Err(StoreError::backend(
+            "opening the database",
+            format!(
+                "its schema version is {newer}; this build of planck reads version {SCHEMA_VERSION}"
+            ),
+        )),
     }
-    conn.execute_batch(INDEXES)
-        .map_err(backend("creating indexes"))
 }
 
 fn to_i64(case: &str, what: &str, n: u64) -> Result<i64, StoreError> {
@@ -229,6 +341,114 @@ pub(crate) struct PreparedAppend<'a> {
     rows: Vec<(Cow<'a, StoredEvent>, i64, String, String)>,
     idempotency: Option<Cow<'a, IdempotencyRecord>>,
     signals: Vec<(Cow<'a, StoredSignal>, String)>,
+    index: Option<PreparedRow<'a>>,
+}
+
+/// An index row ready to be written (an operator's surfaces already serialized).
+#[derive(Debug)]
+enum PreparedRow<'a> {
+    Case(Cow<'a, CaseIndex>),
+    Operator(Cow<'a, OperatorIndex>, String),
+}
+
+impl<'a> PreparedRow<'a> {
+    fn new(stream: &str, row: &'a IndexRow) -> Result<Self, StoreError> {
+        Ok(match row {
+            IndexRow::Case(row) => PreparedRow::Case(Cow::Borrowed(row)),
+            IndexRow::Operator(row) => {
+                PreparedRow::Operator(Cow::Borrowed(row), json(stream, &row.surfaces)?)
+            }
+        })
+    }
+
+    fn into_owned(self) -> PreparedRow<'static> {
+        match self {
+            PreparedRow::Case(row) => PreparedRow::Case(Cow::Owned(row.into_owned())),
+            PreparedRow::Operator(row, surfaces) => {
+                PreparedRow::Operator(Cow::Owned(row.into_owned()), surfaces)
+            }
+        }
+    }
+
+    /// Upsert the row (the case's `created` is the position of its first event).
+    fn write(&self, conn: &Connection) -> Result<(), StoreError> {
+        let write = backend("writing the index row");
+        match self {
+            PreparedRow::Case(row) => {
+                conn.prepare_cached(
+                    "INSERT INTO case_index (case_id, created, version, surface, surface_version, task, assignee, job,
+                            owner, phase, stage, service_event, pending_approval, queue, claim_open,
+                            completed_visible, created_at, last_activity, next_due_at)
+                     VALUES (?1, COALESCE((SELECT position FROM events WHERE case_id = ?1 AND seq = 1), 0),
+                             ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+                     ON CONFLICT (case_id) DO UPDATE SET
+                        version = excluded.version, surface = excluded.surface,
+                        surface_version = excluded.surface_version, task = excluded.task,
+                        assignee = excluded.assignee, job = excluded.job, owner = excluded.owner,
+                        phase = excluded.phase, stage = excluded.stage,
+                        service_event = excluded.service_event,
+                        pending_approval = excluded.pending_approval, queue = excluded.queue,
+                        claim_open = excluded.claim_open,
+                        completed_visible = excluded.completed_visible,
+                        created_at = excluded.created_at, last_activity = excluded.last_activity,
+                        next_due_at = excluded.next_due_at",
+                )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        row.case,
+                        to_i64(&row.case, "version", row.version).unwrap_or(i64::MAX),
+                        row.surface,
+                        row.surface_version,
+                        row.task.map(TaskState::as_str),
+                        row.assignee,
+                        row.job.map(JobState::as_str),
+                        row.owner,
+                        row.phase,
+                        row.stage,
+                        row.service_event.map(ServiceEventState::as_str),
+                        row.pending_approval,
+                        row.queue.map(QueueNeed::as_str),
+                        row.claim_open,
+                        row.completed_visible,
+                        row.created_at,
+                        row.last_activity,
+                        row.next_due_at,
+                    ])
+                })
+                .map_err(write)?;
+            }
+            PreparedRow::Operator(row, surfaces) => {
+                conn.prepare_cached(
+                    "INSERT INTO operator_index (operator, version, status, surfaces) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (operator) DO UPDATE SET
+                        version = excluded.version, status = excluded.status, surfaces = excluded.surfaces",
+                )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        row.operator,
+                        to_i64(&row.operator, "version", row.version).unwrap_or(i64::MAX),
+                        row.status,
+                        surfaces
+                    ])
+                })
+                .map_err(write)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Remove the index row of `stream`.
+fn delete_row(conn: &Connection, stream: &str) -> Result<(), StoreError> {
+    let result = match stream.strip_prefix(OPERATOR_STREAM_PREFIX) {
+        Some(id) => conn
+            .prepare_cached("DELETE FROM operator_index WHERE operator = ?1")
+            .and_then(|mut s| s.execute([id])),
+        None => conn
+            .prepare_cached("DELETE FROM case_index WHERE case_id = ?1")
+            .and_then(|mut s| s.execute([stream])),
+    };
+    result.map(|_| ()).map_err(backend("removing an index row"))
 }
 
 impl<'a> PreparedAppend<'a> {
@@ -256,6 +476,11 @@ impl<'a> PreparedAppend<'a> {
         for s in outbox {
             signals.push((Cow::Borrowed(s), json(case, &s.payload)?));
         }
+        to_i64(case, "version", append.new_version())?;
+        let index = append
+            .index
+            .map(|row| PreparedRow::new(case, row))
+            .transpose()?;
         Ok(PreparedAppend {
             case: Cow::Borrowed(case),
             expected_version,
@@ -263,6 +488,7 @@ impl<'a> PreparedAppend<'a> {
             rows,
             idempotency: idempotency.map(Cow::Borrowed),
             signals,
+            index,
         })
     }
 
@@ -283,6 +509,7 @@ impl<'a> PreparedAppend<'a> {
                 .into_iter()
                 .map(|(s, payload)| (Cow::Owned(s.into_owned()), payload))
                 .collect(),
+            index: self.index.map(PreparedRow::into_owned),
         }
     }
 
@@ -334,15 +561,24 @@ impl<'a> PreparedAppend<'a> {
         let rows = self.rows.as_slice();
         let idempotency = self.idempotency.as_deref();
         let signals = self.signals.as_slice();
-        {
+        let mut committed = Committed::unnumbered();
+        if !rows.is_empty() {
+            // The writer is serialized: the counter read here is the last position committed.
+            let last: i64 = conn
+                .prepare_cached("SELECT value FROM planck_meta WHERE key = 'last_position'")
+                .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
+                .map_err(backend("reading the feed position"))?;
             let mut insert = conn
                 .prepare_cached(
                     "INSERT INTO events (event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor,
-                                         surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                         surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest,
+                                         position)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 )
                 .map_err(backend("appending events"))?;
+            let mut position = last;
             for (e, seq, actor, payload) in rows {
+                position += 1;
                 insert
                     .execute(params![
                         e.event_id,
@@ -358,7 +594,8 @@ impl<'a> PreparedAppend<'a> {
                         e.idempotency_key,
                         payload,
                         e.prev_digest,
-                        e.digest
+                        e.digest,
+                        position
                     ])
                     .map_err(|err| {
                         if is_constraint(&err) {
@@ -373,6 +610,11 @@ impl<'a> PreparedAppend<'a> {
                         }
                     })?;
             }
+            conn.prepare_cached("UPDATE planck_meta SET value = ?1 WHERE key = 'last_position'")
+                .and_then(|mut stmt| stmt.execute([position]))
+                .map_err(backend("moving the feed position"))?;
+            let first = u64::try_from(last).unwrap_or(0) + 1;
+            committed = Committed::numbered(first, rows.len());
         }
         if let Some(r) = idempotency {
             conn.execute(
@@ -417,8 +659,490 @@ impl<'a> PreparedAppend<'a> {
                     })?;
             }
         }
-        Ok(Committed::unnumbered())
+        if let Some(row) = &self.index {
+            row.write(conn)?;
+        }
+        Ok(committed)
     }
+}
+
+/// An event row's columns ([`EVENT_COLUMNS`]), as read.
+type EventTuple = (
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+);
+
+/// Read the columns of [`EVENT_COLUMNS`] starting at column `at`.
+fn event_tuple(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<EventTuple> {
+    Ok((
+        row.get(at)?,
+        row.get(at + 1)?,
+        row.get(at + 2)?,
+        row.get(at + 3)?,
+        row.get(at + 4)?,
+        row.get(at + 5)?,
+        row.get(at + 6)?,
+        row.get(at + 7)?,
+        row.get(at + 8)?,
+        row.get(at + 9)?,
+        row.get(at + 10)?,
+        row.get(at + 11)?,
+        row.get(at + 12)?,
+        row.get(at + 13)?,
+    ))
+}
+
+/// Decode an event row; failures name its case.
+fn decode_event(row: EventTuple) -> Result<StoredEvent, StoreError> {
+    let (
+        event_id,
+        event_type,
+        schema,
+        ts_utc,
+        ts_ms,
+        case_id,
+        seq,
+        actor,
+        surface,
+        fp,
+        key,
+        payload,
+        prev,
+        digest,
+    ) = row;
+    let bad = |why: &str, e: Box<dyn std::error::Error + Send + Sync>| {
+        StoreError::corrupt(
+            case_id.clone(),
+            format!("event `{event_id}`: {why}"),
+            Some(e),
+        )
+    };
+    Ok(StoredEvent {
+        schema_version: u32::try_from(schema)
+            .map_err(|e| bad("schema version out of range", Box::new(e)))?,
+        seq: u64::try_from(seq).map_err(|e| bad("sequence number out of range", Box::new(e)))?,
+        actor: serde_json::from_str(&actor)
+            .map_err(|e| bad("the actor does not decode", Box::new(e)))?,
+        payload: serde_json::from_str(&payload)
+            .map_err(|e| bad("the payload does not decode", Box::new(e)))?,
+        event_id,
+        event_type,
+        ts_utc,
+        ts_ms,
+        case_id,
+        surface,
+        surface_fingerprint: fp,
+        idempotency_key: key,
+        prev_digest: prev,
+        digest,
+    })
+}
+
+/// A `case_index` row's columns ([`CASE_COLUMNS`]), as read.
+type CaseTuple = (
+    String,
+    i64,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    bool,
+    bool,
+    i64,
+    i64,
+    Option<i64>,
+);
+
+fn case_tuple(row: &rusqlite::Row<'_>) -> rusqlite::Result<CaseTuple> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+        row.get(9)?,
+        row.get(10)?,
+        row.get(11)?,
+        row.get(12)?,
+        row.get(13)?,
+        row.get(14)?,
+        row.get(15)?,
+        row.get(16)?,
+        row.get(17)?,
+    ))
+}
+
+/// Decode a `case_index` row.
+fn case_row(row: CaseTuple) -> Result<CaseIndex, StoreError> {
+    let (
+        case,
+        version,
+        surface,
+        surface_version,
+        task,
+        assignee,
+        job,
+        owner,
+        phase,
+        stage,
+        service_event,
+        pending_approval,
+        queue,
+        claim_open,
+        completed_visible,
+        created_at,
+        last_activity,
+        next_due_at,
+    ) = row;
+    let bad = |what: &str| {
+        StoreError::corrupt(
+            case.clone(),
+            format!("the index row has an unreadable {what}"),
+            None,
+        )
+    };
+    fn parse<T>(text: Option<String>, parse: impl Fn(&str) -> Option<T>) -> Result<Option<T>, ()> {
+        text.map(|t| parse(&t).ok_or(())).transpose()
+    }
+    Ok(CaseIndex {
+        version: u64::try_from(version).map_err(|_| bad("version"))?,
+        surface_version: u32::try_from(surface_version).map_err(|_| bad("surface version"))?,
+        task: parse(task, TaskState::parse).map_err(|()| bad("task state"))?,
+        job: parse(job, JobState::parse).map_err(|()| bad("job state"))?,
+        service_event: parse(service_event, ServiceEventState::parse)
+            .map_err(|()| bad("service event state"))?,
+        queue: parse(queue, QueueNeed::parse).map_err(|()| bad("queue need"))?,
+        case,
+        surface,
+        assignee,
+        owner,
+        phase,
+        stage,
+        pending_approval,
+        claim_open,
+        completed_visible,
+        created_at,
+        last_activity,
+        next_due_at,
+    })
+}
+
+/// Run a `case_index` query and decode its rows.
+fn query_cases(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<CaseIndex>, StoreError> {
+    let read = backend("reading the index");
+    let mut stmt = conn.prepare_cached(sql).map_err(read)?;
+    let rows = stmt
+        .query_map(params, case_tuple)
+        .map_err(backend("reading the index"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(case_row(row.map_err(backend("reading the index"))?)?);
+    }
+    Ok(out)
+}
+
+fn limit_param(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// Whether the index can answer (the `index_state` kept in `planck_meta`).
+fn index_state(conn: &Connection) -> Result<IndexState, StoreError> {
+    let state: String = conn
+        .prepare_cached("SELECT value FROM planck_meta WHERE key = 'index_state'")
+        .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
+        .map_err(backend("reading the index state"))?;
+    Ok(if state == "ready" {
+        IndexState::Ready
+    } else {
+        IndexState::NeedsRebuild
+    })
+}
+
+fn ready(conn: &Connection) -> Result<(), StoreError> {
+    match index_state(conn)? {
+        IndexState::Ready => Ok(()),
+        IndexState::NeedsRebuild => Err(StoreError::IndexNotReady),
+    }
+}
+
+fn set_index_state(conn: &Connection, state: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE planck_meta SET value = ?1 WHERE key = 'index_state'",
+        [state],
+    )
+    .map(|_| ())
+    .map_err(backend("setting the index state"))
+}
+
+/// The queries of the index and the feed, on one connection (the group-commit store reads
+/// through its second connection).
+impl SqliteStore {
+    pub(crate) fn query_desk(&self, operator: &str, limit: usize) -> Result<DeskRows, StoreError> {
+        let conn = self.conn();
+        ready(&conn)?;
+        let limit = limit_param(limit);
+        let queued = query_cases(
+            &conn,
+            &format!(
+                "SELECT {CASE_COLUMNS} FROM (
+                    SELECT * FROM (SELECT * FROM case_index WHERE assignee = ?1 AND job = 'queued'
+                                   ORDER BY created LIMIT ?2)
+                    UNION
+                    SELECT * FROM (SELECT * FROM case_index WHERE job = 'queued' AND claim_open = 1
+                                   ORDER BY created LIMIT ?2)
+                 ) ORDER BY created LIMIT ?2"
+            ),
+            params![operator, limit],
+        )?;
+        let active = query_cases(
+            &conn,
+            &format!(
+                "SELECT {CASE_COLUMNS} FROM case_index WHERE owner = ?1 AND job = 'claimed'
+                  ORDER BY created LIMIT ?2"
+            ),
+            params![operator, limit],
+        )?;
+        let completed = query_cases(
+            &conn,
+            &format!(
+                "SELECT {CASE_COLUMNS} FROM case_index
+                  WHERE owner = ?1 AND job = 'completed' AND completed_visible = 1
+                  ORDER BY created DESC LIMIT ?2"
+            ),
+            params![operator, limit],
+        )?;
+        Ok(DeskRows {
+            queued,
+            active,
+            completed,
+        })
+    }
+
+    pub(crate) fn query_queue(&self, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
+        let conn = self.conn();
+        ready(&conn)?;
+        query_cases(
+            &conn,
+            &format!(
+                "SELECT {CASE_COLUMNS} FROM case_index WHERE queue IS NOT NULL ORDER BY created LIMIT ?1"
+            ),
+            [limit_param(limit)],
+        )
+    }
+
+    pub(crate) fn query_list(
+        &self,
+        filter: &CaseFilter,
+        after: Option<&ListCursor>,
+        limit: usize,
+    ) -> Result<Vec<CaseIndex>, StoreError> {
+        let conn = self.conn();
+        ready(&conn)?;
+        use rusqlite::types::Value as V;
+        let mut clauses: Vec<String> = Vec::new();
+        let mut values: Vec<V> = Vec::new();
+        let mut bind = |clauses: &mut Vec<String>, clause: &str, value: V| {
+            values.push(value);
+            clauses.push(clause.replace('?', &format!("?{}", values.len())));
+        };
+        match filter.surface_selector() {
+            SurfaceSelector::Any => {}
+            SurfaceSelector::Slug(slug) => bind(&mut clauses, "surface = ?", V::Text(slug.into())),
+            SurfaceSelector::Exact(slug, version) => {
+                bind(&mut clauses, "surface = ?", V::Text(slug.into()));
+                bind(
+                    &mut clauses,
+                    "surface_version = ?",
+                    V::Integer(i64::from(version)),
+                );
+            }
+            SurfaceSelector::Nothing => return Ok(Vec::new()),
+        }
+        match filter.job {
+            None => {}
+            Some(None) => clauses.push("job IS NULL".to_string()),
+            Some(Some(job)) => bind(&mut clauses, "job = ?", V::Text(job.as_str().into())),
+        }
+        if let Some(phase) = &filter.phase {
+            bind(&mut clauses, "phase = ?", V::Text(phase.clone()));
+        }
+        if let Some(assignee) = &filter.assignee {
+            bind(&mut clauses, "assignee = ?", V::Text(assignee.clone()));
+        }
+        if let Some(owner) = &filter.owner {
+            bind(&mut clauses, "owner = ?", V::Text(owner.clone()));
+        }
+        if let Some(cursor) = after {
+            bind(
+                &mut clauses,
+                "last_activity <= ?",
+                V::Integer(cursor.last_activity),
+            );
+            let n = values.len();
+            values.push(V::Text(cursor.case.clone()));
+            clauses.push(format!("(last_activity, case_id) < (?{n}, ?{})", n + 1));
+        }
+        values.push(V::Integer(limit_param(limit)));
+        let where_clause = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        query_cases(
+            &conn,
+            &format!(
+                "SELECT {CASE_COLUMNS} FROM case_index {where_clause}
+                  ORDER BY last_activity DESC, case_id DESC LIMIT ?{}",
+                values.len()
+            ),
+            rusqlite::params_from_iter(values),
+        )
+    }
+
+    pub(crate) fn query_due(
+        &self,
+        now: Millis,
+        limit: usize,
+    ) -> Result<Vec<CaseIndex>, StoreError> {
+        let conn = self.conn();
+        ready(&conn)?;
+        query_cases(
+            &conn,
+            &format!(
+                "SELECT {CASE_COLUMNS} FROM case_index WHERE next_due_at <= ?1
+                  ORDER BY next_due_at, case_id LIMIT ?2"
+            ),
+            params![now, limit_param(limit)],
+        )
+    }
+
+    pub(crate) fn query_operators(&self, check: bool) -> Result<Vec<OperatorIndex>, StoreError> {
+        let conn = self.conn();
+        if check {
+            ready(&conn)?;
+        }
+        operator_rows(&conn, None)
+    }
+
+    pub(crate) fn query_index_row(&self, stream: &str) -> Result<Option<IndexRow>, StoreError> {
+        let conn = self.conn();
+        match stream.strip_prefix(OPERATOR_STREAM_PREFIX) {
+            Some(id) => Ok(operator_rows(&conn, Some(id))?
+                .into_iter()
+                .next()
+                .map(IndexRow::Operator)),
+            None => Ok(query_cases(
+                &conn,
+                &format!("SELECT {CASE_COLUMNS} FROM case_index WHERE case_id = ?1"),
+                [stream],
+            )?
+            .into_iter()
+            .next()
+            .map(IndexRow::Case)),
+        }
+    }
+
+    pub(crate) fn query_index_state(&self) -> Result<IndexState, StoreError> {
+        index_state(&self.conn())
+    }
+
+    pub(crate) fn query_feed(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<FeedEntry>, StoreError> {
+        let conn = self.conn();
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT position, {EVENT_COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2"
+            ))
+            .map_err(backend("reading the feed"))?;
+        let rows = stmt
+            .query_map(params![after, limit_param(limit)], |row| {
+                Ok((row.get::<_, i64>(0)?, event_tuple(row, 1)?))
+            })
+            .map_err(backend("reading the feed"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (position, event) = row.map_err(|e| {
+                StoreError::corrupt("the feed", "a row does not decode", Some(Box::new(e)))
+            })?;
+            out.push(FeedEntry {
+                position: u64::try_from(position).map_err(|e| {
+                    StoreError::corrupt("the feed", "a position is out of range", Some(Box::new(e)))
+                })?,
+                event: decode_event(event)?,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn operator_rows(conn: &Connection, one: Option<&str>) -> Result<Vec<OperatorIndex>, StoreError> {
+    let read = backend("reading the operator index");
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT operator, version, status, surfaces FROM operator_index
+              WHERE ?1 IS NULL OR operator = ?1 ORDER BY operator",
+        )
+        .map_err(read)?;
+    let rows = stmt
+        .query_map([one], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })
+        .map_err(backend("reading the operator index"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (operator, version, status, surfaces) =
+            row.map_err(backend("reading the operator index"))?;
+        let bad = |what: &str| {
+            StoreError::corrupt(
+                format!("{OPERATOR_STREAM_PREFIX}{operator}"),
+                format!("the operator index row has an unreadable {what}"),
+                None,
+            )
+        };
+        out.push(OperatorIndex {
+            version: u64::try_from(version).map_err(|_| bad("version"))?,
+            surfaces: serde_json::from_str(&surfaces).map_err(|_| bad("surface list"))?,
+            operator,
+            status,
+        });
+    }
+    Ok(out)
 }
 
 impl Store for SqliteStore {
@@ -430,75 +1154,19 @@ impl Store for SqliteStore {
         let after = i64::try_from(after).unwrap_or(i64::MAX);
         let conn = self.conn();
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor, surface,
-                        surface_fingerprint, idempotency_key, payload, prev_digest, digest
-                   FROM events WHERE case_id = ?1 AND seq > ?2 ORDER BY seq",
-            )
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE case_id = ?1 AND seq > ?2 ORDER BY seq"
+            ))
             .map_err(backend("loading a case"))?;
         let rows = stmt
-            .query_map(params![case, after], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, i64>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, i64>(4)?,
-                    row.get::<_, String>(5)?,
-                    row.get::<_, i64>(6)?,
-                    row.get::<_, String>(7)?,
-                    row.get::<_, String>(8)?,
-                    row.get::<_, String>(9)?,
-                    row.get::<_, Option<String>>(10)?,
-                    row.get::<_, String>(11)?,
-                    row.get::<_, String>(12)?,
-                    row.get::<_, String>(13)?,
-                ))
-            })
+            .query_map(params![case, after], |row| event_tuple(row, 0))
             .map_err(backend("loading a case"))?;
         let mut events = Vec::new();
         for row in rows {
-            let (
-                event_id,
-                event_type,
-                schema,
-                ts_utc,
-                ts_ms,
-                case_id,
-                seq,
-                actor,
-                surface,
-                fp,
-                key,
-                payload,
-                prev,
-                digest,
-            ) = row.map_err(|e| {
+            let row = row.map_err(|e| {
                 StoreError::corrupt(case, "a row of the case does not decode", Some(Box::new(e)))
             })?;
-            let bad = |what: &str, e: Box<dyn std::error::Error + Send + Sync>| {
-                StoreError::corrupt(case, format!("event `{event_id}`: {what}"), Some(e))
-            };
-            events.push(StoredEvent {
-                schema_version: u32::try_from(schema)
-                    .map_err(|e| bad("schema version out of range", Box::new(e)))?,
-                seq: u64::try_from(seq)
-                    .map_err(|e| bad("sequence number out of range", Box::new(e)))?,
-                actor: serde_json::from_str(&actor)
-                    .map_err(|e| bad("the actor does not decode", Box::new(e)))?,
-                payload: serde_json::from_str(&payload)
-                    .map_err(|e| bad("the payload does not decode", Box::new(e)))?,
-                event_id,
-                event_type,
-                ts_utc,
-                ts_ms,
-                case_id,
-                surface,
-                surface_fingerprint: fp,
-                idempotency_key: key,
-                prev_digest: prev,
-                digest,
-            });
+            events.push(decode_event(row)?);
         }
         Ok(events)
     }
@@ -609,5 +1277,83 @@ impl Store for SqliteStore {
             }
         }
         tx.commit().map_err(backend("marking signals"))
+    }
+
+    fn desk(&self, operator: &str, limit: usize) -> Result<DeskRows, StoreError> {
+        self.query_desk(operator, limit)
+    }
+
+    fn queue(&self, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
+        self.query_queue(limit)
+    }
+
+    fn list(
+        &self,
+        filter: &CaseFilter,
+        after: Option<&ListCursor>,
+        limit: usize,
+    ) -> Result<Vec<CaseIndex>, StoreError> {
+        self.query_list(filter, after, limit)
+    }
+
+    fn due(&self, now: Millis, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
+        self.query_due(now, limit)
+    }
+
+    fn operators(&self) -> Result<Vec<OperatorIndex>, StoreError> {
+        self.query_operators(true)
+    }
+
+    fn index_row(&self, stream: &str) -> Result<Option<IndexRow>, StoreError> {
+        self.query_index_row(stream)
+    }
+
+    fn index_state(&self) -> Result<IndexState, StoreError> {
+        self.query_index_state()
+    }
+
+    fn begin_reindex(&self) -> Result<(), StoreError> {
+        set_index_state(&self.conn(), "needs_rebuild")
+    }
+
+    fn reindex(
+        &self,
+        stream: &str,
+        version: u64,
+        row: Option<&IndexRow>,
+    ) -> Result<bool, StoreError> {
+        let prepared = match row {
+            Some(row) => {
+                check_append(&Append::new(stream, version, &[]).with_index(row))?;
+                Some(PreparedRow::new(stream, row)?)
+            }
+            None => None,
+        };
+        let expected = to_i64(stream, "version", version)?;
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend("beginning a reindex"))?;
+        let actual: i64 = tx
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events WHERE case_id = ?1")
+            .and_then(|mut stmt| stmt.query_row([stream], |r| r.get(0)))
+            .map_err(backend("reading the case version"))?;
+        if actual != expected {
+            return Ok(false);
+        }
+        match &prepared {
+            Some(row) => row.write(&tx)?,
+            None => delete_row(&tx, stream)?,
+        }
+        tx.commit().map_err(backend("committing a reindex"))?;
+        Ok(true)
+    }
+
+    fn finish_reindex(&self) -> Result<(), StoreError> {
+        set_index_state(&self.conn(), "ready")
+    }
+
+    fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
+        self.query_feed(after, limit)
     }
 }

@@ -30,10 +30,14 @@ use std::time::{Duration, Instant};
 
 use rusqlite::TransactionBehavior;
 
+use crate::host::index::{
+    CaseFilter, CaseIndex, DeskRows, FeedEntry, IndexRow, IndexState, ListCursor, OperatorIndex,
+};
 use crate::host::sqlite::{PreparedAppend, SqliteOptions, SqliteStore};
 use crate::host::store::{
     Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
 };
+use crate::spine::Millis;
 
 /// Most appends one transaction takes; the rest wait for the next one.
 pub const MAX_GROUP: usize = 256;
@@ -365,6 +369,60 @@ impl Store for GroupCommitSqliteStore {
 
     fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
         self.store.mark_delivered(ids)
+    }
+
+    fn desk(&self, operator: &str, limit: usize) -> Result<DeskRows, StoreError> {
+        self.reads().desk(operator, limit)
+    }
+
+    fn queue(&self, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
+        self.reads().queue(limit)
+    }
+
+    fn list(
+        &self,
+        filter: &CaseFilter,
+        after: Option<&ListCursor>,
+        limit: usize,
+    ) -> Result<Vec<CaseIndex>, StoreError> {
+        self.reads().list(filter, after, limit)
+    }
+
+    fn due(&self, now: Millis, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
+        self.reads().due(now, limit)
+    }
+
+    fn operators(&self) -> Result<Vec<OperatorIndex>, StoreError> {
+        self.reads().operators()
+    }
+
+    fn index_row(&self, stream: &str) -> Result<Option<IndexRow>, StoreError> {
+        self.reads().index_row(stream)
+    }
+
+    fn index_state(&self) -> Result<IndexState, StoreError> {
+        self.reads().index_state()
+    }
+
+    fn begin_reindex(&self) -> Result<(), StoreError> {
+        self.store.begin_reindex()
+    }
+
+    fn reindex(
+        &self,
+        stream: &str,
+        version: u64,
+        row: Option<&IndexRow>,
+    ) -> Result<bool, StoreError> {
+        self.store.reindex(stream, version, row)
+    }
+
+    fn finish_reindex(&self) -> Result<(), StoreError> {
+        self.store.finish_reindex()
+    }
+
+    fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
+        self.reads().feed(after, limit)
     }
 }
 

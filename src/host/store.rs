@@ -12,6 +12,9 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::audit::{StoredEvent, StoredSignal};
+use crate::host::index::{
+    CaseFilter, CaseIndex, DeskRows, FeedEntry, IndexRow, IndexState, ListCursor, OperatorIndex,
+};
 use crate::spine::Millis;
 
 /// A boxed error from a store's backend (a database driver, an I/O error).
@@ -73,6 +76,13 @@ pub enum StoreError {
         #[source]
         source: Option<BoxError>,
     },
+    /// The index cannot answer: it was never built for some of the stored events (a database
+    /// from before the index) or a rebuild did not finish. Rebuild it with
+    /// `Engine::rebuild_index` (`planck reindex --db PATH --surfaces DIR`).
+    #[error(
+        "the index needs a rebuild: run `planck reindex` (Engine::rebuild_index) with the surfaces"
+    )]
+    IndexNotReady,
     /// The backend failed (I/O, a locked database, a lost connection).
     #[error("the store failed: {message}")]
     Backend {
@@ -132,6 +142,9 @@ pub struct Append<'a> {
     pub idempotency: Option<&'a IdempotencyRecord>,
     /// Signals to add to the outbox as pending.
     pub outbox: &'a [StoredSignal],
+    /// The stream's index row as the events leave it (replacing the row it had), when the
+    /// writer computed one; `None` leaves the stream's row as it is.
+    pub index: Option<&'a IndexRow>,
 }
 
 impl<'a> Append<'a> {
@@ -144,6 +157,7 @@ impl<'a> Append<'a> {
             events,
             idempotency: None,
             outbox: &[],
+            index: None,
         }
     }
 
@@ -160,6 +174,18 @@ impl<'a> Append<'a> {
     pub fn with_outbox(mut self, outbox: &'a [StoredSignal]) -> Self {
         self.outbox = outbox;
         self
+    }
+
+    /// Write `index` as the stream's index row with the events (when `Some`).
+    pub fn with_index(mut self, index: impl Into<Option<&'a IndexRow>>) -> Self {
+        self.index = index.into();
+        self
+    }
+
+    /// The stream's version once the append commits.
+    pub fn new_version(&self) -> u64 {
+        self.expected_version
+            .saturating_add(self.events.len() as u64)
     }
 }
 
@@ -231,6 +257,72 @@ pub trait Store: Send + Sync {
     /// Mark signals delivered so they are not offered again. Unknown ids are ignored; marking
     /// twice is harmless.
     fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError>;
+
+    // -----------------------------------------------------------------------------------------
+    // The index (docs/queries.md): rows written by `append`, read by these queries. Every query
+    // fails with [`StoreError::IndexNotReady`] while [`Store::index_state`] is not `Ready`.
+
+    /// `operator`'s desk: at most `limit` rows per column. Queued: `job` is `queued` and the
+    /// operator is the assignee or `claim_open` holds, oldest case first (creation order).
+    /// Active: `job` is `claimed` and the operator is the owner, oldest case first. Completed:
+    /// `job` is `completed`, the operator is the owner and `completed_visible` holds, newest
+    /// case first.
+    fn desk(&self, operator: &str, limit: usize) -> Result<DeskRows, StoreError>;
+
+    /// The governance queue: at most `limit` cases whose row has a `queue` need, oldest case
+    /// first (creation order).
+    fn queue(&self, limit: usize) -> Result<Vec<CaseIndex>, StoreError>;
+
+    /// At most `limit` cases matching `filter`, newest `last_activity` first (among equal
+    /// times, the greater case id first), strictly after `after` in that order when given.
+    fn list(
+        &self,
+        filter: &CaseFilter,
+        after: Option<&ListCursor>,
+        limit: usize,
+    ) -> Result<Vec<CaseIndex>, StoreError>;
+
+    /// At most `limit` cases whose `next_due_at` is at or before `now`, earliest first (ties by
+    /// case id).
+    fn due(&self, now: Millis, limit: usize) -> Result<Vec<CaseIndex>, StoreError>;
+
+    /// Every operator's row, by operator id.
+    fn operators(&self) -> Result<Vec<OperatorIndex>, StoreError>;
+
+    /// The index row of `stream`, if it has one. Answers whatever the index state (`verify`
+    /// reads rows of an index that is not ready, to say what is wrong with them).
+    fn index_row(&self, stream: &str) -> Result<Option<IndexRow>, StoreError>;
+
+    /// Whether the index can answer queries.
+    fn index_state(&self) -> Result<IndexState, StoreError>;
+
+    /// Start rebuilding the index: the state becomes [`IndexState::NeedsRebuild`] (queries fail
+    /// until [`Store::finish_reindex`]) and stays so should the rebuild not finish. Appends
+    /// keep writing their rows meanwhile.
+    fn begin_reindex(&self) -> Result<(), StoreError>;
+
+    /// During a rebuild: make `row` the index row of `stream` (`None`: remove its row) if the
+    /// stream holds exactly `version` events, atomically with that check. Returns `false`,
+    /// writing nothing, when the stream moved on (the append that moved it wrote a newer row).
+    fn reindex(
+        &self,
+        stream: &str,
+        version: u64,
+        row: Option<&IndexRow>,
+    ) -> Result<bool, StoreError>;
+
+    /// End a rebuild: the state becomes [`IndexState::Ready`].
+    fn finish_reindex(&self) -> Result<(), StoreError>;
+
+    // -----------------------------------------------------------------------------------------
+    // The global feed.
+
+    /// At most `limit` events with a global position greater than `after`, in position order.
+    /// Positions are 1, 2, 3, … without holes, in commit order: once a reader has seen
+    /// position `p`, no event committed later ever gets a position at or below `p`. A store
+    /// may number events only some time after they commit (PostgreSQL does: see its docs);
+    /// an event without a position yet is not in the feed.
+    fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError>;
 }
 
 /// Check that the append's events may follow `expected_version` events of its stream: every
@@ -238,6 +330,24 @@ pub trait Store: Send + Sync {
 /// before writing.
 pub fn check_append(append: &Append<'_>) -> Result<(), StoreError> {
     let case = append.stream;
+    if let Some(row) = append.index {
+        if !row.belongs_to(case) {
+            return Err(StoreError::Invalid {
+                case: case.to_string(),
+                message: format!("the index row belongs to `{}`", row.stream()),
+            });
+        }
+        if row.version() != append.new_version() {
+            return Err(StoreError::Invalid {
+                case: case.to_string(),
+                message: format!(
+                    "the index row reflects version {}, the append leaves version {}",
+                    row.version(),
+                    append.new_version()
+                ),
+            });
+        }
+    }
     for (offset, event) in append.events.iter().enumerate() {
         let seq = append.expected_version + offset as u64 + 1;
         if event.case_id != case {
@@ -284,6 +394,49 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
         (**self).mark_delivered(ids)
     }
+    fn desk(&self, operator: &str, limit: usize) -> Result<DeskRows, StoreError> {
+        (**self).desk(operator, limit)
+    }
+    fn queue(&self, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
+        (**self).queue(limit)
+    }
+    fn list(
+        &self,
+        filter: &CaseFilter,
+        after: Option<&ListCursor>,
+        limit: usize,
+    ) -> Result<Vec<CaseIndex>, StoreError> {
+        (**self).list(filter, after, limit)
+    }
+    fn due(&self, now: Millis, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
+        (**self).due(now, limit)
+    }
+    fn operators(&self) -> Result<Vec<OperatorIndex>, StoreError> {
+        (**self).operators()
+    }
+    fn index_row(&self, stream: &str) -> Result<Option<IndexRow>, StoreError> {
+        (**self).index_row(stream)
+    }
+    fn index_state(&self) -> Result<IndexState, StoreError> {
+        (**self).index_state()
+    }
+    fn begin_reindex(&self) -> Result<(), StoreError> {
+        (**self).begin_reindex()
+    }
+    fn reindex(
+        &self,
+        stream: &str,
+        version: u64,
+        row: Option<&IndexRow>,
+    ) -> Result<bool, StoreError> {
+        (**self).reindex(stream, version, row)
+    }
+    fn finish_reindex(&self) -> Result<(), StoreError> {
+        (**self).finish_reindex()
+    }
+    fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
+        (**self).feed(after, limit)
+    }
 }
 
 impl<S: Store + ?Sized> Store for &S {
@@ -307,5 +460,48 @@ impl<S: Store + ?Sized> Store for &S {
     }
     fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
         (**self).mark_delivered(ids)
+    }
+    fn desk(&self, operator: &str, limit: usize) -> Result<DeskRows, StoreError> {
+        (**self).desk(operator, limit)
+    }
+    fn queue(&self, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
+        (**self).queue(limit)
+    }
+    fn list(
+        &self,
+        filter: &CaseFilter,
+        after: Option<&ListCursor>,
+        limit: usize,
+    ) -> Result<Vec<CaseIndex>, StoreError> {
+        (**self).list(filter, after, limit)
+    }
+    fn due(&self, now: Millis, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
+        (**self).due(now, limit)
+    }
+    fn operators(&self) -> Result<Vec<OperatorIndex>, StoreError> {
+        (**self).operators()
+    }
+    fn index_row(&self, stream: &str) -> Result<Option<IndexRow>, StoreError> {
+        (**self).index_row(stream)
+    }
+    fn index_state(&self) -> Result<IndexState, StoreError> {
+        (**self).index_state()
+    }
+    fn begin_reindex(&self) -> Result<(), StoreError> {
+        (**self).begin_reindex()
+    }
+    fn reindex(
+        &self,
+        stream: &str,
+        version: u64,
+        row: Option<&IndexRow>,
+    ) -> Result<bool, StoreError> {
+        (**self).reindex(stream, version, row)
+    }
+    fn finish_reindex(&self) -> Result<(), StoreError> {
+        (**self).finish_reindex()
+    }
+    fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
+        (**self).feed(after, limit)
     }
 }

@@ -4,8 +4,8 @@
 //! handler goes through [`Backend`], which runs it on tokio's blocking pool through a
 //! [`TaskTracker`], so no runtime thread ever blocks and shutdown can wait for every engine
 //! call that started, even one whose client went away: a command either commits or never
-//! starts. Handlers never touch the engine directly; when the store gains indexed queries,
-//! only the methods here change.
+//! starts. Handlers never touch the engine directly. The desk, the queue and lists are the
+//! engine's indexed queries (docs/queries.md); the feed is the store's.
 
 use std::sync::Arc;
 
@@ -13,11 +13,12 @@ use serde::Serialize;
 use tokio_util::task::TaskTracker;
 
 use crate::audit::{StoredEvent, verify_case};
-use crate::engine::{CaseView, Desk, Engine, EngineError, Receipt};
-use crate::host::{Clock, Store, Transport};
+pub use crate::engine::{ActiveJob, DeskView, MissingEvidence, Move};
+use crate::engine::{CaseView, Engine, EngineError, QueueItem, Receipt};
+use crate::host::{Clock, FeedEntry, Store, Transport};
 use crate::policy::Principal;
-use crate::serve::query::{self, ListFilter, ListPage};
-use crate::spine::{Command, CommandBody, Explanation, OperatorProfile, ServiceEventState};
+use crate::serve::query::{ListFilter, ListPage};
+use crate::spine::{Command, Explanation, OperatorProfile};
 
 /// The engine as `serve` runs it: any store, any transport, any clock.
 pub type ServeEngine = Engine<Arc<dyn Store>, Arc<dyn Transport>, Arc<dyn Clock>>;
@@ -46,61 +47,6 @@ impl std::fmt::Debug for Backend {
             .field("in_flight", &self.tasks.len())
             .finish_non_exhaustive()
     }
-}
-
-/// A move an operator could make from the current phase, with the engine's verdict now.
-#[derive(Clone, Debug, Serialize)]
-pub struct Move {
-    /// The command that makes it: `advance`, or `complete_service_event` into the last phase.
-    pub command: &'static str,
-    /// The target phase id.
-    pub to: String,
-    /// Its label.
-    pub label: String,
-    /// Whether the engine would apply it now.
-    pub allowed: bool,
-    /// The rejection code, when refused.
-    pub code: Option<String>,
-    /// Why not, when refused.
-    pub refused: Option<String>,
-}
-
-/// An active Job on the desk, with what can be done next.
-#[derive(Clone, Debug, Serialize)]
-pub struct ActiveJob {
-    /// The case.
-    #[serde(flatten)]
-    pub view: CaseView,
-    /// The moves from the current phase, each with its verdict.
-    pub moves: Vec<Move>,
-    /// Required evidence categories still short of items, with how many more each needs.
-    pub missing_evidence: Vec<MissingEvidence>,
-    /// Every declared evidence category (for the attach form).
-    pub categories: Vec<String>,
-}
-
-/// A required category short of items.
-#[derive(Clone, Debug, Serialize)]
-pub struct MissingEvidence {
-    /// The category.
-    pub category: String,
-    /// Items held.
-    pub have: u32,
-    /// Items needed.
-    pub need: u32,
-}
-
-/// An operator's desk with the moves allowed now.
-#[derive(Clone, Debug, Serialize)]
-pub struct DeskView {
-    /// The operator (the session's principal).
-    pub operator: String,
-    /// Queued Jobs they may claim.
-    pub queued: Vec<CaseView>,
-    /// Jobs they own, with moves and missing evidence.
-    pub active: Vec<ActiveJob>,
-    /// Completed Jobs they owned, where the surface keeps them visible.
-    pub completed: Vec<CaseView>,
 }
 
 /// One case in full: its view, its history and whether its chain verifies.
@@ -161,18 +107,25 @@ impl Backend {
     }
 
     /// The governance queue.
-    pub async fn queue(&self) -> Result<Vec<CaseView>, BackendError> {
+    pub async fn queue(&self) -> Result<Vec<QueueItem>, BackendError> {
         Ok(self.run(|e| e.governance_queue()).await??)
     }
 
     /// `principal`'s desk, with the moves allowed now judged as `principal`.
     pub async fn desk(&self, principal: Principal) -> Result<DeskView, BackendError> {
-        Ok(self.run(move |e| desk_view(e, &principal)).await??)
+        Ok(self.run(move |e| e.desk_with_moves(&principal)).await??)
     }
 
-    /// The cases matching `filter` (a scan today; an indexed store query later).
+    /// One page of the cases matching `filter`, from the store's index.
     pub async fn list(&self, filter: ListFilter) -> Result<ListPage, BackendError> {
-        Ok(self.run(move |e| query::scan(e, &filter)).await??)
+        Ok(self
+            .run(move |e| e.list(&filter.filter, filter.after.as_ref(), filter.limit))
+            .await??)
+    }
+
+    /// At most `limit` events of the global feed after `after`.
+    pub async fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, BackendError> {
+        Ok(self.run(move |e| e.feed(after, limit)).await??)
     }
 
     /// Every operator profile of the directory (the governance layer), sorted by id.
@@ -204,100 +157,4 @@ fn case_detail(engine: &ServeEngine, id: &str) -> Result<Option<CaseDetail>, Eng
         history,
         verify_failure,
     }))
-}
-
-fn desk_view(engine: &ServeEngine, principal: &Principal) -> Result<DeskView, EngineError> {
-    let Desk {
-        operator,
-        queued,
-        active,
-        completed,
-    } = engine.desk(&principal.id)?;
-    let mut jobs = Vec::with_capacity(active.len());
-    for view in active {
-        jobs.push(active_job(engine, principal, view)?);
-    }
-    Ok(DeskView {
-        operator,
-        queued,
-        active: jobs,
-        completed,
-    })
-}
-
-/// The moves from the case's current phase, each judged by `explain` as `principal`, and the
-/// required evidence still missing.
-pub(crate) fn active_job(
-    engine: &ServeEngine,
-    principal: &Principal,
-    view: CaseView,
-) -> Result<ActiveJob, EngineError> {
-    let Some(case) = engine.case(&view.case)? else {
-        return Ok(ActiveJob {
-            view,
-            moves: Vec::new(),
-            missing_evidence: Vec::new(),
-            categories: Vec::new(),
-        });
-    };
-    let Some(surface) = engine.surface_of(&case) else {
-        return Ok(ActiveJob {
-            view,
-            moves: Vec::new(),
-            missing_evidence: Vec::new(),
-            categories: Vec::new(),
-        });
-    };
-    let mut moves = Vec::new();
-    let open = view.service_event == Some(ServiceEventState::Open);
-    if let (true, Some(current)) = (
-        open,
-        view.phase.as_ref().and_then(|p| surface.phase_id(&p.id)),
-    ) {
-        for transition in surface.transitions_from(current) {
-            let to = surface.phase_name(transition.to).to_string();
-            let label = surface
-                .phase(transition.to)
-                .map_or_else(|| to.clone(), |p| p.label.clone());
-            let (command, body) = if transition.to == surface.last_phase() {
-                (
-                    "complete_service_event",
-                    CommandBody::CompleteServiceEvent { outcome: None },
-                )
-            } else {
-                ("advance", CommandBody::Advance { to: to.clone() })
-            };
-            let verdict = engine.explain(principal, &Command::new(view.case.clone(), body))?;
-            moves.push(Move {
-                command,
-                to,
-                label,
-                allowed: verdict.accepted(),
-                code: verdict.rejection.as_ref().map(|r| r.code.to_string()),
-                refused: verdict.rejection.map(|r| r.message),
-            });
-        }
-    }
-    let contract = surface.evidence();
-    let missing_evidence = if open {
-        contract
-            .required()
-            .filter_map(|(_, category)| {
-                let have = view.evidence.get(category).copied().unwrap_or(0);
-                (have < contract.min_per_category).then(|| MissingEvidence {
-                    category: category.to_string(),
-                    have,
-                    need: contract.min_per_category,
-                })
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    Ok(ActiveJob {
-        categories: contract.categories.clone(),
-        view,
-        moves,
-        missing_evidence,
-    })
 }

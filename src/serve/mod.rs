@@ -135,6 +135,9 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    /// The store's index needed a rebuild and it failed.
+    #[error("cannot rebuild the index: {0}")]
+    Index(String),
     /// The page templates do not compile (a bug).
     #[error("the page templates do not load: {0}")]
     Templates(String),
@@ -242,6 +245,13 @@ impl Server {
             Arc::new(Handoff(Arc::clone(&wake))),
             Arc::clone(&config.clock),
         ));
+        // A database from an older planck gets its index before the first query
+        // (docs/queries.md): the engine has the surfaces to compute every row.
+        let indexing = Arc::clone(&engine);
+        tokio::task::spawn_blocking(move || indexing.ensure_index())
+            .await
+            .map_err(|e| ServeError::Index(e.to_string()))?
+            .map_err(|e| ServeError::Index(e.to_string()))?;
         let tasks = TaskTracker::new();
         let backend = Backend::new(engine, tasks.clone());
         let background = background::Background {

@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 
 use crate::audit::sha256_hex;
 use crate::engine::Receipt;
+use crate::host::QueueNeed;
 use crate::policy::{Principal, Role};
 use crate::serve::AppState;
 use crate::serve::api::{ExplainQuery, explain_command, is_staff, parse_filter};
@@ -203,26 +204,22 @@ struct Queue {
 }
 
 impl Queue {
-    /// Sort the engine's queue. A case whose Task is approved and whose Job exists needs no
-    /// governance decision (unless a move waits for approval); the case list shows it.
-    fn split(queue: &[crate::engine::CaseView]) -> Queue {
+    /// Sort the engine's queue by what each case waits for. A case with a pending approval is
+    /// listed with the approvals (and still shown under its Task's need, when it has one).
+    fn split(queue: &[crate::engine::QueueItem]) -> Queue {
         let mut split = Queue {
             review: Vec::new(),
             handoff: Vec::new(),
             approvals: Vec::new(),
         };
-        for view in queue {
-            let Ok(value) = serde_json::to_value(view) else {
+        for item in queue {
+            let Ok(value) = serde_json::to_value(item) else {
                 continue;
             };
-            let field = |name: &str| value.get(name).filter(|v| !v.is_null()).cloned();
-            if field("pending_approval").is_some() {
-                split.approvals.push(value.clone());
-            }
-            match (field("task").as_ref().and_then(Value::as_str), field("job")) {
-                (Some("open"), _) => split.review.push(value),
-                (Some("approved"), None) => split.handoff.push(value),
-                _ => {}
+            match item.need {
+                QueueNeed::Review => split.review.push(value),
+                QueueNeed::Assign | QueueNeed::HandOff => split.handoff.push(value),
+                QueueNeed::Approval => split.approvals.push(value),
             }
         }
         split

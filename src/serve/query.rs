@@ -2,66 +2,31 @@
 //! they are answered.
 //!
 //! [`ListFilter::parse`] turns query parameters into a filter (unknown parameters and bad
-//! values are refused, never ignored). [`scan`] answers it by reading every case: fine for a
-//! desk-sized store, and the one function to replace when the store answers the query itself.
-//! Order: newest activity first (the time of the case's last event), ties by case id; the
-//! cursor names the last case of a page, and the next page starts after it.
+//! values are refused, never ignored). The store's index answers it ([`Engine::list`]):
+//! newest activity first (the time of the case's last event; among equal times, the greater
+//! case id first); the cursor names the last case of a page, and the next page starts after
+//! it.
+//!
+//! [`Engine::list`]: crate::engine::Engine::list
 
-use serde::Serialize;
-
-use crate::engine::{CaseView, EngineError};
-use crate::serve::backend::ServeEngine;
-use crate::spine::{JobState, Millis};
+pub use crate::engine::{ListPage, Listed};
+use crate::host::{CaseFilter, ListCursor};
+use crate::spine::JobState;
 
 /// Cases per page when `limit` is not given.
 pub const DEFAULT_LIMIT: usize = 50;
 /// The largest `limit` accepted.
-pub const MAX_LIMIT: usize = 500;
+pub const MAX_LIMIT: usize = crate::engine::MAX_LIST_LIMIT;
 
-/// Which cases to list.
+/// Which cases to list, and which page.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListFilter {
-    /// The surface slug, or `slug@version`.
-    pub surface: Option<String>,
-    /// The Job's state (`none` for cases without a Job).
-    pub job: Option<Option<JobState>>,
-    /// The ServiceEvent's phase id.
-    pub phase: Option<String>,
-    /// The assigned operator.
-    pub assignee: Option<String>,
-    /// The operator who owns the Job.
-    pub owner: Option<String>,
+    /// The filters (surface, job, phase, assignee, owner).
+    pub filter: CaseFilter,
     /// At most this many cases.
     pub limit: usize,
-    /// Start after this position (from a previous page's `next`).
-    pub after: Option<Cursor>,
-}
-
-/// A position in the listing order: the last activity time and the case id.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Cursor {
-    /// The case's last event time.
-    pub at: Millis,
-    /// The case.
-    pub case: String,
-}
-
-impl Cursor {
-    /// The opaque text form (hex of `at:case`).
-    pub fn encode(&self) -> String {
-        hex::encode(format!("{}:{}", self.at, self.case))
-    }
-
-    /// Parse the text form.
-    pub fn decode(text: &str) -> Option<Cursor> {
-        let bytes = hex::decode(text).ok()?;
-        let text = String::from_utf8(bytes).ok()?;
-        let (at, case) = text.split_once(':')?;
-        Some(Cursor {
-            at: at.parse().ok()?,
-            case: case.to_string(),
-        })
-    }
+    /// Start after this place (from a previous page's `next`).
+    pub after: Option<ListCursor>,
 }
 
 /// A query parameter that is unknown or has a bad value.
@@ -69,13 +34,25 @@ impl Cursor {
 #[error("{0}")]
 pub struct FilterError(pub String);
 
+/// Parse a `job` filter value: a Job state, or `none` for cases without a Job.
+pub fn parse_job(value: &str) -> Result<Option<JobState>, FilterError> {
+    match value {
+        "none" => Ok(None),
+        other => JobState::parse(other).map(Some).ok_or_else(|| {
+            FilterError(format!(
+                "`job={other}`: expected none, queued, claimed, completed or cancelled"
+            ))
+        }),
+    }
+}
+
 impl ListFilter {
     /// Parse query parameters (`surface`, `job`, `phase`, `assignee`, `owner`, `limit`,
     /// `after`). Each may appear once.
     pub fn parse<'a>(
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<ListFilter, FilterError> {
-        let mut filter = ListFilter {
+        let mut list = ListFilter {
             limit: DEFAULT_LIMIT,
             ..ListFilter::default()
         };
@@ -87,26 +64,13 @@ impl ListFilter {
             seen.push(name);
             let text = || Some(value.to_string());
             match name {
-                "surface" => filter.surface = text(),
-                "phase" => filter.phase = text(),
-                "assignee" => filter.assignee = text(),
-                "owner" => filter.owner = text(),
-                "job" => {
-                    filter.job = Some(match value {
-                        "none" => None,
-                        "queued" => Some(JobState::Queued),
-                        "claimed" => Some(JobState::Claimed),
-                        "completed" => Some(JobState::Completed),
-                        "cancelled" => Some(JobState::Cancelled),
-                        other => {
-                            return Err(FilterError(format!(
-                                "`job={other}`: expected none, queued, claimed, completed or cancelled"
-                            )));
-                        }
-                    });
-                }
+                "surface" => list.filter.surface = text(),
+                "phase" => list.filter.phase = text(),
+                "assignee" => list.filter.assignee = text(),
+                "owner" => list.filter.owner = text(),
+                "job" => list.filter.job = Some(parse_job(value)?),
                 "limit" => {
-                    filter.limit = match value.parse::<usize>() {
+                    list.limit = match value.parse::<usize>() {
                         Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
                         _ => {
                             return Err(FilterError(format!(
@@ -116,7 +80,7 @@ impl ListFilter {
                     };
                 }
                 "after" => {
-                    filter.after = Some(Cursor::decode(value).ok_or_else(|| {
+                    list.after = Some(ListCursor::decode(value).ok_or_else(|| {
                         FilterError(format!(
                             "`after={value}` is not a cursor from a previous page"
                         ))
@@ -129,95 +93,8 @@ impl ListFilter {
                 }
             }
         }
-        Ok(filter)
+        Ok(list)
     }
-
-    /// Whether `view` passes every filter but the cursor and the limit.
-    pub fn matches(&self, view: &CaseView) -> bool {
-        let surface_ok = self
-            .surface
-            .as_deref()
-            .is_none_or(|s| view.surface == s || view.surface.split('@').next() == Some(s));
-        let job_ok = self.job.is_none_or(|job| view.job == job);
-        let phase_ok = self
-            .phase
-            .as_deref()
-            .is_none_or(|p| view.phase.as_ref().is_some_and(|v| v.id == p));
-        let assignee_ok = self
-            .assignee
-            .as_deref()
-            .is_none_or(|a| view.assignee.as_deref() == Some(a));
-        let owner_ok = self
-            .owner
-            .as_deref()
-            .is_none_or(|o| view.owner.as_deref() == Some(o));
-        surface_ok && job_ok && phase_ok && assignee_ok && owner_ok
-    }
-}
-
-/// One listed case.
-#[derive(Clone, Debug, Serialize)]
-pub struct Listed {
-    /// The case's view.
-    #[serde(flatten)]
-    pub view: CaseView,
-    /// When its last event was stored (unix milliseconds).
-    pub last_activity: Millis,
-}
-
-/// One page of cases.
-#[derive(Clone, Debug, Serialize)]
-pub struct ListPage {
-    /// The cases, newest activity first.
-    pub cases: Vec<Listed>,
-    /// The cursor for the next page (`after=`), when there may be one.
-    pub next: Option<String>,
-}
-
-/// Answer `filter` by reading every case.
-pub fn scan(engine: &ServeEngine, filter: &ListFilter) -> Result<ListPage, EngineError> {
-    let mut found = Vec::new();
-    for id in engine.store().cases()? {
-        let history = engine.history(&id)?;
-        let Some(last) = history.last().map(|e| e.ts_ms) else {
-            continue;
-        };
-        let case = crate::spine::replay(&id, history.iter().map(|e| &e.payload));
-        let Some(view) = CaseView::of(&case, engine.surface_of(&case)) else {
-            continue;
-        };
-        if filter.matches(&view) {
-            found.push(Listed {
-                view,
-                last_activity: last,
-            });
-        }
-    }
-    // Newest first; ties by case id.
-    found.sort_by(|a, b| {
-        b.last_activity
-            .cmp(&a.last_activity)
-            .then_with(|| a.view.case.cmp(&b.view.case))
-    });
-    if let Some(after) = &filter.after {
-        found.retain(|l| {
-            l.last_activity < after.at || (l.last_activity == after.at && l.view.case > after.case)
-        });
-    }
-    let more = found.len() > filter.limit;
-    found.truncate(filter.limit);
-    let next = if more {
-        found.last().map(|l| {
-            Cursor {
-                at: l.last_activity,
-                case: l.view.case.clone(),
-            }
-            .encode()
-        })
-    } else {
-        None
-    };
-    Ok(ListPage { cases: found, next })
 }
 
 #[cfg(test)]
@@ -232,11 +109,11 @@ mod tests {
             ("limit", "5"),
         ])
         .unwrap();
-        assert_eq!(f.surface.as_deref(), Some("auto-detailing"));
-        assert_eq!(f.job, Some(Some(JobState::Queued)));
+        assert_eq!(f.filter.surface.as_deref(), Some("auto-detailing"));
+        assert_eq!(f.filter.job, Some(Some(JobState::Queued)));
         assert_eq!(f.limit, 5);
         assert_eq!(
-            ListFilter::parse([("job", "none")]).unwrap().job,
+            ListFilter::parse([("job", "none")]).unwrap().filter.job,
             Some(None)
         );
         assert!(ListFilter::parse([("job", "done")]).is_err());
@@ -245,10 +122,10 @@ mod tests {
         assert!(ListFilter::parse([("colour", "red")]).is_err());
         assert!(ListFilter::parse([("owner", "a"), ("owner", "b")]).is_err());
         assert!(ListFilter::parse([("after", "zz")]).is_err());
-        let c = Cursor {
-            at: 42,
+        let c = ListCursor {
+            last_activity: 42,
             case: "ev:1".into(),
         };
-        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        assert_eq!(ListCursor::decode(&c.encode()), Some(c));
     }
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::audit::StoredEvent;
 use crate::engine::{CaseView, EngineError};
 use crate::policy::{Principal, Role};
-use crate::serve::backend::{self, ServeEngine};
+use crate::serve::backend::ServeEngine;
 use crate::spine::{Command, CommandBody, CommandKind, JobState, ServiceEventState, TaskState};
 
 /// One phase of a case's lifecycle, as the phase stepper shows it.
@@ -164,7 +164,7 @@ pub fn next_steps(
         (_, Some(JobState::Claimed), Some(ServiceEventState::Open)) => {
             if let Some(owner) = &view.owner {
                 let who = principal_in(history, owner, Role::Operator);
-                let job = backend::active_job(engine, &who, view.clone())?;
+                let job = crate::engine::active_job(engine, &who, view.clone())?;
                 for m in job.moves {
                     steps.push(NextStep {
                         command: m.command,

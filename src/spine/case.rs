@@ -92,6 +92,13 @@ impl TaskState {
             TaskState::Closed => "closed",
         }
     }
+
+    /// Parse a state name.
+    pub fn parse(name: &str) -> Option<TaskState> {
+        [Self::Open, Self::Approved, Self::Rejected, Self::Closed]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
 }
 
 /// A note on the Task.
@@ -151,6 +158,18 @@ impl JobState {
             JobState::Cancelled => "cancelled",
         }
     }
+
+    /// Parse a state name.
+    pub fn parse(name: &str) -> Option<JobState> {
+        [
+            Self::Queued,
+            Self::Claimed,
+            Self::Completed,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
 }
 
 /// The executable work container.
@@ -183,6 +202,13 @@ impl ServiceEventState {
             ServiceEventState::Open => "open",
             ServiceEventState::Complete => "complete",
         }
+    }
+
+    /// Parse a state name.
+    pub fn parse(name: &str) -> Option<ServiceEventState> {
+        [Self::Open, Self::Complete]
+            .into_iter()
+            .find(|s| s.as_str() == name)
     }
 }
 

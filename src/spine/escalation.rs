@@ -50,3 +50,28 @@ pub fn due_escalations(case: &Case, surface: &Surface, now: Millis) -> Vec<Event
     }
     events
 }
+
+/// When the next escalation of `case` becomes due under `surface`: the earliest `entered_at +
+/// after` among the escalations of the phase it waits in that have not fired during this
+/// entry; `None` when none can fire (no live work, or no escalation left for this phase).
+/// [`due_escalations`] at any `now` at or after this time returns at least one signal, and
+/// none before it.
+pub fn next_escalation_due(case: &Case, surface: &Surface) -> Option<Millis> {
+    let clock = case.clock.as_ref()?;
+    if !matches!(case.job_state(), Some(JobState::Queued | JobState::Claimed)) {
+        return None;
+    }
+    surface
+        .escalations()
+        .iter()
+        .enumerate()
+        .filter(|(index, escalation)| {
+            surface.phase_name(escalation.phase) == clock.phase
+                && !clock.fired.contains(&(*index as u32))
+        })
+        .map(|(_, escalation)| {
+            let after = i64::try_from(escalation.after_ms).unwrap_or(i64::MAX);
+            clock.entered_at.saturating_add(after)
+        })
+        .min()
+}

@@ -33,7 +33,7 @@ pub use catalog::{Catalog, WithProfiles};
 pub use command::{Command, CommandBody, UnknownCommand};
 pub use command_kind::CommandKind;
 pub use decide::{decide, explain};
-pub use escalation::due_escalations;
+pub use escalation::{due_escalations, next_escalation_due};
 pub use event::{EVENT_SCHEMA_VERSION, Event};
 pub use evolve::{apply, evolve, replay};
 pub use operator::{OperatorProfile, OperatorStatus, StreamId};

@@ -75,6 +75,7 @@ impl<S: Store> Store for Racy<S> {
     fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
         self.inner.mark_delivered(ids)
     }
+    forward_index_queries!(inner);
 }
 
 #[test]

@@ -81,9 +81,27 @@ fn operator_streams_are_stored_and_verified() {
         .governance_queue()
         .unwrap()
         .into_iter()
-        .map(|v| v.case)
+        .map(|v| v.view.case)
         .collect();
-    assert_eq!(queue, ["g-1"]);
+    // g-1's Job is handed off: nothing waits for governance (docs/queries.md), and no
+    // operator stream is ever in the queue.
+    assert!(queue.is_empty(), "{queue:?}");
+    assert_eq!(engine.operators().unwrap().len(), 2);
+    // Each operator stream has its index row: id, status and surfaces.
+    match engine.store().index_row(&stream_id("op-lee")).unwrap() {
+        Some(planck::host::IndexRow::Operator(row)) => {
+            assert_eq!(
+                (
+                    row.operator.as_str(),
+                    row.status.as_str(),
+                    row.surfaces.as_slice()
+                ),
+                ("op-lee", "suspended", ["governed".to_string()].as_slice())
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(engine.store().operators().unwrap().len(), 2);
 }
 
 #[test]
@@ -175,7 +193,15 @@ fn views_follow_the_owner_and_the_pending_approval() {
     ok(&engine, &admin(), cmd("g-1", "close_task", Value::Null));
     let queue = engine.governance_queue().unwrap();
     assert_eq!(queue.len(), 1);
-    assert!(queue[0].pending_approval.is_some());
+    assert!(queue[0].view.pending_approval.is_some());
+    assert_eq!(queue[0].need, planck::host::QueueNeed::Approval);
+    // The index row says so, and where the move goes.
+    match engine.store().index_row("g-1").unwrap() {
+        Some(planck::host::IndexRow::Case(row)) => {
+            assert_eq!(row.pending_approval.as_deref(), Some("in_progress"));
+        }
+        other => panic!("{other:?}"),
+    }
     // A reassigned job leaves the old owner's desk and appears on the new one's.
     ok(
         &engine,

@@ -11,6 +11,7 @@ use crate::engine_common;
 
 use engine_common::*;
 use planck::engine::CaseView;
+use planck::host::QueueNeed;
 use planck::spine::{JobState, TaskState};
 use serde_json::{Value, json};
 
@@ -19,7 +20,7 @@ fn ids(views: &[CaseView]) -> Vec<&str> {
 }
 
 #[test]
-fn the_governance_queue_holds_open_and_approved_tasks() {
+fn the_governance_queue_holds_tasks_to_review_assign_or_hand_off() {
     let engine = memory_engine();
     for case in ["t-open", "t-approved", "t-rejected", "t-closed"] {
         ok(&engine, &client(), submit(case, "event-coordination"));
@@ -44,8 +45,27 @@ fn the_governance_queue_holds_open_and_approved_tasks() {
         cmd("t-closed", "close_task", Value::Null),
     );
     let queue = engine.governance_queue().unwrap();
-    assert_eq!(ids(&queue), ["t-open", "t-approved"]);
-    assert_eq!(queue[1].task, Some(TaskState::Approved));
+    let views: Vec<CaseView> = queue.iter().map(|item| item.view.clone()).collect();
+    assert_eq!(ids(&views), ["t-open", "t-approved"]);
+    assert_eq!(queue[0].need, QueueNeed::Review);
+    assert_eq!(queue[1].need, QueueNeed::Assign);
+    assert_eq!(queue[1].view.task, Some(TaskState::Approved));
+    // Assigned: the hand-off is next; once the Job exists, the case leaves the queue.
+    ok(
+        &engine,
+        &admin(),
+        cmd("t-approved", "assign_task", json!({ "operator": "op-lee" })),
+    );
+    let queue = engine.governance_queue().unwrap();
+    assert_eq!(queue[1].need, QueueNeed::HandOff);
+    ok(
+        &engine,
+        &admin(),
+        cmd("t-approved", "create_job", Value::Null),
+    );
+    let queue = engine.governance_queue().unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0].view.case, "t-open");
 }
 
 #[test]

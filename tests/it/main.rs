@@ -31,6 +31,74 @@
 //! Temporary paths and the checkout's own path are filtered out of snapshots
 //! ([`snapshot::settings`]), so they hold on any machine.
 
+/// The index and feed methods of a `Store` that wraps another in the field `$field`, forwarded
+/// unchanged (test stores override `load` and `append` only).
+macro_rules! forward_index_queries {
+    ($field:tt) => {
+        fn desk(
+            &self,
+            operator: &str,
+            limit: usize,
+        ) -> Result<planck::host::DeskRows, planck::host::StoreError> {
+            self.$field.desk(operator, limit)
+        }
+        fn queue(
+            &self,
+            limit: usize,
+        ) -> Result<Vec<planck::host::CaseIndex>, planck::host::StoreError> {
+            self.$field.queue(limit)
+        }
+        fn list(
+            &self,
+            filter: &planck::host::CaseFilter,
+            after: Option<&planck::host::ListCursor>,
+            limit: usize,
+        ) -> Result<Vec<planck::host::CaseIndex>, planck::host::StoreError> {
+            self.$field.list(filter, after, limit)
+        }
+        fn due(
+            &self,
+            now: planck::spine::Millis,
+            limit: usize,
+        ) -> Result<Vec<planck::host::CaseIndex>, planck::host::StoreError> {
+            self.$field.due(now, limit)
+        }
+        fn operators(&self) -> Result<Vec<planck::host::OperatorIndex>, planck::host::StoreError> {
+            self.$field.operators()
+        }
+        fn index_row(
+            &self,
+            stream: &str,
+        ) -> Result<Option<planck::host::IndexRow>, planck::host::StoreError> {
+            self.$field.index_row(stream)
+        }
+        fn index_state(&self) -> Result<planck::host::IndexState, planck::host::StoreError> {
+            self.$field.index_state()
+        }
+        fn begin_reindex(&self) -> Result<(), planck::host::StoreError> {
+            self.$field.begin_reindex()
+        }
+        fn reindex(
+            &self,
+            stream: &str,
+            version: u64,
+            row: Option<&planck::host::IndexRow>,
+        ) -> Result<bool, planck::host::StoreError> {
+            self.$field.reindex(stream, version, row)
+        }
+        fn finish_reindex(&self) -> Result<(), planck::host::StoreError> {
+            self.$field.finish_reindex()
+        }
+        fn feed(
+            &self,
+            after: u64,
+            limit: usize,
+        ) -> Result<Vec<planck::host::FeedEntry>, planck::host::StoreError> {
+            self.$field.feed(after, limit)
+        }
+    };
+}
+
 mod authoring_checks;
 mod authoring_cli;
 mod broken_surfaces;
@@ -43,16 +111,19 @@ mod engine_common;
 mod engine_conflict;
 mod engine_governance;
 mod engine_idempotency;
+mod engine_index;
 mod engine_lifecycle;
 mod engine_outbox;
 mod engine_tick;
 mod engine_verify;
 mod engine_views;
 mod explore_surfaces;
+mod feed_promise;
 mod fuzz_regressions;
 mod limits_hostile;
 mod postgres_conformance;
 mod postgres_races;
+mod queries_cli;
 mod reliability_crash;
 mod reliability_races;
 mod reliability_support;

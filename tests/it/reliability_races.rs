@@ -128,6 +128,7 @@ mod keyed_copies {
         fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
             self.inner.mark_delivered(ids)
         }
+        forward_index_queries!(inner);
     }
 
     fn late_copy_is_a_duplicate(during_load: bool) {

@@ -458,8 +458,11 @@ fn commands_answer_receipts_and_each_refusal_its_status() {
     assert_eq!(desk["active"][0]["moves"][0]["allowed"], true);
 
     assert_eq!(submit(&ava, "ev-2").status, 200);
+    // ev-1's Job is claimed: nothing left to review, assign or hand off; ev-2 waits for review.
     let queue = kim.get("/api/queue").json();
-    assert_eq!(queue["queue"].as_array().unwrap().len(), 2);
+    assert_eq!(queue["queue"].as_array().unwrap().len(), 1);
+    assert_eq!(queue["queue"][0]["case"], "ev-2");
+    assert_eq!(queue["queue"][0]["need"], "review");
 
     let list = kim.get("/api/cases?job=claimed").json();
     assert_eq!(list["cases"].as_array().unwrap().len(), 1);

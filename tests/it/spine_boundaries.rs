@@ -10,6 +10,7 @@
 use crate::common;
 
 use common::*;
+use planck::policy::{Principal, Role};
 use planck::spine::{
     self, Event, JobState, RejectionCode as R, ServiceEventState, SettlementStatus, TaskState,
 };
@@ -475,18 +476,73 @@ fn explain_reports_each_check_in_order() {
             "payload",
             "surface_status",
             "job",
-            "eligibility"
+            "eligibility",
+            "settlement"
         ]
     );
     assert!(e.checks[..6].iter().all(|c| c.passed));
     assert_eq!(e.checks[6].code, Some(R::NotAssignee));
+    assert!(
+        e.checks[7].passed,
+        "judged past the failure: it does not depend on it"
+    );
     assert_eq!(e.rejection.as_ref().unwrap().code, R::NotAssignee);
+    assert_eq!(e.stopped, None);
     let e = spine::explain(&h.case, &h.catalog, &lee(), &c, h.now);
     assert!(e.accepted());
     assert_eq!(
         e.events.unwrap(),
         spine::decide(&h.case, &h.catalog, &lee(), &c, h.now).unwrap()
     );
+}
+
+#[test]
+fn explain_goes_on_past_independent_failures_and_stops_at_dependent_ones() {
+    let mut h = Harness::new("c-1");
+    h.reach_job(EC);
+    // An observer claiming a job assigned to someone else: the role and the eligibility both
+    // fail; the verdict is the first, as `decide` says.
+    let observer = Principal::new("auditor", [Role::Observer]);
+    let c = cmd("c-1", "claim_job", Value::Null);
+    let e = spine::explain(&h.case, &h.catalog, &observer, &c, h.now);
+    let failed: Vec<(&str, Option<R>)> = e
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| (c.check, c.code))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            ("role", Some(R::ForbiddenRole)),
+            ("eligibility", Some(R::NotAssignee))
+        ]
+    );
+    assert_eq!(
+        e.rejection.as_ref().map(|r| r.code),
+        spine::decide(&h.case, &h.catalog, &observer, &c, h.now)
+            .err()
+            .map(|r| r.code)
+    );
+    assert!(e.events.is_none());
+    // Advancing a job nobody claimed: there is no service event, so the move, its evidence
+    // and its rules cannot be judged: explain stops there and says so.
+    let c = cmd("c-1", "advance", json!({ "to": "arrived" }));
+    let e = spine::explain(&h.case, &h.catalog, &max(), &c, h.now);
+    let names: Vec<(&str, bool)> = e.checks.iter().map(|c| (c.check, c.passed)).collect();
+    assert_eq!(
+        names,
+        [
+            ("role", true),
+            ("case", true),
+            ("surface", true),
+            ("payload", true),
+            ("job", false),
+            ("service_event", false)
+        ]
+    );
+    assert_eq!(e.rejection.as_ref().unwrap().code, R::InvalidState);
+    assert_eq!(e.stopped, Some("service_event"));
 }
 
 #[test]

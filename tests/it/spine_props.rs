@@ -498,7 +498,18 @@ fn run_sequence(surface: Surface, steps: Vec<(usize, Op)>) -> Result<Case, TestC
             surfaces: &catalog,
             profiles: profiles.clone(),
         };
-        match spine::decide(&case, &lookup, principal, &command, now) {
+        // `explain` goes on past failures that later checks do not depend on, but its verdict
+        // is always `decide`'s.
+        let decided = spine::decide(&case, &lookup, principal, &command, now);
+        let explained = spine::explain(&case, &lookup, principal, &command, now);
+        prop_assert_eq!(explained.rejection.as_ref(), decided.as_ref().err());
+        prop_assert_eq!(explained.events.as_ref(), decided.as_ref().ok());
+        prop_assert_eq!(
+            explained.checks.iter().all(|c| c.passed),
+            decided.is_ok(),
+            "a refused command shows a failed check, an accepted one none"
+        );
+        match decided {
             Ok(new) => {
                 check_access(&surface, &profiles, principal, &before, &name, &args)?;
                 prop_assert!(

@@ -11,7 +11,10 @@ use planck::surface::compile::Compiled;
 use planck::surface::load::{SourceFile, compile_source};
 use thiserror::Error;
 
-use crate::{check, convert, diff, explore, graph, inspect, run, serve, show, users, verify};
+use crate::{
+    check, convert, desk, diff, explain, explore, feed, graph, inspect, list, queue, reindex, run,
+    serve, show, users, verify,
+};
 
 /// Everything held: the files are clean (warnings allowed).
 pub const EXIT_OK: u8 = 0;
@@ -37,8 +40,9 @@ has errors (printed like compiler errors, with file:line:column) or an expectati
 hold, 2 when a file cannot be read or is malformed.
 
 Documentation, in the repository's docs/ folder: surface.md (surface files in both forms, every \
-key and every `check` code), scenario.md (scenario files and what `run` prints) and \
-commands.md (the commands, roles, idempotency keys and rejection codes).";
+key and every `check` code), scenario.md (scenario files and what `run` prints), \
+commands.md (the commands, roles, idempotency keys and rejection codes) and queries.md (desk, \
+queue, list, explain, feed, the index and reindex).";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -54,6 +58,14 @@ Examples:
   planck run --db planck.db examples/scenarios/*.toml     the same, kept in SQLite
   planck verify --db planck.db                    re-derive every case, check every digest
   planck show --db planck.db ev-1                 one case: every layer and its history
+  planck desk --db planck.db op-lee               an operator's desk, with the moves allowed now
+  planck queue --db planck.db                     Tasks to review, assign or hand off
+  planck list --db planck.db --job claimed        matching cases, newest activity first
+  planck explain --db planck.db --as op-max:operator ev-1 claim_job
+                                                  every check the command would meet
+  planck feed --db planck.db --after 100          every event in global commit order
+  planck reindex --db planck.db --surfaces surfaces/
+                                                  rebuild the index from the events
   planck serve --db planck.db --surfaces surfaces --users examples/serve/users.toml
                                                   the HTTP service on 127.0.0.1:8080
   planck users add users.toml kim --id admin-kim --role admin
@@ -105,6 +117,24 @@ pub enum Command {
     /// Show one case of a SQLite database: every layer, the phase and its history
     #[command(after_help = show::EXAMPLES)]
     Show(show::Args),
+    /// An operator's desk: claimable Jobs, owned Jobs with the moves allowed now, completed Jobs
+    #[command(after_help = desk::EXAMPLES)]
+    Desk(desk::Args),
+    /// The governance queue: Tasks to review, assign or hand off; moves waiting for approval
+    #[command(after_help = queue::EXAMPLES)]
+    Queue(queue::Args),
+    /// The cases matching filters, newest activity first, a page at a time
+    #[command(after_help = list::EXAMPLES)]
+    List(list::Args),
+    /// Every check a command would meet now, in order, each passed or failed with why
+    #[command(after_help = explain::EXAMPLES)]
+    Explain(explain::Args),
+    /// Every stored event of every case in global commit order, with its position
+    #[command(after_help = feed::EXAMPLES)]
+    Feed(feed::Args),
+    /// Rebuild the index of a SQLite database from its events
+    #[command(after_help = reindex::EXAMPLES)]
+    Reindex(reindex::Args),
     /// Run planck as an HTTP service: JSON API, operator and admin desks, webhooks
     #[command(after_help = serve::EXAMPLES)]
     Serve(serve::Args),
@@ -140,6 +170,12 @@ pub fn execute() -> Result<u8, CliError> {
         Command::Run(args) => run::run_cmd(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Show(args) => show::run(&args),
+        Command::Desk(args) => desk::run(&args),
+        Command::Queue(args) => queue::run(&args),
+        Command::List(args) => list::run(&args),
+        Command::Explain(args) => explain::run(&args),
+        Command::Feed(args) => feed::run(&args),
+        Command::Reindex(args) => reindex::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Users(args) => users::run(&args),
     }

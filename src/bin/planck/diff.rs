@@ -2,7 +2,7 @@
 //! `--db`, which stored cases pinned to OLD could move to NEW, and why not for the others
 //! (the judgement `migrate_case` uses: `planck::spine::migration::compatibility`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 use planck::host::Store;
@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::cli::{CliError, EXIT_OK, EXIT_UNREADABLE, emit, load_one};
-use crate::verify::open_existing;
+use crate::db::open_existing;
 
 /// Examples shown by `planck diff --help`.
 pub const EXAMPLES: &str = "\
@@ -117,7 +117,7 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
 }
 
 /// Every case of the database pinned to OLD's `slug@version`, judged against NEW.
-fn judge_cases(db: &PathBuf, old: &Surface, new: &Surface) -> Result<Cases, u8> {
+fn judge_cases(db: &Path, old: &Surface, new: &Surface) -> Result<Cases, u8> {
     let store = open_existing(db)?;
     let unreadable = |err: &dyn std::fmt::Display| {
         eprintln!("error: cannot read the database `{}`: {err}", db.display());

@@ -8,10 +8,17 @@
 mod check;
 mod cli;
 mod convert;
+mod db;
+mod desk;
 mod diff;
+mod explain;
 mod explore;
+mod feed;
 mod graph;
 mod inspect;
+mod list;
+mod queue;
+mod reindex;
 mod run;
 mod serve;
 mod show;

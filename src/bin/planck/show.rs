@@ -19,7 +19,7 @@ use planck::surface::registry::Registry;
 use serde_json::json;
 
 use crate::cli::{CliError, EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, emit};
-use crate::verify::open_existing;
+use crate::db::open_existing;
 
 /// Examples shown by `planck show --help`.
 pub const EXAMPLES: &str = "\

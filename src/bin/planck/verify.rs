@@ -1,17 +1,20 @@
-//! `planck verify --db PATH [--format text|json]`: re-derive every case (and every operator
-//! stream) of a SQLite database from its events and check every digest, link and Record seal.
+//! `planck verify --db PATH [--surfaces PATH]… [--format text|json]`: re-derive every case
+//! (and every operator stream) of a SQLite database from its events and check every digest,
+//! link and Record seal; every index row against the events; and the feed's positions.
 //!
-//! Verification needs no surfaces: it checks the stored history against itself. Each stream is
+//! Verification needs no surfaces: it checks the stored history against itself. With
+//! `--surfaces`, the index fields that need the pinned surface are checked too. Each stream is
 //! reported as holding or with the first failure found, naming the stream and the event.
 
 use std::path::PathBuf;
 
 use clap::ValueEnum;
-use planck::engine::verify_store;
-use planck::host::{SqliteStore, Store};
+use planck::engine::verify_with;
+use planck::host::Store;
 use serde_json::json;
 
 use crate::cli::{CliError, EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, emit};
+use crate::db::{self, open_existing};
 
 /// Examples shown by `planck verify --help`.
 pub const EXAMPLES: &str = "\
@@ -20,10 +23,13 @@ Examples:
   planck verify --db planck.db
       ok    ev-1
       verified 1 case, 15 events: every case holds
+      index: 1 row checked against the events (without surfaces: ...)
+      feed: positions 1 to 15 checked
+  planck verify --db planck.db --surfaces surfaces/   the index's surface fields too
   planck verify --db planck.db --format json | jq .failures
 
-Exit codes: 0 every case holds, 1 a case does not (the case and the event are named), 2 the
-database cannot be opened or read.";
+Exit codes: 0 every case holds, 1 a case does not (the case and the event are named) or the
+index needs a rebuild (`planck reindex`), 2 the database cannot be opened or read.";
 
 /// Arguments of `planck verify`.
 #[derive(Debug, clap::Args)]
@@ -31,6 +37,9 @@ pub struct Args {
     /// The SQLite database written by `planck run --db` or by a host
     #[arg(long, value_name = "PATH")]
     pub db: PathBuf,
+    /// Surface files or directories: check the index fields that need the pinned surface too
+    #[arg(long = "surfaces", value_name = "PATH")]
+    pub surfaces: Vec<PathBuf>,
     /// How to print the result
     #[arg(long, value_enum, default_value_t = VerifyFormat::Text)]
     pub format: VerifyFormat,
@@ -41,22 +50,9 @@ pub struct Args {
 pub enum VerifyFormat {
     /// One line per case, then a summary
     Text,
-    /// One JSON object: `ok`, `cases`, `operators`, `events`, `held` (stream ids) and
-    /// `failures`
+    /// One JSON object: `ok`, `cases`, `operators`, `events`, `held` (stream ids), `failures`,
+    /// `index_rows`, `positions` and `index_needs_rebuild`
     Json,
-}
-
-/// Open an existing SQLite database (never creating one); `Err` holds the exit code after the
-/// problem was printed.
-pub fn open_existing(db: &PathBuf) -> Result<SqliteStore, u8> {
-    if !db.is_file() {
-        eprintln!("error: there is no database at `{}`", db.display());
-        return Err(EXIT_UNREADABLE);
-    }
-    SqliteStore::open(db).map_err(|err| {
-        eprintln!("error: cannot open the database `{}`: {err}", db.display());
-        EXIT_UNREADABLE
-    })
 }
 
 /// Run `planck verify`.
@@ -65,9 +61,18 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         Ok(store) => store,
         Err(code) => return Ok(code),
     };
+    // Only given surfaces are used (verification needs none); each must load.
+    let registry = if args.surfaces.is_empty() {
+        None
+    } else {
+        match db::surfaces(&args.surfaces, true) {
+            Ok(registry) => Some(registry),
+            Err(code) => return Ok(code),
+        }
+    };
     let (cases, report) = match store
         .cases()
-        .and_then(|cases| Ok((cases, verify_store(&store)?)))
+        .and_then(|cases| Ok((cases, verify_with(&store, registry.as_ref())?)))
     {
         Ok(found) => found,
         Err(err) => {
@@ -89,6 +94,9 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
                 "events": report.events,
                 "held": held,
                 "failures": report.failures,
+                "index_rows": report.index_rows,
+                "positions": report.positions,
+                "index_needs_rebuild": report.index_needs_rebuild,
             });
             let text = serde_json::to_string_pretty(&body).unwrap_or_else(|_| String::from("{}"));
             emit(&format!("{text}\n"), None)?;
@@ -118,7 +126,7 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
             } else {
                 "every stream holds"
             };
-            if report.ok() {
+            if report.failures.is_empty() {
                 text.push_str(&format!("{what}: {every}\n"));
             } else {
                 text.push_str(&format!(
@@ -127,6 +135,27 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
                     report.cases + report.operators
                 ));
             }
+            if report.index_needs_rebuild {
+                text.push_str(&format!(
+                    "index: needs a rebuild (a database from an older planck): run `planck reindex --db {} --surfaces DIR`\n",
+                    args.db.display()
+                ));
+            } else {
+                text.push_str(&format!(
+                    "index: {} row{} checked against the events{}\n",
+                    report.index_rows,
+                    if report.index_rows == 1 { "" } else { "s" },
+                    if registry.is_some() {
+                        ""
+                    } else {
+                        " (without surfaces: `--surfaces` checks the fields that need one)"
+                    }
+                ));
+            }
+            text.push_str(&format!(
+                "feed: positions 1 to {} checked\n",
+                report.positions
+            ));
             emit(&text, None)?;
         }
     }

@@ -21,7 +21,7 @@ use crate::spine::gates::{
     approval_pending_gate, job_gate, ok, operator_gate, owner_gate, reject,
     service_event_open_gate, surface_takes_claims,
 };
-use crate::spine::trace::{Trace, gate};
+use crate::spine::trace::{Trace, check, gate};
 use crate::spine::{CommandKind, Event, Rejection, RejectionCode as Code};
 use crate::surface::Surface;
 use crate::surface::ast::{Ownership, PaymentTiming};
@@ -34,7 +34,7 @@ pub(super) fn create_job<C: Catalog, T: Trace>(
 ) -> Result<Vec<Event>, Rejection> {
     let case = cx.case;
     let state = case.task_state();
-    gate(
+    check(
         cx.trace,
         "task",
         if state == Some(TaskState::Approved) {
@@ -50,7 +50,7 @@ pub(super) fn create_job<C: Catalog, T: Trace>(
         },
         || "the task is approved".into(),
     )?;
-    gate(
+    check(
         cx.trace,
         "assignment",
         if case.assignment.is_some() {
@@ -68,7 +68,7 @@ pub(super) fn create_job<C: Catalog, T: Trace>(
             )
         },
     )?;
-    gate(
+    check(
         cx.trace,
         "job",
         match case.job_state() {
@@ -124,7 +124,7 @@ pub(super) fn complete_job<C: Catalog, T: Trace>(
         &[JobState::Claimed],
         "only a claimed job can be completed",
     )?;
-    gate(
+    check(
         cx.trace,
         "service_event",
         if case.service_event_state() == Some(ServiceEventState::Complete) {
@@ -310,7 +310,7 @@ pub(super) fn eligible_gate<C: Catalog, T: Trace>(
 ) -> Result<(), Rejection> {
     let open = surface.execution().ownership == Ownership::Open;
     let assignee = cx.case.assignee();
-    gate(
+    check(
         cx.trace,
         "eligibility",
         if open || assignee == Some(cx.principal.id.as_str()) {
@@ -344,7 +344,7 @@ pub(super) fn prepaid_gate<T: Trace>(
 ) -> Result<(), Rejection> {
     let prepaid = surface.execution().payment_timing == PaymentTiming::Prepaid;
     let captured = case.settlement.as_ref().map(|s| s.status) == Some(SettlementStatus::Captured);
-    gate(
+    check(
         trace,
         "settlement",
         if !prepaid || captured {

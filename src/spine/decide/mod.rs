@@ -50,6 +50,9 @@ pub fn decide(
 }
 
 /// Run the same checks as [`decide`] and return each one made, in order, with its verdict.
+/// Past a failed check that later checks do not depend on, judging goes on, so every check
+/// that can still be judged is reported (see [`crate::spine::Trace::CONTINUES`]); the verdict
+/// is always the first failure, exactly what [`decide`] returns.
 pub fn explain(
     case: &Case,
     catalog: &impl Catalog,
@@ -58,9 +61,21 @@ pub fn explain(
     now: Millis,
 ) -> Explanation {
     let mut explanation = Explanation::default();
-    match judge(case, catalog, principal, command, now, &mut explanation) {
-        Ok(events) => explanation.events = Some(events),
-        Err(rejection) => explanation.rejection = Some(rejection),
+    let result = judge(case, catalog, principal, command, now, &mut explanation);
+    match (result, explanation.rejection.is_some()) {
+        // A held failure came first: it is the verdict, whatever happened after it.
+        (Ok(_), true) => {}
+        (Ok(events), false) => explanation.events = Some(events),
+        (Err(rejection), held) => {
+            explanation.stopped = explanation
+                .checks
+                .last()
+                .filter(|c| !c.passed)
+                .map(|c| c.check);
+            if !held {
+                explanation.rejection = Some(rejection);
+            }
+        }
     }
     explanation
 }

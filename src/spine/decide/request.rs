@@ -21,7 +21,7 @@ use crate::spine::gates::rules::run_rules;
 use crate::spine::gates::{ok, reject};
 use crate::spine::limits;
 use crate::spine::operator::{OPERATOR_STREAM_PREFIX, is_operator_stream};
-use crate::spine::trace::{Trace, gate};
+use crate::spine::trace::{Trace, check, gate};
 use crate::spine::{CommandKind, Event, Rejection, RejectionCode as Code};
 use crate::surface::Surface;
 use crate::surface::ast::Status;
@@ -97,7 +97,7 @@ pub(super) fn submit_request<C: Catalog, T: Trace>(
                 .iter()
                 .try_for_each(|p| text("photos", p, limits::MAX_REF_LEN, true))
         });
-    gate(cx.trace, "payload", payload, || {
+    check(cx.trace, "payload", payload, || {
         "the arguments are well formed".into()
     })?;
     let intake_result = check_intake_size(intake).and_then(|()| {

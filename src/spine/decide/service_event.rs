@@ -33,7 +33,7 @@ use crate::spine::gates::{
 use crate::spine::limits;
 use crate::spine::record::seal_record;
 use crate::spine::signal::signal_id;
-use crate::spine::trace::{Trace, gate};
+use crate::spine::trace::{Trace, check, gate};
 use crate::spine::{CommandKind, Event, Rejection, RejectionCode as Code};
 use crate::surface::ast::ClaimPolicy;
 use crate::surface::{PhaseId, Surface, TransitionInfo};
@@ -281,7 +281,7 @@ pub(super) fn attach_evidence<C: Catalog, T: Trace>(
         .as_ref()
         .map(|s| s.evidence.len())
         .unwrap_or(0);
-    gate(
+    check(
         cx.trace,
         "service_event",
         if items >= limits::MAX_EVIDENCE_ITEMS {
@@ -300,7 +300,7 @@ pub(super) fn attach_evidence<C: Catalog, T: Trace>(
     owner_gate(cx, false)?;
     let me = cx.principal;
     operator_gate(cx, surface, &me.id, "the owner")?;
-    gate(
+    check(
         cx.trace,
         "category",
         if surface.evidence().category(category).is_some() {

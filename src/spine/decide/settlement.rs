@@ -15,7 +15,7 @@ use crate::spine::decide::Ctx;
 use crate::spine::gates::rules::run_rules;
 use crate::spine::gates::{job_gate, ok, reject};
 use crate::spine::limits;
-use crate::spine::trace::{Trace, gate};
+use crate::spine::trace::{Trace, check};
 use crate::spine::{CommandKind, Event, Rejection, RejectionCode as Code};
 use crate::surface::Surface;
 
@@ -60,7 +60,7 @@ pub(super) fn record_settlement<C: Catalog, T: Trace>(
     } else {
         ok()
     };
-    gate(cx.trace, "settlement", result, || {
+    check(cx.trace, "settlement", result, || {
         format!("the settlement may move to {}", status.as_str())
     })?;
     run_rules(cx, surface, case, None, &[CommandKind::RecordSettlement])?;

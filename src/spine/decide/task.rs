@@ -18,7 +18,7 @@ use crate::spine::decide::Ctx;
 use crate::spine::gates::rules::run_rules;
 use crate::spine::gates::{ok, operator_gate, reject, task_state_gate};
 use crate::spine::limits;
-use crate::spine::trace::{Trace, gate};
+use crate::spine::trace::{Trace, check, gate};
 use crate::spine::{CommandKind, Event, Rejection, RejectionCode as Code};
 use crate::surface::Surface;
 
@@ -124,7 +124,7 @@ pub(super) fn assign_task<C: Catalog, T: Trace>(
             ),
         )),
     };
-    gate(cx.trace, "task", result, || {
+    check(cx.trace, "task", result, || {
         "the task is approved and the job, if any, is not yet claimed".into()
     })?;
     operator_gate(cx, surface, operator, "the operator")?;
@@ -150,7 +150,7 @@ pub(super) fn annotate_task<C: Catalog, T: Trace>(
         "notes can no longer be added",
     )?;
     let notes = case.task.as_ref().map(|t| t.notes.len()).unwrap_or(0);
-    gate(
+    check(
         cx.trace,
         "task",
         if notes >= limits::MAX_NOTES {
@@ -169,7 +169,7 @@ pub(super) fn annotate_task<C: Catalog, T: Trace>(
     // (5) Audience: an operator writes only on a task assigned to them.
     let admin = cx.principal.has(Role::Admin);
     let assignee = case.assignee();
-    gate(
+    check(
         cx.trace,
         "audience",
         if admin || assignee == Some(cx.principal.id.as_str()) {

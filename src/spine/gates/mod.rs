@@ -24,7 +24,7 @@ use crate::spine::case::{Case, JobState, ServiceEventState, TaskState};
 use crate::spine::catalog::Catalog;
 use crate::spine::decide::Ctx;
 use crate::spine::operator::OperatorStatus;
-use crate::spine::trace::{Trace, gate};
+use crate::spine::trace::{Trace, check, gate};
 use crate::spine::{CommandKind, Rejection, RejectionCode as Code};
 use crate::surface::Surface;
 use crate::surface::ast::Status;
@@ -45,7 +45,7 @@ pub(super) fn role_gate<T: Trace>(
     principal: &Principal,
     kind: CommandKind,
 ) -> Result<(), Rejection> {
-    gate(
+    check(
         trace,
         "role",
         if policy::may_send(principal, kind) {
@@ -130,7 +130,7 @@ pub(super) fn surface_takes_claims<C: Catalog, T: Trace>(
     } else {
         latest_status
     };
-    gate(
+    check(
         cx.trace,
         "surface_status",
         if status == Status::Active {
@@ -165,7 +165,7 @@ pub(super) fn task_state_gate<T: Trace>(
         .with_detail(json!({ "layer": "task", "state": s.as_str() }))),
         None => reject(Code::InvalidState, "the case has no task"),
     };
-    gate(trace, "task", result, || {
+    check(trace, "task", result, || {
         format!(
             "the task is {}",
             state.map(TaskState::as_str).unwrap_or("none")
@@ -194,7 +194,7 @@ pub(super) fn job_gate<T: Trace>(
         )
         .with_detail(json!({ "layer": "job", "state": s.as_str() }))),
     };
-    gate(trace, "job", result, || {
+    check(trace, "job", result, || {
         format!(
             "the job is {}",
             state.map(JobState::as_str).unwrap_or("none")
@@ -234,7 +234,7 @@ pub(super) fn owner_gate<C: Catalog, T: Trace>(
 ) -> Result<(), Rejection> {
     let owner = cx.case.owner();
     let admin = allow_admin && cx.principal.has(Role::Admin);
-    gate(
+    check(
         cx.trace,
         "owner",
         if admin || owner == Some(cx.principal.id.as_str()) {
@@ -283,7 +283,7 @@ pub(super) fn evidence_gate<T: Trace>(
         )
         .with_detail(json!({ "missing": missing })))
     };
-    gate(trace, "evidence", result, || {
+    check(trace, "evidence", result, || {
         if categories.is_empty() {
             format!("{} requires no evidence", what())
         } else {

@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::spine::command::CommandBody;
 use crate::spine::gates::reject;
 use crate::spine::limits;
-use crate::spine::trace::{Trace, gate};
+use crate::spine::trace::{Trace, check, gate};
 use crate::spine::{Rejection, RejectionCode as Code};
 
 /// (3) The arguments of a command on an existing case: a body that did not parse is refused
@@ -32,7 +32,7 @@ pub(in crate::spine) fn arguments_gate<T: Trace>(
             String::new,
         )?;
     }
-    gate(trace, "payload", check_payload(body), || {
+    check(trace, "payload", check_payload(body), || {
         "the arguments are well formed".into()
     })
 }

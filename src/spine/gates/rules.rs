@@ -17,7 +17,7 @@ use crate::spine::catalog::Catalog;
 use crate::spine::command::Command;
 use crate::spine::decide::Ctx;
 use crate::spine::guard;
-use crate::spine::trace::{Trace, gate};
+use crate::spine::trace::{Trace, check, gate};
 use crate::spine::{CommandKind, Rejection, RejectionCode as Code};
 use crate::surface::rules::Reads;
 use crate::surface::{RuleId, Surface};
@@ -66,9 +66,9 @@ pub(in crate::spine) fn run_rules_as<C: Catalog, T: Trace>(
     if ids.is_empty() {
         return Ok(());
     }
-    // Each rule's verdict, in order, up to the first that fails. Guards in the fast subset are
-    // judged straight from the case; Rhai runs the others, against one scope holding only
-    // what they read (built only when some rule needs it).
+    // Each rule's verdict, in order, up to the first that fails (every rule when explaining).
+    // Guards in the fast subset are judged straight from the case; Rhai runs the others,
+    // against one scope holding only what they read (built only when some rule needs it).
     let mut verdicts = Vec::with_capacity(ids.len());
     let mut reads = Reads::default();
     let mut need_rhai = false;
@@ -82,7 +82,7 @@ pub(in crate::spine) fn run_rules_as<C: Catalog, T: Trace>(
         }
         let failed = fast == Some(false);
         verdicts.push((rule, fast.map(Ok)));
-        if failed {
+        if failed && !T::CONTINUES {
             break;
         }
     }
@@ -100,7 +100,7 @@ pub(in crate::spine) fn run_rules_as<C: Catalog, T: Trace>(
                     let judged = rule.guard.eval_in(scope);
                     let failed = matches!(judged, Ok(false));
                     *verdict = Some(judged);
-                    if failed {
+                    if failed && !T::CONTINUES {
                         break;
                     }
                 }
@@ -108,6 +108,7 @@ pub(in crate::spine) fn run_rules_as<C: Catalog, T: Trace>(
         });
     }
     let mut first_error: Option<Rejection> = None;
+    let mut any_failed = false;
     // A rule left unjudged comes after one that failed, which ends the loop first.
     for (rule, verdict) in verdicts {
         let Some(verdict) = verdict else { break };
@@ -121,22 +122,39 @@ pub(in crate::spine) fn run_rules_as<C: Catalog, T: Trace>(
             Ok(false) => {
                 let rejection = Rejection::new(Code::RuleFailed, rule.message.clone())
                     .with_detail(json!({ "rule": rule.name, "when": rule.when }));
-                return gate(cx.trace, "rule", Err(rejection), String::new);
+                // Deciding, this returns; explaining, the next rules are judged too.
+                any_failed = true;
+                check(cx.trace, "rule", Err(rejection), String::new)?;
             }
             Err(err) => {
-                if first_error.is_none() {
-                    first_error = Some(
-                        Rejection::new(
-                            Code::RuleError,
-                            format!("rule `{}` could not be judged: {err}", rule.name),
-                        )
-                        .with_detail(json!({ "rule": rule.name, "error": err.to_string() })),
+                let rejection = Rejection::new(
+                    Code::RuleError,
+                    format!("rule `{}` could not be judged: {err}", rule.name),
+                )
+                .with_detail(json!({ "rule": rule.name, "error": err.to_string() }));
+                // Explaining, it is shown where it is; it is the verdict only when no rule
+                // failed (a failing rule outranks an erroring one).
+                if T::CONTINUES {
+                    cx.trace.record(
+                        "rule",
+                        false,
+                        rejection.message.clone(),
+                        Some(rejection.code),
                     );
+                }
+                if first_error.is_none() {
+                    first_error = Some(rejection);
                 }
             }
         }
     }
     match first_error {
+        Some(rejection) if T::CONTINUES => {
+            if !any_failed {
+                cx.trace.hold(rejection);
+            }
+            Ok(())
+        }
         Some(rejection) => gate(cx.trace, "rule", Err(rejection), String::new),
         None => Ok(()),
     }

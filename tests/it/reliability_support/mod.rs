@@ -237,6 +237,7 @@ impl Store for Counting {
     fn mark_delivered(&self, ids: &[String]) -> Result<(), planck::host::StoreError> {
         self.0.mark_delivered(ids)
     }
+    forward_index_queries!(0);
 }
 
 impl StoreSpec {

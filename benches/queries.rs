@@ -1,0 +1,358 @@
+//! Queries at scale (issue 12, docs/queries.md): what the index buys and what it costs.
+//!
+//! What it isolates, on `SqliteStore` (WAL, `synchronous = NORMAL`):
+//! - `queries/desk`, `queries/queue`, `queries/list`: `Engine::desk("op-lee")`,
+//!   `Engine::governance_queue()` and `Engine::list(surface = event-coordination, job =
+//!   claimed, 50)` at 10³, 10⁴, 10⁵ and 10⁶ cases. The answer has the same size at every scale
+//!   (op-lee's desk holds 10 Jobs, the queue 3 cases, the list page 50), so the figures show
+//!   what the number of *other* cases costs: with the index, time should grow at most
+//!   logarithmically.
+//! - `queries/append`: one append (a new case's submission) with its index row against the
+//!   same append without it, in one run: what the index adds to the write path.
+//! - `queries/tick`: `Engine::tick` with 10 cases due among 10³ and among 10⁵ idle cases.
+//!
+//! **The databases.** 13 real cases are made through the engine (`event-coordination`): 3 in
+//! the governance queue and 10 Jobs of op-lee (2 queued, 5 claimed in three phases, 3
+//! completed). The other cases are copies of the 10 Jobs, made with SQL in one transaction:
+//! copy `k` renames the cases (`<case>-k`), op-lee to `op-k` (in the events and the index
+//! rows) and shifts the feed positions, so every copy has real events, a real index row and
+//! a place in the feed. (The copies' digests still name the original case: this database is
+//! not meant for `verify`, and no query reads a digest.) Built once per size and kept in
+//! `target/bench-queries/` (delete it to rebuild); `PLANCK_BENCH_MAX_CASES` (default
+//! 1000000) caps the sizes.
+//!
+//! ```text
+//! cargo bench --bench queries -- --warm-up-time 1 --measurement-time 3 --sample-size 10
+//! ```
+
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a bench stops loudly on a broken fixture; criterion's macros write undocumented functions"
+)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use planck::engine::Engine;
+use planck::host::{
+    Append, CaseFilter, IndexRow, ManualClock, NullTransport, SqliteOptions, SqliteStore, Store,
+    Synchronous,
+};
+use planck::policy::{Principal, Role};
+use planck::spine::{Command, JobState};
+use planck::surface::registry::Registry;
+use serde_json::{Value, json};
+use support::NOW;
+
+type Db = Engine<SqliteStore, NullTransport, ManualClock>;
+
+const SIZES: [u64; 4] = [1_000, 10_000, 100_000, 1_000_000];
+/// The Jobs every copy holds.
+const JOBS: u64 = 10;
+const MINUTE: i64 = 60_000;
+
+fn max_cases() -> u64 {
+    std::env::var("PLANCK_BENCH_MAX_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+fn options() -> SqliteOptions {
+    SqliteOptions {
+        synchronous: Synchronous::Normal,
+        ..SqliteOptions::default()
+    }
+}
+
+/// The escalating twin of event-coordination: a Job waiting in `queued` for an hour escalates.
+fn escalating_text() -> String {
+    let text = support::shipped_text("event-coordination.toml")
+        .replace("slug = \"event-coordination\"", "slug = \"ec-escalating\"");
+    format!(
+        "{text}\n[[escalation]]\nphase = \"queued\"\nafter = \"1h\"\nsignal = \"claim_overdue\"\n"
+    )
+}
+
+fn registry() -> Arc<Registry> {
+    let mut registry = Registry::new();
+    registry
+        .register(support::shipped("event-coordination"))
+        .unwrap();
+    registry
+        .register(support::surface_from_toml(&escalating_text()))
+        .unwrap();
+    Arc::new(registry)
+}
+
+fn engine(path: &Path) -> Db {
+    Engine::new(
+        registry(),
+        SqliteStore::open_with(path, options()).unwrap(),
+        NullTransport,
+        ManualClock::new(NOW),
+    )
+}
+
+fn send(engine: &Db, who: &Principal, case: &str, command: &str, args: Value) {
+    engine.clock().advance(MINUTE);
+    let command = Command::from_json(case, command, &args).unwrap();
+    let receipt = engine.execute(who, &command, None).unwrap();
+    assert!(receipt.is_applied(), "{case} {command:?}: {receipt:?}");
+}
+
+/// Submit `case` on `surface` and take it `steps` steps: 0 submitted, 1 approved, 2 assigned
+/// to op-lee, 3 Job created, 4 claimed, 5 on site, 6 under way, 7 completed.
+fn drive(engine: &Db, surface: &str, case: &str, steps: u32) {
+    let client = Principal::new("client-ava", [Role::Client]);
+    let admin = Principal::new("admin-kim", [Role::Admin]);
+    let lee = Principal::new("op-lee", [Role::Operator]);
+    send(
+        engine,
+        &client,
+        case,
+        "submit_request",
+        json!({"surface": surface, "intake": support::intake_for("event-coordination")}),
+    );
+    let plan: [(&Principal, &str, Value); 7] = [
+        (&admin, "approve_task", Value::Null),
+        (&admin, "assign_task", json!({"operator": "op-lee"})),
+        (&admin, "create_job", Value::Null),
+        (&lee, "claim_job", Value::Null),
+        (&lee, "advance", json!({"to": "arrived"})),
+        (&lee, "advance", json!({"to": "in_progress"})),
+        (&lee, "complete_service_event", json!({"outcome": "done"})),
+    ];
+    for (who, command, args) in plan.iter().take(steps as usize) {
+        send(engine, who, case, command, args.clone());
+    }
+    if steps >= 7 {
+        send(engine, &admin, case, "complete_job", Value::Null);
+    }
+}
+
+/// The database with `n` Jobs (and the 3 queue cases), built once and cached.
+fn database(n: u64) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-queries");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("cases-{n}.db"));
+    if path.is_file() {
+        return path;
+    }
+    let building = dir.join(format!("cases-{n}.db.building"));
+    let _ = std::fs::remove_file(&building);
+    let start = Instant::now();
+    {
+        let engine = engine(&building);
+        for (case, steps) in [("queue-1", 0), ("queue-2", 1), ("queue-3", 2)] {
+            drive(&engine, "event-coordination", case, steps);
+        }
+        for (i, steps) in [3, 3, 4, 4, 5, 5, 6, 7, 7, 7].into_iter().enumerate() {
+            drive(&engine, "event-coordination", &format!("job-{i}"), steps);
+        }
+    }
+    copy_jobs(&building, n / JOBS);
+    std::fs::rename(&building, &path).unwrap();
+    eprintln!(
+        "built {} ({} cases) in {:.1} s",
+        path.display(),
+        n + 3,
+        start.elapsed().as_secs_f64()
+    );
+    path
+}
+
+/// Copies 1..`copies` of the 10 Jobs, in one transaction.
+fn copy_jobs(path: &Path, copies: u64) {
+    let mut conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "OFF").unwrap();
+    let tx = conn.transaction().unwrap();
+    tx.execute_batch(
+        "CREATE TEMP TABLE tmpl AS
+             SELECT e.*, row_number() OVER (ORDER BY position) AS rn
+             FROM events e WHERE case_id LIKE 'job-%';
+         CREATE TEMP TABLE tmpl_index AS
+             SELECT c.*, (SELECT rn FROM tmpl t WHERE t.case_id = c.case_id AND t.seq = 1) AS first_rn
+             FROM case_index c WHERE case_id LIKE 'job-%';",
+    )
+    .unwrap();
+    let per_copy: i64 = tx
+        .query_row("SELECT count(*) FROM tmpl", [], |r| r.get(0))
+        .unwrap();
+    let base: i64 = tx
+        .query_row("SELECT max(position) FROM events", [], |r| r.get(0))
+        .unwrap();
+    {
+        let mut events = tx
+            .prepare(
+                "INSERT INTO events (case_id, seq, event_id, event_type, schema_version, ts_utc,
+                     ts_ms, actor, surface, surface_fingerprint, idempotency_key, payload,
+                     prev_digest, digest, position)
+                 SELECT case_id || '-' || ?1, seq, case_id || '-' || ?1 || ':' || seq, event_type,
+                     schema_version, ts_utc, ts_ms, replace(actor, '\"op-lee\"', '\"op-' || ?1 || '\"'),
+                     surface, surface_fingerprint, idempotency_key,
+                     replace(payload, '\"op-lee\"', '\"op-' || ?1 || '\"'), prev_digest, digest,
+                     ?2 + rn
+                 FROM tmpl",
+            )
+            .unwrap();
+        let mut rows = tx
+            .prepare(
+                "INSERT INTO case_index (case_id, created, version, surface, surface_version, task,
+                     assignee, job, owner, phase, stage, service_event, pending_approval, queue,
+                     claim_open, completed_visible, created_at, last_activity, next_due_at)
+                 SELECT case_id || '-' || ?1, ?2 + first_rn, version, surface, surface_version,
+                     task, replace(assignee, 'op-lee', 'op-' || ?1), job,
+                     replace(owner, 'op-lee', 'op-' || ?1), phase, stage, service_event,
+                     pending_approval, queue, claim_open, completed_visible, created_at,
+                     last_activity, next_due_at
+                 FROM tmpl_index",
+            )
+            .unwrap();
+        for k in 1..i64::try_from(copies.max(1)).unwrap() {
+            let offset = base + (k - 1) * per_copy;
+            events.execute(rusqlite::params![k, offset]).unwrap();
+            rows.execute(rusqlite::params![k, offset]).unwrap();
+        }
+    }
+    let last = base + (i64::try_from(copies.max(1)).unwrap() - 1) * per_copy;
+    tx.execute(
+        "UPDATE planck_meta SET value = ?1 WHERE key = 'last_position'",
+        [last],
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); ANALYZE;")
+        .unwrap();
+}
+
+fn sizes() -> Vec<u64> {
+    SIZES.into_iter().filter(|n| *n <= max_cases()).collect()
+}
+
+fn queries(c: &mut Criterion) {
+    let claimed = CaseFilter {
+        surface: Some("event-coordination".into()),
+        job: Some(Some(JobState::Claimed)),
+        ..CaseFilter::default()
+    };
+    for n in sizes() {
+        let engine = engine(&database(n));
+        // The answers have the same size at every scale.
+        let desk = engine.desk("op-lee").unwrap();
+        assert_eq!(
+            (desk.queued.len(), desk.active.len(), desk.completed.len()),
+            (2, 5, 3)
+        );
+        assert_eq!(engine.governance_queue().unwrap().len(), 3);
+        assert_eq!(engine.list(&claimed, None, 50).unwrap().cases.len(), 50);
+        let mut group = c.benchmark_group("queries");
+        group.bench_with_input(BenchmarkId::new("desk", n), &n, |b, _| {
+            b.iter(|| engine.desk("op-lee").unwrap())
+        });
+        group.bench_with_input(BenchmarkId::new("queue", n), &n, |b, _| {
+            b.iter(|| engine.governance_queue().unwrap())
+        });
+        group.bench_with_input(BenchmarkId::new("list", n), &n, |b, _| {
+            b.iter(|| engine.list(&claimed, None, 50).unwrap())
+        });
+        group.finish();
+    }
+}
+
+/// One append of a new case's submission, with and without its index row.
+fn append(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_with(dir.path().join("append.db"), options()).unwrap();
+    // A real submission and its row, made by the engine, to copy under new case ids.
+    let template_engine = engine(&dir.path().join("template.db"));
+    drive(&template_engine, "event-coordination", "t-0", 0);
+    let events = template_engine.history("t-0").unwrap();
+    let Some(IndexRow::Case(row)) = template_engine.store().index_row("t-0").unwrap() else {
+        panic!("no index row")
+    };
+    let mut next = 0u64;
+    let mut fresh = move || {
+        next += 1;
+        let case = format!("a-{next}");
+        let mut events = events.clone();
+        for e in &mut events {
+            e.case_id = case.clone();
+            e.event_id = format!("{case}:{}", e.seq);
+        }
+        let mut row = row.clone();
+        row.case = case.clone();
+        (case, events, IndexRow::Case(row))
+    };
+    let mut group = c.benchmark_group("queries/append");
+    for with_index in [false, true] {
+        let name = if with_index {
+            "with_index"
+        } else {
+            "without_index"
+        };
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let prepared: Vec<_> = (0..iters).map(|_| fresh()).collect();
+                let start = Instant::now();
+                for (case, events, row) in &prepared {
+                    let append = Append::new(case, 0, events);
+                    let append = if with_index {
+                        append.with_index(Some(row))
+                    } else {
+                        append
+                    };
+                    store.append(&append).unwrap();
+                }
+                start.elapsed()
+            })
+        });
+    }
+    group.finish();
+}
+
+/// `tick` with 10 cases due among `idle` idle ones.
+fn tick(c: &mut Criterion) {
+    let mut group = c.benchmark_group("queries/tick");
+    for idle in [1_000u64, 100_000] {
+        if idle > max_cases() {
+            continue;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tick.db");
+        std::fs::copy(database(idle), &path).unwrap();
+        let engine = engine(&path);
+        let mut round = 0u64;
+        group.bench_with_input(BenchmarkId::new("idle_plus_10_due", idle), &idle, |b, _| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    round += 1;
+                    engine.clock().set(NOW);
+                    for i in 0..10 {
+                        drive(&engine, "ec-escalating", &format!("due-{round}-{i}"), 3);
+                    }
+                    engine.clock().set(NOW + 3 * 3_600_000);
+                    let start = Instant::now();
+                    let raised = engine.tick().unwrap();
+                    spent += start.elapsed();
+                    assert!(!raised.is_empty());
+                }
+                spent
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, queries, append, tick);
+criterion_main!(benches);
