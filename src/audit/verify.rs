@@ -48,6 +48,31 @@ pub enum VerifyCode {
     SealMismatch,
     /// A `record` signal does not carry the digest of the sealed Record.
     SignalMismatch,
+    /// An event is dated before the event preceding it in its stream (the engine never
+    /// stamps one so: when the host clock is behind, it keeps the last event's time).
+    TimeBackwards,
+    /// The stream is listed by the store but holds no events (they were deleted).
+    EmptyStream,
+    /// An outbox row differs from the `signal_emitted` event it came from, or names no such
+    /// event of its case.
+    OutboxMismatch,
+    /// A `signal_emitted` event has no outbox row.
+    OutboxMissing,
+    /// An idempotency record differs from the events it produced (they are missing, differ,
+    /// or carry another key), or names a case that holds no events.
+    IdempotencyMismatch,
+    /// An event carries an idempotency key that has no record for its case.
+    IdempotencyMissing,
+    /// Global positions are not dense: an event was deleted from the middle of the feed.
+    PositionGap,
+    /// A checkpoint covers the stream, and it holds no events any more.
+    StreamMissing,
+    /// A checkpoint covers the stream at a version it no longer reaches (its tail was
+    /// deleted).
+    StreamTruncated,
+    /// The stream's event at the checkpoint's version has another digest than the checkpoint
+    /// says (the history up to it was rewritten, every digest recomputed).
+    HeadMismatch,
 }
 
 impl VerifyCode {
@@ -67,6 +92,16 @@ impl VerifyCode {
             VerifyCode::SurfaceMismatch => "surface_mismatch",
             VerifyCode::SealMismatch => "seal_mismatch",
             VerifyCode::SignalMismatch => "signal_mismatch",
+            VerifyCode::TimeBackwards => "time_backwards",
+            VerifyCode::EmptyStream => "empty_stream",
+            VerifyCode::OutboxMismatch => "outbox_mismatch",
+            VerifyCode::OutboxMissing => "outbox_missing",
+            VerifyCode::IdempotencyMismatch => "idempotency_mismatch",
+            VerifyCode::IdempotencyMissing => "idempotency_missing",
+            VerifyCode::PositionGap => "position_gap",
+            VerifyCode::StreamMissing => "stream_missing",
+            VerifyCode::StreamTruncated => "stream_truncated",
+            VerifyCode::HeadMismatch => "head_mismatch",
         }
     }
 }
@@ -108,6 +143,12 @@ impl miette::Diagnostic for VerifyError {
                 "the case was written by a newer planck; verify it with that version"
             }
             VerifyCode::Unreadable => "the rows no longer decode: the store was edited or damaged",
+            VerifyCode::TimeBackwards => {
+                "the event was stamped with a host clock that was behind (older builds of planck did so) or the history was edited; planck now keeps the last event's time and records the host's beside it"
+            }
+            VerifyCode::StreamMissing | VerifyCode::StreamTruncated | VerifyCode::HeadMismatch => {
+                "the database no longer holds what the checkpoint signed: restore from a backup taken before the change and find out who edited the store"
+            }
             _ => {
                 "the history was changed after it was written: restore the case from a backup and find out who edited the store"
             }
@@ -172,9 +213,25 @@ pub fn verify_case(case_id: &str, events: &[StoredEvent]) -> Result<Case, Verify
     let mut case = Case::new(case_id);
     let mut prev = GENESIS_DIGEST;
     let mut pin: Option<(String, String)> = None;
+    let mut last_ts: Option<crate::spine::Millis> = None;
     for (index, event) in events.iter().enumerate() {
         let expected_seq = index as u64 + 1;
         check_envelope(case_id, event, expected_seq, prev)?;
+        if let Some(last) = last_ts
+            && event.ts_ms < last
+        {
+            return Err(VerifyError::at(
+                VerifyCode::TimeBackwards,
+                event,
+                case_id,
+                format!(
+                    "the event is dated `{}`, before the event preceding it ({} ms earlier)",
+                    event.ts_utc,
+                    last - event.ts_ms
+                ),
+            ));
+        }
+        last_ts = Some(event.ts_ms);
         check_surface(case_id, event, &mut pin)?;
         spine::apply(&mut case, &event.payload);
         check_payload(case_id, event, &case)?;
@@ -356,8 +413,11 @@ fn check_payload(case_id: &str, event: &StoredEvent, case: &Case) -> Result<(), 
 /// The result of verifying many cases: how many held and every failure.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
-    /// Cases checked.
+    /// Cases checked (streams, with those only a checkpoint or an outbox or idempotency row
+    /// still names).
     pub cases: usize,
+    /// Every stream checked, in the order checked (the store's creation order first).
+    pub streams: Vec<String>,
     /// Events checked (in cases that could be read).
     pub events: usize,
     /// One failure per case that did not hold.

@@ -51,10 +51,9 @@ pub use error::EngineError;
 pub use receipt::Receipt;
 pub use view::{CaseView, Desk, PhaseView};
 
-use crate::audit::{
-    Envelope, GENESIS_DIGEST, StoredEvent, StoredSignal, VerifyCode, VerifyError, VerifyReport,
-    digest_of, verify_case,
-};
+#[cfg(doc)]
+use crate::audit::VerifyCode;
+use crate::audit::{Envelope, GENESIS_DIGEST, StoredEvent, StoredSignal, VerifyReport, digest_of};
 use crate::host::{Append, Clock, IdempotencyRecord, Store, StoreError, Transport};
 use crate::policy::{Principal, Role};
 use crate::spine::{self, Case, Command, Event, Explanation, Rejection, RejectionCode, SurfacePin};
@@ -553,31 +552,9 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
 
 /// Verify every case of `store` (no surfaces needed): what `planck verify` runs. Cases whose
 /// rows cannot be decoded are reported as [`VerifyCode::Unreadable`]; other store failures are
-/// errors.
+/// errors. See [`crate::audit::sweep`] for everything it checks.
 pub fn verify_store(store: &impl Store) -> Result<VerifyReport, StoreError> {
-    let mut report = VerifyReport::default();
-    for id in store.cases()? {
-        report.cases += 1;
-        match store.load(&id) {
-            Ok(events) => {
-                report.events += events.len();
-                if let Err(failure) = verify_case(&id, &events) {
-                    report.failures.push(failure);
-                }
-            }
-            Err(err @ StoreError::Corrupt { .. }) => {
-                report.failures.push(VerifyError::new(
-                    VerifyCode::Unreadable,
-                    id.clone(),
-                    None,
-                    None,
-                    err.to_string(),
-                ));
-            }
-            Err(other) => return Err(other),
-        }
-    }
-    Ok(report)
+    crate::audit::sweep::verify_store(store)
 }
 
 /// The fingerprint an idempotency key is bound to: SHA-256 over the canonical JSON of the

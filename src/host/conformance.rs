@@ -22,7 +22,7 @@ use serde_json::json;
 
 use crate::audit::Envelope;
 use crate::host::store::{
-    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
+    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, StreamHead,
 };
 use crate::policy::{Principal, Role};
 use crate::spine::{Event, Millis, Signal, SurfacePin};
@@ -46,7 +46,7 @@ type Property<S> = (&'static str, fn(&S) -> Result<(), String>);
 
 /// Run every property that needs only a fresh store, each on a new store from `fresh`.
 pub fn run_all<S: Store>(fresh: impl Fn() -> S) -> Result<(), Failures> {
-    let properties: [Property<S>; 9] = [
+    let properties: [Property<S>; 10] = [
         ("empty", empty),
         ("ordering", ordering),
         ("sequence_numbers", sequence_numbers),
@@ -56,6 +56,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) -> Result<(), Failures> {
         ("key_taken", key_taken),
         ("outbox", outbox),
         ("case_listing", case_listing),
+        ("verification_reads", verification_reads),
     ];
     let mut failures = Failures::default();
     for (name, property) in properties {
@@ -256,6 +257,13 @@ pub fn empty<S: Store>(store: &S) -> Result<(), String> {
     ensure(
         call("pending_signals", store.pending_signals(10))?.is_empty(),
         || "a new store has pending signals".into(),
+    )?;
+    ensure(call("heads", store.heads())?.is_empty(), || {
+        "a new store has stream heads".into()
+    })?;
+    ensure(
+        call("referenced_streams", store.referenced_streams())?.is_empty(),
+        || "a new store names streams in its outbox or idempotency records".into(),
     )
 }
 
@@ -561,6 +569,84 @@ pub fn case_listing<S: Store>(store: &S) -> Result<(), String> {
     let listed = call("cases", store.cases())?;
     ensure(listed == names, || {
         format!("cases listed as {listed:?}, expected {names:?}")
+    })
+}
+
+/// What verification and checkpoints read: every stream's head (from its events), every
+/// outbox row of a stream (delivered ones too) in append order, every idempotency record of a
+/// stream, and every stream the outbox and the idempotency records name.
+pub fn verification_reads<S: Store>(store: &S) -> Result<(), String> {
+    let a = "conformance-heads-a";
+    let b = "conformance-heads-b";
+    let first = fixture_events(a, None, 2, Some("conformance-heads-k1"))?;
+    let signals: Vec<StoredSignal> = first
+        .iter()
+        .enumerate()
+        .map(|(i, e)| fixture_signal(e, "h", i + 1))
+        .collect();
+    call(
+        "append",
+        store.append(
+            &Append::new(a, 0, &first)
+                .with_idempotency(&record("conformance-heads-k1", a))
+                .with_outbox(&signals),
+        ),
+    )?;
+    let more = fixture_events(a, first.last(), 1, Some("conformance-heads-k2"))?;
+    call(
+        "append",
+        store
+            .append(&Append::new(a, 2, &more).with_idempotency(&record("conformance-heads-k2", a))),
+    )?;
+    let other = fixture_events(b, None, 1, None)?;
+    call("append", store.append(&Append::new(b, 0, &other)))?;
+    call(
+        "mark_delivered",
+        store.mark_delivered(&[format!("{a}:h:1")]),
+    )?;
+
+    let mut heads = call("heads", store.heads())?;
+    heads.sort();
+    let last_a = more.last().ok_or("no fixture event")?;
+    let last_b = other.last().ok_or("no fixture event")?;
+    let want = vec![
+        StreamHead {
+            stream: a.into(),
+            version: 3,
+            digest: last_a.digest.clone(),
+        },
+        StreamHead {
+            stream: b.into(),
+            version: 1,
+            digest: last_b.digest.clone(),
+        },
+    ];
+    ensure(heads == want, || {
+        format!("heads read back as {heads:?}, expected {want:?}")
+    })?;
+    let rows = call("outbox_of", store.outbox_of(a))?;
+    ensure(rows == signals, || {
+        format!("the outbox rows of `{a}` read back as {rows:?}")
+    })?;
+    ensure(call("outbox_of", store.outbox_of(b))?.is_empty(), || {
+        format!("`{b}` has outbox rows")
+    })?;
+    let mut records = call("idempotency_of", store.idempotency_of(a))?;
+    records.sort_by(|x, y| x.key.cmp(&y.key));
+    let want_records = vec![
+        record("conformance-heads-k1", a),
+        record("conformance-heads-k2", a),
+    ];
+    ensure(records == want_records, || {
+        format!("the idempotency records of `{a}` read back as {records:?}")
+    })?;
+    ensure(
+        call("idempotency_of", store.idempotency_of(b))?.is_empty(),
+        || format!("`{b}` has idempotency records"),
+    )?;
+    let referenced = call("referenced_streams", store.referenced_streams())?;
+    ensure(referenced == [a.to_string()], || {
+        format!("referenced streams read back as {referenced:?}")
     })
 }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::host::store::{
-    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
+    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, StreamHead,
     check_append,
 };
 
@@ -165,5 +165,53 @@ impl Store for MemoryStore {
             inner.first_pending += 1;
         }
         Ok(())
+    }
+
+    fn heads(&self) -> Result<Vec<StreamHead>, StoreError> {
+        Ok(self
+            .lock()
+            .events
+            .iter()
+            .filter_map(|(stream, events)| {
+                events.last().map(|last| StreamHead {
+                    stream: stream.clone(),
+                    version: last.seq,
+                    digest: last.digest.clone(),
+                })
+            })
+            .collect())
+    }
+
+    fn outbox_of(&self, stream: &str) -> Result<Vec<StoredSignal>, StoreError> {
+        Ok(self
+            .lock()
+            .outbox
+            .iter()
+            .filter(|(s, _)| s.case_id == stream)
+            .map(|(s, _)| s.clone())
+            .collect())
+    }
+
+    fn idempotency_of(&self, stream: &str) -> Result<Vec<IdempotencyRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .keys
+            .values()
+            .filter(|r| r.case_id == stream)
+            .cloned()
+            .collect())
+    }
+
+    fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
+        let inner = self.lock();
+        let mut streams: Vec<String> = inner
+            .outbox
+            .iter()
+            .map(|(s, _)| s.case_id.clone())
+            .chain(inner.keys.values().map(|r| r.case_id.clone()))
+            .collect();
+        streams.sort_unstable();
+        streams.dedup();
+        Ok(streams)
     }
 }

@@ -36,7 +36,7 @@ use postgres::error::SqlState;
 use postgres::{Client, NoTls, Row};
 
 use crate::host::store::{
-    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
+    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, StreamHead,
     check_append,
 };
 use crate::host::transport::Transport;
@@ -105,6 +105,10 @@ struct Sql {
     pending: String,
     claim: String,
     mark: String,
+    heads: String,
+    outbox_of: String,
+    keys_of: String,
+    referenced: String,
 }
 
 impl Sql {
@@ -150,6 +154,21 @@ impl Sql {
             mark: format!(
                 "UPDATE {s}.planck_outbox SET delivered = TRUE, delivered_at = now()
                   WHERE id = ANY($1) AND NOT delivered"
+            ),
+            heads: format!(
+                "SELECT DISTINCT ON (case_id) case_id, seq, digest FROM {s}.planck_events
+                  ORDER BY case_id, seq DESC"
+            ),
+            outbox_of: format!(
+                "SELECT id, case_id, kind, at, payload, event_id, event_digest FROM {s}.planck_outbox
+                  WHERE case_id = $1 ORDER BY position"
+            ),
+            keys_of: format!(
+                "SELECT key, fingerprint, case_id, outcome, recorded_at FROM {s}.planck_idempotency
+                  WHERE case_id = $1"
+            ),
+            referenced: format!(
+                "SELECT case_id FROM {s}.planck_outbox UNION SELECT case_id FROM {s}.planck_idempotency"
             ),
         }
     }
@@ -204,6 +223,8 @@ CREATE TABLE IF NOT EXISTS {s}.planck_outbox (
     delivered_at TIMESTAMPTZ
 );
 CREATE INDEX IF NOT EXISTS planck_outbox_pending ON {s}.planck_outbox (position) WHERE NOT delivered;
+CREATE INDEX IF NOT EXISTS planck_outbox_case ON {s}.planck_outbox (case_id);
+CREATE INDEX IF NOT EXISTS planck_idempotency_case ON {s}.planck_idempotency (case_id);
 INSERT INTO {s}.planck_meta (key, value) VALUES ('schema_version', '{PG_SCHEMA_VERSION}')
     ON CONFLICT (key) DO NOTHING;"
         )
@@ -447,6 +468,19 @@ fn signal_from_row(row: &Row) -> Result<StoredSignal, StoreError> {
     })
 }
 
+fn record_from_row(row: &Row) -> Result<IdempotencyRecord, StoreError> {
+    (|| {
+        Ok::<_, postgres::Error>(IdempotencyRecord {
+            key: row.try_get(0)?,
+            fingerprint: row.try_get(1)?,
+            case_id: row.try_get(2)?,
+            outcome: row.try_get(3)?,
+            recorded_at: row.try_get(4)?,
+        })
+    })()
+    .map_err(backend("reading an idempotency record"))
+}
+
 fn event_from_row(case: &str, row: &Row) -> Result<StoredEvent, StoreError> {
     let undecodable = |e: postgres::Error| {
         StoreError::corrupt(case, "a row of the case does not decode", Some(Box::new(e)))
@@ -670,21 +704,7 @@ impl Store for PostgresStore {
             .client()?
             .query_opt(&self.sql.get_key, &[&key])
             .map_err(backend("looking up an idempotency key"))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let read = backend("reading an idempotency record");
-        let record = (|| {
-            Ok::<_, postgres::Error>(IdempotencyRecord {
-                key: row.try_get(0)?,
-                fingerprint: row.try_get(1)?,
-                case_id: row.try_get(2)?,
-                outcome: row.try_get(3)?,
-                recorded_at: row.try_get(4)?,
-            })
-        })()
-        .map_err(read)?;
-        Ok(Some(record))
+        row.as_ref().map(record_from_row).transpose()
     }
 
     fn cases(&self) -> Result<Vec<String>, StoreError> {
@@ -717,6 +737,64 @@ impl Store for PostgresStore {
             .execute(&self.sql.mark, &[&ids])
             .map_err(backend("marking signals delivered"))?;
         Ok(())
+    }
+
+    fn heads(&self) -> Result<Vec<StreamHead>, StoreError> {
+        let mut conn = self.conn()?;
+        let rows = conn
+            .client()?
+            .query(&self.sql.heads, &[])
+            .map_err(backend("reading stream heads"))?;
+        rows.iter()
+            .map(|row| {
+                let stream: String = row.try_get(0).map_err(backend("reading stream heads"))?;
+                let seq: i64 = row.try_get(1).map_err(backend("reading stream heads"))?;
+                let version = u64::try_from(seq).map_err(|e| {
+                    StoreError::corrupt(
+                        stream.clone(),
+                        "a sequence number is out of range",
+                        Some(Box::new(e)),
+                    )
+                })?;
+                Ok(StreamHead {
+                    stream,
+                    version,
+                    digest: row.try_get(2).map_err(backend("reading stream heads"))?,
+                })
+            })
+            .collect()
+    }
+
+    fn outbox_of(&self, stream: &str) -> Result<Vec<StoredSignal>, StoreError> {
+        let mut conn = self.conn()?;
+        let rows = conn
+            .client()?
+            .query(&self.sql.outbox_of, &[&stream])
+            .map_err(backend("reading the outbox"))?;
+        rows.iter().map(signal_from_row).collect()
+    }
+
+    fn idempotency_of(&self, stream: &str) -> Result<Vec<IdempotencyRecord>, StoreError> {
+        let mut conn = self.conn()?;
+        let rows = conn
+            .client()?
+            .query(&self.sql.keys_of, &[&stream])
+            .map_err(backend("reading idempotency records"))?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn()?;
+        let rows = conn
+            .client()?
+            .query(&self.sql.referenced, &[])
+            .map_err(backend("listing referenced streams"))?;
+        rows.iter()
+            .map(|row| {
+                row.try_get(0)
+                    .map_err(backend("listing referenced streams"))
+            })
+            .collect()
     }
 }
 

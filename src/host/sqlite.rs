@@ -19,7 +19,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
 use crate::host::store::{
-    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
+    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, StreamHead,
     check_append,
 };
 
@@ -67,6 +67,8 @@ CREATE TABLE IF NOT EXISTS outbox (
 const INDEXES: &str = "
 CREATE INDEX IF NOT EXISTS events_case_starts ON events (seq) WHERE seq = 1;
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered) WHERE delivered = 0;
+CREATE INDEX IF NOT EXISTS outbox_case ON outbox (case_id);
+CREATE INDEX IF NOT EXISTS idempotency_case ON idempotency (case_id);
 ";
 
 /// How hard SQLite works to make a commit survive a power loss.
@@ -167,6 +169,53 @@ impl SqliteStore {
             conn: Mutex::new(conn),
             path,
         })
+    }
+
+    /// Outbox rows selected by `sql` with one parameter, decoded.
+    fn signals(
+        &self,
+        sql: &str,
+        param: impl rusqlite::ToSql,
+    ) -> Result<Vec<StoredSignal>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(sql)
+            .map_err(backend("reading the outbox"))?;
+        let rows = stmt
+            .query_map([param], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                ))
+            })
+            .map_err(backend("reading the outbox"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, case_id, kind, at, payload, event_id, event_digest) =
+                row.map_err(backend("reading the outbox"))?;
+            let payload = serde_json::from_str(&payload).map_err(|e| {
+                StoreError::corrupt(
+                    id.clone(),
+                    "the signal payload does not decode",
+                    Some(Box::new(e)),
+                )
+            })?;
+            out.push(StoredSignal {
+                id,
+                case_id,
+                kind,
+                at,
+                payload,
+                event_id,
+                event_digest,
+            });
+        }
+        Ok(out)
     }
 
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -547,49 +596,12 @@ impl Store for SqliteStore {
     }
 
     fn pending_signals(&self, limit: usize) -> Result<Vec<StoredSignal>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT id, case_id, kind, at, payload, event_id, event_digest
-                   FROM outbox WHERE delivered = 0 ORDER BY rowid LIMIT ?1",
-            )
-            .map_err(backend("reading the outbox"))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt
-            .query_map([limit], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, String>(6)?,
-                ))
-            })
-            .map_err(backend("reading the outbox"))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, case_id, kind, at, payload, event_id, event_digest) =
-                row.map_err(backend("reading the outbox"))?;
-            let payload = serde_json::from_str(&payload).map_err(|e| {
-                StoreError::corrupt(
-                    id.clone(),
-                    "the signal payload does not decode",
-                    Some(Box::new(e)),
-                )
-            })?;
-            out.push(StoredSignal {
-                id,
-                case_id,
-                kind,
-                at,
-                payload,
-                event_id,
-                event_digest,
-            });
-        }
-        Ok(out)
+        self.signals(
+            "SELECT id, case_id, kind, at, payload, event_id, event_digest
+               FROM outbox WHERE delivered = 0 ORDER BY rowid LIMIT ?1",
+            limit,
+        )
     }
 
     fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
@@ -609,5 +621,85 @@ impl Store for SqliteStore {
             }
         }
         tx.commit().map_err(backend("marking signals"))
+    }
+
+    fn heads(&self) -> Result<Vec<StreamHead>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT e.case_id, e.seq, e.digest
+                   FROM events e
+                   JOIN (SELECT case_id, MAX(seq) AS seq FROM events GROUP BY case_id) last
+                     ON e.case_id = last.case_id AND e.seq = last.seq",
+            )
+            .map_err(backend("reading stream heads"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(backend("reading stream heads"))?;
+        let mut heads = Vec::new();
+        for row in rows {
+            let (stream, seq, digest) = row.map_err(backend("reading stream heads"))?;
+            let version = u64::try_from(seq).map_err(|e| {
+                StoreError::corrupt(
+                    stream.clone(),
+                    "a sequence number is out of range",
+                    Some(Box::new(e)),
+                )
+            })?;
+            heads.push(StreamHead {
+                stream,
+                version,
+                digest,
+            });
+        }
+        Ok(heads)
+    }
+
+    fn outbox_of(&self, stream: &str) -> Result<Vec<StoredSignal>, StoreError> {
+        self.signals(
+            "SELECT id, case_id, kind, at, payload, event_id, event_digest
+               FROM outbox WHERE case_id = ?1 ORDER BY rowid",
+            stream,
+        )
+    }
+
+    fn idempotency_of(&self, stream: &str) -> Result<Vec<IdempotencyRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT key, fingerprint, case_id, outcome, recorded_at FROM idempotency WHERE case_id = ?1",
+            )
+            .map_err(backend("reading idempotency records"))?;
+        let rows = stmt
+            .query_map([stream], |r| {
+                Ok(IdempotencyRecord {
+                    key: r.get(0)?,
+                    fingerprint: r.get(1)?,
+                    case_id: r.get(2)?,
+                    outcome: r.get(3)?,
+                    recorded_at: r.get(4)?,
+                })
+            })
+            .map_err(backend("reading idempotency records"))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(backend("reading idempotency records"))
+    }
+
+    fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT case_id FROM outbox UNION SELECT case_id FROM idempotency")
+            .map_err(backend("listing referenced streams"))?;
+        let ids = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(backend("listing referenced streams"))?;
+        ids.collect::<Result<Vec<String>, _>>()
+            .map_err(backend("listing referenced streams"))
     }
 }

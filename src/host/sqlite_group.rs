@@ -32,7 +32,7 @@ use rusqlite::TransactionBehavior;
 
 use crate::host::sqlite::{PreparedAppend, SqliteOptions, SqliteStore};
 use crate::host::store::{
-    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
+    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, StreamHead,
 };
 
 /// Most appends one transaction takes; the rest wait for the next one.
@@ -365,6 +365,22 @@ impl Store for GroupCommitSqliteStore {
 
     fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
         self.store.mark_delivered(ids)
+    }
+
+    fn heads(&self) -> Result<Vec<StreamHead>, StoreError> {
+        self.reads().heads()
+    }
+
+    fn outbox_of(&self, stream: &str) -> Result<Vec<StoredSignal>, StoreError> {
+        self.reads().outbox_of(stream)
+    }
+
+    fn idempotency_of(&self, stream: &str) -> Result<Vec<IdempotencyRecord>, StoreError> {
+        self.reads().idempotency_of(stream)
+    }
+
+    fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
+        self.reads().referenced_streams()
     }
 }
 

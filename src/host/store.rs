@@ -11,6 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::audit::checkpoint::StreamHead;
 pub use crate::audit::{StoredEvent, StoredSignal};
 use crate::spine::Millis;
 
@@ -231,6 +232,24 @@ pub trait Store: Send + Sync {
     /// Mark signals delivered so they are not offered again. Unknown ids are ignored; marking
     /// twice is harmless.
     fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError>;
+
+    // Reads for verification and checkpoints (`planck verify`, [`crate::audit::checkpoint`]).
+
+    /// The head of every stream that holds at least one event, in any order: its id, its
+    /// version (the highest sequence number stored) and the digest of that event. Read from
+    /// the events themselves, never from a list of cases, so that a stream whose first event
+    /// was deleted is still listed. What a checkpoint signs.
+    fn heads(&self) -> Result<Vec<StreamHead>, StoreError>;
+
+    /// Every outbox row of `stream`, pending or delivered, in append order.
+    fn outbox_of(&self, stream: &str) -> Result<Vec<StoredSignal>, StoreError>;
+
+    /// Every idempotency record that names `stream`, in any order.
+    fn idempotency_of(&self, stream: &str) -> Result<Vec<IdempotencyRecord>, StoreError>;
+
+    /// Every stream id named by an outbox row or an idempotency record, each once, in any
+    /// order (verification looks for rows whose stream holds no events).
+    fn referenced_streams(&self) -> Result<Vec<String>, StoreError>;
 }
 
 /// Check that the append's events may follow `expected_version` events of its stream: every
@@ -284,6 +303,18 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
         (**self).mark_delivered(ids)
     }
+    fn heads(&self) -> Result<Vec<StreamHead>, StoreError> {
+        (**self).heads()
+    }
+    fn outbox_of(&self, stream: &str) -> Result<Vec<StoredSignal>, StoreError> {
+        (**self).outbox_of(stream)
+    }
+    fn idempotency_of(&self, stream: &str) -> Result<Vec<IdempotencyRecord>, StoreError> {
+        (**self).idempotency_of(stream)
+    }
+    fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
+        (**self).referenced_streams()
+    }
 }
 
 impl<S: Store + ?Sized> Store for &S {
@@ -307,5 +338,17 @@ impl<S: Store + ?Sized> Store for &S {
     }
     fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
         (**self).mark_delivered(ids)
+    }
+    fn heads(&self) -> Result<Vec<StreamHead>, StoreError> {
+        (**self).heads()
+    }
+    fn outbox_of(&self, stream: &str) -> Result<Vec<StoredSignal>, StoreError> {
+        (**self).outbox_of(stream)
+    }
+    fn idempotency_of(&self, stream: &str) -> Result<Vec<IdempotencyRecord>, StoreError> {
+        (**self).idempotency_of(stream)
+    }
+    fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
+        (**self).referenced_streams()
     }
 }

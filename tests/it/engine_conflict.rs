@@ -75,6 +75,21 @@ impl<S: Store> Store for Racy<S> {
     fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
         self.inner.mark_delivered(ids)
     }
+    fn heads(&self) -> Result<Vec<planck::host::StreamHead>, StoreError> {
+        self.inner.heads()
+    }
+    fn outbox_of(&self, stream: &str) -> Result<Vec<planck::host::StoredSignal>, StoreError> {
+        self.inner.outbox_of(stream)
+    }
+    fn idempotency_of(
+        &self,
+        stream: &str,
+    ) -> Result<Vec<planck::host::IdempotencyRecord>, StoreError> {
+        self.inner.idempotency_of(stream)
+    }
+    fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.referenced_streams()
+    }
 }
 
 #[test]

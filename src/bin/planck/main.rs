@@ -6,12 +6,14 @@
 //! back as `Err`; it is printed and exits 2. Each subcommand lives in its own file.
 
 mod check;
+mod checkpoint;
 mod cli;
 mod convert;
 mod diff;
 mod explore;
 mod graph;
 mod inspect;
+mod keygen;
 mod run;
 mod serve;
 mod show;

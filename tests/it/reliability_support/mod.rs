@@ -237,6 +237,24 @@ impl Store for Counting {
     fn mark_delivered(&self, ids: &[String]) -> Result<(), planck::host::StoreError> {
         self.0.mark_delivered(ids)
     }
+    fn heads(&self) -> Result<Vec<planck::host::StreamHead>, planck::host::StoreError> {
+        self.0.heads()
+    }
+    fn outbox_of(
+        &self,
+        stream: &str,
+    ) -> Result<Vec<planck::host::StoredSignal>, planck::host::StoreError> {
+        self.0.outbox_of(stream)
+    }
+    fn idempotency_of(
+        &self,
+        stream: &str,
+    ) -> Result<Vec<planck::host::IdempotencyRecord>, planck::host::StoreError> {
+        self.0.idempotency_of(stream)
+    }
+    fn referenced_streams(&self) -> Result<Vec<String>, planck::host::StoreError> {
+        self.0.referenced_streams()
+    }
 }
 
 impl StoreSpec {
