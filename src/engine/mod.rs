@@ -28,6 +28,11 @@
 //! - **Conflicts.** When another writer appended first, the engine reloads and re-decides, up
 //!   to [`CONFLICT_RETRIES`] more times, then answers `conflict`. A re-decision may well be a
 //!   different answer (the other operator's claim won: `invalid_state`).
+//! - **Time never goes backwards within a stream.** When the host clock reads earlier than
+//!   the stream's last event (a clock stepped back, a scenario rerun on the same database),
+//!   the command is decided and its events dated at that last event's time, and the host's
+//!   reading is kept beside them (`host_ts_ms` in the envelope). `verify` flags a stream whose
+//!   times go backwards.
 //! - **Delivery.** At least once. Signals are written to the outbox with their events; after
 //!   the commit the engine publishes the new ones in order and marks them delivered, stopping
 //!   at the first failure. Whatever is left pending (a failed publish, a crash between commit
@@ -200,7 +205,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             stats.attempts = attempts;
             let mut snapshot = stats.time(|| self.snapshot(case_id))?;
             let case = &snapshot.case;
-            let now = self.clock.now();
+            let (now, host_at) = monotonic(self.clock.now(), snapshot.last_ts);
             let events = match spine::decide(case, &*self.registry, principal, command, now) {
                 Ok(events) => events,
                 Err(rejection) => {
@@ -225,6 +230,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 surface: &pin,
                 idempotency_key: key,
                 at: now,
+                host_at,
             };
             let sealed = envelope
                 .seal_after(snapshot.version, &snapshot.last_digest, events)
@@ -339,7 +345,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             let Some(surface) = catalog::pinned(&self.registry, &pin) else {
                 return Ok(Vec::new());
             };
-            let now = self.clock.now();
+            let (now, host_at) = monotonic(self.clock.now(), stored.last().map(|e| e.ts_ms));
             let events = spine::due_escalations(&case, surface, now);
             if events.is_empty() {
                 return Ok(Vec::new());
@@ -350,6 +356,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 surface: &pin,
                 idempotency_key: None,
                 at: now,
+                host_at,
             };
             let sealed =
                 envelope
@@ -528,12 +535,13 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     ) -> Result<Explanation, EngineError> {
         let stored = self.store.load(&command.case)?;
         let case = fold(&command.case, &stored);
+        let (now, _) = monotonic(self.clock.now(), stored.last().map(|e| e.ts_ms));
         Ok(spine::explain(
             &case,
             &*self.registry,
             principal,
             command,
-            self.clock.now(),
+            now,
         ))
     }
 
@@ -649,7 +657,21 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             last_digest: stored
                 .last()
                 .map_or_else(|| GENESIS_DIGEST.to_string(), |e| e.digest.clone()),
+            last_ts: stored.last().map(|e| e.ts_ms),
         })
+    }
+}
+
+/// The time new events of a stream are dated at: the host clock's `now`, or the stream's last
+/// event's time when the clock is behind it (time never goes backwards within a stream). The
+/// second value is the host's reading when it was overruled, recorded beside the event.
+fn monotonic(
+    now: spine::Millis,
+    last: Option<spine::Millis>,
+) -> (spine::Millis, Option<spine::Millis>) {
+    match last {
+        Some(last) if now < last => (last, Some(now)),
+        _ => (now, None),
     }
 }
 

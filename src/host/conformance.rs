@@ -123,6 +123,7 @@ pub fn fixture_events(
         surface: &pin,
         idempotency_key: key,
         at,
+        host_at: None,
     };
     let mut payloads = Vec::with_capacity(n);
     for i in 0..n {

@@ -116,7 +116,7 @@ impl Sql {
         Sql {
             load: format!(
                 "SELECT event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor, surface,
-                        surface_fingerprint, idempotency_key, payload, prev_digest, digest
+                        surface_fingerprint, idempotency_key, payload, prev_digest, digest, host_ts_ms
                    FROM {s}.planck_events WHERE case_id = $1 AND seq > $2 ORDER BY seq"
             ),
             insert_case: format!(
@@ -128,8 +128,9 @@ impl Sql {
             case_version: format!("SELECT version FROM {s}.planck_cases WHERE case_id = $1"),
             insert_event: format!(
                 "INSERT INTO {s}.planck_events (event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq,
-                        actor, surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                        actor, surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest,
+                        host_ts_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
             ),
             insert_key: format!(
                 "INSERT INTO {s}.planck_idempotency (key, fingerprint, case_id, outcome, recorded_at)
@@ -203,6 +204,7 @@ CREATE TABLE IF NOT EXISTS {s}.planck_events (
     digest              TEXT    NOT NULL,
     PRIMARY KEY (case_id, seq)
 );
+ALTER TABLE {s}.planck_events ADD COLUMN IF NOT EXISTS host_ts_ms BIGINT;
 CREATE TABLE IF NOT EXISTS {s}.planck_idempotency (
     key         TEXT   PRIMARY KEY,
     fingerprint TEXT   NOT NULL,
@@ -499,6 +501,7 @@ fn event_from_row(case: &str, row: &Row) -> Result<StoredEvent, StoreError> {
             .map_err(|e| bad("schema version out of range", Box::new(e)))?,
         ts_utc: row.try_get(3).map_err(undecodable)?,
         ts_ms: row.try_get(4).map_err(undecodable)?,
+        host_ts_ms: row.try_get(14).map_err(undecodable)?,
         case_id: row.try_get(5).map_err(undecodable)?,
         seq: u64::try_from(seq).map_err(|e| bad("sequence number out of range", Box::new(e)))?,
         actor: serde_json::from_str(&actor)
@@ -647,6 +650,7 @@ impl Store for PostgresStore {
                         payload,
                         &e.prev_digest,
                         &e.digest,
+                        &e.host_ts_ms,
                     ],
                 )
                 .map_err(|err| {

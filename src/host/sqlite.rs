@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS events (
     payload             TEXT    NOT NULL,
     prev_digest         TEXT    NOT NULL,
     digest              TEXT    NOT NULL,
+    host_ts_ms          INTEGER,
     PRIMARY KEY (case_id, seq)
 );
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -245,8 +246,23 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             ));
         }
     }
+    add_columns(conn)?;
     conn.execute_batch(INDEXES)
         .map_err(backend("creating indexes"))
+}
+
+/// Columns added after schema version 1, added to older files on open (nullable, so every
+/// row written before reads back as it was written): `events.host_ts_ms`.
+fn add_columns(conn: &Connection) -> Result<(), StoreError> {
+    let present = conn
+        .prepare("SELECT 1 FROM pragma_table_info('events') WHERE name = 'host_ts_ms'")
+        .and_then(|mut stmt| stmt.query_row([], |_| Ok(())).optional())
+        .map_err(backend("reading the schema"))?;
+    if present.is_none() {
+        conn.execute_batch("ALTER TABLE events ADD COLUMN host_ts_ms INTEGER")
+            .map_err(backend("adding `events.host_ts_ms`"))?;
+    }
+    Ok(())
 }
 
 fn to_i64(case: &str, what: &str, n: u64) -> Result<i64, StoreError> {
@@ -387,8 +403,9 @@ impl<'a> PreparedAppend<'a> {
             let mut insert = conn
                 .prepare_cached(
                     "INSERT INTO events (event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor,
-                                         surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                         surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest,
+                                         host_ts_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 )
                 .map_err(backend("appending events"))?;
             for (e, seq, actor, payload) in rows {
@@ -407,7 +424,8 @@ impl<'a> PreparedAppend<'a> {
                         e.idempotency_key,
                         payload,
                         e.prev_digest,
-                        e.digest
+                        e.digest,
+                        e.host_ts_ms
                     ])
                     .map_err(|err| {
                         if is_constraint(&err) {
@@ -481,7 +499,7 @@ impl Store for SqliteStore {
         let mut stmt = conn
             .prepare_cached(
                 "SELECT event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor, surface,
-                        surface_fingerprint, idempotency_key, payload, prev_digest, digest
+                        surface_fingerprint, idempotency_key, payload, prev_digest, digest, host_ts_ms
                    FROM events WHERE case_id = ?1 AND seq > ?2 ORDER BY seq",
             )
             .map_err(backend("loading a case"))?;
@@ -502,6 +520,7 @@ impl Store for SqliteStore {
                     row.get::<_, String>(11)?,
                     row.get::<_, String>(12)?,
                     row.get::<_, String>(13)?,
+                    row.get::<_, Option<i64>>(14)?,
                 ))
             })
             .map_err(backend("loading a case"))?;
@@ -522,6 +541,7 @@ impl Store for SqliteStore {
                 payload,
                 prev,
                 digest,
+                host_ts_ms,
             ) = row.map_err(|e| {
                 StoreError::corrupt(case, "a row of the case does not decode", Some(Box::new(e)))
             })?;
@@ -541,6 +561,7 @@ impl Store for SqliteStore {
                 event_type,
                 ts_utc,
                 ts_ms,
+                host_ts_ms,
                 case_id,
                 surface,
                 surface_fingerprint: fp,
