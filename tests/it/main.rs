@@ -66,3 +66,4 @@ mod spine_ten_steps;
 mod surface_compile;
 mod surface_props;
 mod surface_roundtrip;
+mod truth;
