@@ -13,6 +13,7 @@ pub mod canonical;
 mod canonical_writer;
 pub mod checkpoint;
 pub mod envelope;
+pub mod sealed;
 pub mod sweep;
 pub mod verify;
 

@@ -46,7 +46,7 @@ type Property<S> = (&'static str, fn(&S) -> Result<(), String>);
 
 /// Run every property that needs only a fresh store, each on a new store from `fresh`.
 pub fn run_all<S: Store>(fresh: impl Fn() -> S) -> Result<(), Failures> {
-    let properties: [Property<S>; 10] = [
+    let properties: [Property<S>; 11] = [
         ("empty", empty),
         ("ordering", ordering),
         ("sequence_numbers", sequence_numbers),
@@ -57,6 +57,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) -> Result<(), Failures> {
         ("outbox", outbox),
         ("case_listing", case_listing),
         ("verification_reads", verification_reads),
+        ("case_keys", case_keys),
     ];
     let mut failures = Failures::default();
     for (name, property) in properties {
@@ -69,6 +70,50 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) -> Result<(), Failures> {
     } else {
         Err(failures)
     }
+}
+
+/// A case key is written with the events that carry it, read back by its case only, refused
+/// when the case already has one (nothing of that append is written), and gone after an append
+/// that destroys it.
+pub fn case_keys<S: Store>(store: &S) -> Result<(), String> {
+    let case = "conformance-keys";
+    let key = [7u8; 32];
+    ensure(call("case_key", store.case_key(case))?.is_none(), || {
+        "a new case has a key".into()
+    })?;
+    let first = fixture_events(case, None, 1, None)?;
+    call(
+        "append",
+        store.append(&Append::new(case, 0, &first).with_case_key(Some(&key))),
+    )?;
+    ensure(
+        call("case_key", store.case_key(case))?.as_deref() == Some(&key[..]),
+        || "the key does not read back".into(),
+    )?;
+    ensure(
+        call("case_key", store.case_key("conformance-keys-other"))?.is_none(),
+        || "another case reads the key".into(),
+    )?;
+    let second = fixture_events(case, first.last(), 1, None)?;
+    let refused = store.append(&Append::new(case, 1, &second).with_case_key(Some(&[8u8; 32])));
+    ensure(refused.is_err(), || "a second key was accepted".into())?;
+    ensure(call("load", store.load(case))?.len() == 1, || {
+        "a refused append wrote its events".into()
+    })?;
+    ensure(
+        call("case_key", store.case_key(case))?.as_deref() == Some(&key[..]),
+        || "a refused append replaced the key".into(),
+    )?;
+    call(
+        "append",
+        store.append(&Append::new(case, 1, &second).erasing_case_key()),
+    )?;
+    ensure(call("case_key", store.case_key(case))?.is_none(), || {
+        "the key survived its erasure".into()
+    })?;
+    ensure(call("load", store.load(case))?.len() == 2, || {
+        "the erasing append lost its events".into()
+    })
 }
 
 /// Run the properties that need several handles on one storage: `open` returns a new handle

@@ -29,6 +29,8 @@ struct Inner {
     outbox_ids: HashMap<String, usize>,
     /// Every signal before this index is delivered (so reads and marks never rescan them).
     first_pending: usize,
+    /// Keys for sealed personal data, by stream (outside the events).
+    case_keys: HashMap<String, zeroize::Zeroizing<Vec<u8>>>,
 }
 
 impl MemoryStore {
@@ -65,7 +67,8 @@ impl Store for MemoryStore {
             events,
             idempotency,
             outbox,
-            ..
+            case_key,
+            erase_case_key,
         } = *append;
         // Copy before taking the lock, so concurrent appends and loads wait only for the
         // checks and the pushes.
@@ -92,8 +95,23 @@ impl Store for MemoryStore {
                 message: format!("signal `{}` is already in the outbox", dup.id),
             });
         }
+        if case_key.is_some() && inner.case_keys.contains_key(case) {
+            return Err(StoreError::Invalid {
+                case: case.to_string(),
+                message: "the stream already has a key for sealed personal data".into(),
+            });
+        }
         if let Some(record) = idempotency {
             inner.keys.insert(record.key.clone(), record.clone());
+        }
+        if let Some(key) = case_key {
+            inner
+                .case_keys
+                .insert(case.to_string(), zeroize::Zeroizing::new(key.to_vec()));
+        }
+        if erase_case_key {
+            // Dropping the `Zeroizing` value overwrites the bytes.
+            inner.case_keys.remove(case);
         }
         for signal in outbox {
             let at = inner.outbox.len();
@@ -213,5 +231,9 @@ impl Store for MemoryStore {
         streams.sort_unstable();
         streams.dedup();
         Ok(streams)
+    }
+
+    fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock().case_keys.get(stream).map(|k| k.to_vec()))
     }
 }

@@ -93,6 +93,9 @@ impl fmt::Debug for PostgresStore {
 
 /// Every statement, with the schema name filled in once.
 struct Sql {
+    insert_case_key: String,
+    delete_case_key: String,
+    case_key: String,
     load: String,
     insert_case: String,
     bump_case: String,
@@ -114,6 +117,11 @@ struct Sql {
 impl Sql {
     fn new(s: &str) -> Sql {
         Sql {
+            insert_case_key: format!(
+                "INSERT INTO {s}.planck_case_keys (case_id, key) VALUES ($1, $2) ON CONFLICT (case_id) DO NOTHING"
+            ),
+            delete_case_key: format!("DELETE FROM {s}.planck_case_keys WHERE case_id = $1"),
+            case_key: format!("SELECT key FROM {s}.planck_case_keys WHERE case_id = $1"),
             load: format!(
                 "SELECT event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor, surface,
                         surface_fingerprint, idempotency_key, payload, prev_digest, digest, host_ts_ms
@@ -205,6 +213,10 @@ CREATE TABLE IF NOT EXISTS {s}.planck_events (
     PRIMARY KEY (case_id, seq)
 );
 ALTER TABLE {s}.planck_events ADD COLUMN IF NOT EXISTS host_ts_ms BIGINT;
+CREATE TABLE IF NOT EXISTS {s}.planck_case_keys (
+    case_id TEXT  PRIMARY KEY,
+    key     BYTEA NOT NULL
+);
 CREATE TABLE IF NOT EXISTS {s}.planck_idempotency (
     key         TEXT   PRIMARY KEY,
     fingerprint TEXT   NOT NULL,
@@ -540,7 +552,8 @@ impl Store for PostgresStore {
             events,
             idempotency,
             outbox,
-            ..
+            case_key,
+            erase_case_key,
         } = *append;
         // Serialize everything before opening the transaction.
         let mut rows = Vec::with_capacity(events.len());
@@ -692,6 +705,22 @@ impl Store for PostgresStore {
             }
         }
 
+        if let Some(key) = case_key {
+            let written = tx
+                .execute(&self.sql.insert_case_key, &[&case, &key])
+                .map_err(backend("writing a case key"))?;
+            if written != 1 {
+                return Err(StoreError::Invalid {
+                    case: case.to_string(),
+                    message: "the case already has a key for sealed personal data".into(),
+                });
+            }
+        }
+        if erase_case_key {
+            tx.execute(&self.sql.delete_case_key, &[&case])
+                .map_err(backend("destroying a case key"))?;
+        }
+
         tx.commit().map_err(|err| {
             if is_unique_violation(&err) {
                 conflict(None)
@@ -799,6 +828,16 @@ impl Store for PostgresStore {
                     .map_err(backend("listing referenced streams"))
             })
             .collect()
+    }
+
+    fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut conn = self.conn()?;
+        let row = conn
+            .client()?
+            .query_opt(&self.sql.case_key, &[&stream])
+            .map_err(backend("reading a case key"))?;
+        row.map(|r| r.try_get(0).map_err(backend("reading a case key")))
+            .transpose()
     }
 }
 

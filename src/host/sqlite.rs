@@ -64,8 +64,13 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 ";
 
-/// Indexes, (re)created on every open so that older files of the same schema version get them.
+/// Indexes and tables added later, (re)created on every open so that older files of the same
+/// schema version get them. `case_keys`: keys for sealed personal data, outside the events.
 const INDEXES: &str = "
+CREATE TABLE IF NOT EXISTS case_keys (
+    case_id TEXT PRIMARY KEY,
+    key     BLOB NOT NULL
+);
 CREATE INDEX IF NOT EXISTS events_case_starts ON events (seq) WHERE seq = 1;
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered) WHERE delivered = 0;
 CREATE INDEX IF NOT EXISTS outbox_case ON outbox (case_id);
@@ -165,6 +170,10 @@ impl SqliteStore {
         };
         conn.pragma_update(None, "synchronous", sync)
             .map_err(backend("setting `synchronous`"))?;
+        // Deleted content is overwritten with zeros, so an erased case key leaves no copy in
+        // the file's free pages (the WAL is checkpointed after an erasure: see `append`).
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(backend("setting `secure_delete`"))?;
         migrate(&conn)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
@@ -294,6 +303,9 @@ pub(crate) struct PreparedAppend<'a> {
     rows: Vec<(Cow<'a, StoredEvent>, i64, String, String)>,
     idempotency: Option<Cow<'a, IdempotencyRecord>>,
     signals: Vec<(Cow<'a, StoredSignal>, String)>,
+    case_key: Option<Cow<'a, [u8]>>,
+    /// Whether the append destroys the case's key (an erasure).
+    pub(crate) erase_case_key: bool,
 }
 
 impl<'a> PreparedAppend<'a> {
@@ -306,7 +318,8 @@ impl<'a> PreparedAppend<'a> {
             events,
             idempotency,
             outbox,
-            ..
+            case_key,
+            erase_case_key,
         } = *append;
         let mut rows = Vec::with_capacity(events.len());
         for e in events {
@@ -328,6 +341,8 @@ impl<'a> PreparedAppend<'a> {
             rows,
             idempotency: idempotency.map(Cow::Borrowed),
             signals,
+            case_key: case_key.map(Cow::Borrowed),
+            erase_case_key,
         })
     }
 
@@ -348,6 +363,8 @@ impl<'a> PreparedAppend<'a> {
                 .into_iter()
                 .map(|(s, payload)| (Cow::Owned(s.into_owned()), payload))
                 .collect(),
+            case_key: self.case_key.map(|k| Cow::Owned(k.into_owned())),
+            erase_case_key: self.erase_case_key,
         }
     }
 
@@ -484,7 +501,37 @@ impl<'a> PreparedAppend<'a> {
                     })?;
             }
         }
+        if let Some(key) = self.case_key.as_deref() {
+            conn.execute(
+                "INSERT INTO case_keys (case_id, key) VALUES (?1, ?2)",
+                params![case, key],
+            )
+            .map_err(|err| {
+                if is_constraint(&err) {
+                    StoreError::Invalid {
+                        case: case.to_string(),
+                        message: "the case already has a key for sealed personal data".into(),
+                    }
+                } else {
+                    StoreError::backend("writing a case key", err)
+                }
+            })?;
+        }
+        if self.erase_case_key {
+            conn.execute("DELETE FROM case_keys WHERE case_id = ?1", [case])
+                .map_err(backend("destroying a case key"))?;
+        }
         Ok(Committed::unnumbered())
+    }
+}
+
+/// After an erasure commits: copy the WAL into the database file and truncate it, so the
+/// erased key's bytes (zeroed in the file by `secure_delete`) leave the WAL too. Best effort:
+/// a reader holding an old snapshot keeps the WAL until it is done (the next erasure or
+/// checkpoint truncates it).
+pub(crate) fn checkpoint_after_erasure(conn: &Connection) {
+    if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+        tracing::warn!(error = %err, "the WAL checkpoint after an erasure failed");
     }
 }
 
@@ -582,6 +629,9 @@ impl Store for SqliteStore {
             .map_err(backend("beginning an append"))?;
         let committed = prepared.write(&tx)?;
         tx.commit().map_err(backend("committing an append"))?;
+        if prepared.erase_case_key {
+            checkpoint_after_erasure(&conn);
+        }
         Ok(committed)
     }
 
@@ -722,5 +772,12 @@ impl Store for SqliteStore {
             .map_err(backend("listing referenced streams"))?;
         ids.collect::<Result<Vec<String>, _>>()
             .map_err(backend("listing referenced streams"))
+    }
+
+    fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.conn()
+            .prepare_cached("SELECT key FROM case_keys WHERE case_id = ?1")
+            .and_then(|mut stmt| stmt.query_row([stream], |r| r.get(0)).optional())
+            .map_err(backend("reading a case key"))
     }
 }

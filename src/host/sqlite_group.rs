@@ -341,7 +341,13 @@ impl Store for GroupCommitSqliteStore {
                     .unwrap_or_else(PoisonError::into_inner);
             }
             match std::mem::replace(&mut *slot, Slot::Waiting) {
-                Slot::Done(result) => return result,
+                Slot::Done(result) => {
+                    if result.is_ok() && mine.append.erase_case_key {
+                        drop(slot);
+                        crate::host::sqlite::checkpoint_after_erasure(&self.store.conn());
+                    }
+                    return result;
+                }
                 // Lead: ours is still queued, so the group we lead holds it.
                 Slot::Lead | Slot::Waiting => {
                     drop(slot);
@@ -381,6 +387,11 @@ impl Store for GroupCommitSqliteStore {
 
     fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
         self.reads().referenced_streams()
+    }
+
+    fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        // From the writer: a reader may not yet see a key the last append wrote.
+        self.store.case_key(stream)
     }
 }
 

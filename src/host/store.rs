@@ -133,6 +133,12 @@ pub struct Append<'a> {
     pub idempotency: Option<&'a IdempotencyRecord>,
     /// Signals to add to the outbox as pending.
     pub outbox: &'a [StoredSignal],
+    /// The stream's key for sealed personal data ([`crate::audit::sealed`]), written with the
+    /// events, outside the hash chain (a stream has at most one).
+    pub case_key: Option<&'a [u8]>,
+    /// Destroy the stream's key for sealed personal data with the events (an erasure): its
+    /// sealed fields read `"<erased>"` from then on.
+    pub erase_case_key: bool,
 }
 
 impl<'a> Append<'a> {
@@ -145,7 +151,21 @@ impl<'a> Append<'a> {
             events,
             idempotency: None,
             outbox: &[],
+            case_key: None,
+            erase_case_key: false,
         }
+    }
+
+    /// Write `key` as the stream's key for sealed personal data (when `Some`).
+    pub fn with_case_key(mut self, key: Option<&'a [u8]>) -> Self {
+        self.case_key = key;
+        self
+    }
+
+    /// Destroy the stream's key for sealed personal data with the events.
+    pub fn erasing_case_key(mut self) -> Self {
+        self.erase_case_key = true;
+        self
     }
 
     /// Record `idempotency` (when `Some`) with the events.
@@ -250,6 +270,10 @@ pub trait Store: Send + Sync {
     /// Every stream id named by an outbox row or an idempotency record, each once, in any
     /// order (verification looks for rows whose stream holds no events).
     fn referenced_streams(&self) -> Result<Vec<String>, StoreError>;
+
+    /// The stream's key for sealed personal data, if it has one that was not destroyed
+    /// ([`Append::case_key`], [`Append::erase_case_key`]).
+    fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 /// Check that the append's events may follow `expected_version` events of its stream: every
@@ -315,6 +339,9 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
         (**self).referenced_streams()
     }
+    fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).case_key(stream)
+    }
 }
 
 impl<S: Store + ?Sized> Store for &S {
@@ -350,5 +377,8 @@ impl<S: Store + ?Sized> Store for &S {
     }
     fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
         (**self).referenced_streams()
+    }
+    fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).case_key(stream)
     }
 }

@@ -90,6 +90,10 @@ impl<S: Store> Store for Racy<S> {
     fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
         self.inner.referenced_streams()
     }
+
+    fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.case_key(stream)
+    }
 }
 
 #[test]

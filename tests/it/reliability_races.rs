@@ -143,6 +143,10 @@ mod keyed_copies {
         fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
             self.inner.referenced_streams()
         }
+
+        fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.case_key(stream)
+        }
     }
 
     fn late_copy_is_a_duplicate(during_load: bool) {

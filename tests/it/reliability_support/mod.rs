@@ -255,6 +255,10 @@ impl Store for Counting {
     fn referenced_streams(&self) -> Result<Vec<String>, planck::host::StoreError> {
         self.0.referenced_streams()
     }
+
+    fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, planck::host::StoreError> {
+        self.0.case_key(stream)
+    }
 }
 
 impl StoreSpec {
