@@ -58,6 +58,7 @@ pub use view::{CaseView, Desk, PhaseView};
 
 #[cfg(doc)]
 use crate::audit::VerifyCode;
+use crate::audit::sealed;
 use crate::audit::{Envelope, GENESIS_DIGEST, StoredEvent, StoredSignal, VerifyReport, digest_of};
 use crate::host::{Append, Clock, IdempotencyRecord, Store, StoreError, Transport};
 use crate::policy::{Principal, Role};
@@ -186,7 +187,16 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         stats: &mut Stats,
     ) -> Result<Receipt, EngineError> {
         // Only a key is bound to the command's fingerprint; without one it is never read.
+        // A sensitive intake value never enters the fingerprint: the idempotency table would
+        // otherwise hold an unkeyed hash of it, an oracle for low-entropy personal data.
+        let sensitive = match &command.body {
+            spine::CommandBody::SubmitRequest { surface, .. } => self.sensitive_fields(surface),
+            _ => Vec::new(),
+        };
         let fingerprint = match key {
+            Some(_) if !sensitive.is_empty() => {
+                command_fingerprint(principal, &redacted(command, &sensitive))?
+            }
             Some(_) => command_fingerprint(principal, command)?,
             None => String::new(),
         };
@@ -224,6 +234,11 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             let pin = pin_of(case, &events).ok_or_else(|| EngineError::Unpinned {
                 case: case_id.to_string(),
             })?;
+            // Sensitive intake fields are sealed under a new key of the case (here, not in
+            // `decide`: randomness stays out of the core); the plaintext events are what the
+            // cached case folds.
+            let plain = events.clone();
+            let (events, case_key) = self.seal_sensitive(case_id, &pin, events)?;
             let envelope = Envelope {
                 case_id,
                 actor: principal,
@@ -262,12 +277,26 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 None => None,
             };
             let version = snapshot.version();
-            let append = Append::new(case_id, version, receipt.events())
+            let erases = receipt
+                .events()
+                .iter()
+                .any(|e| e.payload.type_name() == "personal_data_erased");
+            let mut append = Append::new(case_id, version, receipt.events())
                 .with_idempotency(record.as_ref())
-                .with_outbox(&outbox);
+                .with_outbox(&outbox)
+                .with_case_key(case_key.as_ref().map(sealed::CaseKey::as_bytes));
+            if erases {
+                append = append.erasing_case_key();
+            }
             match stats.time(|| self.store.append(&append)) {
                 Ok(_) => {
-                    if snapshot.extend(receipt.events()) {
+                    let mut folded = receipt.events().to_vec();
+                    for (event, payload) in folded.iter_mut().zip(plain) {
+                        event.payload = payload;
+                    }
+                    // After an erasure the cached plaintext goes too: the next read opens
+                    // nothing.
+                    if !erases && snapshot.extend(&folded) {
                         self.cases.put(snapshot);
                     }
                     self.publish_new(&outbox);
@@ -337,7 +366,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
 
     fn tick_case(&self, case_id: &str, actor: &Principal) -> Result<Vec<StoredEvent>, EngineError> {
         for _ in 0..=CONFLICT_RETRIES {
-            let stored = self.store.load(case_id)?;
+            let stored = self.load_opened(case_id)?;
             let case = fold(case_id, &stored);
             let Some(pin) = case.request.as_ref().map(|r| r.surface.clone()) else {
                 return Ok(Vec::new());
@@ -471,7 +500,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
 
     /// The case, folded from its events; `None` when nothing was ever appended to it.
     pub fn case(&self, id: &str) -> Result<Option<Case>, EngineError> {
-        let stored = self.store.load(id)?;
+        let stored = self.load_opened(id)?;
         Ok((!stored.is_empty()).then(|| fold(id, &stored)))
     }
 
@@ -533,7 +562,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         principal: &Principal,
         command: &Command,
     ) -> Result<Explanation, EngineError> {
-        let stored = self.store.load(&command.case)?;
+        let stored = self.load_opened(&command.case)?;
         let case = fold(&command.case, &stored);
         let (now, _) = monotonic(self.clock.now(), stored.last().map(|e| e.ts_ms));
         Ok(spine::explain(
@@ -640,12 +669,13 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     /// or (no snapshot, or one the store no longer continues) folded from every stored event.
     fn snapshot(&self, case_id: &str) -> Result<cache::Snapshot, EngineError> {
         if let Some(mut snapshot) = self.cases.take(case_id) {
-            let newer = self.store.load_after(case_id, snapshot.version())?;
+            let mut newer = self.store.load_after(case_id, snapshot.version())?;
+            self.open_sealed(case_id, &mut newer)?;
             if snapshot.extend(&newer) {
                 return Ok(snapshot);
             }
         }
-        let stored = self.store.load(case_id)?;
+        let stored = self.load_opened(case_id)?;
         let mut snapshot = cache::Snapshot::empty(case_id);
         if snapshot.extend(&stored) {
             return Ok(snapshot);
@@ -662,6 +692,82 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     }
 }
 
+impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
+    /// Seal the sensitive intake fields of a `request_submitted` among `events` under a new
+    /// key of the case, returned to be stored with them; `events` unchanged (and no key) when
+    /// the pinned surface declares none.
+    fn seal_sensitive(
+        &self,
+        case_id: &str,
+        pin: &SurfacePin,
+        mut events: Vec<Event>,
+    ) -> Result<(Vec<Event>, Option<sealed::CaseKey>), EngineError> {
+        let Some(surface) = catalog::pinned(&self.registry, pin) else {
+            return Ok((events, None));
+        };
+        let fields = &surface.intake().sensitive;
+        let mut key = None;
+        for event in &mut events {
+            if let Event::RequestSubmitted { intake, .. } = event
+                && fields.iter().any(|f| intake.contains_key(f))
+            {
+                let fail = |source| EngineError::Seal {
+                    case: case_id.to_string(),
+                    source,
+                };
+                if key.is_none() {
+                    key = Some(sealed::CaseKey::generate().map_err(fail)?);
+                }
+                if let Some(key) = &key {
+                    sealed::seal_intake(key, case_id, fields, intake).map_err(fail)?;
+                }
+            }
+        }
+        Ok((events, key))
+    }
+
+    /// The case's stored events with every sealed intake value opened with the case's key
+    /// (`"<erased>"` once the key is destroyed): what decisions, views and rules read.
+    fn load_opened(&self, case_id: &str) -> Result<Vec<StoredEvent>, EngineError> {
+        let mut stored = self.store.load(case_id)?;
+        self.open_sealed(case_id, &mut stored)?;
+        Ok(stored)
+    }
+
+    /// Open, in place, the sealed intake values of `events` (only a `request_submitted`
+    /// carries intake); the key is read only when one is sealed.
+    fn open_sealed(&self, case_id: &str, events: &mut [StoredEvent]) -> Result<(), EngineError> {
+        let mut key: Option<Option<sealed::CaseKey>> = None;
+        for event in events {
+            if let Event::RequestSubmitted { intake, .. } = &mut event.payload
+                && intake.values().any(sealed::is_sealed)
+            {
+                if key.is_none() {
+                    let bytes = self.store.case_key(case_id)?;
+                    key = Some(bytes.and_then(|b| sealed::CaseKey::from_bytes(&b).ok()));
+                }
+                sealed::open_intake(key.as_ref().and_then(Option::as_ref), case_id, intake);
+            }
+        }
+        Ok(())
+    }
+
+    /// The sensitive fields a `submit_request` for `surface` (a slug or `slug@version`) may
+    /// carry: those of every registered version it could resolve to.
+    fn sensitive_fields(&self, surface: &str) -> Vec<String> {
+        let slug = surface.split('@').next().unwrap_or(surface);
+        let mut fields: Vec<String> = self
+            .registry
+            .iter()
+            .filter(|s| s.slug() == slug)
+            .flat_map(|s| s.intake().sensitive.iter().cloned())
+            .collect();
+        fields.sort_unstable();
+        fields.dedup();
+        fields
+    }
+}
+
 /// The time new events of a stream are dated at: the host clock's `now`, or the stream's last
 /// event's time when the clock is behind it (time never goes backwards within a stream). The
 /// second value is the host's reading when it was overruled, recorded beside the event.
@@ -673,6 +779,21 @@ fn monotonic(
         Some(last) if now < last => (last, Some(now)),
         _ => (now, None),
     }
+}
+
+/// `command` with the values of its `sensitive` intake fields replaced by a marker (for the
+/// idempotency fingerprint: a retry that differs only in a sensitive value replays the first
+/// outcome).
+fn redacted(command: &Command, sensitive: &[String]) -> Command {
+    let mut command = command.clone();
+    if let spine::CommandBody::SubmitRequest { intake, .. } = &mut command.body {
+        for field in sensitive {
+            if let Some(value) = intake.get_mut(field) {
+                *value = serde_json::Value::String("<sensitive>".to_string());
+            }
+        }
+    }
+    command
 }
 
 fn fold(id: &str, stored: &[StoredEvent]) -> Case {

@@ -67,3 +67,4 @@ mod surface_compile;
 mod surface_props;
 mod surface_roundtrip;
 mod truth;
+mod truth_erasure;
