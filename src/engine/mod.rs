@@ -280,7 +280,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             let erases = receipt
                 .events()
                 .iter()
-                .any(|e| e.payload.type_name() == "personal_data_erased");
+                .any(|e| matches!(e.payload, Event::PersonalDataErased { .. }));
             let mut append = Append::new(case_id, version, receipt.events())
                 .with_idempotency(record.as_ref())
                 .with_outbox(&outbox)

@@ -16,7 +16,8 @@ pub fn allowed_roles(command: CommandKind) -> &'static [Role] {
         | C::AssignTask
         | C::CloseTask
         | C::CreateJob
-        | C::CancelJob => &[Role::Admin],
+        | C::CancelJob
+        | C::ErasePersonalData => &[Role::Admin],
         C::AnnotateTask => &[Role::Admin, Role::Operator],
         C::ClaimJob | C::Advance | C::AttachEvidence | C::CompleteServiceEvent => &[Role::Operator],
         C::CompleteJob => &[Role::Operator, Role::Admin],

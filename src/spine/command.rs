@@ -99,6 +99,12 @@ pub enum CommandBody {
         /// ISO 4217 code.
         currency: String,
     },
+    /// Erase the case's personal data: destroy the key its sensitive intake fields are sealed
+    /// under (they read `"<erased>"` from then on).
+    ErasePersonalData {
+        /// Why (the legal ground or the request; never personal data itself).
+        reason: String,
+    },
     /// A command whose arguments did not parse; always refused with `payload_invalid`.
     Malformed {
         /// The command it claimed to be.
@@ -126,6 +132,7 @@ impl CommandBody {
             CommandBody::Advance { .. } => CommandKind::Advance,
             CommandBody::AttachEvidence { .. } => CommandKind::AttachEvidence,
             CommandBody::CompleteServiceEvent { .. } => CommandKind::CompleteServiceEvent,
+            CommandBody::ErasePersonalData { .. } => CommandKind::ErasePersonalData,
             CommandBody::CompleteJob => CommandKind::CompleteJob,
             CommandBody::CancelJob { .. } => CommandKind::CancelJob,
             CommandBody::RecordSettlement { .. } => CommandKind::RecordSettlement,

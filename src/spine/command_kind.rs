@@ -36,11 +36,13 @@ pub enum CommandKind {
     CancelJob,
     /// `record_settlement`: writes economic state.
     RecordSettlement,
+    /// `erase_personal_data`: destroys the case's key for its sealed (sensitive) intake.
+    ErasePersonalData,
 }
 
 impl CommandKind {
     /// Every command, in the order `docs/commands.md` lists them.
-    pub const ALL: [CommandKind; 14] = [
+    pub const ALL: [CommandKind; 15] = [
         CommandKind::SubmitRequest,
         CommandKind::ApproveTask,
         CommandKind::RejectTask,
@@ -55,6 +57,7 @@ impl CommandKind {
         CommandKind::CompleteJob,
         CommandKind::CancelJob,
         CommandKind::RecordSettlement,
+        CommandKind::ErasePersonalData,
     ];
 
     /// The command's name as written in scenarios, rules and JSON.
@@ -74,6 +77,7 @@ impl CommandKind {
             CommandKind::CompleteJob => "complete_job",
             CommandKind::CancelJob => "cancel_job",
             CommandKind::RecordSettlement => "record_settlement",
+            CommandKind::ErasePersonalData => "erase_personal_data",
         }
     }
 

@@ -175,6 +175,16 @@ pub enum Event {
         /// When.
         at: Millis,
     },
+    /// The case's personal data was erased: the key of its sealed intake fields was destroyed
+    /// in the same append. Holds no personal data.
+    PersonalDataErased {
+        /// Why.
+        reason: String,
+        /// The admin.
+        by: String,
+        /// When.
+        at: Millis,
+    },
 }
 
 impl Event {
@@ -198,6 +208,7 @@ impl Event {
             Event::JobCompleted { .. } => "job_completed",
             Event::JobCancelled { .. } => "job_cancelled",
             Event::SettlementRecorded { .. } => "settlement_recorded",
+            Event::PersonalDataErased { .. } => "personal_data_erased",
         }
     }
 

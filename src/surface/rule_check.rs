@@ -160,7 +160,9 @@ pub fn command_args(kind: CommandKind) -> &'static [(&'static str, Ty)] {
             ("routing_origin", Ty::Text(Domain::Free)),
         ],
         K::ApproveTask | K::CloseTask | K::CreateJob | K::ClaimJob | K::CompleteJob => &[],
-        K::RejectTask | K::CancelJob => &[("reason", Ty::Text(Domain::Free))],
+        K::RejectTask | K::CancelJob | K::ErasePersonalData => {
+            &[("reason", Ty::Text(Domain::Free))]
+        }
         K::AssignTask => &[("operator", Ty::Text(Domain::Free))],
         K::AnnotateTask => &[("note", Ty::Text(Domain::Free))],
         K::Advance => &[("to", Ty::Text(Domain::Phase))],

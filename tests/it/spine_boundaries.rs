@@ -339,6 +339,7 @@ fn observers_never_write() {
             "record_settlement",
             json!({"status": "captured", "amount_minor": 1, "currency": "USD"}),
         ),
+        ("erase_personal_data", json!({"reason": "r"})),
     ];
     assert_eq!(args.len(), planck::spine::CommandKind::ALL.len());
     for (name, a) in args {

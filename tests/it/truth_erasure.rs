@@ -154,6 +154,8 @@ fn sensitive_fields_are_sealed_at_rest_opened_on_read_and_erased_with_their_key(
     let before = checkpoint::take(engine.store(), &signing, 1_767_225_600_000).unwrap();
 
     erase(&engine, "ev-1");
+    // A second erasure is harmless: nothing is left to destroy.
+    erase(&engine, "ev-1");
 
     assert!(engine.store().case_key("ev-1").unwrap().is_none());
     let case = engine.case("ev-1").unwrap().unwrap();
@@ -181,11 +183,21 @@ fn sensitive_fields_are_sealed_at_rest_opened_on_read_and_erased_with_their_key(
     );
 }
 
-/// Destroy the case's key (what `erase_personal_data` does with its event).
+/// `erase_personal_data` as an admin; a client may not send it.
 fn erase(engine: &Engine<SqliteStore, NullTransport, ManualClock>, case: &str) {
-    let version = engine.history(case).unwrap().len() as u64;
-    engine
-        .store()
-        .append(&planck::host::Append::new(case, version, &[]).erasing_case_key())
-        .unwrap();
+    let command = Command::from_json(
+        case,
+        "erase_personal_data",
+        &json!({ "reason": "the client asked (GDPR art. 17), ticket 1234" }),
+    )
+    .unwrap();
+    let client = Principal::new("client-ava", [Role::Client]);
+    let refused = engine.execute(&client, &command, None).unwrap();
+    assert_eq!(refused.code().map(|c| c.as_str()), Some("forbidden_role"));
+    let admin = Principal::new("admin-kim", [Role::Admin]);
+    let receipt = engine.execute(&admin, &command, None).unwrap();
+    assert!(receipt.is_applied(), "{receipt:?}");
+    let last = engine.history(case).unwrap().pop().unwrap();
+    assert_eq!(last.event_type, "personal_data_erased");
+    assert!(!serde_json::to_string(&last).unwrap().contains(CONTACT));
 }

@@ -72,7 +72,9 @@ pub(in crate::spine) fn text(
 /// Each argument of `body` within its limits (a malformed body is refused with its error).
 fn check_payload(body: &CommandBody) -> Result<(), Rejection> {
     match body {
-        CommandBody::RejectTask { reason } | CommandBody::CancelJob { reason } => {
+        CommandBody::RejectTask { reason }
+        | CommandBody::CancelJob { reason }
+        | CommandBody::ErasePersonalData { reason } => {
             text("reason", reason, limits::MAX_TEXT_LEN, true)
         }
         CommandBody::AssignTask { operator } => {
