@@ -197,7 +197,12 @@ pub fn open_intake(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        reason = "tests assert by panicking"
+    )]
 
     use super::*;
     use serde_json::json;
