@@ -45,9 +45,9 @@ pub struct StoredEvent {
     pub seq: u64,
     /// The principal whose command (or the engine's tick) caused the event.
     pub actor: Principal,
-    /// The pinned surface, `slug@version`.
+    /// The pinned surface, `slug@version` (empty for an operator stream).
     pub surface: String,
-    /// The pinned surface's fingerprint (hex).
+    /// The pinned surface's fingerprint (hex; empty for an operator stream).
     pub surface_fingerprint: String,
     /// The idempotency key the command carried, if any.
     pub idempotency_key: Option<String>,
@@ -83,7 +83,8 @@ pub struct Envelope<'a> {
     pub case_id: &'a str,
     /// The principal.
     pub actor: &'a Principal,
-    /// The pinned surface.
+    /// The pinned surface ([`SurfacePin::unpinned`] for an operator stream, whose envelopes
+    /// carry `surface = ""` and `surface_fingerprint = ""`).
     pub surface: &'a SurfacePin,
     /// The idempotency key, if any.
     pub idempotency_key: Option<&'a str>,

@@ -21,4 +21,4 @@ pub use canonical::{digest_of, sha256_hex, to_canonical_json};
 pub use checkpoint::{Checkpoint, CheckpointError, StreamHead};
 pub use envelope::{Envelope, EnvelopeError, GENESIS_DIGEST, StoredEvent, StoredSignal};
 pub use sweep::{verify_store, verify_store_with};
-pub use verify::{VerifyCode, VerifyError, VerifyReport, verify_case};
+pub use verify::{VerifyCode, VerifyError, VerifyReport, verify_case, verify_operator};

@@ -30,8 +30,9 @@ use serde_json::Value;
 
 use crate::audit::checkpoint::{Checkpoint, StreamHead, check_head};
 use crate::audit::envelope::{StoredEvent, StoredSignal};
-use crate::audit::verify::{VerifyCode, VerifyError, VerifyReport, verify_case};
+use crate::audit::verify::{VerifyCode, VerifyError, VerifyReport, verify_case, verify_operator};
 use crate::host::{IdempotencyRecord, Store, StoreError};
+use crate::spine::operator::is_operator_stream;
 
 /// Verify every stream of `store` and the rows beside them. Streams whose rows cannot be
 /// decoded are reported as [`VerifyCode::Unreadable`]; other store failures are errors.
@@ -63,7 +64,7 @@ pub fn verify_store_with(
     for id in &order {
         let head = checkpoint.and_then(|c| c.head(id));
         let (events, failure) = check_stream(store, id, head)?;
-        report.cases += 1;
+        count(&mut report, id);
         report.events += events;
         report.streams.push(id.clone());
         report.failures.extend(failure);
@@ -72,7 +73,7 @@ pub fn verify_store_with(
     if let Some(checkpoint) = checkpoint {
         for head in checkpoint.heads() {
             if seen.insert(head.stream.clone()) {
-                report.cases += 1;
+                count(&mut report, &head.stream);
                 report.streams.push(head.stream.clone());
                 report.failures.extend(check_head(head, &[]).err());
             }
@@ -94,11 +95,20 @@ pub fn verify_store_with(
             &store.idempotency_of(&id)?,
         )
         .err();
-        report.cases += 1;
+        count(&mut report, &id);
         report.streams.push(id);
         report.failures.extend(failure);
     }
     Ok(report)
+}
+
+/// Count `stream` as a case or as an operator stream.
+fn count(report: &mut VerifyReport, stream: &str) {
+    if is_operator_stream(stream) {
+        report.operators += 1;
+    } else {
+        report.cases += 1;
+    }
 }
 
 /// One stream: its events (counted) and its first failure.
@@ -129,7 +139,11 @@ fn check_stream(
             ));
         }
         if !events.is_empty() {
-            verify_case(id, &events)?;
+            if is_operator_stream(id) {
+                verify_operator(id, &events)?;
+            } else {
+                verify_case(id, &events)?;
+            }
         }
         if let Some(head) = head {
             check_head(head, &events)?;

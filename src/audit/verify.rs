@@ -8,6 +8,12 @@
 //! goes and returns the case it rebuilt. The first failure is reported as a [`VerifyError`]
 //! naming the case and the event, with a stable [`VerifyCode`].
 //!
+//! [`verify_operator`] does the same for an operator's stream (`operator:<id>`): the same
+//! envelope, link and digest checks, an empty surface pin on every event, `operator_registered`
+//! (naming the stream's operator) first and only first, no event of a case, and every event
+//! following from the profile before it (no suspension of a suspended operator). A case
+//! stream holding a directory event fails with [`VerifyCode::ForeignEvent`] too.
+//!
 //! Verification is pure: it reads nothing but the events it is given and needs no surface.
 
 use std::fmt;
@@ -16,6 +22,7 @@ use serde::Serialize;
 
 use crate::audit::canonical::digest_of;
 use crate::audit::envelope::{GENESIS_DIGEST, StoredEvent, event_id, rfc3339_millis};
+use crate::spine::operator::{OperatorProfile, ProfileError, StreamId, apply_profile};
 use crate::spine::{self, Case, EVENT_SCHEMA_VERSION, Event};
 
 /// What failed, as a stable code (its text never changes; tools may match on it).
@@ -24,7 +31,7 @@ use crate::spine::{self, Case, EVENT_SCHEMA_VERSION, Event};
 pub enum VerifyCode {
     /// The store could not return the case's events (unreadable or malformed rows).
     Unreadable,
-    /// An event carries another case's id.
+    /// An event carries another case's id (or another operator's).
     CaseMismatch,
     /// Sequence numbers are not 1, 2, 3, ... (a gap, a repeat or a reordering).
     SequenceGap,
@@ -40,7 +47,8 @@ pub enum VerifyCode {
     BrokenLink,
     /// The digest does not recompute from the envelope's content.
     DigestMismatch,
-    /// The first event is not a `request_submitted`, or a later one is.
+    /// The first event is not a `request_submitted` (an `operator_registered` in an operator
+    /// stream), or a later one is.
     BadStart,
     /// The event names a different surface or fingerprint than the case was pinned to.
     SurfaceMismatch,
@@ -73,6 +81,11 @@ pub enum VerifyCode {
     /// The stream's event at the checkpoint's version has another digest than the checkpoint
     /// says (the history up to it was rewritten, every digest recomputed).
     HeadMismatch,
+    /// An operator directory event in a case stream, or a case's event in an operator stream.
+    ForeignEvent,
+    /// An operator event that does not follow from the profile before it (suspending a
+    /// suspended operator, reinstating an active one).
+    StateMismatch,
 }
 
 impl VerifyCode {
@@ -102,6 +115,8 @@ impl VerifyCode {
             VerifyCode::StreamMissing => "stream_missing",
             VerifyCode::StreamTruncated => "stream_truncated",
             VerifyCode::HeadMismatch => "head_mismatch",
+            VerifyCode::ForeignEvent => "foreign_event",
+            VerifyCode::StateMismatch => "state_mismatch",
         }
     }
 }
@@ -217,27 +232,111 @@ pub fn verify_case(case_id: &str, events: &[StoredEvent]) -> Result<Case, Verify
     for (index, event) in events.iter().enumerate() {
         let expected_seq = index as u64 + 1;
         check_envelope(case_id, event, expected_seq, prev)?;
-        if let Some(last) = last_ts
-            && event.ts_ms < last
-        {
+        if event.payload.is_operator_event() {
             return Err(VerifyError::at(
-                VerifyCode::TimeBackwards,
+                VerifyCode::ForeignEvent,
                 event,
                 case_id,
                 format!(
-                    "the event is dated `{}`, before the event preceding it ({} ms earlier)",
-                    event.ts_utc,
-                    last - event.ts_ms
+                    "`{}` belongs to an operator stream, not to a case",
+                    event.payload.type_name()
                 ),
             ));
         }
-        last_ts = Some(event.ts_ms);
+        check_time(case_id, event, &mut last_ts)?;
         check_surface(case_id, event, &mut pin)?;
         spine::apply(&mut case, &event.payload);
         check_payload(case_id, event, &case)?;
         prev = &event.digest;
     }
     Ok(case)
+}
+
+/// Re-derive the operator stream `stream_id` (`operator:<id>`) from `events`, checking every
+/// envelope, link and digest, the empty surface pin, the first event and the fold. Returns the
+/// profile it rebuilt (`None` for an empty stream), or the first failure.
+pub fn verify_operator(
+    stream_id: &str,
+    events: &[StoredEvent],
+) -> Result<Option<OperatorProfile>, VerifyError> {
+    let operator = match StreamId::parse(stream_id) {
+        StreamId::Operator(id) => id,
+        StreamId::Case(_) => "",
+    };
+    let mut profile: Option<OperatorProfile> = None;
+    let mut prev = GENESIS_DIGEST;
+    let mut last_ts = None;
+    for (index, event) in events.iter().enumerate() {
+        let expected_seq = index as u64 + 1;
+        check_envelope(stream_id, event, expected_seq, prev)?;
+        check_time(stream_id, event, &mut last_ts)?;
+        let fail = |code, message: String| Err(VerifyError::at(code, event, stream_id, message));
+        if !event.surface.is_empty() || !event.surface_fingerprint.is_empty() {
+            return fail(
+                VerifyCode::SurfaceMismatch,
+                format!(
+                    "an operator stream belongs to no surface, but the event names `{}`",
+                    event.surface
+                ),
+            );
+        }
+        if !event.payload.is_operator_event() {
+            return fail(
+                VerifyCode::ForeignEvent,
+                format!(
+                    "`{}` is an event of a case, not of an operator",
+                    event.payload.type_name()
+                ),
+            );
+        }
+        if let Event::OperatorRegistered {
+            operator: named, ..
+        } = &event.payload
+            && named != operator
+        {
+            return fail(
+                VerifyCode::CaseMismatch,
+                format!("the event registers `{named}` in the stream of `{operator}`"),
+            );
+        }
+        if let Err(err) = apply_profile(&mut profile, &event.payload) {
+            let code = match err {
+                ProfileError::NotRegistered(_) | ProfileError::AlreadyRegistered => {
+                    VerifyCode::BadStart
+                }
+                ProfileError::CaseEvent(_) => VerifyCode::ForeignEvent,
+                ProfileError::OutOfOrder { .. } => VerifyCode::StateMismatch,
+            };
+            return fail(code, err.to_string());
+        }
+        prev = &event.digest;
+    }
+    Ok(profile)
+}
+
+/// Times never go backwards within a stream: `event` is not dated before `last` (the time of
+/// the event before it), which becomes its time.
+fn check_time(
+    stream: &str,
+    event: &StoredEvent,
+    last: &mut Option<crate::spine::Millis>,
+) -> Result<(), VerifyError> {
+    if let Some(previous) = *last
+        && event.ts_ms < previous
+    {
+        return Err(VerifyError::at(
+            VerifyCode::TimeBackwards,
+            event,
+            stream,
+            format!(
+                "the event is dated `{}`, before the event preceding it ({} ms earlier)",
+                event.ts_utc,
+                previous - event.ts_ms
+            ),
+        ));
+    }
+    *last = Some(event.ts_ms);
+    Ok(())
 }
 
 fn check_envelope(
@@ -410,7 +509,7 @@ fn check_payload(case_id: &str, event: &StoredEvent, case: &Case) -> Result<(), 
     }
 }
 
-/// The result of verifying many cases: how many held and every failure.
+/// The result of verifying many streams: how many held and every failure.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
     /// Cases checked (streams, with those only a checkpoint or an outbox or idempotency row
@@ -418,6 +517,8 @@ pub struct VerifyReport {
     pub cases: usize,
     /// Every stream checked, in the order checked (the store's creation order first).
     pub streams: Vec<String>,
+    /// Operator streams checked.
+    pub operators: usize,
     /// Events checked (in cases that could be read).
     pub events: usize,
     /// One failure per case that did not hold.

@@ -14,15 +14,18 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::audit::{GENESIS_DIGEST, StoredEvent};
 use crate::spine::Case;
+use crate::spine::operator::{OperatorProfile, apply_profile, is_operator_stream};
 
 /// Most cases kept; past it an arbitrary snapshot makes room.
 pub const CACHED_CASES: usize = 4_096;
 
-/// A folded case, and the sequence number and digest of its last stored event (what the next
-/// events are numbered from and chained to).
+/// A folded stream, and the sequence number and digest of its last stored event (what the
+/// next events are numbered from and chained to). A case stream folds into `case`; an
+/// operator stream folds into `profile` (and `case` only counts its events).
 #[derive(Debug)]
 pub(crate) struct Snapshot {
     pub(crate) case: Case,
+    pub(crate) profile: Option<OperatorProfile>,
     pub(crate) version: u64,
     pub(crate) last_digest: String,
     /// The time of the last stored event (`None` for a new case): no new event is dated
@@ -35,6 +38,7 @@ impl Snapshot {
     pub(crate) fn empty(id: &str) -> Self {
         Snapshot {
             case: Case::new(id),
+            profile: None,
             version: 0,
             last_digest: GENESIS_DIGEST.to_string(),
             last_ts: None,
@@ -57,8 +61,13 @@ impl Snapshot {
         if !continues {
             return false;
         }
+        let operator = is_operator_stream(&self.case.id);
         for e in events {
             crate::spine::apply(&mut self.case, &e.payload);
+            if operator {
+                // A stream `decide` wrote folds cleanly; one that does not is `verify`'s to report.
+                let _ = apply_profile(&mut self.profile, &e.payload);
+            }
         }
         if let Some(last) = events.last() {
             self.version = last.seq;

@@ -62,7 +62,10 @@ use crate::audit::sealed;
 use crate::audit::{Envelope, GENESIS_DIGEST, StoredEvent, StoredSignal, VerifyReport, digest_of};
 use crate::host::{Append, Clock, IdempotencyRecord, Store, StoreError, Transport};
 use crate::policy::{Principal, Role};
-use crate::spine::{self, Case, Command, Event, Explanation, Rejection, RejectionCode, SurfacePin};
+use crate::spine::operator::{self, OperatorProfile, StreamId};
+use crate::spine::{
+    self, Case, Command, Event, Explanation, Rejection, RejectionCode, SurfacePin, WithProfiles,
+};
 use crate::surface::Surface;
 use crate::surface::registry::Registry;
 
@@ -214,9 +217,10 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             attempts += 1;
             stats.attempts = attempts;
             let mut snapshot = stats.time(|| self.snapshot(case_id))?;
+            let catalog = stats.time(|| self.catalog_for(&snapshot, principal, command))?;
             let case = &snapshot.case;
             let (now, host_at) = monotonic(self.clock.now(), snapshot.last_ts);
-            let events = match spine::decide(case, &*self.registry, principal, command, now) {
+            let events = match spine::decide(case, &catalog, principal, command, now) {
                 Ok(events) => events,
                 Err(rejection) => {
                     self.cases.put(snapshot);
@@ -352,7 +356,12 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         let _entered = span.enter();
         let actor = Principal::new(TICK_ACTOR_ID, [Role::System]);
         let mut appended = Vec::new();
-        let cases = self.store.cases()?;
+        let cases: Vec<String> = self
+            .store
+            .cases()?
+            .into_iter()
+            .filter(|id| !operator::is_operator_stream(id))
+            .collect();
         for case_id in &cases {
             appended.extend(self.tick_case(case_id, &actor)?);
         }
@@ -515,6 +524,9 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     pub fn governance_queue(&self) -> Result<Vec<CaseView>, EngineError> {
         let mut queue = Vec::new();
         for id in self.store.cases()? {
+            if operator::is_operator_stream(&id) {
+                continue;
+            }
             if let Some(case) = self.case(&id)?
                 && view::in_governance_queue(&case)
             {
@@ -532,6 +544,9 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             ..Desk::default()
         };
         for id in self.store.cases()? {
+            if operator::is_operator_stream(&id) {
+                continue;
+            }
             let Some(case) = self.case(&id)? else {
                 continue;
             };
@@ -563,15 +578,40 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         command: &Command,
     ) -> Result<Explanation, EngineError> {
         let stored = self.load_opened(&command.case)?;
-        let case = fold(&command.case, &stored);
         let (now, _) = monotonic(self.clock.now(), stored.last().map(|e| e.ts_ms));
+        let mut snapshot = cache::Snapshot::empty(&command.case);
+        if !snapshot.extend(&stored) {
+            snapshot.case = fold(&command.case, &stored);
+        }
+        let catalog = self.catalog_for(&snapshot, principal, command)?;
         Ok(spine::explain(
-            &case,
-            &*self.registry,
+            &snapshot.case,
+            &catalog,
             principal,
             command,
             now,
         ))
+    }
+
+    /// The profile of `operator`, folded from their stream; `None` when they were never
+    /// registered.
+    pub fn operator(&self, operator: &str) -> Result<Option<OperatorProfile>, EngineError> {
+        let stream = operator::stream_id(operator);
+        let snapshot = self.snapshot(&stream)?;
+        let profile = snapshot.profile.clone();
+        self.cases.put(snapshot);
+        Ok(profile)
+    }
+
+    /// Every registered operator's profile, in the order they were registered.
+    pub fn operators(&self) -> Result<Vec<OperatorProfile>, EngineError> {
+        let mut profiles = Vec::new();
+        for id in self.store.cases()? {
+            if let StreamId::Operator(operator) = StreamId::parse(&id) {
+                profiles.extend(self.operator(operator)?);
+            }
+        }
+        Ok(profiles)
     }
 
     /// Re-derive every case from its events and check every digest, link and seal.
@@ -665,6 +705,31 @@ fn replay_key(first: &IdempotencyRecord, fingerprint: &str) -> Result<Receipt, E
 }
 
 impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
+    /// What `decide` may look up for `command` on the stream `snapshot` holds: the surfaces,
+    /// and the operator profiles [`operator::profiles_to_load`] names, each as its stream
+    /// holds it now (the directory command's own stream as in `snapshot`). A profile read and
+    /// the append that follows are not one transaction: a suspension applies to the commands
+    /// decided after it commits.
+    fn catalog_for<'r>(
+        &'r self,
+        snapshot: &cache::Snapshot,
+        principal: &Principal,
+        command: &Command,
+    ) -> Result<WithProfiles<&'r Registry>, EngineError> {
+        let mut catalog = WithProfiles::new(&*self.registry);
+        for id in operator::profiles_to_load(&snapshot.case, &catalog, principal, command) {
+            let profile = if operator::stream_id(&id) == snapshot.case.id {
+                snapshot.profile.clone()
+            } else {
+                self.operator(&id)?
+            };
+            if let Some(profile) = profile {
+                catalog.profiles.insert(id, profile);
+            }
+        }
+        Ok(catalog)
+    }
+
     /// The case as stored now: its cached snapshot with the events appended since folded in,
     /// or (no snapshot, or one the store no longer continues) folded from every stored event.
     fn snapshot(&self, case_id: &str) -> Result<cache::Snapshot, EngineError> {
@@ -683,6 +748,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         // Not a contiguous history: judge it as folded, as ever (the append will tell).
         Ok(cache::Snapshot {
             case: fold(case_id, &stored),
+            profile: operator::replay_profile(stored.iter().map(|e| &e.payload)),
             version: stored.last().map_or(0, |e| e.seq),
             last_digest: stored
                 .last()
@@ -800,8 +866,12 @@ fn fold(id: &str, stored: &[StoredEvent]) -> Case {
     spine::replay(id, stored.iter().map(|e| &e.payload))
 }
 
-/// The surface the events are judged under: the case's pin, or the one a submission sets.
+/// The surface the events are judged under: the case's pin, or the one a submission sets; an
+/// operator stream belongs to no surface ([`SurfacePin::unpinned`]).
 fn pin_of<'a>(case: &'a Case, events: &[Event]) -> Option<Cow<'a, SurfacePin>> {
+    if operator::is_operator_stream(&case.id) {
+        return Some(Cow::Owned(SurfacePin::unpinned()));
+    }
     case.request
         .as_ref()
         .map(|r| Cow::Borrowed(&r.surface))

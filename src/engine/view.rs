@@ -2,12 +2,15 @@
 //!
 //! Views are projections computed from a folded [`Case`] and its pinned [`Surface`] (for
 //! phase labels, declared evidence categories and `completed_visible`). They are plain
-//! serializable values; building one never writes anything.
+//! serializable values; building one never writes anything. The desk follows the Job's
+//! owner: a Job handed over with `reassign_job` leaves the old owner's desk and appears on the
+//! new one's, and a released Job is queued again.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::policy::Role;
 use crate::spine::{
     Case, JobState, Millis, ServiceEventState, SettlementStatus, Signal, TaskState,
 };
@@ -61,6 +64,25 @@ pub struct CaseView {
     pub settlement: Option<SettlementStatus>,
     /// Every signal emitted for the case, oldest first.
     pub signals: Vec<Signal>,
+    /// The move waiting for approval, if any.
+    pub pending_approval: Option<PendingView>,
+    /// How many ServiceEvents were released back to the queue (kept in the case's history).
+    pub released: usize,
+}
+
+/// A move waiting for approval, as a screen shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PendingView {
+    /// The phase it waits in.
+    pub from: PhaseView,
+    /// The phase it would enter.
+    pub to: PhaseView,
+    /// The roles that may approve or reject it.
+    pub approval: Vec<Role>,
+    /// Who asked for it.
+    pub requested_by: String,
+    /// When.
+    pub requested_at: Millis,
 }
 
 impl CaseView {
@@ -111,6 +133,14 @@ impl CaseView {
             record: case.record.as_ref().map(|r| r.digest.clone()),
             settlement: case.settlement.as_ref().map(|s| s.status),
             signals: case.signals.clone(),
+            pending_approval: case.pending_approval.as_ref().map(|p| PendingView {
+                from: phase_view(&p.from),
+                to: phase_view(&p.to),
+                approval: p.approval.clone(),
+                requested_by: p.requested_by.clone(),
+                requested_at: p.requested_at,
+            }),
+            released: case.released.len(),
         })
     }
 }
@@ -157,10 +187,11 @@ pub(crate) enum DeskSlot {
     Completed,
 }
 
-/// Whether a case belongs in the governance queue (its Task is open or approved).
+/// Whether a case belongs in the governance queue: its Task is open or approved (to review,
+/// assign or hand off), or a move waits for approval.
 pub(crate) fn in_governance_queue(case: &Case) -> bool {
     matches!(
         case.task_state(),
         Some(TaskState::Open | TaskState::Approved)
-    )
+    ) || case.pending_approval.is_some()
 }

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::explore::generate::{CASE, PRINCIPALS};
+use crate::explore::generate::{CASE, PRINCIPALS, catalog, operator_profiles};
 use crate::explore::report::describe;
 use crate::explore::{Exploration, NOW, Step, phase_of};
 use crate::spine::{Case, Command, decide, evolve};
@@ -42,6 +42,21 @@ pub fn scenario(exploration: &Exploration, surface: &Surface, surfaces: &str) ->
             p.key,
             toml_string(p.id),
             toml_string(p.role.as_str())
+        );
+    }
+
+    // The operators the walk judged with are registered before any case.
+    for profile in operator_profiles(surface) {
+        let args = serde_json::json!({
+            "operator": profile.id,
+            "name": profile.name,
+            "surfaces": profile.surfaces,
+        });
+        let _ = write!(
+            out,
+            "\n[[step]]\nas = {}\ncommand = \"register_operator\"\nargs = {}\n",
+            toml_string(REGISTRAR),
+            toml_value(&args)
         );
     }
 
@@ -97,8 +112,13 @@ pub fn scenario(exploration: &Exploration, surface: &Surface, surfaces: &str) ->
     out
 }
 
+/// The representative principal who registers the walk's operators (an admin who takes no
+/// other part in their cases' governance than any other admin does).
+const REGISTRAR: &str = "admin2";
+
 /// Replay `path` from an empty case: the phase moves it makes, and the phase it ends in.
 fn replay(surface: &Surface, path: &[Step]) -> (Vec<(PhaseId, PhaseId)>, Option<String>) {
+    let catalog = catalog(surface);
     let mut case = Case::new(CASE);
     let mut moves = Vec::new();
     for step in path {
@@ -108,7 +128,7 @@ fn replay(surface: &Surface, path: &[Step]) -> (Vec<(PhaseId, PhaseId)>, Option<
         let Ok(command) = Command::from_json(CASE, step.command.as_str(), &step.args) else {
             continue;
         };
-        let Ok(events) = decide(&case, surface, &principal.principal(), &command, NOW) else {
+        let Ok(events) = decide(&case, &catalog, &principal.principal(), &command, NOW) else {
             continue;
         };
         let before = phase_of(surface, &case);

@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value, json};
 
 use crate::policy::{Principal, Role};
-use crate::spine::{Command, CommandKind, SettlementStatus};
+use crate::spine::{
+    Command, CommandKind, OperatorProfile, OperatorStatus, SettlementStatus, WithProfiles,
+};
 use crate::surface::Surface;
 use crate::surface::rule_check::{Literal, compared_literals};
 
@@ -88,11 +90,43 @@ pub const PRINCIPALS: [Representative; 8] = [
 /// symmetric, so one assignee covers every case).
 pub const ASSIGNEE: &str = "op-lee";
 
+/// The other operator: a claimed Job is handed over to them (`reassign_job`).
+pub const OTHER_OPERATOR: &str = "op-max";
+
 impl Representative {
     /// As a principal.
     pub fn principal(&self) -> Principal {
         Principal::new(self.id, [self.role])
     }
+}
+
+/// The operators' profiles the walk judges with: on a surface with `operators =
+/// "registered"` (or whose rules read `actor.profile`), both representative operators are
+/// registered, active and bound to it (the emitted scenario registers them first); elsewhere
+/// none.
+pub fn operator_profiles(surface: &Surface) -> Vec<OperatorProfile> {
+    if !surface.registered_operators() && !surface.reads_profile() {
+        return Vec::new();
+    }
+    PRINCIPALS
+        .iter()
+        .filter(|p| p.role == Role::Operator)
+        .map(|p| OperatorProfile {
+            id: p.id.to_string(),
+            name: p.key.to_string(),
+            status: OperatorStatus::Active,
+            surfaces: vec![surface.slug().to_string()],
+            attributes: BTreeMap::new(),
+            suspended_reason: None,
+        })
+        .collect()
+}
+
+/// The catalog the walk judges with: the surface and [`operator_profiles`].
+pub fn catalog(surface: &Surface) -> WithProfiles<&Surface> {
+    operator_profiles(surface)
+        .into_iter()
+        .fold(WithProfiles::new(surface), WithProfiles::with)
 }
 
 /// The index in [`PRINCIPALS`] of the principal with `id`.
@@ -199,10 +233,27 @@ fn arguments(kind: CommandKind, surface: &Surface, hints: &Hints) -> Vec<Value> 
     let extra = json!({ "unexpected": 1 });
     match kind {
         K::SubmitRequest => submissions(surface, hints),
-        K::ApproveTask | K::CloseTask | K::CreateJob | K::ClaimJob | K::CompleteJob => {
+        K::ApproveTask
+        | K::CloseTask
+        | K::CreateJob
+        | K::ClaimJob
+        | K::CompleteJob
+        | K::ApproveTransition => {
             vec![json!({}), extra]
         }
         K::RejectTask => text_arg("reason", "not this time", hints),
+        K::ReleaseJob => text_arg("reason", "cannot make it", hints),
+        K::RejectTransition => text_arg("reason", "not yet", hints),
+        K::ReassignJob => vec![
+            json!({ "operator": OTHER_OPERATOR, "reason": "handover" }),
+            json!({ "operator": ASSIGNEE, "reason": "handover" }),
+            json!({ "operator": "", "reason": "handover" }),
+        ],
+        // The operator directory addresses operators, not the case the walk explores; the
+        // walk registers the representative operators up front instead (see `mod.rs`).
+        K::RegisterOperator | K::UpdateOperator | K::SuspendOperator | K::ReinstateOperator => {
+            Vec::new()
+        }
         K::CancelJob => text_arg("reason", "called off", hints),
         K::AnnotateTask => text_arg("note", "a note", hints),
         K::ErasePersonalData => text_arg("reason", "the client asked", hints),
@@ -380,6 +431,9 @@ message = "too many"
         let surface = surface();
         let all = candidates(&surface, &Hints::of(&surface));
         for kind in CommandKind::ALL {
+            if kind.addresses_operator() {
+                continue;
+            }
             let body = all
                 .iter()
                 .find(|c| {

@@ -1,7 +1,8 @@
 //! The abstract state of a case: what can change a later decision, and nothing else (no ids,
 //! no times, no histories). Two cases with one key are one state of the walk.
 
-use crate::explore::generate::principal_index;
+use crate::explore::generate::{PRINCIPALS, principal_index};
+use crate::policy::Role;
 use crate::spine::{Case, JobState, ServiceEventState, SettlementStatus, TaskState};
 use crate::surface::Surface;
 
@@ -19,6 +20,14 @@ pub struct Key {
     service_event: Option<(ServiceEventState, String, Vec<u32>)>,
     /// The settlement, where it can change a decision (prepaid surfaces, rules that read it).
     settlement: Option<SettlementStatus>,
+    /// Who submitted the request, where it can change a decision: while the task is open, an
+    /// admin who submitted may not approve it (`self_approval`); on a surface with approvals,
+    /// only the submitting client may approve as a client (`audience_mismatch`). Every other
+    /// submitter is `None`: no later decision tells them apart.
+    submitter: Option<usize>,
+    /// The move waiting for approval: the phase it would enter, and who asked for it (who may
+    /// not decide it).
+    pending: Option<(String, Option<usize>)>,
 }
 
 /// How a surface's cases are abstracted.
@@ -49,6 +58,18 @@ impl Abstraction {
                 .collect();
             (se.state, se.phase.clone(), counts)
         });
+        let submitter = case.request.as_ref().and_then(|r| {
+            let i = principal_index(&r.submitted_by).unwrap_or(usize::MAX);
+            let role = PRINCIPALS.get(i).map(|p| p.role);
+            let open = case.task_state() == Some(TaskState::Open);
+            let approves_own_task = open && role == Some(Role::Admin);
+            let approves_as_client = surface.has_approvals() && role == Some(Role::Client);
+            (approves_own_task || approves_as_client).then_some(i)
+        });
+        let pending = case
+            .pending_approval
+            .as_ref()
+            .map(|p| (p.to.clone(), who(Some(&p.requested_by))));
         Key {
             intake,
             task: case.task_state(),
@@ -61,6 +82,8 @@ impl Abstraction {
             } else {
                 None
             },
+            submitter,
+            pending,
         }
     }
 }

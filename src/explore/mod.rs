@@ -170,6 +170,7 @@ pub fn explore(surface: &Surface, limits: Limits) -> Exploration {
     let abstraction = abstraction(surface, &hints);
     let tries_list = candidates(surface, &hints);
     let principals: Vec<_> = PRINCIPALS.iter().map(|p| p.principal()).collect();
+    let catalog = generate::catalog(surface);
 
     let mut nodes = vec![Node {
         case: Case::new(generate::CASE),
@@ -197,7 +198,7 @@ pub fn explore(surface: &Surface, limits: Limits) -> Exploration {
             tries += 1;
             if let Err(r) = decide(
                 &Case::new(generate::CASE),
-                surface,
+                &catalog,
                 principal,
                 &cand.command,
                 NOW,
@@ -218,7 +219,7 @@ pub fn explore(surface: &Surface, limits: Limits) -> Exploration {
                     continue;
                 }
                 tries += 1;
-                let events = match decide(&case, surface, principal, &cand.command, NOW) {
+                let events = match decide(&case, &catalog, principal, &cand.command, NOW) {
                     Ok(events) => events,
                     Err(r) => {
                         note(&mut rejections, r.code, cand, step(p, cand), i);

@@ -13,7 +13,8 @@
 //!
 //! Each property is also a `pub fn` returning `Result<(), String>`, so a host can wire them
 //! into its own test harness one by one. The suite only calls the [`Store`] trait; it uses
-//! case ids starting with `conformance-` and never deletes anything.
+//! case ids starting with `conformance-` (and the operator stream `operator:conformance-op`)
+//! and never deletes anything.
 
 use std::fmt;
 use std::sync::Barrier;
@@ -46,7 +47,7 @@ type Property<S> = (&'static str, fn(&S) -> Result<(), String>);
 
 /// Run every property that needs only a fresh store, each on a new store from `fresh`.
 pub fn run_all<S: Store>(fresh: impl Fn() -> S) -> Result<(), Failures> {
-    let properties: [Property<S>; 11] = [
+    let properties: [Property<S>; 12] = [
         ("empty", empty),
         ("ordering", ordering),
         ("sequence_numbers", sequence_numbers),
@@ -58,6 +59,7 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) -> Result<(), Failures> {
         ("case_listing", case_listing),
         ("verification_reads", verification_reads),
         ("case_keys", case_keys),
+        ("operator_streams", operator_streams),
     ];
     let mut failures = Failures::default();
     for (name, property) in properties {
@@ -693,6 +695,111 @@ pub fn verification_reads<S: Store>(store: &S) -> Result<(), String> {
     let referenced = call("referenced_streams", store.referenced_streams())?;
     ensure(referenced == [a.to_string()], || {
         format!("referenced streams read back as {referenced:?}")
+    })
+}
+
+/// An operator's stream (`operator:<id>`, envelopes with an empty surface pin) is a stream
+/// like any other: appended with the expected version and an idempotency key, read back
+/// unchanged (it still verifies), listed among the cases in creation order, and conflicting
+/// like a case.
+pub fn operator_streams<S: Store>(store: &S) -> Result<(), String> {
+    let stream = crate::spine::operator::stream_id("conformance-op");
+    let actor = actor();
+    let unpinned = SurfacePin::unpinned();
+    let seal = |previous: Option<&StoredEvent>, events: Vec<Event>, key: Option<&str>| {
+        Envelope {
+            case_id: &stream,
+            actor: &actor,
+            surface: &unpinned,
+            idempotency_key: key,
+            at: T0,
+            host_at: None,
+        }
+        .seal(previous, events)
+        .map_err(|e| format!("building operator events: {e}"))
+    };
+    let mut attributes = std::collections::BTreeMap::new();
+    attributes.insert("certified".to_string(), json!(["ev", "hybrid"]));
+    let registered = seal(
+        None,
+        vec![Event::OperatorRegistered {
+            operator: "conformance-op".into(),
+            name: "Conformance Operator".into(),
+            surfaces: vec!["conformance".into()],
+            attributes,
+            by: actor.id.clone(),
+            at: T0,
+        }],
+        Some("conformance-op-register"),
+    )?;
+    let case = "conformance-after-op";
+    call(
+        "append",
+        store.append(&Append::new(case, 0, &fixture_events(case, None, 1, None)?)),
+    )?;
+    call(
+        "append",
+        store.append(
+            &Append::new(&stream, 0, &registered)
+                .with_idempotency(&record("conformance-op-register", &stream)),
+        ),
+    )?;
+    let suspended = seal(
+        registered.last(),
+        vec![
+            Event::OperatorSuspended {
+                reason: "lapsed".into(),
+                by: actor.id.clone(),
+                at: T0,
+            },
+            Event::OperatorReinstated {
+                by: actor.id.clone(),
+                at: T0,
+            },
+        ],
+        None,
+    )?;
+    let stale = seal(
+        None,
+        vec![Event::OperatorReinstated {
+            by: actor.id.clone(),
+            at: T0,
+        }],
+        None,
+    )?;
+    expect_conflict(
+        "an operator stream appended at a stale version",
+        store.append(&Append::new(&stream, 0, &stale)),
+    )?;
+    call("append", store.append(&Append::new(&stream, 1, &suspended)))?;
+    let all: Vec<StoredEvent> = registered.into_iter().chain(suspended.clone()).collect();
+    let loaded = call("load", store.load(&stream))?;
+    same_events("an operator stream", &loaded, &all)?;
+    ensure(
+        loaded
+            .iter()
+            .all(|e| e.surface.is_empty() && e.surface_fingerprint.is_empty()),
+        || "an operator stream's envelopes read back with a surface".into(),
+    )?;
+    same_events(
+        "the tail of an operator stream",
+        &call("load_after", store.load_after(&stream, 1))?,
+        &suspended,
+    )?;
+    let verified = crate::audit::verify_operator(&stream, &loaded)
+        .map_err(|e| format!("the operator stream read back does not verify: {e}"))?;
+    ensure(
+        verified.is_some_and(|p| p.status == crate::spine::OperatorStatus::Active),
+        || "the operator stream folds to the wrong profile".into(),
+    )?;
+    ensure(
+        call("idempotency", store.idempotency("conformance-op-register"))?
+            .is_some_and(|r| r.case_id == stream),
+        || "the key of an operator command is not recorded with its stream".into(),
+    )?;
+    let listed = call("cases", store.cases())?;
+    ensure(listed == [case.to_string(), stream.clone()], || {
+        format!("streams listed as {listed:?}, expected [{case}, {stream}]")
     })
 }
 

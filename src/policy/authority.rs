@@ -17,10 +17,19 @@ pub fn allowed_roles(command: CommandKind) -> &'static [Role] {
         | C::CloseTask
         | C::CreateJob
         | C::CancelJob
+        | C::RegisterOperator
+        | C::UpdateOperator
+        | C::SuspendOperator
+        | C::ReinstateOperator
+        | C::ReassignJob
         | C::ErasePersonalData => &[Role::Admin],
         C::AnnotateTask => &[Role::Admin, Role::Operator],
         C::ClaimJob | C::Advance | C::AttachEvidence | C::CompleteServiceEvent => &[Role::Operator],
-        C::CompleteJob => &[Role::Operator, Role::Admin],
+        C::CompleteJob | C::ReleaseJob => &[Role::Operator, Role::Admin],
+        // Who exactly may approve is the pending move's `approval` (judged against the case).
+        C::ApproveTransition | C::RejectTransition => {
+            &[Role::Client, Role::Operator, Role::Admin, Role::System]
+        }
         C::RecordSettlement => &[Role::Admin, Role::System],
     }
 }

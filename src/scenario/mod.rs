@@ -43,7 +43,8 @@ pub mod run;
 pub use crate::diagnostic::Source;
 pub use diagnostic::{Code, Diagnostic};
 pub use model::{
-    Action, At, Check, CheckField, DEFAULT_START_MS, Expect, Expected, Scenario, Step, SurfacePath,
+    Action, At, Check, CheckField, CheckTarget, DEFAULT_START_MS, Expect, Expected, Scenario, Step,
+    SurfacePath,
 };
 pub use parse::{format_time, load, parse, parse_time};
 pub use report::{CheckReport, FieldReport, Outcome, ScenarioReport, StepReport};

@@ -186,17 +186,37 @@ pub enum ExpectError {
     UnknownCode(String),
 }
 
-/// One `[[check]]`: the state a case must be in after every step. Every field is optional.
+/// One `[[check]]`: the state a case (or an operator's profile) must be in after every step.
+/// Every field is optional.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Check {
     /// The `[[check]]` table's span.
     pub span: Span,
     /// The 1-based line the `[[check]]` table starts on.
     pub line: usize,
-    /// The case checked.
-    pub case: String,
+    /// What is checked.
+    pub target: CheckTarget,
     /// The expected values, in the order of [`CheckField::ALL`].
     pub expected: Vec<(CheckField, Expected)>,
+}
+
+/// What a `[[check]]` looks at: a case (`case = "ev-1"`) or an operator (`operator =
+/// "op-lee"`, whose only field is `status`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckTarget {
+    /// A case, by id.
+    Case(String),
+    /// An operator's profile, by operator id.
+    Operator(String),
+}
+
+impl fmt::Display for CheckTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckTarget::Case(id) => f.write_str(id),
+            CheckTarget::Operator(id) => write!(f, "operator {id}"),
+        }
+    }
 }
 
 /// An expected value of a check field.
@@ -228,8 +248,12 @@ pub enum CheckField {
     Assignee,
     /// The Job's state.
     Job,
+    /// The Job's owner.
+    Owner,
     /// The ServiceEvent's phase id.
     Phase,
+    /// The move waiting for approval: `pending:<phase id>` or `none`.
+    Approval,
     /// The ServiceEvent's state.
     ServiceEvent,
     /// Whether the Record is sealed.
@@ -238,20 +262,30 @@ pub enum CheckField {
     Settlement,
     /// Every signal emitted for the case, in order.
     Signals,
+    /// An operator's status (operator checks only): `active`, `suspended` or `none`.
+    Status,
 }
 
 impl CheckField {
     /// Every field, in the order of `docs/scenario.md`.
-    pub const ALL: [CheckField; 8] = [
+    pub const ALL: [CheckField; 11] = [
         CheckField::Task,
         CheckField::Assignee,
         CheckField::Job,
+        CheckField::Owner,
         CheckField::Phase,
+        CheckField::Approval,
         CheckField::ServiceEvent,
         CheckField::Record,
         CheckField::Settlement,
         CheckField::Signals,
+        CheckField::Status,
     ];
+
+    /// Whether the field is checked on an operator (`status`) rather than on a case.
+    pub fn of_operator(self) -> bool {
+        self == CheckField::Status
+    }
 
     /// The key as written in a `[[check]]`.
     pub fn as_str(self) -> &'static str {
@@ -259,16 +293,19 @@ impl CheckField {
             CheckField::Task => "task",
             CheckField::Assignee => "assignee",
             CheckField::Job => "job",
+            CheckField::Owner => "owner",
             CheckField::Phase => "phase",
+            CheckField::Approval => "approval",
             CheckField::ServiceEvent => "service_event",
             CheckField::Record => "record",
             CheckField::Settlement => "settlement",
             CheckField::Signals => "signals",
+            CheckField::Status => "status",
         }
     }
 
     /// The values the field accepts; `None` when any non-empty text is accepted (an operator
-    /// id, a phase id).
+    /// id, a phase id; `approval` takes `none` or `pending:<phase id>`).
     pub fn accepted(self) -> Option<&'static [&'static str]> {
         match self {
             CheckField::Task => Some(&["none", "open", "approved", "rejected", "closed"]),
@@ -276,7 +313,12 @@ impl CheckField {
             CheckField::ServiceEvent => Some(&["none", "open", "complete"]),
             CheckField::Record => Some(&["none", "sealed"]),
             CheckField::Settlement => Some(&["none", "pending", "captured", "refunded", "waived"]),
-            CheckField::Assignee | CheckField::Phase | CheckField::Signals => None,
+            CheckField::Status => Some(&["none", "active", "suspended"]),
+            CheckField::Assignee
+            | CheckField::Owner
+            | CheckField::Phase
+            | CheckField::Approval
+            | CheckField::Signals => None,
         }
     }
 }

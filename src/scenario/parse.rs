@@ -18,8 +18,8 @@ use crate::diagnostic::{Source, Span, line_col};
 use crate::policy::{Principal, Role};
 use crate::scenario::diagnostic::{Code, Diagnostic};
 use crate::scenario::model::{
-    Action, At, Check, CheckField, DEFAULT_START_MS, Expect, ExpectError, Expected, Scenario, Step,
-    SurfacePath,
+    Action, At, Check, CheckField, CheckTarget, DEFAULT_START_MS, Expect, ExpectError, Expected,
+    Scenario, Step, SurfacePath,
 };
 use crate::spine::case::Millis;
 use crate::spine::{Command, CommandKind, RejectionCode};
@@ -35,14 +35,18 @@ const PRINCIPAL_KEYS: &[&str] = &["id", "roles"];
 const STEP_KEYS: &[&str] = &["as", "command", "case", "args", "key", "at", "expect"];
 const CHECK_KEYS: &[&str] = &[
     "case",
+    "operator",
     "task",
     "assignee",
     "job",
+    "owner",
     "phase",
+    "approval",
     "service_event",
     "record",
     "settlement",
     "signals",
+    "status",
 ];
 const AT_HELP: &str =
     "write `+10s`, `+30m`, `+2h` or `+1d`, or an RFC 3339 time like `2026-01-10T09:00:00Z`";
@@ -592,10 +596,24 @@ impl Walker<'_> {
             None => None,
         };
         let is_tick = kind == Some(None);
+        let directory = matches!(kind, Some(Some(k)) if k.addresses_operator());
         let actor = self.actor(cx, principals, !is_tick);
         let case = self.string(cx, "case", false);
-        if case.is_none() && !is_tick && !cx.table.contains_key("case") {
+        if case.is_none() && !is_tick && !directory && !cx.table.contains_key("case") {
             self.missing(cx, "case", "every command addresses one case by its id");
+        }
+        if let (true, Some((_, span))) = (directory, &case) {
+            self.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    *span,
+                    "an operator command addresses the operator named in `args`, not a case",
+                )
+                .with_label("no `case` here")
+                .with_help(
+                    "leave `case` out: `args = { operator = \"op-lee\", ... }` names the operator",
+                ),
+            );
         }
         let args = match cx.table.get("args") {
             None => Some(Value::Object(Map::new())),
@@ -639,6 +657,10 @@ impl Walker<'_> {
         let case_id = case.map(|(c, _)| c);
         let action = match (kind, &case_id) {
             (None, _) => Action::Tick,
+            (Some(kind), None) if kind.addresses_operator() => {
+                Action::Command(Command::for_operator(kind.as_str(), &args).ok()?)
+            }
+            (Some(kind), _) if kind.addresses_operator() => return None,
             (Some(kind), Some(case)) => {
                 Action::Command(Command::from_json(case.clone(), kind.as_str(), &args).ok()?)
             }
@@ -899,23 +921,71 @@ impl Walker<'_> {
             self.unknown_keys(cx, CHECK_KEYS, |key| {
                 STEP_KEYS.contains(&key).then_some("`[[step]]`")
             });
-            let case = self.string(cx, "case", true);
+            let target = self.check_target(cx);
+            let operator = matches!(target, Some(CheckTarget::Operator(_)));
             let mut expected = Vec::new();
             for field in CheckField::ALL {
                 if let Some(value) = self.check_value(cx, field) {
                     expected.push((field, value));
                 }
             }
-            if let Some((case, _)) = case {
+            for (field, _) in &expected {
+                if target.is_some() && field.of_operator() != operator {
+                    let key = field.as_str();
+                    let span = cx.table.get(key).map_or(cx.span, span_of);
+                    let (message, help) = if operator {
+                        (
+                            format!("an operator check has no `{key}`"),
+                            "an operator check (`operator = \"…\"`) checks `status`; check the case with `case = \"…\"`",
+                        )
+                    } else {
+                        (
+                            format!("a case check has no `{key}`"),
+                            "`status` is an operator's: check it with `operator = \"…\"`",
+                        )
+                    };
+                    self.push(
+                        Diagnostic::error(Code::UnknownKey, span, message)
+                            .with_label("not checked here")
+                            .with_help(help),
+                    );
+                }
+            }
+            if let Some(target) = target {
                 checks.push(Check {
                     span: cx.span,
                     line: line_col(self.source, cx.span.start).0,
-                    case,
+                    target,
                     expected,
                 });
             }
         }
         checks
+    }
+
+    /// What a `[[check]]` looks at: `case` or `operator`, exactly one of them.
+    fn check_target(&mut self, cx: &Table<'_, '_>) -> Option<CheckTarget> {
+        let has = |key| cx.table.contains_key(key);
+        if has("case") && has("operator") {
+            let span = cx.table.get("operator").map_or(cx.span, span_of);
+            self.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    span,
+                    "a check looks at a case or at an operator, not both",
+                )
+                .with_label("a second target")
+                .with_help("write one `[[check]]` for the case and one for the operator"),
+            );
+            return None;
+        }
+        if has("operator") {
+            return self
+                .string(cx, "operator", true)
+                .map(|(id, _)| CheckTarget::Operator(id));
+        }
+        self.string(cx, "case", true)
+            .map(|(id, _)| CheckTarget::Case(id))
     }
 
     fn check_value(&mut self, cx: &Table<'_, '_>, field: CheckField) -> Option<Expected> {
@@ -944,6 +1014,21 @@ impl Walker<'_> {
             return Some(Expected::List(names));
         }
         let (text, span) = self.string(cx, key, false)?;
+        if field == CheckField::Approval
+            && text != "none"
+            && text.strip_prefix("pending:").is_none_or(str::is_empty)
+        {
+            self.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    span,
+                    format!("`{text}` is not a value of `approval`"),
+                )
+                .with_label("not an `approval` value")
+                .with_help("write `none`, or `pending:<phase id>` for the phase a waiting move would enter"),
+            );
+            return None;
+        }
         if let Some(accepted) = field.accepted()
             && !accepted.contains(&text.as_str())
         {
@@ -969,6 +1054,7 @@ impl Walker<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::model::CheckTarget;
     use crate::spine::CommandBody;
 
     const GOOD: &str = r#"
@@ -1205,6 +1291,80 @@ signals = "record"
         assert_eq!(
             codes("name = \"x\"\n"),
             vec![(Code::MissingKey, String::new())]
+        );
+    }
+
+    #[test]
+    fn operator_steps_and_checks() {
+        let text = r#"
+[principals]
+admin = { id = "admin-kim", roles = ["admin"] }
+
+[[step]]
+as = "admin"
+command = "suspend_operator"
+args = { operator = "op-lee", reason = "lapsed" }
+
+[[check]]
+operator = "op-lee"
+status = "suspended"
+
+[[check]]
+case = "c-1"
+owner = "op-max"
+approval = "pending:repairing"
+"#;
+        let scenario = parse_str(text).unwrap();
+        let Action::Command(command) = &scenario.steps[0].action else {
+            panic!("not a command")
+        };
+        assert_eq!(command.case, "operator:op-lee");
+        assert_eq!(scenario.steps[0].case, None);
+        assert_eq!(
+            scenario.checks[0].target,
+            CheckTarget::Operator("op-lee".into())
+        );
+        assert_eq!(
+            scenario.checks[1].expected,
+            vec![
+                (CheckField::Owner, Expected::One("op-max".into())),
+                (
+                    CheckField::Approval,
+                    Expected::One("pending:repairing".into())
+                ),
+            ]
+        );
+        let bad = |tail: &str| {
+            codes(&format!(
+                "[principals]\na = {{ id = \"a\", roles = [\"admin\"] }}\n[[step]]\nas = \"a\"\ncommand = \"close_task\"\ncase = \"c\"\n{tail}"
+            ))
+        };
+        let code_of = |tail: &str| bad(tail).into_iter().map(|(c, _)| c).collect::<Vec<_>>();
+        assert_eq!(
+            code_of(
+                "[[step]]\nas = \"a\"\ncommand = \"reinstate_operator\"\ncase = \"c\"\nargs = { operator = \"x\" }\n"
+            ),
+            [Code::InvalidValue]
+        );
+        assert_eq!(
+            code_of("[[check]]\noperator = \"x\"\njob = \"queued\"\n"),
+            [Code::UnknownKey]
+        );
+        assert_eq!(
+            code_of("[[check]]\ncase = \"c\"\nstatus = \"active\"\n"),
+            [Code::UnknownKey]
+        );
+        assert_eq!(
+            code_of("[[check]]\ncase = \"c\"\noperator = \"x\"\n"),
+            [Code::InvalidValue]
+        );
+        assert_eq!(
+            code_of("[[check]]\ncase = \"c\"\napproval = \"waiting\"\n"),
+            [Code::InvalidValue]
+        );
+        assert_eq!(
+            code_of("[[check]]\noperator = \"x\"\nstatus = \"asleep\"\n"),
+            [Code::InvalidValue]
         );
     }
 

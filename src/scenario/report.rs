@@ -103,7 +103,12 @@ impl ScenarioReport {
         }
         for check in &self.checks {
             let mark = if check.held { ' ' } else { '✗' };
-            let _ = writeln!(out, " {mark} check {} (line {})", check.case, check.line);
+            let target = match (&check.case, &check.operator) {
+                (Some(case), _) => case.clone(),
+                (None, Some(operator)) => format!("operator {operator}"),
+                (None, None) => "—".to_string(),
+            };
+            let _ = writeln!(out, " {mark} check {target} (line {})", check.line);
             let field_w = width(check.fields.iter().map(|f| f.field.as_str()), 5);
             for field in &check.fields {
                 let line = if field.held {
@@ -234,8 +239,12 @@ impl Serialize for Outcome {
 /// The outcome of one check.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CheckReport {
-    /// The case checked.
-    pub case: String,
+    /// The case checked (a case check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
+    /// The operator checked (an operator check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
     /// The line of the `[[check]]` header in the file.
     pub line: usize,
     /// Whether every field held.
@@ -302,7 +311,8 @@ mod tests {
             Some("On Site"),
         ));
         r.checks.push(CheckReport {
-            case: "ev-1".into(),
+            case: Some("ev-1".into()),
+            operator: None,
             line: 40,
             held: true,
             fields: vec![FieldReport {

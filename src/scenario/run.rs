@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use crate::engine::{CaseView, Engine, Receipt};
 use crate::host::{ManualClock, MemoryStore, MemoryTransport, Store, StoredEvent, Transport};
-use crate::scenario::model::{Action, Check, CheckField, Expected, Scenario, Step};
+use crate::scenario::model::{Action, Check, CheckField, CheckTarget, Expected, Scenario, Step};
 use crate::scenario::parse::format_time;
 use crate::scenario::report::{CheckReport, FieldReport, Outcome, ScenarioReport, StepReport};
-use crate::spine::{Case, Event};
+use crate::spine::{Case, Event, OperatorProfile};
 use crate::surface::Surface;
 use crate::surface::load::{Format, SourceFile};
 use crate::surface::registry::{LoadReport, Registry};
@@ -261,6 +261,29 @@ fn describe(events: &[StoredEvent], view: Option<&CaseView>, surface: Option<&Su
             Event::SignalEmitted { signal, .. } => format!("signal {}", signal.kind),
             Event::JobCompleted { .. } => "job completed".to_string(),
             Event::JobCancelled { reason, .. } => format!("job cancelled: {reason}"),
+            Event::JobReassigned { from, to, .. } => format!("job handed from {from} to {to}"),
+            Event::JobReleased { .. } => {
+                let released = view.map_or(0, |v| v.released);
+                format!("job released to the queue (released service events: {released})")
+            }
+            Event::TransitionRequested { to, approval, .. } => {
+                let roles: Vec<&str> = approval.iter().map(|r| r.as_str()).collect();
+                format!(
+                    "{} waits for approval by {}",
+                    label(surface, to),
+                    roles.join(" or ")
+                )
+            }
+            Event::TransitionApproved { by, .. } => format!("approved by {by}"),
+            Event::TransitionRejected { reason, .. } => format!("move rejected: {reason}"),
+            Event::OperatorRegistered { operator, .. } => {
+                format!("operator {operator} registered · active")
+            }
+            Event::OperatorUpdated { .. } => "operator updated".to_string(),
+            Event::OperatorSuspended { reason, .. } => {
+                format!("operator suspended: {reason}")
+            }
+            Event::OperatorReinstated { .. } => "operator reinstated · active".to_string(),
             Event::SettlementRecorded {
                 status,
                 amount_minor,
@@ -302,15 +325,27 @@ fn run_check<S: Store, T: Transport>(
     check: &Check,
     engine: &Engine<S, T, ManualClock>,
 ) -> CheckReport {
-    let found = engine.case(&check.case);
+    let found: Result<Found, String> = match &check.target {
+        CheckTarget::Case(id) => engine
+            .case(id)
+            .map(|case| Found::Case(Box::new(case)))
+            .map_err(|e| e.to_string()),
+        CheckTarget::Operator(id) => engine
+            .operator(id)
+            .map(Found::Operator)
+            .map_err(|e| e.to_string()),
+    };
     let fields: Vec<FieldReport> = check
         .expected
         .iter()
         .map(|(field, expected)| {
             let (actual, held) = match &found {
                 Err(err) => (format!("error: {err}"), false),
-                Ok(case) => {
-                    let actual = actual_of(case.as_ref(), *field);
+                Ok(found) => {
+                    let actual = match found {
+                        Found::Case(case) => actual_of(case.as_ref().as_ref(), *field),
+                        Found::Operator(profile) => operator_actual(profile.as_ref(), *field),
+                    };
                     let held = actual == *expected;
                     (actual.to_string(), held)
                 }
@@ -323,11 +358,34 @@ fn run_check<S: Store, T: Transport>(
             }
         })
         .collect();
+    let (case, operator) = match &check.target {
+        CheckTarget::Case(id) => (Some(id.clone()), None),
+        CheckTarget::Operator(id) => (None, Some(id.clone())),
+    };
     CheckReport {
-        case: check.case.clone(),
+        case,
+        operator,
         line: check.line,
         held: fields.iter().all(|f| f.held),
         fields,
+    }
+}
+
+/// What a check found: a case, or an operator's profile (`None` when never written).
+enum Found {
+    Case(Box<Option<Case>>),
+    Operator(Option<OperatorProfile>),
+}
+
+/// The value of an operator check's `field` (`status`: `none` for an operator never
+/// registered).
+fn operator_actual(profile: Option<&OperatorProfile>, field: CheckField) -> Expected {
+    match field {
+        CheckField::Status => {
+            Expected::One(profile.map_or("none", |p| p.status.as_str()).to_string())
+        }
+        // The parser admits no other field on an operator check.
+        _ => Expected::One("none".to_string()),
     }
 }
 
@@ -338,7 +396,14 @@ pub fn actual_of(case: Option<&Case>, field: CheckField) -> Expected {
         CheckField::Task => one(case.and_then(Case::task_state).map(|s| s.as_str())),
         CheckField::Assignee => one(case.and_then(Case::assignee)),
         CheckField::Job => one(case.and_then(Case::job_state).map(|s| s.as_str())),
+        CheckField::Owner => one(case.and_then(Case::owner)),
         CheckField::Phase => one(case.and_then(Case::phase)),
+        CheckField::Approval => Expected::One(
+            case.and_then(Case::pending_phase)
+                .map_or_else(|| "none".to_string(), |to| format!("pending:{to}")),
+        ),
+        // A case has no status (the parser admits `status` on operator checks only).
+        CheckField::Status => one(None),
         CheckField::ServiceEvent => {
             one(case.and_then(Case::service_event_state).map(|s| s.as_str()))
         }

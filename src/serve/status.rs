@@ -13,18 +13,18 @@ use crate::spine::RejectionCode;
 pub fn status_for(code: RejectionCode) -> StatusCode {
     use RejectionCode as C;
     match code {
-        // 403: who the principal is. docs/serve.md also puts `self_approval` and
-        // `operator_inactive` here: add them to this arm when the governance layer adds the
-        // codes (the compiler will point at this match).
-        C::ForbiddenRole | C::NotAssignee | C::NotOwner | C::AudienceMismatch => {
-            StatusCode::FORBIDDEN
-        }
+        // 403: who the principal (or the operator a command names) is.
+        C::ForbiddenRole
+        | C::NotAssignee
+        | C::NotOwner
+        | C::AudienceMismatch
+        | C::OperatorInactive
+        | C::SelfApproval => StatusCode::FORBIDDEN,
         // 404: what the command addresses does not exist.
-        C::CaseNotFound | C::UnknownSurface => StatusCode::NOT_FOUND,
+        C::CaseNotFound | C::OperatorNotFound | C::UnknownSurface => StatusCode::NOT_FOUND,
         // 422: the arguments.
         C::PayloadInvalid | C::IntakeInvalid => StatusCode::UNPROCESSABLE_ENTITY,
-        // 409: every other code: the case's state, the move, a conflict. `approval_pending`
-        // (governance) will belong here.
+        // 409: every other code: the case's state, the move, a conflict.
         C::CaseExists
         | C::SurfaceInactive
         | C::InvalidState
@@ -33,6 +33,7 @@ pub fn status_for(code: RejectionCode) -> StatusCode {
         | C::JobExists
         | C::NoJob
         | C::ServiceEventNotComplete
+        | C::ApprovalPending
         | C::NoSuchTransition
         | C::SettlementRequired
         | C::EvidenceMissing
@@ -53,7 +54,7 @@ mod tests {
             let expected = match code.as_str() {
                 "forbidden_role" | "not_assignee" | "not_owner" | "audience_mismatch"
                 | "self_approval" | "operator_inactive" => 403,
-                "case_not_found" | "unknown_surface" => 404,
+                "case_not_found" | "operator_not_found" | "unknown_surface" => 404,
                 "payload_invalid" | "intake_invalid" => 422,
                 _ => 409,
             };

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::policy::Role;
+
 /// Unix time in milliseconds (UTC). Time is always an input, never read inside the core.
 pub type Millis = i64;
 
@@ -25,9 +27,27 @@ pub struct SurfacePin {
 }
 
 impl SurfacePin {
-    /// `slug@version`.
+    /// `slug@version`; empty for [`SurfacePin::unpinned`].
     pub fn key(&self) -> String {
+        if self.is_unpinned() {
+            return String::new();
+        }
         format!("{}@{}", self.slug, self.version)
+    }
+
+    /// The pin of a stream that belongs to no surface (an operator's stream): its envelopes
+    /// carry `surface = ""` and `surface_fingerprint = ""`.
+    pub fn unpinned() -> SurfacePin {
+        SurfacePin {
+            slug: String::new(),
+            version: 0,
+            fingerprint: String::new(),
+        }
+    }
+
+    /// Whether this is [`SurfacePin::unpinned`].
+    pub fn is_unpinned(&self) -> bool {
+        self.slug.is_empty() && self.version == 0 && self.fingerprint.is_empty()
     }
 }
 
@@ -309,6 +329,39 @@ pub struct Settlement {
     pub history: Vec<SettlementEntry>,
 }
 
+/// A move that waits for approval (a transition with `approval`): asked for by the owner,
+/// not yet made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingApproval {
+    /// The phase the ServiceEvent waits in.
+    pub from: String,
+    /// The phase it moves to once approved (the last phase: completion).
+    pub to: String,
+    /// The roles any one of whose holders may approve or reject the move.
+    pub approval: Vec<Role>,
+    /// For a completion: the outcome asked for.
+    pub outcome: Option<String>,
+    /// Who asked for the move.
+    pub requested_by: String,
+    /// When.
+    pub requested_at: Millis,
+}
+
+/// A ServiceEvent closed by `release_job` before any work was done, kept as history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleasedServiceEvent {
+    /// The ServiceEvent as it was when released (still `open`: it never completes).
+    pub service_event: ServiceEvent,
+    /// The operator who owned the Job.
+    pub owner: String,
+    /// Why it was released.
+    pub reason: String,
+    /// Who released it (the owner or an admin).
+    pub by: String,
+    /// When.
+    pub at: Millis,
+}
+
 /// How long the case has been in its current phase, for escalations.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhaseClock {
@@ -345,6 +398,12 @@ pub struct Case {
     pub settlement: Option<Settlement>,
     /// The escalation clock.
     pub clock: Option<PhaseClock>,
+    /// The move waiting for approval, if any (at most one).
+    #[serde(default)]
+    pub pending_approval: Option<PendingApproval>,
+    /// ServiceEvents closed by `release_job`, oldest first.
+    #[serde(default)]
+    pub released: Vec<ReleasedServiceEvent>,
 }
 
 impl Case {
@@ -389,6 +448,11 @@ impl Case {
     /// The ServiceEvent's phase, if open or complete.
     pub fn phase(&self) -> Option<&str> {
         self.service_event.as_ref().map(|s| s.phase.as_str())
+    }
+
+    /// The phase a pending move would enter, if one waits for approval.
+    pub fn pending_phase(&self) -> Option<&str> {
+        self.pending_approval.as_ref().map(|p| p.to.as_str())
     }
 
     /// Signals of `kind` emitted so far.

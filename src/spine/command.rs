@@ -105,6 +105,61 @@ pub enum CommandBody {
         /// Why (the legal ground or the request; never personal data itself).
         reason: String,
     },
+    /// Create an operator's profile (the operator directory).
+    RegisterOperator {
+        /// The operator's id (the principal id their session carries).
+        operator: String,
+        /// Their display name.
+        name: String,
+        /// The surface slugs they are bound to; empty: every surface.
+        #[serde(default)]
+        surfaces: Vec<String>,
+        /// Host-defined attributes (skills, region, ...).
+        #[serde(default)]
+        attributes: BTreeMap<String, Value>,
+    },
+    /// Change an operator's binding or attributes.
+    UpdateOperator {
+        /// The operator's id.
+        operator: String,
+        /// The new surface binding (empty: every surface); unchanged when absent.
+        #[serde(default)]
+        surfaces: Option<Vec<String>>,
+        /// The new attributes (they replace the old ones); unchanged when absent.
+        #[serde(default)]
+        attributes: Option<BTreeMap<String, Value>>,
+    },
+    /// Suspend an operator.
+    SuspendOperator {
+        /// The operator's id.
+        operator: String,
+        /// Why.
+        reason: String,
+    },
+    /// Reinstate a suspended operator.
+    ReinstateOperator {
+        /// The operator's id.
+        operator: String,
+    },
+    /// Hand a claimed Job and its open ServiceEvent to another operator.
+    ReassignJob {
+        /// The operator who becomes the owner.
+        operator: String,
+        /// Why.
+        reason: String,
+    },
+    /// Put a claimed Job with no work done back in the queue.
+    ReleaseJob {
+        /// Why.
+        reason: String,
+    },
+    /// Perform the pending move.
+    ApproveTransition,
+    /// Drop the pending move.
+    RejectTransition {
+        /// Why.
+        reason: String,
+    },
     /// A command whose arguments did not parse; always refused with `payload_invalid`.
     Malformed {
         /// The command it claimed to be.
@@ -136,6 +191,14 @@ impl CommandBody {
             CommandBody::CompleteJob => CommandKind::CompleteJob,
             CommandBody::CancelJob { .. } => CommandKind::CancelJob,
             CommandBody::RecordSettlement { .. } => CommandKind::RecordSettlement,
+            CommandBody::RegisterOperator { .. } => CommandKind::RegisterOperator,
+            CommandBody::UpdateOperator { .. } => CommandKind::UpdateOperator,
+            CommandBody::SuspendOperator { .. } => CommandKind::SuspendOperator,
+            CommandBody::ReinstateOperator { .. } => CommandKind::ReinstateOperator,
+            CommandBody::ReassignJob { .. } => CommandKind::ReassignJob,
+            CommandBody::ReleaseJob { .. } => CommandKind::ReleaseJob,
+            CommandBody::ApproveTransition => CommandKind::ApproveTransition,
+            CommandBody::RejectTransition { .. } => CommandKind::RejectTransition,
             CommandBody::Malformed { kind, .. } => *kind,
         }
     }
@@ -169,6 +232,34 @@ impl Command {
     /// The command's name.
     pub fn kind(&self) -> CommandKind {
         self.body.kind()
+    }
+
+    /// A command of the operator directory (`register_operator`, `update_operator`,
+    /// `suspend_operator`, `reinstate_operator`) built from its name and arguments, addressed
+    /// to the stream of the operator its `operator` argument names (`operator:<id>`; see
+    /// [`crate::spine::operator::StreamId`]). Arguments that do not fit become
+    /// [`CommandBody::Malformed`], as with [`Command::from_json`].
+    pub fn for_operator(name: &str, args: &Value) -> Result<Command, UnknownCommand> {
+        let operator = args
+            .get("operator")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        Command::from_json(crate::spine::operator::stream_id(operator), name, args)
+    }
+
+    /// The operator a directory command names (its `operator` argument, also read from the
+    /// arguments of a malformed one); `None` for every other command.
+    pub fn directory_target(&self) -> Option<&str> {
+        match &self.body {
+            CommandBody::RegisterOperator { operator, .. }
+            | CommandBody::UpdateOperator { operator, .. }
+            | CommandBody::SuspendOperator { operator, .. }
+            | CommandBody::ReinstateOperator { operator } => Some(operator),
+            CommandBody::Malformed { kind, raw, .. } if kind.addresses_operator() => {
+                raw.get("operator").and_then(Value::as_str)
+            }
+            _ => None,
+        }
     }
 
     /// Build a command from its name and a JSON object of arguments. An unknown name is an

@@ -38,11 +38,27 @@ pub enum CommandKind {
     RecordSettlement,
     /// `erase_personal_data`: destroys the case's key for its sealed (sensitive) intake.
     ErasePersonalData,
+    /// `register_operator`: creates an operator's profile, `active`.
+    RegisterOperator,
+    /// `update_operator`: changes an operator's surface binding or attributes.
+    UpdateOperator,
+    /// `suspend_operator`: an operator's profile → `suspended`.
+    SuspendOperator,
+    /// `reinstate_operator`: an operator's profile → `active`.
+    ReinstateOperator,
+    /// `reassign_job`: hands a claimed Job and its open ServiceEvent to another operator.
+    ReassignJob,
+    /// `release_job`: a claimed Job with no work done goes back to `queued`.
+    ReleaseJob,
+    /// `approve_transition`: performs the pending move.
+    ApproveTransition,
+    /// `reject_transition`: drops the pending move.
+    RejectTransition,
 }
 
 impl CommandKind {
     /// Every command, in the order `docs/commands.md` lists them.
-    pub const ALL: [CommandKind; 15] = [
+    pub const ALL: [CommandKind; 23] = [
         CommandKind::SubmitRequest,
         CommandKind::ApproveTask,
         CommandKind::RejectTask,
@@ -57,6 +73,14 @@ impl CommandKind {
         CommandKind::CompleteJob,
         CommandKind::CancelJob,
         CommandKind::RecordSettlement,
+        CommandKind::RegisterOperator,
+        CommandKind::UpdateOperator,
+        CommandKind::SuspendOperator,
+        CommandKind::ReinstateOperator,
+        CommandKind::ReassignJob,
+        CommandKind::ReleaseJob,
+        CommandKind::ApproveTransition,
+        CommandKind::RejectTransition,
         CommandKind::ErasePersonalData,
     ];
 
@@ -78,7 +102,28 @@ impl CommandKind {
             CommandKind::CancelJob => "cancel_job",
             CommandKind::RecordSettlement => "record_settlement",
             CommandKind::ErasePersonalData => "erase_personal_data",
+            CommandKind::RegisterOperator => "register_operator",
+            CommandKind::UpdateOperator => "update_operator",
+            CommandKind::SuspendOperator => "suspend_operator",
+            CommandKind::ReinstateOperator => "reinstate_operator",
+            CommandKind::ReassignJob => "reassign_job",
+            CommandKind::ReleaseJob => "release_job",
+            CommandKind::ApproveTransition => "approve_transition",
+            CommandKind::RejectTransition => "reject_transition",
         }
+    }
+
+    /// Whether the command addresses an operator's profile (the operator directory) rather
+    /// than a case: `register_operator`, `update_operator`, `suspend_operator`,
+    /// `reinstate_operator`.
+    pub fn addresses_operator(self) -> bool {
+        matches!(
+            self,
+            CommandKind::RegisterOperator
+                | CommandKind::UpdateOperator
+                | CommandKind::SuspendOperator
+                | CommandKind::ReinstateOperator
+        )
     }
 
     /// Parse a command name; `None` when it is not one of [`CommandKind::ALL`].

@@ -9,7 +9,9 @@ use crate::surface::Surface;
 
 /// The escalation signals due on `case` at `now`: each escalation whose phase the case has
 /// been in for at least `after`, at most once per entry into that phase. Only live work
-/// escalates (a queued or claimed Job whose ServiceEvent is not complete).
+/// escalates (a queued or claimed Job whose ServiceEvent is not complete). A move waiting for
+/// approval leaves the clock running; the signal's payload then carries `pending_approval`
+/// (the phase the move would enter).
 pub fn due_escalations(case: &Case, surface: &Surface, now: Millis) -> Vec<Event> {
     let mut events = Vec::new();
     let Some(clock) = case.clock.as_ref() else {
@@ -28,12 +30,17 @@ pub fn due_escalations(case: &Case, surface: &Surface, now: Millis) -> Vec<Event
         if held < 0 || (held as u64) < escalation.after_ms {
             continue;
         }
+        let mut payload = json!({ "phase": clock.phase, "entered_at": clock.entered_at, "after": escalation.after });
+        // A move waiting for approval does not stop the clock; the signal says it waits.
+        if let (Some(waiting), Some(map)) = (case.pending_phase(), payload.as_object_mut()) {
+            map.insert("pending_approval".into(), json!(waiting));
+        }
         let signal = Signal {
             id: signal_id(&case.id, &escalation.signal, &case.signals, &pending),
             kind: escalation.signal.clone(),
             case: case.id.clone(),
             at: now,
-            payload: json!({ "phase": clock.phase, "entered_at": clock.entered_at, "after": escalation.after }),
+            payload,
         };
         pending.push(signal.clone());
         events.push(Event::SignalEmitted {

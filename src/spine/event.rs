@@ -2,13 +2,21 @@
 //!
 //! `decide` returns events; `evolve` folds them into a [`crate::spine::Case`]. The event
 //! names are the stored `event_type` of the audit envelope and never change once shipped:
-//! add a new variant (and bump the schema version) rather than reshaping an old one.
+//! add a new variant rather than reshaping an old one (and bump the schema version when an
+//! old payload changes shape; new variants leave every old payload, and so every stored
+//! digest, as it was).
+//!
+//! Most events belong to a case. The operator directory's events (`operator_registered`,
+//! `operator_updated`, `operator_suspended`, `operator_reinstated`) belong to an operator's
+//! own stream (`crate::spine::operator`); folding one into a case changes nothing but its
+//! version.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::policy::Role;
 use crate::spine::case::{Millis, Record, SettlementStatus, Signal, SurfacePin};
 
 /// The schema version of [`Event`] payloads.
@@ -185,6 +193,104 @@ pub enum Event {
         /// When.
         at: Millis,
     },
+    /// An operator's profile was created, `active` (operator stream).
+    OperatorRegistered {
+        /// The operator's id.
+        operator: String,
+        /// Their display name.
+        name: String,
+        /// The surface slugs they are bound to; empty: every surface.
+        surfaces: Vec<String>,
+        /// Host-defined attributes.
+        attributes: BTreeMap<String, Value>,
+        /// The admin.
+        by: String,
+        /// When.
+        at: Millis,
+    },
+    /// An operator's binding or attributes changed (operator stream).
+    OperatorUpdated {
+        /// The new binding, when it changed.
+        surfaces: Option<Vec<String>>,
+        /// The new attributes, when they changed.
+        attributes: Option<BTreeMap<String, Value>>,
+        /// The admin.
+        by: String,
+        /// When.
+        at: Millis,
+    },
+    /// An operator was suspended (operator stream).
+    OperatorSuspended {
+        /// Why.
+        reason: String,
+        /// The admin.
+        by: String,
+        /// When.
+        at: Millis,
+    },
+    /// A suspended operator was reinstated (operator stream).
+    OperatorReinstated {
+        /// The admin.
+        by: String,
+        /// When.
+        at: Millis,
+    },
+    /// The claimed Job (and its open ServiceEvent, phase and evidence kept) was handed to
+    /// another operator.
+    JobReassigned {
+        /// The owner until now.
+        from: String,
+        /// The new owner.
+        to: String,
+        /// Why.
+        reason: String,
+        /// The admin.
+        by: String,
+        /// When.
+        at: Millis,
+    },
+    /// The claimed Job went back to the queue; its ServiceEvent was closed into history.
+    JobReleased {
+        /// The surface's first phase, where the Job waits again.
+        phase: String,
+        /// Why.
+        reason: String,
+        /// The owner or an admin.
+        by: String,
+        /// When.
+        at: Millis,
+    },
+    /// A move with `approval` was asked for: it waits, nothing moved.
+    TransitionRequested {
+        /// The phase it waits in.
+        from: String,
+        /// The phase it would enter.
+        to: String,
+        /// The roles that may approve it.
+        approval: Vec<Role>,
+        /// For a completion: the outcome asked for.
+        outcome: Option<String>,
+        /// The owner who asked.
+        by: String,
+        /// When.
+        at: Millis,
+    },
+    /// The pending move was approved (its own events follow in the same append).
+    TransitionApproved {
+        /// Who approved.
+        by: String,
+        /// When.
+        at: Millis,
+    },
+    /// The pending move was rejected: the phase stays.
+    TransitionRejected {
+        /// Why.
+        reason: String,
+        /// Who rejected.
+        by: String,
+        /// When.
+        at: Millis,
+    },
 }
 
 impl Event {
@@ -209,7 +315,28 @@ impl Event {
             Event::JobCancelled { .. } => "job_cancelled",
             Event::SettlementRecorded { .. } => "settlement_recorded",
             Event::PersonalDataErased { .. } => "personal_data_erased",
+            Event::OperatorRegistered { .. } => "operator_registered",
+            Event::OperatorUpdated { .. } => "operator_updated",
+            Event::OperatorSuspended { .. } => "operator_suspended",
+            Event::OperatorReinstated { .. } => "operator_reinstated",
+            Event::JobReassigned { .. } => "job_reassigned",
+            Event::JobReleased { .. } => "job_released",
+            Event::TransitionRequested { .. } => "transition_requested",
+            Event::TransitionApproved { .. } => "transition_approved",
+            Event::TransitionRejected { .. } => "transition_rejected",
         }
+    }
+
+    /// Whether the event belongs to an operator's stream (the operator directory) rather
+    /// than to a case.
+    pub fn is_operator_event(&self) -> bool {
+        matches!(
+            self,
+            Event::OperatorRegistered { .. }
+                | Event::OperatorUpdated { .. }
+                | Event::OperatorSuspended { .. }
+                | Event::OperatorReinstated { .. }
+        )
     }
 
     /// The signal this event emits, if it is a [`Event::SignalEmitted`].

@@ -3,8 +3,9 @@
 
 use crate::spine::Event;
 use crate::spine::case::{
-    Assignment, Case, EvidenceItem, Job, JobState, Millis, Note, PhaseClock, PhaseEntry, Request,
-    ServiceEvent, ServiceEventState, Settlement, SettlementEntry, Task, TaskState,
+    Assignment, Case, EvidenceItem, Job, JobState, Millis, Note, PendingApproval, PhaseClock,
+    PhaseEntry, ReleasedServiceEvent, Request, ServiceEvent, ServiceEventState, Settlement,
+    SettlementEntry, Task, TaskState,
 };
 
 /// Apply `event` to `case` and return the new case.
@@ -159,7 +160,66 @@ pub fn apply(case: &mut Case, event: &Event) {
                 job.cancel_reason = Some(reason.clone());
             }
             case.clock = None;
+            case.pending_approval = None;
         }
+        Event::JobReassigned { to, .. } => {
+            if let Some(job) = case.job.as_mut() {
+                job.owner = Some(to.clone());
+            }
+        }
+        Event::JobReleased {
+            phase,
+            reason,
+            by,
+            at,
+        } => {
+            let owner = case.owner().unwrap_or_default().to_string();
+            if let Some(service_event) = case.service_event.take() {
+                case.released.push(ReleasedServiceEvent {
+                    service_event,
+                    owner,
+                    reason: reason.clone(),
+                    by: by.clone(),
+                    at: *at,
+                });
+            }
+            if let Some(job) = case.job.as_mut() {
+                job.state = JobState::Queued;
+                job.owner = None;
+            }
+            case.pending_approval = None;
+            case.clock = Some(PhaseClock {
+                phase: phase.clone(),
+                entered_at: *at,
+                fired: Vec::new(),
+            });
+        }
+        Event::TransitionRequested {
+            from,
+            to,
+            approval,
+            outcome,
+            by,
+            at,
+        } => {
+            case.pending_approval = Some(PendingApproval {
+                from: from.clone(),
+                to: to.clone(),
+                approval: approval.clone(),
+                outcome: outcome.clone(),
+                requested_by: by.clone(),
+                requested_at: *at,
+            });
+        }
+        Event::TransitionApproved { .. } | Event::TransitionRejected { .. } => {
+            case.pending_approval = None;
+        }
+        // The operator directory's events belong to operator streams
+        // (`crate::spine::operator::apply_profile` folds them).
+        Event::OperatorRegistered { .. }
+        | Event::OperatorUpdated { .. }
+        | Event::OperatorSuspended { .. }
+        | Event::OperatorReinstated { .. } => {}
         Event::SettlementRecorded {
             status,
             amount_minor,

@@ -1,5 +1,9 @@
 //! The read-only scope a Rhai rule sees (the rules of `docs/surface.md`): `case`, `actor`,
 //! `command`, `now`.
+//!
+//! `actor.profile` is the principal's operator profile (`()` when they have none, or when no
+//! rule reads it and the engine did not load it: a value no rule names cannot change a
+//! verdict). The fast judge never reads it (a guard that does goes through Rhai).
 
 use rhai::{Dynamic, Map};
 use serde_json::Value;
@@ -7,21 +11,42 @@ use serde_json::Value;
 use crate::policy::Principal;
 use crate::spine::case::{Case, Millis};
 use crate::spine::command::Command;
+use crate::spine::operator::OperatorProfile;
 use crate::surface::Surface;
 use crate::surface::rules::{CompareOp, FastExpr, FastOperand, GuardScope, Reads};
 
 /// Deepest JSON nesting converted into a rule's scope (deeper values become `()`).
 const MAX_DEPTH: usize = 16;
 
+/// Who `actor` is in a rule's scope: the principal, and their operator profile if they have
+/// one.
+#[derive(Clone, Copy, Debug)]
+pub struct Actor<'a> {
+    /// The principal.
+    pub principal: &'a Principal,
+    /// Their operator profile (`actor.profile`), when they have one.
+    pub profile: Option<&'a OperatorProfile>,
+}
+
+impl<'a> From<&'a Principal> for Actor<'a> {
+    /// A principal with no operator profile.
+    fn from(principal: &'a Principal) -> Self {
+        Actor {
+            principal,
+            profile: None,
+        }
+    }
+}
+
 /// Build the whole scope for judging `command` on `case`.
-pub fn scope(
+pub fn scope<'a>(
     case: &Case,
     surface: &Surface,
-    principal: &Principal,
+    actor: impl Into<Actor<'a>>,
     command: &Command,
     now: Millis,
 ) -> GuardScope {
-    scope_for(&Reads::everything(), case, surface, principal, command, now)
+    scope_for(&Reads::everything(), case, surface, actor, command, now)
 }
 
 /// Build the parts of the scope that `reads` names (see [`Guard::reads`]); the rest stays
@@ -29,14 +54,15 @@ pub fn scope(
 /// [`scope`] and spares converting the intake, the actor and the command when no guard looks.
 ///
 /// [`Guard::reads`]: crate::surface::rules::Guard::reads
-pub fn scope_for(
+pub fn scope_for<'a>(
     reads: &Reads,
     case: &Case,
     surface: &Surface,
-    principal: &Principal,
+    actor: impl Into<Actor<'a>>,
     command: &Command,
     now: Millis,
 ) -> GuardScope {
+    let Actor { principal, profile } = actor.into();
     let want = |name: &str| reads.case.reads(name);
     let mut c = Map::new();
     if want("id") {
@@ -90,6 +116,9 @@ pub fn scope_for(
             opt_str(case.settlement.as_ref().map(|s| s.status.as_str())),
         );
     }
+    if want("pending_approval") {
+        c.insert("pending_approval".into(), opt_str(case.pending_phase()));
+    }
     let mut actor = Map::new();
     if reads.actor {
         actor.insert("id".into(), Dynamic::from(principal.id.clone()));
@@ -99,6 +128,9 @@ pub fn scope_for(
             .map(|r| Dynamic::from(r.as_str().to_string()))
             .collect();
         actor.insert("roles".into(), Dynamic::from_array(roles));
+        if reads.profile {
+            actor.insert("profile".into(), profile.map_or(Dynamic::UNIT, profile_map));
+        }
     }
     let mut cmd = Map::new();
     if reads.command {
@@ -226,6 +258,7 @@ impl<'a> FastInput<'a> {
             ("case", Some("phase"), None, _) => text(case.phase()),
             ("case", Some("assignee"), None, _) => text(case.assignee()),
             ("case", Some("owner"), None, _) => text(case.owner()),
+            ("case", Some("pending_approval"), None, _) => text(case.pending_phase()),
             ("case", Some("task"), None, _) => text(case.task_state().map(|s| s.as_str())),
             ("case", Some("job"), None, _) => text(case.job_state().map(|s| s.as_str())),
             ("case", Some("service_event"), None, _) => {
@@ -262,6 +295,27 @@ impl<'a> FastInput<'a> {
             _ => None,
         }
     }
+}
+
+/// `actor.profile`: `status`, `surfaces`, `attributes`.
+fn profile_map(profile: &OperatorProfile) -> Dynamic {
+    let mut map = Map::new();
+    map.insert(
+        "status".into(),
+        Dynamic::from(profile.status.as_str().to_string()),
+    );
+    let surfaces: rhai::Array = profile
+        .surfaces
+        .iter()
+        .map(|s| Dynamic::from(s.clone()))
+        .collect();
+    map.insert("surfaces".into(), Dynamic::from_array(surfaces));
+    let mut attributes = Map::new();
+    for (k, v) in &profile.attributes {
+        attributes.insert(k.as_str().into(), json_to_dynamic(v, 0));
+    }
+    map.insert("attributes".into(), Dynamic::from_map(attributes));
+    Dynamic::from_map(map)
 }
 
 fn opt_str(s: Option<&str>) -> Dynamic {

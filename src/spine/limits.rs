@@ -24,3 +24,7 @@ pub const MAX_NOTES: usize = 1_000;
 pub const MAX_SETTLEMENT_WRITES: usize = 1_000;
 /// Largest absolute settlement amount in minor units (fits every real currency sum).
 pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000_000;
+/// Longest operator name (`register_operator`), in bytes.
+pub const MAX_NAME_LEN: usize = 256;
+/// Most surfaces one operator profile is bound to.
+pub const MAX_OPERATOR_SURFACES: usize = 256;

@@ -7,8 +7,8 @@
 //! its phase (the ServiceEvent's, or the first phase while the Job waits) exists in the new
 //! version in the same role (first, second and last are positional roles; the phases between
 //! are all alike), and every category holding evidence is declared there. Job, Task and
-//! Settlement states are the spine's, the same under every surface. Governance adds one
-//! check: a pending move must exist in the new version with the same approval.
+//! Settlement states are the spine's, the same under every surface. A move waiting for
+//! approval must exist in the new version with the same approval roles.
 //!
 //! Pure: no I/O, no clock, never panics.
 
@@ -16,6 +16,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::policy::Role;
 use crate::spine::case::{Case, JobState};
 use crate::surface::{PhaseId, Surface};
 
@@ -107,6 +108,18 @@ pub enum Reason {
         /// How many items it holds.
         items: u32,
     },
+    /// A move waits for approval, and the target does not declare that move with the same
+    /// approval roles.
+    PendingApprovalChanged {
+        /// The phase the move waits in.
+        from: String,
+        /// The phase it would enter.
+        to: String,
+        /// The roles it waits for.
+        approval: Vec<Role>,
+        /// The roles the target's move names (`None`: the target has no such move).
+        becomes: Option<Vec<Role>>,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -141,6 +154,37 @@ impl fmt::Display for Reason {
                 "evidence category `{category}` holds {items} item{} and is not declared by the new version",
                 if *items == 1 { "" } else { "s" }
             ),
+            Reason::PendingApprovalChanged {
+                from,
+                to,
+                approval,
+                becomes,
+            } => {
+                let roles = |r: &[Role]| {
+                    r.iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                };
+                match becomes {
+                    None => write!(
+                        f,
+                        "the move `{from}` -> `{to}` waits for approval by {} and the new version has no such move",
+                        roles(approval)
+                    ),
+                    Some(b) if b.is_empty() => write!(
+                        f,
+                        "the move `{from}` -> `{to}` waits for approval by {} and needs no approval in the new version",
+                        roles(approval)
+                    ),
+                    Some(b) => write!(
+                        f,
+                        "the move `{from}` -> `{to}` waits for approval by {}; the new version asks {}",
+                        roles(approval),
+                        roles(b)
+                    ),
+                }
+            }
         }
     }
 }
@@ -207,6 +251,26 @@ pub fn compatibility(case: &Case, old: &Surface, new: &Surface) -> Result<(), Ve
                     items: *items,
                 });
             }
+        }
+    }
+    // A move waiting for approval must mean the same there: the same move, the same roles.
+    if let Some(pending) = case.pending_approval.as_ref() {
+        let declared = new
+            .phase_id(&pending.from)
+            .zip(new.phase_id(&pending.to))
+            .and_then(|(a, b)| new.transition(a, b));
+        let same = |roles: &[Role]| {
+            roles.len() == pending.approval.len()
+                && roles.iter().all(|r| pending.approval.contains(r))
+        };
+        match declared {
+            Some(t) if same(&t.approval) => {}
+            other => reasons.push(Reason::PendingApprovalChanged {
+                from: pending.from.clone(),
+                to: pending.to.clone(),
+                approval: pending.approval.clone(),
+                becomes: other.map(|t| t.approval.clone()),
+            }),
         }
     }
     if reasons.is_empty() {

@@ -18,22 +18,25 @@ mod gates;
 pub mod guard;
 pub mod limits;
 pub mod migration;
+pub mod operator;
 mod record;
 mod rejection;
 mod signal;
 mod trace;
 
 pub use case::{
-    Case, Job, JobState, Millis, Record, RecordBody, Request, ServiceEvent, ServiceEventState,
-    Settlement, SettlementStatus, Signal, SurfacePin, Task, TaskState,
+    Case, Job, JobState, Millis, PendingApproval, Record, RecordBody, ReleasedServiceEvent,
+    Request, ServiceEvent, ServiceEventState, Settlement, SettlementStatus, Signal, SurfacePin,
+    Task, TaskState,
 };
-pub use catalog::Catalog;
+pub use catalog::{Catalog, WithProfiles};
 pub use command::{Command, CommandBody, UnknownCommand};
 pub use command_kind::CommandKind;
 pub use decide::{decide, explain};
 pub use escalation::due_escalations;
 pub use event::{EVENT_SCHEMA_VERSION, Event};
 pub use evolve::{apply, evolve, replay};
+pub use operator::{OperatorProfile, OperatorStatus, StreamId};
 pub use record::compose_record;
 pub use rejection::{Rejection, RejectionCode};
 pub use signal::signal_id;

@@ -42,6 +42,8 @@ rejection_codes! {
     ForbiddenRole = "forbidden_role",
     /// (2) The command addresses a case that does not exist.
     CaseNotFound = "case_not_found",
+    /// (2) A directory command on an operator that was never registered.
+    OperatorNotFound = "operator_not_found",
     /// (2) `submit_request` on a case id already in use.
     CaseExists = "case_exists",
     /// (2) The surface is not registered (or its pinned version is gone).
@@ -64,12 +66,22 @@ rejection_codes! {
     NoJob = "no_job",
     /// (4) The ServiceEvent is not complete.
     ServiceEventNotComplete = "service_event_not_complete",
+    /// (4) A move waits for approval: the ServiceEvent may not move (or be released) until
+    /// it is approved or rejected.
+    ApprovalPending = "approval_pending",
     /// (5) Only the assigned operator may claim.
     NotAssignee = "not_assignee",
     /// (5) Only the operator who owns the Job may do this.
     NotOwner = "not_owner",
-    /// (5) An operator's task write on a task not assigned to them.
+    /// (5) An operator's task write on a task not assigned to them; an approval by a client
+    /// who did not submit the request.
     AudienceMismatch = "audience_mismatch",
+    /// (5) Under `operators = "registered"`: the operator (the principal, or the one a command
+    /// names) has no active profile bound to the surface.
+    OperatorInactive = "operator_inactive",
+    /// (5) Nobody approves their own request: the submitter approving the task, the operator
+    /// who asked for a move approving (or rejecting) it.
+    SelfApproval = "self_approval",
     /// (6) No declared transition makes this move.
     NoSuchTransition = "no_such_transition",
     /// (6) A prepaid surface needs a captured settlement before the claim.

@@ -114,6 +114,9 @@ pub struct Execution {
     pub payment_timing: Option<Node<PaymentTiming>>,
     /// `completed_visible`, default `true`.
     pub completed_visible: Option<Node<bool>>,
+    /// `operators`, default [`Operators::Any`]: whether only registered, active operators
+    /// bound to the surface may be assigned, claim and act as owner.
+    pub operators: Option<Node<Operators>>,
 }
 
 /// One `[[phase]]`.
@@ -136,6 +139,10 @@ pub struct Transition {
     pub requires: Vec<Node<String>>,
     /// `rule`: the name of a `[[rule]]` that must pass for this move.
     pub rule: Option<Node<String>>,
+    /// `approval`: roles, any one of whose holders must approve the move before it happens.
+    /// `None` when not written; the outer node spans the whole list (an empty list is an
+    /// error the validator reports there).
+    pub approval: Option<Node<Vec<Node<String>>>>,
 }
 
 /// The `[evidence]` table.
@@ -284,5 +291,16 @@ keyword_enum!(
         Independent = "independent",
         /// A captured settlement must exist before the Job may be claimed.
         Prepaid = "prepaid",
+    }
+);
+
+keyword_enum!(
+    /// Who may act on a surface's Jobs (`[execution] operators`).
+    Operators {
+        /// Only an operator with an active profile bound to the surface may be assigned,
+        /// claim, or act as owner.
+        Registered = "registered",
+        /// Any id the host passes (profiles are not consulted for access).
+        Any = "any",
     }
 );

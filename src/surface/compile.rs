@@ -19,9 +19,10 @@ use petgraph::graph::DiGraph;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::policy::Role;
 use crate::spine::CommandKind;
 use crate::surface::ast::{
-    ClaimPolicy, Definition, Node, Ownership, PaymentTiming, RecordContainer, Status,
+    ClaimPolicy, Definition, Node, Operators, Ownership, PaymentTiming, RecordContainer, Status,
 };
 use crate::surface::diagnostic::{Diagnostic, has_errors};
 use crate::surface::model::{
@@ -47,7 +48,8 @@ pub const CANONICAL_FORMAT: &str = "planck.surface.v1";
 impl Definition {
     /// This definition with every default filled in: `status = "active"`, `claim =
     /// "required"`, `ownership = "assigned"`, `record = "service_event"`, `payment_timing =
-    /// "independent"`, `completed_visible = true`, `min_per_category = 0`, `min_photos = 0`;
+    /// "independent"`, `completed_visible = true`, `operators = "any"`, `min_per_category = 0`,
+    /// `min_photos = 0`;
     /// and each rule's `when` trimmed of surrounding whitespace (a front end's quoting is not
     /// part of the expression).
     ///
@@ -76,6 +78,8 @@ impl Definition {
             .get_or_insert_with(|| Node::synthetic(PaymentTiming::Independent));
         e.completed_visible
             .get_or_insert_with(|| Node::synthetic(true));
+        e.operators
+            .get_or_insert_with(|| Node::synthetic(Operators::Any));
         def.evidence
             .min_per_category
             .get_or_insert_with(|| Node::synthetic(0));
@@ -144,6 +148,7 @@ fn build(def: &Definition, guards: Vec<Option<Guard>>) -> Surface {
             .payment_timing
             .map_or(PaymentTiming::Independent, |n| n.value),
         completed_visible: e.completed_visible.is_none_or(|n| n.value),
+        operators: e.operators.map_or(Operators::Any, |n| n.value),
     };
 
     let phases: Vec<PhaseInfo> = normalized
@@ -243,6 +248,7 @@ fn build(def: &Definition, guards: Vec<Option<Guard>>) -> Surface {
                 to: PhaseId(index_u32(i)),
                 requires: Vec::new(),
                 rule: None,
+                approval: Vec::new(),
                 implicit: true,
             })
             .collect()
@@ -258,6 +264,7 @@ fn build(def: &Definition, guards: Vec<Option<Guard>>) -> Surface {
             to: PhaseId(1),
             requires: Vec::new(),
             rule: None,
+            approval: Vec::new(),
             implicit: true,
         });
         implied
@@ -277,6 +284,7 @@ fn build(def: &Definition, guards: Vec<Option<Guard>>) -> Surface {
                         .rule
                         .as_ref()
                         .and_then(|r| rule_index.get(r.value.as_str()).copied()),
+                    approval: approval_roles(&t.value.approval),
                     implicit: false,
                 }
             }))
@@ -352,8 +360,27 @@ fn build(def: &Definition, guards: Vec<Option<Guard>>) -> Surface {
     }
 }
 
+/// The roles of a transition's `approval`, as validation admitted them (each a role that may
+/// write; repeats dropped).
+fn approval_roles(approval: &Option<Node<Vec<Node<String>>>>) -> Vec<Role> {
+    let mut roles = Vec::new();
+    for name in approval.iter().flat_map(|a| &a.value) {
+        if let Some(role) = Role::parse(&name.value)
+            && role != Role::Observer
+            && !roles.contains(&role)
+        {
+            roles.push(role);
+        }
+    }
+    roles
+}
+
 /// The canonical serialization: fixed field order (declaration order), no spans, defaults
 /// already filled in by [`Definition::normalized`]. Absent values serialize as `null`.
+///
+/// Keys added after the first release (`operators`, a transition's `approval`) are written
+/// only when they differ from their default, so that every surface written before them keeps
+/// its fingerprint.
 #[derive(Serialize)]
 struct Canonical<'a> {
     format: &'static str,
@@ -383,6 +410,13 @@ struct CanonicalExecution {
     record: Option<RecordContainer>,
     payment_timing: Option<PaymentTiming>,
     completed_visible: Option<bool>,
+    #[serde(skip_serializing_if = "is_default_operators")]
+    operators: Option<Operators>,
+}
+
+/// `operators` left out of the canonical form: absent, or the default `any`.
+fn is_default_operators(operators: &Option<Operators>) -> bool {
+    matches!(operators, None | Some(Operators::Any))
 }
 
 #[derive(Serialize)]
@@ -397,6 +431,8 @@ struct CanonicalTransition<'a> {
     to: Option<&'a str>,
     requires: Vec<&'a str>,
     rule: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval: Option<Vec<&'a str>>,
 }
 
 #[derive(Serialize)]
@@ -458,6 +494,7 @@ impl<'a> Canonical<'a> {
                 record: e.record.map(|n| n.value),
                 payment_timing: e.payment_timing.map(|n| n.value),
                 completed_visible: e.completed_visible.map(|n| n.value),
+                operators: e.operators.map(|n| n.value),
             },
             phases: def
                 .phases
@@ -475,6 +512,7 @@ impl<'a> Canonical<'a> {
                     to: s(&t.value.to),
                     requires: list(&t.value.requires),
                     rule: s(&t.value.rule),
+                    approval: t.value.approval.as_ref().map(|a| list(&a.value)),
                 })
                 .collect(),
             evidence: CanonicalEvidence {

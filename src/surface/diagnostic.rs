@@ -49,7 +49,7 @@ crate::diagnostic::codes! {
         DuplicateRule = "duplicate_rule",
         /// Two transitions with one `from` and `to`.
         DuplicateTransition = "duplicate_transition",
-        /// A category or intake field listed twice.
+        /// A category, intake field or approval role listed twice.
         DuplicateName = "duplicate_name",
         /// A transition or escalation names a phase that is not declared, or a rule compares a
         /// phase (`case.phase`, `command.to`) with a text that is not a phase id.
@@ -95,6 +95,9 @@ crate::diagnostic::codes! {
         UnusedRule = "unused_rule",
         /// An escalation `after` that does not parse.
         InvalidDuration = "invalid_duration",
+        /// A transition's `approval` that names no role, a name that is not a role, the
+        /// `observer` role (observers never write), or that sits on the claim.
+        InvalidApproval = "invalid_approval",
         /// A surface registered twice under one `slug@version` with different contents.
         RegistryConflict = "registry_conflict",
     }

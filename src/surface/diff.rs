@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::spine::migration::PhaseRole;
-use crate::surface::inspect::{requires_names, rule_name};
+use crate::surface::inspect::{approval_names, requires_names, rule_name};
 use crate::surface::model::RuleTrigger;
 use crate::surface::{PhaseId, Surface};
 
@@ -170,6 +170,7 @@ pub fn diff(old: &Surface, new: &Surface) -> SurfaceDiff {
         a.completed_visible,
         b.completed_visible,
     );
+    compare(&mut execution, "operators", a.operators, b.operators);
     sections.push(Section {
         name: "execution",
         changes: execution,
@@ -258,8 +259,8 @@ fn phases(old: &Surface, new: &Surface) -> Vec<Change> {
     out
 }
 
-/// A transition's `(requires, rule, implicit)`.
-type TransitionParts = (Vec<String>, Option<String>, bool);
+/// A transition's `(requires, rule, approval, implicit)`.
+type TransitionParts = (Vec<String>, Option<String>, Vec<String>, bool);
 
 /// One transition as `(from, to)` → its parts.
 fn transition_entries(s: &Surface) -> Vec<((String, String), TransitionParts)> {
@@ -277,6 +278,7 @@ fn transition_entries(s: &Surface) -> Vec<((String, String), TransitionParts)> {
                         .map(str::to_string)
                         .collect(),
                     rule_name(s, t).map(str::to_string),
+                    approval_names(t).into_iter().map(str::to_string).collect(),
                     t.implicit,
                 ),
             )
@@ -284,7 +286,12 @@ fn transition_entries(s: &Surface) -> Vec<((String, String), TransitionParts)> {
         .collect()
 }
 
-fn describe_transition(requires: &[String], rule: &Option<String>, implicit: bool) -> String {
+fn describe_transition(
+    requires: &[String],
+    rule: &Option<String>,
+    approval: &[String],
+    implicit: bool,
+) -> String {
     let mut text = String::new();
     if implicit {
         text.push_str("implied");
@@ -301,6 +308,12 @@ fn describe_transition(requires: &[String], rule: &Option<String>, implicit: boo
         }
         let _ = write!(text, "guard {rule}");
     }
+    if !approval.is_empty() {
+        if !text.is_empty() {
+            text.push_str(", ");
+        }
+        let _ = write!(text, "approval by {}", approval.join(" or "));
+    }
     if text.is_empty() {
         text.push_str("declared");
     }
@@ -313,13 +326,27 @@ fn transitions(old: &Surface, new: &Surface) -> Vec<Change> {
     let (a, b) = (transition_entries(old), transition_entries(new));
     for pair in keyed(&a, &b) {
         match pair {
-            Pair::Removed(k, (requires, rule, implicit)) => {
+            Pair::Removed(k, (requires, rule, approval, implicit)) => {
                 out.push(removed(
                     name(k),
-                    describe_transition(requires, rule, *implicit),
+                    describe_transition(requires, rule, approval, *implicit),
                 ));
             }
-            Pair::Both(k, (r0, g0, _), (r1, g1, _)) => {
+            Pair::Both(k, (r0, g0, a0, _), (r1, g1, a1, _)) => {
+                if a0 != a1 {
+                    let roles = |a: &[String]| {
+                        if a.is_empty() {
+                            "none".to_string()
+                        } else {
+                            a.join(" or ")
+                        }
+                    };
+                    out.push(changed(
+                        format!("{} approval", name(k)),
+                        roles(a0),
+                        roles(a1),
+                    ));
+                }
                 if r0 != r1 {
                     out.push(changed(format!("{} requires", name(k)), list(r0), list(r1)));
                 }
@@ -331,10 +358,10 @@ fn transitions(old: &Surface, new: &Surface) -> Vec<Change> {
                     ));
                 }
             }
-            Pair::Added(k, (requires, rule, implicit)) => {
+            Pair::Added(k, (requires, rule, approval, implicit)) => {
                 out.push(added(
                     name(k),
-                    describe_transition(requires, rule, *implicit),
+                    describe_transition(requires, rule, approval, *implicit),
                 ));
             }
         }

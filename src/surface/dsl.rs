@@ -23,8 +23,9 @@ use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::Pair;
 
 use crate::surface::ast::{
-    ClaimPolicy, Definition, Escalation, Evidence, Execution, Header, Intake, Node, Ownership,
-    PaymentTiming, Phase, RecordContainer, Rule as RuleDef, Span, SpanIgnored, Status, Transition,
+    ClaimPolicy, Definition, Escalation, Evidence, Execution, Header, Intake, Node, Operators,
+    Ownership, PaymentTiming, Phase, RecordContainer, Rule as RuleDef, Span, SpanIgnored, Status,
+    Transition,
 };
 use crate::surface::diagnostic::{Code, Diagnostic};
 use crate::surface::limits::MAX_FILE_BYTES;
@@ -97,7 +98,7 @@ const STATEMENT_KEYWORDS: &[&str] = &[
 
 /// The keywords that continue a statement on a new line (`rule x` ⏎ `on advance`).
 const CLAUSE_KEYWORDS: &[&str] = &[
-    "on", "when", "message", "requires", "guard", "after", "signal",
+    "on", "when", "message", "requires", "guard", "approval", "after", "signal",
 ];
 
 /// Parse a `.surface` file, reading on after syntax errors.
@@ -378,12 +379,14 @@ fn human_rule(rule: &Rule) -> String {
         Rule::record_setting | Rule::kw_record => "`record`",
         Rule::payment_setting | Rule::kw_payment_timing => "`payment_timing`",
         Rule::visible_setting | Rule::kw_completed_visible => "`completed_visible`",
+        Rule::operators_setting | Rule::kw_operators => "`operators`",
         Rule::phases_block => "`phases`",
         Rule::phase => "a phase (`id \"Label\"`)",
         Rule::transition_stmt => "`transition`",
-        Rule::transition_clause => "`requires` or `guard`",
+        Rule::transition_clause => "`requires`, `guard` or `approval`",
         Rule::requires_clause | Rule::kw_requires => "`requires`",
         Rule::guard_clause | Rule::kw_guard => "`guard`",
+        Rule::approval_clause | Rule::kw_approval => "`approval`",
         Rule::evidence_block => "`evidence`",
         Rule::evidence_setting => "an evidence key",
         Rule::intake_block => "`intake`",
@@ -453,8 +456,10 @@ fn keyword_of(rule: &Rule) -> Option<&'static str> {
         Rule::record_setting | Rule::kw_record => "record",
         Rule::payment_setting | Rule::kw_payment_timing => "payment_timing",
         Rule::visible_setting | Rule::kw_completed_visible => "completed_visible",
+        Rule::operators_setting | Rule::kw_operators => "operators",
         Rule::requires_clause | Rule::kw_requires => "requires",
         Rule::guard_clause | Rule::kw_guard => "guard",
+        Rule::approval_clause | Rule::kw_approval => "approval",
         Rule::required_setting | Rule::kw_required => "required",
         Rule::optional_setting | Rule::kw_optional => "optional",
         Rule::min_per_category_setting | Rule::kw_min_per_category => "min_per_category",
@@ -777,6 +782,12 @@ impl Cx {
                     let slot = &mut out.completed_visible;
                     self.set(&mut seen, "completed_visible", "execution", span, slot, v);
                 }
+                Rule::operators_setting => {
+                    let v =
+                        self.keyword_value(inner, "operators", Operators::ALL, Operators::parse);
+                    let slot = &mut out.operators;
+                    self.set(&mut seen, "operators", "execution", span, slot, v);
+                }
                 _ => {}
             }
         }
@@ -833,6 +844,11 @@ impl Cx {
                     let slot = &mut transition.rule;
                     self.set(&mut seen, "guard", "transition", inner_span, slot, value);
                 }
+                Rule::approval_clause => {
+                    let value = self.parse_approval_clause(inner);
+                    let slot = &mut transition.approval;
+                    self.set(&mut seen, "approval", "transition", inner_span, slot, value);
+                }
                 _ => {}
             }
         }
@@ -847,6 +863,18 @@ impl Cx {
     /// `guard_clause`: `guard rule_name`.
     fn parse_guard_clause(&mut self, pair: Pair<'_, Rule>) -> Option<Node<String>> {
         self.name_of(pair)
+    }
+
+    /// `approval_clause`: `approval [client, admin]`; the node spans the list.
+    fn parse_approval_clause(&mut self, pair: Pair<'_, Rule>) -> Option<Node<Vec<Node<String>>>> {
+        let mut value = None;
+        for inner in pair.into_inner() {
+            if inner.as_rule() == Rule::list {
+                let span = self.span_of(&inner);
+                value = Some(Node::new(self.parse_list(inner), span));
+            }
+        }
+        value
     }
 
     /// `evidence_block`: `evidence { required […] optional […] min_per_category N }`.

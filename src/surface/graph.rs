@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 
-use crate::surface::inspect::{requires_names, rule_name};
+use crate::surface::inspect::{approval_names, requires_names, rule_name};
 use crate::surface::model::{PhaseId, Surface, TransitionInfo};
 
 /// The surface as a Graphviz `digraph`, left to right: `planck graph --format dot FILE | dot -Tsvg`.
@@ -141,7 +141,8 @@ fn phase_notes(surface: &Surface, id: PhaseId) -> Vec<String> {
     notes
 }
 
-/// The lines of an edge label: the claim, then what the move requires and its guard.
+/// The lines of an edge label: the claim, then what the move requires, its guard and who must
+/// approve it.
 fn edge_label(surface: &Surface, t: &TransitionInfo) -> Vec<String> {
     let mut lines = Vec::new();
     if t.from == surface.first_phase() && t.to == surface.claimed_phase() {
@@ -155,6 +156,9 @@ fn edge_label(surface: &Surface, t: &TransitionInfo) -> Vec<String> {
     }
     if let Some(rule) = rule_name(surface, t) {
         lines.push(format!("guard {rule}"));
+    }
+    if !t.approval.is_empty() {
+        lines.push(format!("approval by {}", approval_names(t).join(" or ")));
     }
     lines
 }

@@ -41,8 +41,8 @@ pub fn transitions_declared(surface: &Surface) -> bool {
 }
 
 /// The JSON view: `slug`, `name`, `spec`, `version`, `key`, `status`, `fingerprint`,
-/// `execution`, `phases` (`id`, `label`, `role`), `transitions` (`from`, `to`, `requires`,
-/// `rule`, `implicit`), `evidence`, `intake`, `rules` (`name`, `on`, `when`, `message`) and
+/// `execution` (with `operators`), `phases` (`id`, `label`, `role`), `transitions` (`from`,
+/// `to`, `requires`, `rule`, `approval`, `implicit`), `evidence`, `intake`, `rules` (`name`, `on`, `when`, `message`) and
 /// `escalations` (`phase`, `after`, `after_ms`, `signal`).
 pub fn to_json(surface: &Surface) -> Value {
     let execution = surface.execution();
@@ -63,6 +63,7 @@ pub fn to_json(surface: &Surface) -> Value {
                 "to": surface.phase_name(t.to),
                 "requires": requires_names(surface, t),
                 "rule": rule_name(surface, t),
+                "approval": approval_names(t),
                 "implicit": t.implicit,
             })
         })
@@ -105,6 +106,7 @@ pub fn to_json(surface: &Surface) -> Value {
             "record": execution.record.as_str(),
             "payment_timing": execution.payment_timing.as_str(),
             "completed_visible": execution.completed_visible,
+            "operators": execution.operators.as_str(),
         },
         "phases": phases,
         "transitions": transitions,
@@ -154,6 +156,9 @@ pub fn to_text(surface: &Surface) -> String {
             "hidden"
         }
     );
+    if surface.registered_operators() {
+        out.push_str("  operators    registered only: an active profile bound to this surface\n");
+    }
 
     out.push_str("\nphases\n");
     let id_width = column_width(surface.phases().iter().map(|p| p.id.as_str()));
@@ -190,6 +195,9 @@ pub fn to_text(surface: &Surface) -> String {
         }
         if let Some(rule) = rule_name(surface, t) {
             let _ = write!(out, "  guard {rule}");
+        }
+        if !t.approval.is_empty() {
+            let _ = write!(out, "  approval by {}", approval_names(t).join(" or "));
         }
         out.push('\n');
     }
@@ -250,6 +258,11 @@ pub fn to_text(surface: &Surface) -> String {
         }
     }
     out
+}
+
+/// The roles that may approve a transition (empty: none needed).
+pub(crate) fn approval_names(t: &TransitionInfo) -> Vec<&'static str> {
+    t.approval.iter().map(|r| r.as_str()).collect()
 }
 
 /// The names of the categories a transition requires.

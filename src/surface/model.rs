@@ -12,9 +12,10 @@ use std::fmt;
 use petgraph::graph::DiGraph;
 use serde::Serialize;
 
+use crate::policy::Role;
 use crate::spine::CommandKind;
 use crate::surface::ast::{
-    ClaimPolicy, Definition, Ownership, PaymentTiming, RecordContainer, Status,
+    ClaimPolicy, Definition, Operators, Ownership, PaymentTiming, RecordContainer, Status,
 };
 use crate::surface::rules::Guard;
 
@@ -90,6 +91,8 @@ pub struct ExecutionPolicy {
     pub payment_timing: PaymentTiming,
     /// Whether completed Jobs stay on the operator's desk.
     pub completed_visible: bool,
+    /// Whether only registered, active operators bound to the surface may act.
+    pub operators: Operators,
 }
 
 /// One phase.
@@ -112,6 +115,9 @@ pub struct TransitionInfo {
     pub requires: Vec<CategoryId>,
     /// A rule that must pass (a rule with `on = "transition"` or any other rule named here).
     pub rule: Option<RuleId>,
+    /// The roles any one of whose holders must approve the move before it happens; empty
+    /// when the move needs no approval.
+    pub approval: Vec<Role>,
     /// Not written in the file: a surface without `[[transition]]`s moves each phase to the
     /// next, and one with transitions gets the claim edge (first → second phase) implied
     /// when it does not declare it (docs/commands.md).
@@ -385,6 +391,20 @@ impl Surface {
     /// The normalized definition (defaults filled in).
     pub fn definition(&self) -> &Definition {
         &self.definition
+    }
+    /// Whether some rule may read `actor.profile` (the engine then loads the principal's
+    /// operator profile for each command on the surface).
+    pub fn reads_profile(&self) -> bool {
+        self.rules.iter().any(|r| r.guard.reads().profile)
+    }
+    /// Whether some transition waits for approval.
+    pub fn has_approvals(&self) -> bool {
+        self.transitions.iter().any(|t| !t.approval.is_empty())
+    }
+    /// Whether `operators = "registered"`: access needs an active profile bound to the
+    /// surface.
+    pub fn registered_operators(&self) -> bool {
+        self.execution.operators == Operators::Registered
     }
 }
 

@@ -5,7 +5,9 @@
 //! reading the output back gives an equal tree (and so an equal fingerprint):
 //! `toml::parse(&to_toml(d)).0 == *d` and `dsl::parse(&to_dsl(d)).0 == *d` for every definition
 //! whose required keys are present. Lists are always written (the tree cannot tell an empty
-//! list from an absent one, and both read back as empty). Printing never fails and never
+//! list from an absent one, and both read back as empty), except a transition's `approval`,
+//! which the tree keeps apart (absent: no approval; empty: an error) and which is written
+//! exactly when present. Printing never fails and never
 //! panics. The DSL writes some required values by position (the slug, version and name in the
 //! header, a phase id, the two ends of a transition, a rule's name, an escalation's phase); a
 //! tree missing one of those (which never compiles) still prints, with `""` (or `v0`) in its
@@ -38,6 +40,7 @@ pub fn to_toml(def: &Definition) -> String {
         || e.record.is_some()
         || e.payment_timing.is_some()
         || e.completed_visible.is_some()
+        || e.operators.is_some()
     {
         out.push_str("\n[execution]\n");
         toml_str(
@@ -60,6 +63,8 @@ pub fn to_toml(def: &Definition) -> String {
         if let Some(visible) = &e.completed_visible {
             let _ = writeln!(out, "completed_visible = {}", visible.value);
         }
+        let operators = e.operators.as_ref().map(|v| v.value.as_str());
+        toml_str(&mut out, "operators", operators);
     }
 
     for phase in &def.phases {
@@ -77,6 +82,9 @@ pub fn to_toml(def: &Definition) -> String {
             toml_list(&mut out, "requires", &t.requires);
         }
         toml_str(&mut out, "rule", t.rule.as_ref());
+        if let Some(approval) = &t.approval {
+            toml_list(&mut out, "approval", &approval.value);
+        }
     }
 
     let ev = &def.evidence;
@@ -152,6 +160,9 @@ pub fn to_dsl(def: &Definition) -> String {
     if let Some(v) = &e.completed_visible {
         settings.push(format!("completed_visible {}", v.value));
     }
+    if let Some(v) = &e.operators {
+        settings.push(format!("operators {}", v.value));
+    }
     if !settings.is_empty() {
         out.push_str("\n  execution {\n");
         for s in settings {
@@ -201,6 +212,9 @@ pub fn to_dsl(def: &Definition) -> String {
             }
             if let Some(rule) = &t.rule {
                 let _ = write!(out, " guard {}", dsl_name(&rule.value));
+            }
+            if let Some(approval) = &t.approval {
+                let _ = write!(out, " approval {}", dsl_list(&approval.value));
             }
             out.push('\n');
         }

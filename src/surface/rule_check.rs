@@ -29,6 +29,7 @@ use rhai::{ASTFlags, ASTNode, Expr, FnCallExpr, Position};
 use crate::policy::Role;
 use crate::spine::CommandKind;
 use crate::spine::case::{JobState, ServiceEventState, SettlementStatus, TaskState};
+use crate::spine::operator::OperatorStatus;
 use crate::surface::diagnostic::{Code, Severity};
 use crate::surface::rules::parse_for_analysis;
 use crate::surface::toml::{closest, list_in_backticks};
@@ -111,6 +112,8 @@ pub enum Domain {
     Role,
     /// The name of a command the rule is judged with.
     Command,
+    /// An operator profile's status.
+    OperatorStatus,
 }
 
 /// The maps of the scope.
@@ -126,6 +129,8 @@ pub enum MapKind {
     Evidence,
     /// `case.intake` (and `command.intake`): the declared intake fields.
     Intake,
+    /// `actor.profile`: the principal's operator profile (`()` when there is none).
+    Profile,
 }
 
 /// The members of `case` (docs/commands.md and what `spine::guard` builds), with their types.
@@ -140,12 +145,22 @@ pub const CASE_MEMBERS: &[(&str, Ty)] = &[
     ("job", Ty::Text(Domain::Job)),
     ("service_event", Ty::Text(Domain::ServiceEvent)),
     ("settlement", Ty::Text(Domain::Settlement)),
+    ("pending_approval", Ty::Text(Domain::Phase)),
 ];
 
 /// The members of `actor`, with their types.
 pub const ACTOR_MEMBERS: &[(&str, Ty)] = &[
     ("id", Ty::Text(Domain::Free)),
     ("roles", Ty::List(Domain::Role)),
+    ("profile", Ty::Map(MapKind::Profile)),
+];
+
+/// The members of `actor.profile` (when the principal has an operator profile), with their
+/// types.
+pub const PROFILE_MEMBERS: &[(&str, Ty)] = &[
+    ("status", Ty::Text(Domain::OperatorStatus)),
+    ("surfaces", Ty::List(Domain::Free)),
+    ("attributes", Ty::Any),
 ];
 
 /// The arguments of `kind` as a rule sees them in `command` (beside `name`), with their
@@ -159,10 +174,39 @@ pub fn command_args(kind: CommandKind) -> &'static [(&'static str, Ty)] {
             ("photos", Ty::List(Domain::Free)),
             ("routing_origin", Ty::Text(Domain::Free)),
         ],
-        K::ApproveTask | K::CloseTask | K::CreateJob | K::ClaimJob | K::CompleteJob => &[],
-        K::RejectTask | K::CancelJob | K::ErasePersonalData => {
-            &[("reason", Ty::Text(Domain::Free))]
-        }
+        K::ApproveTask
+        | K::CloseTask
+        | K::CreateJob
+        | K::ClaimJob
+        | K::CompleteJob
+        | K::ApproveTransition => &[],
+        K::RejectTask
+        | K::CancelJob
+        | K::ReleaseJob
+        | K::RejectTransition
+        | K::ErasePersonalData => &[("reason", Ty::Text(Domain::Free))],
+        K::ReassignJob => &[
+            ("operator", Ty::Text(Domain::Free)),
+            ("reason", Ty::Text(Domain::Free)),
+        ],
+        // The directory commands address an operator: no rule runs with them (the validator
+        // refuses them as triggers), so their rules read nothing.
+        K::RegisterOperator => &[
+            ("operator", Ty::Text(Domain::Free)),
+            ("name", Ty::Text(Domain::Free)),
+            ("surfaces", Ty::List(Domain::Free)),
+            ("attributes", Ty::Any),
+        ],
+        K::UpdateOperator => &[
+            ("operator", Ty::Text(Domain::Free)),
+            ("surfaces", Ty::List(Domain::Free)),
+            ("attributes", Ty::Any),
+        ],
+        K::SuspendOperator => &[
+            ("operator", Ty::Text(Domain::Free)),
+            ("reason", Ty::Text(Domain::Free)),
+        ],
+        K::ReinstateOperator => &[("operator", Ty::Text(Domain::Free))],
         K::AssignTask => &[("operator", Ty::Text(Domain::Free))],
         K::AnnotateTask => &[("note", Ty::Text(Domain::Free))],
         K::Advance => &[("to", Ty::Text(Domain::Phase))],
@@ -391,9 +435,13 @@ fn describe(ty: Ty) -> &'static str {
         Ty::Text(Domain::Category) => "an evidence category",
         Ty::Text(Domain::Command) => "a command name",
         Ty::Text(Domain::Role) => "a role",
-        Ty::Text(Domain::Task | Domain::Job | Domain::ServiceEvent | Domain::Settlement) => {
-            "a state name"
-        }
+        Ty::Text(
+            Domain::Task
+            | Domain::Job
+            | Domain::ServiceEvent
+            | Domain::Settlement
+            | Domain::OperatorStatus,
+        ) => "a state name",
         Ty::Text(Domain::Free) => "a text",
         Ty::Count => "a count",
         Ty::Time => "a time in unix milliseconds",
@@ -562,6 +610,7 @@ impl Checker<'_, '_> {
         match kind {
             MapKind::Case => table(CASE_MEMBERS),
             MapKind::Actor => table(ACTOR_MEMBERS),
+            MapKind::Profile => table(PROFILE_MEMBERS),
             MapKind::Evidence => {
                 if self.declared.categories.contains(&name) {
                     Lookup::Found(Ty::Count)
@@ -606,6 +655,7 @@ impl Checker<'_, '_> {
         match kind {
             MapKind::Case => CASE_MEMBERS.iter().map(|(n, _)| *n).collect(),
             MapKind::Actor => ACTOR_MEMBERS.iter().map(|(n, _)| *n).collect(),
+            MapKind::Profile => PROFILE_MEMBERS.iter().map(|(n, _)| *n).collect(),
             MapKind::Evidence => self.declared.categories.clone(),
             MapKind::Intake => self.declared.intake.clone(),
             MapKind::Command => {
@@ -655,7 +705,7 @@ impl Checker<'_, '_> {
                     )
                 }),
             ),
-            MapKind::Case | MapKind::Actor | MapKind::Command => {
+            MapKind::Case | MapKind::Actor | MapKind::Command | MapKind::Profile => {
                 let commands: Vec<&str> =
                     self.declared.commands.iter().map(|k| k.as_str()).collect();
                 let context = if kind == MapKind::Command {
@@ -848,6 +898,13 @@ impl Checker<'_, '_> {
                 "settlement status",
             ),
             Domain::Role => (Role::ALL.iter().map(|r| r.as_str()).collect(), "role"),
+            Domain::OperatorStatus => (
+                states(&[
+                    OperatorStatus::Active.as_str(),
+                    OperatorStatus::Suspended.as_str(),
+                ]),
+                "operator status",
+            ),
             Domain::Command => {
                 let runs: Vec<&str> = self.declared.commands.iter().map(|k| k.as_str()).collect();
                 if runs.is_empty() || runs.contains(&text) {

@@ -266,6 +266,9 @@ pub struct Reads {
     pub case: CaseReads,
     /// Whether `actor` is named.
     pub actor: bool,
+    /// Whether `actor.profile` may be read (named, or `actor` used as a whole): the engine
+    /// then loads the principal's operator profile for the command.
+    pub profile: bool,
     /// Whether `command` is named.
     pub command: bool,
 }
@@ -311,6 +314,7 @@ impl Reads {
         Reads {
             case: CaseReads::Everything,
             actor: true,
+            profile: true,
             command: true,
         }
     }
@@ -318,6 +322,7 @@ impl Reads {
     /// The union of `self` and `other` (several rules judged against one scope).
     pub fn merge(&mut self, other: &Reads) {
         self.actor |= other.actor;
+        self.profile |= other.profile;
         self.command |= other.command;
         match (&mut self.case, &other.case) {
             (_, CaseReads::Nothing) | (CaseReads::Everything, _) => {}
@@ -346,9 +351,14 @@ impl Reads {
                     return false;
                 }
                 Expr::Variable(var, ..) => match var.1.as_str() {
-                    "actor" => reads.actor = true,
+                    "actor" => {
+                        reads.actor = true;
+                        if !matches!(property_of(parents.last(), expr), Some(p) if p != "profile") {
+                            reads.profile = true;
+                        }
+                    }
                     "command" => reads.command = true,
-                    "case" => match case_property(parents.last(), expr) {
+                    "case" => match property_of(parents.last(), expr) {
                         Some(name) => reads.case.add(name),
                         None => reads.case = CaseReads::Everything,
                     },
@@ -362,9 +372,9 @@ impl Reads {
     }
 }
 
-/// The property `case` is read through when `var` (the variable `case`) is the left side of a
-/// `case.<property>…` chain under `parent`; `None` for any other use.
-fn case_property<'a>(parent: Option<&rhai::ASTNode<'a>>, var: &rhai::Expr) -> Option<&'a str> {
+/// The property a scope map is read through when `var` (the variable `case` or `actor`) is
+/// the left side of a `case.<property>…` chain under `parent`; `None` for any other use.
+fn property_of<'a>(parent: Option<&rhai::ASTNode<'a>>, var: &rhai::Expr) -> Option<&'a str> {
     use rhai::{ASTNode, Expr};
     let Some(ASTNode::Expr(Expr::Dot(dot, ..))) = parent else {
         return None;
@@ -633,6 +643,10 @@ mod tests {
         );
         assert_eq!(reads("case.owner == actor.id").case, props(&["owner"]));
         assert!(reads("case.owner == actor.id").actor);
+        assert!(!reads("case.owner == actor.id").profile);
+        assert!(reads(r#"actor.profile != () && actor.profile.status == "active""#).profile);
+        assert!(reads(r#"actor["profile"] == ()"#).profile);
+        assert!(reads("type_of(actor) == \"map\"").profile);
         assert!(reads(r#"command.category == "note""#).command);
         assert_eq!(reads(r#"case["phase"] == "x""#).case, CaseReads::Everything);
         assert_eq!(reads("case.len() > 0").case, CaseReads::Everything);
@@ -647,6 +661,7 @@ mod tests {
             Reads {
                 case: props(&["evidence", "phase"]),
                 actor: true,
+                profile: false,
                 command: false
             }
         );

@@ -15,8 +15,8 @@ use ::toml::Spanned;
 use ::toml::de::{DeTable, DeValue};
 
 use crate::surface::ast::{
-    ClaimPolicy, Definition, Escalation, Evidence, Execution, Header, Intake, Node, Ownership,
-    PaymentTiming, Phase, RecordContainer, Rule, Span, SpanIgnored, Status, Transition,
+    ClaimPolicy, Definition, Escalation, Evidence, Execution, Header, Intake, Node, Operators,
+    Ownership, PaymentTiming, Phase, RecordContainer, Rule, Span, SpanIgnored, Status, Transition,
 };
 use crate::surface::diagnostic::{Code, Diagnostic};
 use crate::surface::limits::{MAX_DIAGNOSTICS, MAX_FILE_BYTES};
@@ -41,9 +41,10 @@ const EXECUTION_KEYS: &[&str] = &[
     "record",
     "payment_timing",
     "completed_visible",
+    "operators",
 ];
 const PHASE_KEYS: &[&str] = &["id", "label"];
-const TRANSITION_KEYS: &[&str] = &["from", "to", "requires", "rule"];
+const TRANSITION_KEYS: &[&str] = &["from", "to", "requires", "rule", "approval"];
 const EVIDENCE_KEYS: &[&str] = &[
     "required_categories",
     "optional_categories",
@@ -556,6 +557,21 @@ impl Walker<'_> {
         out
     }
 
+    /// An array of strings that may be absent: `None` when absent, else the list (possibly
+    /// empty, which the validator judges) spanning the whole array.
+    fn present_list(
+        &mut self,
+        cx: &TableCx<'_, '_>,
+        key: &'static str,
+    ) -> Option<Node<Vec<Node<String>>>> {
+        let value = cx.table.get(key)?;
+        if !matches!(value.get_ref(), DeValue::Array(_)) {
+            self.wrong_type(span_of(value), key, "an array of strings", value.get_ref());
+            return None;
+        }
+        Some(Node::new(self.string_list(cx, key), span_of(value)))
+    }
+
     fn header(&mut self, cx: &TableCx<'_, '_>) -> Header {
         self.unknown_keys(cx, SURFACE_KEYS);
         Header {
@@ -581,6 +597,7 @@ impl Walker<'_> {
                 PaymentTiming::ALL,
             ),
             completed_visible: self.boolean(cx, "completed_visible"),
+            operators: self.keyword(cx, "operators", Operators::parse, Operators::ALL),
         }
     }
 
@@ -599,6 +616,7 @@ impl Walker<'_> {
             to: self.string(cx, "to", true),
             requires: self.string_list(cx, "requires"),
             rule: self.string(cx, "rule", false),
+            approval: self.present_list(cx, "approval"),
         }
     }
 

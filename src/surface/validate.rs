@@ -20,6 +20,7 @@ use jiff::fmt::friendly::SpanParser;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Bfs, Reversed};
 
+use crate::policy::Role;
 use crate::spine::CommandKind;
 use crate::surface::ast::{Definition, Node, Span};
 use crate::surface::diagnostic::{Code, Diagnostic, Severity};
@@ -160,6 +161,7 @@ const CHECKS: &[Check] = &[
     check_required_and_optional,
     check_transition_references,
     check_transition_shape,
+    check_approvals,
     check_reachability,
     check_rule_triggers,
     check_unused_rules,
@@ -300,6 +302,9 @@ fn each_string<'d>(def: &'d Definition, mut f: impl FnMut(&'static str, &'d Node
         }
         for n in &t.requires {
             f("requires", n);
+        }
+        for n in t.approval.iter().flat_map(|a| &a.value) {
+            f("approval", n);
         }
     }
     for n in &def.evidence.required_categories {
@@ -935,6 +940,107 @@ fn check_transition_shape(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// A transition's `approval`: a non-empty list of roles that may write (never `observer`),
+/// each once, and never on the claim (first → second phase), which no one can hold back.
+fn check_approvals(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
+    let first = cx.first_phase();
+    let second = cx
+        .def
+        .phases
+        .get(1)
+        .and_then(|p| p.value.id.as_ref())
+        .map(|n| n.value.as_str());
+    let writers: Vec<&str> = Role::ALL
+        .iter()
+        .filter(|r| **r != Role::Observer)
+        .map(|r| r.as_str())
+        .collect();
+    for t in &cx.def.transitions {
+        let Some(approval) = &t.value.approval else {
+            continue;
+        };
+        if approval.value.is_empty() {
+            out.push(
+                Diagnostic::error(
+                    Code::InvalidApproval,
+                    approval.span,
+                    "`approval` names no role",
+                )
+                .with_label("an empty list")
+                .with_help(format!(
+                    "name the roles that may approve the move ({}), or leave `approval` out",
+                    list_in_backticks(&writers)
+                )),
+            );
+        }
+        let mut seen: HashSet<&str> = HashSet::new();
+        for name in &approval.value {
+            if is_blank(name) {
+                continue;
+            }
+            match Role::parse(&name.value) {
+                Some(Role::Observer) => out.push(
+                    Diagnostic::error(
+                        Code::InvalidApproval,
+                        name.span,
+                        "`observer` cannot approve a move: observers never write",
+                    )
+                    .with_label("never writes")
+                    .with_help(format!(
+                        "the roles that may approve are {}",
+                        list_in_backticks(&writers)
+                    )),
+                ),
+                Some(_) => {
+                    if !seen.insert(name.value.as_str()) {
+                        out.push(
+                            Diagnostic::error(
+                                Code::DuplicateName,
+                                name.span,
+                                format!("role `{}` is listed twice in `approval`", name.value),
+                            )
+                            .with_label("listed before"),
+                        );
+                    }
+                }
+                None => {
+                    let help = match closest(&name.value, &writers) {
+                        Some(near) => format!("did you mean `{near}`?"),
+                        None => format!(
+                            "the roles that may approve are {}",
+                            list_in_backticks(&writers)
+                        ),
+                    };
+                    out.push(
+                        Diagnostic::error(
+                            Code::InvalidApproval,
+                            name.span,
+                            format!("`{}` is not a role", name.value),
+                        )
+                        .with_label("not a role")
+                        .with_help(help),
+                    );
+                }
+            }
+        }
+        let (from, to) = (text_of(&t.value.from), text_of(&t.value.to));
+        if from.is_some() && from == first && to == second {
+            out.push(
+                Diagnostic::error(
+                    Code::InvalidApproval,
+                    approval.span,
+                    "the claim cannot wait for an approval",
+                )
+                .with_label("on the move from the first phase to the second")
+                .with_help(
+                    "claiming the Job is this move: approve the task before the job is created, \
+                     or put `approval` on a later move",
+                ),
+            );
+        }
+    }
+}
+
 /// Which phases can be reached from the first, and which can reach the last, over `edges`
 /// (phase indices).
 fn reach(count: usize, edges: &[(usize, usize)]) -> (Vec<bool>, Vec<bool>) {
@@ -1074,11 +1180,29 @@ fn check_reachability(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
 fn check_rule_triggers(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
     for r in &cx.def.rules {
         let Some(on) = &r.value.on else { continue };
-        if is_blank(on) || on.value == TRANSITION_TRIGGER || CommandKind::parse(&on.value).is_some()
-        {
+        let parsed = CommandKind::parse(&on.value);
+        if let Some(kind) = parsed.filter(|k| k.addresses_operator()) {
+            out.push(
+                Diagnostic::error(
+                    Code::UnknownTrigger,
+                    on.span,
+                    format!("`{kind}` addresses an operator, not a case: no rule runs with it"),
+                )
+                .with_label("never judged on a case")
+                .with_help(
+                    "rules guard the commands on a case; the operator directory has no surface",
+                ),
+            );
             continue;
         }
-        let mut names: Vec<&str> = CommandKind::ALL.iter().map(|k| k.as_str()).collect();
+        if is_blank(on) || on.value == TRANSITION_TRIGGER || parsed.is_some() {
+            continue;
+        }
+        let mut names: Vec<&str> = CommandKind::ALL
+            .iter()
+            .filter(|k| !k.addresses_operator())
+            .map(|k| k.as_str())
+            .collect();
         names.push(TRANSITION_TRIGGER);
         let help = match closest(&on.value, &names) {
             Some(near) => format!("did you mean `{near}`?"),

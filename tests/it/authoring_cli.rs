@@ -36,7 +36,7 @@ fn explore_reports_paths_transitions_and_rejections() {
         .args(["explore", "surfaces/event-coordination.toml"])
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("event-coordination@1: 29 states"))
+        .stdout(predicate::str::contains("event-coordination@1: 45 states"))
         .stdout(predicate::str::contains("transitions: 4 of 4 taken"))
         .stdout(predicate::str::contains(
             "complete     8 commands: client submit_request",

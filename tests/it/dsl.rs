@@ -327,3 +327,60 @@ fn rendered_problems() {
         }
     });
 }
+
+/// The governance keys say the same in both forms, round trip through both printers, and
+/// leave the fingerprint of a surface that does not use them as it was.
+#[test]
+fn operators_and_approval_in_both_forms() {
+    let toml_text = read("tests/scenarios/surfaces/auto-repair.toml");
+    let from_toml = parse_toml_clean(&toml_text);
+    let dsl_text = to_dsl(&from_toml);
+    assert!(
+        dsl_text.contains("    operators registered\n"),
+        "{dsl_text}"
+    );
+    assert!(
+        dsl_text.contains("transition diagnosed -> repairing requires [quote] approval [client]"),
+        "{dsl_text}"
+    );
+    let from_dsl = parse_dsl_clean(&dsl_text);
+    assert_eq!(from_dsl, from_toml);
+    assert_eq!(fingerprint(&from_dsl), fingerprint(&from_toml));
+    assert_eq!(parse_toml_clean(&to_toml(&from_dsl)), from_toml);
+    let compiled = compile(&from_dsl).unwrap().surface;
+    assert!(compiled.registered_operators());
+    assert!(compiled.has_approvals());
+
+    // `operators any`, written or not, is the same surface; `registered` is another.
+    let plain = parse_dsl_clean(MINIMAL);
+    let with = |setting: &str| {
+        parse_dsl_clean(&MINIMAL.replace(
+            "  spec \"s\"\n",
+            &format!("  spec \"s\"\n  execution {{ {setting} }}\n"),
+        ))
+    };
+    assert_eq!(fingerprint(&with("operators any")), fingerprint(&plain));
+    assert_ne!(
+        fingerprint(&with("operators registered")),
+        fingerprint(&plain)
+    );
+    // An approval is part of the move it is written on.
+    let moves = |approval: &str| {
+        parse_dsl_clean(&MINIMAL.replace(
+            "  }\n}\n",
+            &format!("  }}\n  transition claimed -> done{approval}\n}}\n"),
+        ))
+    };
+    assert_ne!(
+        fingerprint(&moves(" approval [admin]")),
+        fingerprint(&moves(""))
+    );
+    assert_eq!(
+        only_diagnostic(&MINIMAL.replace(
+            "  spec \"s\"\n",
+            "  spec \"s\"\n  execution { operators some }\n"
+        ))
+        .0,
+        Code::InvalidValue
+    );
+}

@@ -340,6 +340,23 @@ fn observers_never_write() {
             json!({"status": "captured", "amount_minor": 1, "currency": "USD"}),
         ),
         ("erase_personal_data", json!({"reason": "r"})),
+        (
+            "register_operator",
+            json!({"operator": "op-new", "name": "New"}),
+        ),
+        (
+            "update_operator",
+            json!({"operator": "op-lee", "surfaces": []}),
+        ),
+        (
+            "suspend_operator",
+            json!({"operator": "op-lee", "reason": "r"}),
+        ),
+        ("reinstate_operator", json!({"operator": "op-lee"})),
+        ("reassign_job", json!({"operator": "op-max", "reason": "r"})),
+        ("release_job", json!({"reason": "r"})),
+        ("approve_transition", Value::Null),
+        ("reject_transition", json!({"reason": "r"})),
     ];
     assert_eq!(args.len(), planck::spine::CommandKind::ALL.len());
     for (name, a) in args {

@@ -11,8 +11,13 @@
 use crate::common;
 
 use common::*;
+use std::collections::BTreeMap;
+
 use planck::policy::{Principal, Role};
-use planck::spine::{self, Case, Event, JobState, ServiceEventState};
+use planck::spine::operator::apply_profile;
+use planck::spine::{
+    self, Case, Event, JobState, OperatorProfile, ServiceEventState, WithProfiles,
+};
 use planck::surface::Surface;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -24,6 +29,21 @@ fn generated(
     optional_claim: bool,
     open: bool,
     prepaid: bool,
+) -> Surface {
+    governed(n, required, optional_claim, open, prepaid, false, false)
+}
+
+/// [`generated`], with `operators = "registered"` when `registered`, and when `approvals` the
+/// linear moves declared, the move into the third phase approved by the client and the move
+/// into the last by an admin.
+fn governed(
+    n: usize,
+    required: usize,
+    optional_claim: bool,
+    open: bool,
+    prepaid: bool,
+    registered: bool,
+    approvals: bool,
 ) -> Surface {
     let mut toml = String::from(
         "[surface]\nslug = \"gen\"\nname = \"Generated\"\nspec = \"s\"\nversion = 1\n\n[execution]\n",
@@ -37,10 +57,28 @@ fn generated(
     if prepaid {
         toml.push_str("payment_timing = \"prepaid\"\n");
     }
+    if registered {
+        toml.push_str("operators = \"registered\"\n");
+    }
     for i in 0..n {
         toml.push_str(&format!(
             "\n[[phase]]\nid = \"p{i}\"\nlabel = \"Phase {i}\"\n"
         ));
+    }
+    if approvals {
+        for i in 1..n - 1 {
+            let approval = if i + 1 == n - 1 {
+                "\napproval = [\"admin\"]"
+            } else if i == 1 {
+                "\napproval = [\"client\"]"
+            } else {
+                ""
+            };
+            toml.push_str(&format!(
+                "\n[[transition]]\nfrom = \"p{i}\"\nto = \"p{}\"{approval}\n",
+                i + 1
+            ));
+        }
     }
     let cats: Vec<String> = (0..required).map(|i| format!("\"c{i}\"")).collect();
     toml.push_str(&format!(
@@ -69,7 +107,24 @@ enum Op {
     Cancel,
     Settle(usize),
     Wait,
+    /// `reassign_job` to one of the operators.
+    Reassign(usize),
+    /// `release_job`.
+    Release,
+    /// `approve_transition`.
+    ApproveMove,
+    /// `reject_transition`.
+    RejectMove,
+    /// `suspend_operator` for one of the operators.
+    Suspend(usize),
+    /// `reinstate_operator` for one of the operators.
+    Reinstate(usize),
+    /// `update_operator`: bind one of the operators to every surface (0) or to another (1).
+    Rebind(usize, usize),
 }
+
+/// The operators the sequences name.
+const OPERATORS: [&str; 3] = ["op-lee", "op-max", "op-zed"];
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
@@ -89,6 +144,13 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Cancel),
         2 => (0usize..5).prop_map(Op::Settle),
         1 => Just(Op::Wait),
+        1 => (0usize..3).prop_map(Op::Reassign),
+        1 => Just(Op::Release),
+        3 => Just(Op::ApproveMove),
+        1 => Just(Op::RejectMove),
+        1 => (0usize..3).prop_map(Op::Suspend),
+        1 => (0usize..3).prop_map(Op::Reinstate),
+        1 => ((0usize..3), (0usize..2)).prop_map(|(o, b)| Op::Rebind(o, b)),
     ]
 }
 
@@ -102,14 +164,21 @@ fn sensible(op: &Op) -> usize {
         | Op::Close
         | Op::CreateJob
         | Op::Cancel
-        | Op::Wait => 1,
+        | Op::Wait
+        | Op::Reassign(_)
+        | Op::Suspend(_)
+        | Op::Reinstate(_)
+        | Op::Rebind(..) => 1,
+        // Who approves depends on the move: the sequence picks the client or an admin.
+        Op::ApproveMove | Op::RejectMove => usize::MAX,
         Op::Claim
         | Op::Advance(_)
         | Op::AdvanceNext
         | Op::Attach(_)
         | Op::CompleteSe
         | Op::CompleteJob
-        | Op::Annotate => 2,
+        | Op::Annotate
+        | Op::Release => 2,
         Op::Settle(_) => 4,
     }
 }
@@ -189,6 +258,32 @@ fn to_command(case: &str, case_phase: Option<&str>, surface: &Surface, op: &Op) 
         Op::Wait => {
             let _ = case;
             ("wait".into(), Value::Null)
+        }
+        Op::Reassign(i) => (
+            "reassign_job".into(),
+            json!({"operator": OPERATORS[*i], "reason": "handover"}),
+        ),
+        Op::Release => ("release_job".into(), json!({"reason": "cannot make it"})),
+        Op::ApproveMove => ("approve_transition".into(), Value::Null),
+        Op::RejectMove => ("reject_transition".into(), json!({"reason": "not yet"})),
+        Op::Suspend(i) => (
+            "suspend_operator".into(),
+            json!({"operator": OPERATORS[*i], "reason": "r"}),
+        ),
+        Op::Reinstate(i) => (
+            "reinstate_operator".into(),
+            json!({"operator": OPERATORS[*i]}),
+        ),
+        Op::Rebind(i, b) => {
+            let surfaces = if *b == 0 {
+                json!([])
+            } else {
+                json!(["elsewhere"])
+            };
+            (
+                "update_operator".into(),
+                json!({"operator": OPERATORS[*i], "surfaces": surfaces}),
+            )
         }
     }
 }
@@ -276,9 +371,73 @@ fn check_invariants(surface: &Surface, events: &[Event], case: &Case) -> Result<
             Some(ServiceEventState::Complete)
         );
     }
+    // At most one move waits for approval: each request is decided (or dropped with the Job)
+    // before the next.
+    let mut waiting = 0;
+    for e in events {
+        match e {
+            Event::TransitionRequested { .. } => {
+                prop_assert_eq!(waiting, 0, "a second pending approval");
+                waiting = 1;
+            }
+            Event::TransitionApproved { .. }
+            | Event::TransitionRejected { .. }
+            | Event::JobCancelled { .. }
+            | Event::JobReleased { .. } => waiting = 0,
+            _ => {}
+        }
+    }
+    prop_assert_eq!(case.pending_approval.is_some(), waiting == 1);
+    // A released ServiceEvent never completes, and the Record (if any) is of the one after.
+    for released in &case.released {
+        prop_assert_eq!(released.service_event.state, ServiceEventState::Open);
+        prop_assert!(released.service_event.evidence.is_empty());
+    }
     // Folding the events from empty rebuilds the same case (and the same Record digest).
     let rebuilt = spine::replay(&case.id, events);
     prop_assert_eq!(&rebuilt, case);
+    Ok(())
+}
+
+/// Under `operators = "registered"`: every accepted command of an owner (or a claim) was sent
+/// by an operator whose profile was active and bound to the surface when it was decided, and
+/// every operator assigned or handed a job was too.
+fn check_access(
+    surface: &Surface,
+    profiles: &BTreeMap<String, OperatorProfile>,
+    principal: &Principal,
+    before: &Case,
+    name: &str,
+    args: &Value,
+) -> Result<(), TestCaseError> {
+    if !surface.registered_operators() {
+        return Ok(());
+    }
+    let may_act = |id: &str| {
+        profiles
+            .get(id)
+            .is_some_and(|p| p.may_act_on(surface.slug()))
+    };
+    let owner_sent = before.owner() == Some(principal.id.as_str());
+    let acts_as_owner = match name {
+        "claim_job" | "advance" | "attach_evidence" | "complete_service_event" => true,
+        "complete_job" | "release_job" => owner_sent,
+        _ => false,
+    };
+    if acts_as_owner {
+        prop_assert!(
+            may_act(&principal.id),
+            "{} sent {name} without an active bound profile",
+            principal.id
+        );
+    }
+    if matches!(name, "assign_task" | "reassign_job") {
+        let named = args["operator"].as_str().unwrap_or_default();
+        prop_assert!(
+            may_act(named),
+            "{named} was handed work without an active bound profile"
+        );
+    }
     Ok(())
 }
 
@@ -288,26 +447,60 @@ fn run_sequence(surface: Surface, steps: Vec<(usize, Op)>) -> Result<Case, TestC
     let mut case = Case::new("p-1");
     let mut events: Vec<Event> = Vec::new();
     let mut now: i64 = 1_767_225_600_000;
+    // The directory: op-lee bound to this surface, op-max to every surface, op-zed elsewhere.
+    let mut profiles: BTreeMap<String, OperatorProfile> = BTreeMap::new();
+    for (operator, surfaces) in [
+        ("op-lee", json!([surface.slug()])),
+        ("op-max", json!([])),
+        ("op-zed", json!(["elsewhere"])),
+    ] {
+        let args = json!({"operator": operator, "name": operator, "surfaces": surfaces});
+        directory(
+            &mut profiles,
+            &catalog,
+            &admin(),
+            "register_operator",
+            &args,
+            now,
+        )?;
+    }
     // Always start with a submit so most sequences get somewhere.
     let mut all = vec![(usize::MAX, Op::Submit)];
     all.extend(steps);
     for (who, op) in all {
         // Most steps come from the principal who would normally send them; the rest from anyone.
-        let who = if who < people.len() {
-            who
+        // An approval comes from a role the pending move names.
+        let principal = if who < people.len() {
+            people[who].clone()
+        } else if matches!(op, Op::ApproveMove | Op::RejectMove) {
+            let client_move = case
+                .pending_approval
+                .as_ref()
+                .is_some_and(|p| p.approval.contains(&Role::Client));
+            if client_move { client() } else { admin() }
         } else {
-            sensible(&op)
+            people[sensible(&op) % people.len()].clone()
         };
-        let principal = &people[who % people.len()];
+        let principal = &principal;
         let (name, args) = to_command(&case.id, case.phase(), &surface, &op);
         if name == "wait" {
             now += 3_600_000;
             continue;
         }
+        if name.ends_with("_operator") {
+            directory(&mut profiles, &catalog, principal, &name, &args, now)?;
+            now += 60_000;
+            continue;
+        }
         let command = spine::Command::from_json("p-1", &name, &args).unwrap();
         let before = case.clone();
-        match spine::decide(&case, &catalog, principal, &command, now) {
+        let lookup = WithProfiles {
+            surfaces: &catalog,
+            profiles: profiles.clone(),
+        };
+        match spine::decide(&case, &lookup, principal, &command, now) {
             Ok(new) => {
+                check_access(&surface, &profiles, principal, &before, &name, &args)?;
                 prop_assert!(
                     !principal.roles.iter().all(|r| *r == Role::Observer),
                     "an observer wrote"
@@ -340,6 +533,36 @@ fn run_sequence(surface: Surface, steps: Vec<(usize, Op)>) -> Result<Case, TestC
     Ok(case)
 }
 
+/// Send a directory command; fold it into `profiles` when accepted (a refusal changes nothing).
+fn directory(
+    profiles: &mut BTreeMap<String, OperatorProfile>,
+    catalog: &Vec<Surface>,
+    principal: &Principal,
+    name: &str,
+    args: &Value,
+    now: i64,
+) -> Result<(), TestCaseError> {
+    let command = spine::Command::for_operator(name, args).unwrap();
+    let lookup = WithProfiles {
+        surfaces: catalog,
+        profiles: profiles.clone(),
+    };
+    let stream = Case::new(command.case.clone());
+    if let Ok(events) = spine::decide(&stream, &lookup, principal, &command, now) {
+        prop_assert!(
+            principal.roles.contains(&Role::Admin),
+            "a non-admin wrote the directory"
+        );
+        let id = command.directory_target().unwrap().to_string();
+        let mut profile = profiles.remove(&id);
+        for e in &events {
+            prop_assert!(apply_profile(&mut profile, e).is_ok());
+        }
+        profiles.extend(profile.map(|p| (id, p)));
+    }
+    Ok(())
+}
+
 /// Purely random steps.
 fn random_steps() -> impl Strategy<Value = Vec<(usize, Op)>> {
     prop::collection::vec((0usize..20, op()), 0..60)
@@ -364,9 +587,11 @@ fn happy_with_noise() -> impl Strategy<Value = Vec<(usize, Op)>> {
         Op::Attach(2),
         Op::AdvanceNext,
         Op::AdvanceNext,
+        Op::ApproveMove,
         Op::AdvanceNext,
-        Op::AdvanceNext,
+        Op::ApproveMove,
         Op::CompleteSe,
+        Op::ApproveMove,
         Op::CompleteJob,
         Op::Settle(1),
         Op::Close,
@@ -415,6 +640,18 @@ proptest! {
     ) {
         run_sequence(generated(n, required, optional_claim, open, prepaid), steps)?;
     }
+
+    #[test]
+    fn governed_surfaces_keep_the_invariants(
+        n in 4usize..9,
+        required in 0usize..3,
+        optional_claim in any::<bool>(),
+        open in any::<bool>(),
+        registered in any::<bool>(),
+        steps in steps(),
+    ) {
+        run_sequence(governed(n, required, optional_claim, open, false, registered, true), steps)?;
+    }
 }
 
 /// A guided sequence that must reach the end on a generated surface, so the properties above
@@ -437,6 +674,37 @@ fn a_full_lifecycle_on_a_generated_surface() {
     ]);
     let case = run_sequence(surface, steps).unwrap();
     assert!(case.record.is_some());
+}
+
+/// The governance sequences are not vacuous either: moves wait for approval, jobs are handed
+/// over and released, records are sealed through approvals.
+#[test]
+fn governed_sequences_reach_deep_states() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let (mut pending, mut sealed, mut released) = (0, 0, 0);
+    for _ in 0..300 {
+        let steps = steps().new_tree(&mut runner).unwrap().current();
+        let surface = governed(5, 1, false, false, false, true, true);
+        let case = run_sequence(surface, steps).unwrap();
+        pending += usize::from(case.pending_approval.is_some());
+        sealed += usize::from(case.record.is_some());
+        released += usize::from(!case.released.is_empty());
+    }
+    eprintln!("of 300 governed sequences: {pending} pending, {sealed} sealed, {released} released");
+    // Every sealed record here went through two approvals (the client's, then an admin's).
+    assert!(
+        sealed >= 20,
+        "only {sealed} of 300 sequences sealed a record"
+    );
+    assert!(
+        pending >= 2,
+        "only {pending} of 300 sequences ended waiting"
+    );
+    assert!(
+        released >= 3,
+        "only {released} of 300 sequences released a job"
+    );
 }
 
 /// The random sequences are not vacuous: a fair share of them get a Job claimed and a Record

@@ -22,8 +22,8 @@ use proptest::sample::Index;
 
 use planck::spine::CommandKind;
 use planck::surface::ast::{
-    ClaimPolicy, Definition, Escalation, Evidence, Execution, Header, Intake, Node, Ownership,
-    PaymentTiming, Phase, RecordContainer, Rule, Status, Transition,
+    ClaimPolicy, Definition, Escalation, Evidence, Execution, Header, Intake, Node, Operators,
+    Ownership, PaymentTiming, Phase, RecordContainer, Rule, Status, Transition,
 };
 use planck::surface::load::{Format, SourceFile, compile_source};
 use planck::surface::print::{to_dsl, to_toml};
@@ -95,14 +95,19 @@ fn execution() -> impl Strategy<Value = Execution> {
             PaymentTiming::Prepaid,
         ])),
         option(any::<bool>()),
+        option(prop::sample::select(vec![
+            Operators::Registered,
+            Operators::Any,
+        ])),
     )
         .prop_map(
-            |(claim, ownership, record, payment_timing, completed_visible)| Execution {
+            |(claim, ownership, record, payment_timing, completed_visible, operators)| Execution {
                 claim,
                 ownership,
                 record,
                 payment_timing,
                 completed_visible,
+                operators,
             },
         )
 }
@@ -143,9 +148,10 @@ prop_compose! {
         extra_edges in prop::collection::vec((any::<Index>(), any::<Index>()), 0..6),
         edge_requires in prop::collection::vec(prop::collection::vec(any::<Index>(), 0..3), 24),
         edge_rules in prop::collection::vec(prop::option::of(any::<Index>()), 24),
+        edge_approvals in prop::collection::vec(prop::option::of(prop::sample::subsequence(vec!["client", "operator", "admin", "system"], 1..=4)), 24),
         rule_names in identifiers(0..4),
         rule_triggers in prop::collection::vec(prop::sample::select(
-            CommandKind::ALL.iter().map(|k| k.as_str()).chain(["transition"]).collect::<Vec<_>>()
+            CommandKind::ALL.iter().filter(|k| !k.addresses_operator()).map(|k| k.as_str()).chain(["transition"]).collect::<Vec<_>>()
         ), 4),
         rule_messages in prop::collection::vec(label(), 4),
         rule_whens in prop::collection::vec(any::<Index>(), 4),
@@ -210,11 +216,19 @@ prop_compose! {
                     (Some(idx), false) => Some(s(&rule_names[idx.index(rule_names.len())])),
                     _ => None,
                 };
+                // The claim (first → second) never waits for approval.
+                let approval = match &edge_approvals[i % edge_approvals.len()] {
+                    Some(roles) if (from, to) != (0, 1) => {
+                        Some(n(roles.iter().map(|r| s(r)).collect()))
+                    }
+                    _ => None,
+                };
                 transitions.push(n(Transition {
                     from: Some(s(&phase_ids[from])),
                     to: Some(s(&phase_ids[to])),
                     requires,
                     rule,
+                    approval,
                 }));
             }
         }

@@ -1,5 +1,6 @@
 //! `planck show --db PATH CASE [--surfaces PATH]… [--format text|json]`: one case of a SQLite
-//! database, every layer of it, and its history.
+//! database, every layer of it, and its history (or, for `operator:<id>`, the operator's
+//! profile and their stream's history).
 //!
 //! The view names each layer's state (Task, Assignment, Job, ServiceEvent, Record,
 //! Settlement), the phase with its label, evidence counts and every signal; the history lists
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use clap::ValueEnum;
 use planck::engine::{CaseView, Engine};
 use planck::host::{ManualClock, NullTransport, StoredEvent};
-use planck::spine::Case;
+use planck::spine::{Case, StreamId};
 use planck::surface::registry::Registry;
 use serde_json::json;
 
@@ -39,7 +40,7 @@ pub struct Args {
     /// The SQLite database written by `planck run --db` or by a host
     #[arg(long, value_name = "PATH")]
     pub db: PathBuf,
-    /// The case id
+    /// The case id (or `operator:<id>` for an operator's profile and stream)
     #[arg(value_name = "CASE")]
     pub case: String,
     /// Surface files or directories, for phase labels (default: `./surfaces` when present)
@@ -78,6 +79,9 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         NullTransport,
         ManualClock::new(0),
     );
+    if let StreamId::Operator(operator) = StreamId::parse(&args.case) {
+        return show_operator(&engine, args, operator);
+    }
     let found = engine
         .case(&args.case)
         .and_then(|case| Ok((case, engine.view(&args.case)?, engine.history(&args.case)?)));
@@ -105,6 +109,62 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
             text
         }
         ShowFormat::Text => to_text(&case, &view, &history),
+    };
+    emit(&text, None)?;
+    Ok(EXIT_OK)
+}
+
+/// `planck show --db PATH operator:<id>`: the operator's profile and their stream's history.
+fn show_operator<S: planck::host::Store>(
+    engine: &Engine<S, NullTransport, ManualClock>,
+    args: &Args,
+    operator: &str,
+) -> Result<u8, CliError> {
+    let found = engine
+        .operator(operator)
+        .and_then(|p| Ok((p, engine.history(&args.case)?)));
+    let (profile, history) = match found {
+        Ok((Some(profile), history)) => (profile, history),
+        Ok((None, _)) => {
+            eprintln!(
+                "error: there is no operator `{operator}` in `{}`",
+                args.db.display()
+            );
+            return Ok(EXIT_INVALID);
+        }
+        Err(err) => {
+            eprintln!("error: cannot read operator `{operator}`: {err}");
+            return Ok(EXIT_UNREADABLE);
+        }
+    };
+    let text = match args.format {
+        ShowFormat::Json => {
+            let body = json!({ "profile": profile, "history": history });
+            let mut text =
+                serde_json::to_string_pretty(&body).unwrap_or_else(|_| String::from("{}"));
+            text.push('\n');
+            text
+        }
+        ShowFormat::Text => {
+            let mut out = format!("operator {} · {}\n", profile.id, profile.name);
+            let status = match &profile.suspended_reason {
+                Some(reason) => format!("{} ({reason})", profile.status),
+                None => profile.status.to_string(),
+            };
+            out.push_str(&format!("  {:<13} {status}\n", "status"));
+            let surfaces = if profile.surfaces.is_empty() {
+                "every surface".to_string()
+            } else {
+                profile.surfaces.join(", ")
+            };
+            out.push_str(&format!("  {:<13} {surfaces}\n", "surfaces"));
+            if !profile.attributes.is_empty() {
+                let attributes = serde_json::to_string(&profile.attributes).unwrap_or_default();
+                out.push_str(&format!("  {:<13} {attributes}\n", "attributes"));
+            }
+            out.push_str(&history_text(&history));
+            out
+        }
     };
     emit(&text, None)?;
     Ok(EXIT_OK)
@@ -145,6 +205,22 @@ fn to_text(case: &Case, view: &CaseView, history: &[StoredEvent]) -> String {
         (None, None) => "none".to_string(),
     };
     row("phase", phase);
+    if let Some(pending) = &view.pending_approval {
+        let roles: Vec<&str> = pending.approval.iter().map(|r| r.as_str()).collect();
+        row(
+            "approval",
+            format!(
+                "pending: {} ({}) asked by {}, for {}",
+                pending.to.id,
+                pending.to.label,
+                pending.requested_by,
+                roles.join(" or ")
+            ),
+        );
+    }
+    if view.released > 0 {
+        row("released", format!("{} service event(s)", view.released));
+    }
     if !view.evidence.is_empty() {
         let counts: Vec<String> = view
             .evidence
@@ -184,6 +260,13 @@ fn to_text(case: &Case, view: &CaseView, history: &[StoredEvent]) -> String {
         },
     );
     out.insert_str(0, &header);
+    out.push_str(&history_text(history));
+    out
+}
+
+/// The stored events, one line each.
+fn history_text(history: &[StoredEvent]) -> String {
+    let mut out = String::new();
     out.push_str(&format!("\nhistory ({} events)\n", history.len()));
     let type_w = history
         .iter()

@@ -1,6 +1,6 @@
 //! `planck verify --db PATH [--checkpoint FILE --public-key KEY.pub] [--format text|json]`:
-//! re-derive every case of a SQLite database from its events and check every digest, link and
-//! Record seal, the outbox and idempotency rows against the events, and (with a checkpoint)
+//! re-derive every case (and every operator stream) of a SQLite database from its events and
+//! check every digest, link and Record seal, the outbox and idempotency rows against the events, and (with a checkpoint)
 //! that every stream the checkpoint signed still holds at least that version with that digest.
 //!
 //! Verification needs no surfaces: it checks the stored history against itself and against
@@ -56,8 +56,8 @@ pub struct Args {
 pub enum VerifyFormat {
     /// One line per case, then a summary
     Text,
-    /// One JSON object: `ok`, `cases`, `events`, `held` (case ids), `failures` and, with a
-    /// checkpoint, `checkpoint`
+    /// One JSON object: `ok`, `cases`, `operators`, `events`, `held` (stream ids), `failures`
+    /// and, with a checkpoint, `checkpoint`
     Json,
 }
 
@@ -136,6 +136,7 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
             let mut body = json!({
                 "ok": report.ok(),
                 "cases": report.cases,
+                "operators": report.operators,
                 "events": report.events,
                 "held": held,
                 "failures": report.failures,
@@ -165,20 +166,30 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
                     Some(failure) => text.push_str(&format!("FAIL  {case}  {failure}\n")),
                 }
             }
+            let plural = |n: usize| if n == 1 { "" } else { "s" };
+            let operators = match report.operators {
+                0 => String::new(),
+                n => format!(" and {n} operator stream{}", plural(n)),
+            };
             let what = format!(
-                "verified {} case{}, {} event{}",
+                "verified {} case{}{operators}, {} event{}",
                 report.cases,
-                if report.cases == 1 { "" } else { "s" },
+                plural(report.cases),
                 report.events,
-                if report.events == 1 { "" } else { "s" }
+                plural(report.events)
             );
+            let every = if report.operators == 0 {
+                "every case holds"
+            } else {
+                "every stream holds"
+            };
             if report.ok() {
-                text.push_str(&format!("{what}: every case holds\n"));
+                text.push_str(&format!("{what}: {every}\n"));
             } else {
                 text.push_str(&format!(
                     "{what}: {} of {} do not hold\n",
                     report.failures.len(),
-                    report.cases
+                    report.cases + report.operators
                 ));
             }
             if let (Some(cp), Some(bad)) = (&checkpoint, covered_failures) {

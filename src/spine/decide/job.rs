@@ -3,8 +3,10 @@
 //! This module owns the Job's life: the explicit hand-off from an approved, assigned task
 //! (`create_job`, the only command that makes a Job), the claim (the surface must take claims,
 //! the principal must be eligible, a prepaid surface needs a captured settlement, and the
-//! claim opens the ServiceEvent in the second phase), completion (only after the ServiceEvent
-//! is complete) and cancellation. The claim helpers (`eligible_gate`, `prepaid_gate`,
+//! claim opens the ServiceEvent in the second phase), handover (`reassign_job`: the owner
+//! changes, the work stays) and release (`release_job`: back to the queue before any work),
+//! completion (only after the ServiceEvent is complete) and cancellation (never of delivered
+//! work). The claim helpers (`eligible_gate`, `prepaid_gate`,
 //! `claim_events`) are shared with the implicit claim of `claim = "optional"` surfaces,
 //! which the service event layer judges on the first `advance`. It never moves a phase or
 //! touches evidence (the service event layer does), and never writes economic state.
@@ -15,7 +17,10 @@ use crate::spine::case::{Case, JobState, Millis, ServiceEventState, SettlementSt
 use crate::spine::catalog::Catalog;
 use crate::spine::decide::Ctx;
 use crate::spine::gates::rules::run_rules;
-use crate::spine::gates::{job_gate, ok, owner_gate, reject, surface_takes_claims};
+use crate::spine::gates::{
+    approval_pending_gate, job_gate, ok, operator_gate, owner_gate, reject,
+    service_event_open_gate, surface_takes_claims,
+};
 use crate::spine::trace::{Trace, gate};
 use crate::spine::{CommandKind, Event, Rejection, RejectionCode as Code};
 use crate::surface::Surface;
@@ -97,6 +102,8 @@ pub(super) fn claim_job<C: Catalog, T: Trace>(
         "only a queued job can be claimed",
     )?;
     eligible_gate(cx, surface)?;
+    let me = cx.principal;
+    operator_gate(cx, surface, &me.id, "the claimer")?;
     prepaid_gate(cx.trace, cx.case, surface)?;
     let claim_rule = surface
         .transition(surface.first_phase(), surface.claimed_phase())
@@ -131,6 +138,7 @@ pub(super) fn complete_job<C: Catalog, T: Trace>(
         || "the service event is complete".into(),
     )?;
     owner_gate(cx, true)?;
+    owner_operator_gate(cx, surface)?;
     run_rules(cx, surface, case, None, &[CommandKind::CompleteJob])?;
     Ok(vec![Event::JobCompleted {
         by: cx.principal.id.clone(),
@@ -138,7 +146,9 @@ pub(super) fn complete_job<C: Catalog, T: Trace>(
     }])
 }
 
-/// `cancel_job`: Job `cancelled`, while it is queued or claimed.
+/// `cancel_job`: Job `cancelled`, while it is queued or claimed and its ServiceEvent is not
+/// complete (a sealed Record of delivered work is never undone by a cancel). A move waiting
+/// for approval is dropped with the Job.
 pub(super) fn cancel_job<C: Catalog, T: Trace>(
     cx: &mut Ctx<'_, C, T>,
     surface: &Surface,
@@ -150,12 +160,147 @@ pub(super) fn cancel_job<C: Catalog, T: Trace>(
         &[JobState::Queued, JobState::Claimed],
         "only an unfinished job can be cancelled",
     )?;
+    gate(
+        cx.trace,
+        "service_event",
+        if cx.case.service_event_state() == Some(ServiceEventState::Complete) {
+            Err(Rejection::new(
+                Code::InvalidState,
+                "the service event is complete: a sealed record of delivered work is never undone by a cancel",
+            )
+            .with_detail(json!({ "layer": "service_event", "state": "complete" })))
+        } else {
+            ok()
+        },
+        || "the service event is not complete".into(),
+    )?;
     run_rules(cx, surface, cx.case, None, &[CommandKind::CancelJob])?;
     Ok(vec![Event::JobCancelled {
         by: cx.principal.id.clone(),
         reason: reason.to_string(),
         at: cx.now,
     }])
+}
+
+/// `reassign_job`: the claimed Job and its open ServiceEvent (phase, evidence and any move
+/// waiting for approval kept) go to `operator`, who becomes the owner. The Task's Assignment
+/// is history and stays.
+pub(super) fn reassign_job<C: Catalog, T: Trace>(
+    cx: &mut Ctx<'_, C, T>,
+    surface: &Surface,
+    operator: &str,
+    reason: &str,
+) -> Result<Vec<Event>, Rejection> {
+    let case = cx.case;
+    job_gate(
+        cx.trace,
+        case,
+        &[JobState::Claimed],
+        "only a claimed job can be handed over",
+    )?;
+    service_event_open_gate(cx.trace, case)?;
+    let owner = case.owner().unwrap_or_default();
+    gate(
+        cx.trace,
+        "owner",
+        if owner == operator {
+            Err(Rejection::new(
+                Code::InvalidState,
+                format!("`{operator}` already owns the job"),
+            )
+            .with_detail(json!({ "layer": "job", "owner": owner })))
+        } else {
+            ok()
+        },
+        || format!("the job goes from `{owner}` to `{operator}`"),
+    )?;
+    operator_gate(cx, surface, operator, "the operator")?;
+    run_rules(cx, surface, case, None, &[CommandKind::ReassignJob])?;
+    Ok(vec![Event::JobReassigned {
+        from: owner.to_string(),
+        to: operator.to_string(),
+        reason: reason.to_string(),
+        by: cx.principal.id.clone(),
+        at: cx.now,
+    }])
+}
+
+/// `release_job`: a claimed Job whose ServiceEvent is still in the second phase with no
+/// evidence (no work done) and no move waiting for approval goes back to `queued`, by its
+/// owner or an admin. The ServiceEvent is closed into the case's history; a later claim opens
+/// a new one, and the escalation clock restarts in the first phase.
+pub(super) fn release_job<C: Catalog, T: Trace>(
+    cx: &mut Ctx<'_, C, T>,
+    surface: &Surface,
+    reason: &str,
+) -> Result<Vec<Event>, Rejection> {
+    let case = cx.case;
+    job_gate(
+        cx.trace,
+        case,
+        &[JobState::Claimed],
+        "only a claimed job can be released",
+    )?;
+    service_event_open_gate(cx.trace, case)?;
+    approval_pending_gate(
+        cx.trace,
+        case,
+        surface,
+        "approve or reject it before releasing the job",
+    )?;
+    let second = surface.phase_name(surface.claimed_phase());
+    let (phase, items) = case
+        .service_event
+        .as_ref()
+        .map_or(("", 0), |se| (se.phase.as_str(), se.evidence.len()));
+    gate(
+        cx.trace,
+        "service_event",
+        if phase != second {
+            Err(Rejection::new(
+                Code::InvalidState,
+                format!(
+                    "the service event is in `{phase}`: a job is released only before any work, in `{second}`"
+                ),
+            )
+            .with_detail(json!({ "layer": "service_event", "phase": phase })))
+        } else if items > 0 {
+            Err(Rejection::new(
+                Code::InvalidState,
+                format!(
+                    "the service event holds {items} evidence item{}: a job is released only before any work",
+                    if items == 1 { "" } else { "s" }
+                ),
+            )
+            .with_detail(json!({ "layer": "service_event", "evidence": items })))
+        } else {
+            ok()
+        },
+        || format!("no work is done yet: the service event is in `{second}` with no evidence"),
+    )?;
+    owner_gate(cx, true)?;
+    owner_operator_gate(cx, surface)?;
+    run_rules(cx, surface, case, None, &[CommandKind::ReleaseJob])?;
+    Ok(vec![Event::JobReleased {
+        phase: surface.phase_name(surface.first_phase()).to_string(),
+        reason: reason.to_string(),
+        by: cx.principal.id.clone(),
+        at: cx.now,
+    }])
+}
+
+/// (5) When the owner sends a command an admin may also send (`complete_job`,
+/// `release_job`), the owner must still be an active operator bound to the surface under
+/// `operators = "registered"`; an admin acting for them is not checked.
+fn owner_operator_gate<C: Catalog, T: Trace>(
+    cx: &mut Ctx<'_, C, T>,
+    surface: &Surface,
+) -> Result<(), Rejection> {
+    let me = cx.principal;
+    if cx.case.owner() == Some(me.id.as_str()) {
+        operator_gate(cx, surface, &me.id, "the owner")?;
+    }
+    Ok(())
 }
 
 /// (5) Eligibility to claim: the assignee, or any operator when ownership is open.

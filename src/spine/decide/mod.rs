@@ -19,7 +19,9 @@
 //!
 //! Adding a command is a local change: its function goes into its layer's module (taking the
 //! [`Ctx`] and the pinned surface) and one arm into the dispatch of `judge`. A command that
-//! addresses no existing case branches off before the case gate, as `submit_request` does.
+//! addresses no existing case branches off before the case gate, as `submit_request` does and
+//! as the operator directory's commands do (judged in `spine::operator`, against the profile
+//! the catalog holds).
 
 mod job;
 mod request;
@@ -32,7 +34,7 @@ use crate::spine::case::{Case, Millis};
 use crate::spine::catalog::Catalog;
 use crate::spine::command::{Command, CommandBody};
 use crate::spine::gates::payload::arguments_gate;
-use crate::spine::gates::{case_gate, pinned_surface, role_gate};
+use crate::spine::gates::{approval_role_gate, case_gate, pinned_surface, role_gate};
 use crate::spine::trace::{Explanation, NoTrace, Trace};
 use crate::spine::{CommandKind, Event, Rejection, RejectionCode as Code};
 
@@ -101,9 +103,20 @@ fn judge<C: Catalog, T: Trace>(
         now,
         trace,
     };
+    // The operator directory: the profile addressed, not a case.
+    if kind.addresses_operator() {
+        return crate::spine::operator::directory::judge(&mut cx);
+    }
     // A new case: the request layer checks that the id is free and resolves the surface.
     if kind == CommandKind::SubmitRequest {
         return request::submit_request(&mut cx);
+    }
+    // (1) An approval: the principal holds a role the pending move names.
+    if matches!(
+        kind,
+        CommandKind::ApproveTransition | CommandKind::RejectTransition
+    ) {
+        approval_role_gate(&mut cx)?;
     }
     // (2) The case and its surface.
     case_gate(&mut cx)?;
@@ -124,6 +137,10 @@ fn judge<C: Catalog, T: Trace>(
         CommandBody::ClaimJob => job::claim_job(cx, surface),
         CommandBody::CompleteJob => job::complete_job(cx, surface),
         CommandBody::CancelJob { reason } => job::cancel_job(cx, surface, reason),
+        CommandBody::ReassignJob { operator, reason } => {
+            job::reassign_job(cx, surface, operator, reason)
+        }
+        CommandBody::ReleaseJob { reason } => job::release_job(cx, surface, reason),
         // The service event layer.
         CommandBody::Advance { to } => service_event::advance(cx, surface, to),
         CommandBody::AttachEvidence {
@@ -132,6 +149,10 @@ fn judge<C: Catalog, T: Trace>(
         } => service_event::attach_evidence(cx, surface, category, reference),
         CommandBody::CompleteServiceEvent { outcome } => {
             service_event::complete_service_event(cx, surface, outcome)
+        }
+        CommandBody::ApproveTransition => service_event::approve_transition(cx, surface),
+        CommandBody::RejectTransition { reason } => {
+            service_event::reject_transition(cx, surface, reason)
         }
         // The settlement layer.
         CommandBody::RecordSettlement {
@@ -150,7 +171,12 @@ fn judge<C: Catalog, T: Trace>(
             }])
         }
         // Judged above (a malformed body is refused by the argument gate).
-        CommandBody::SubmitRequest { .. } | CommandBody::Malformed { .. } => Err(Rejection::new(
+        CommandBody::SubmitRequest { .. }
+        | CommandBody::RegisterOperator { .. }
+        | CommandBody::UpdateOperator { .. }
+        | CommandBody::SuspendOperator { .. }
+        | CommandBody::ReinstateOperator { .. }
+        | CommandBody::Malformed { .. } => Err(Rejection::new(
             Code::PayloadInvalid,
             "the command could not be understood",
         )),

@@ -20,6 +20,7 @@ use crate::spine::gates::payload::{check_intake_size, text};
 use crate::spine::gates::rules::run_rules;
 use crate::spine::gates::{ok, reject};
 use crate::spine::limits;
+use crate::spine::operator::{OPERATOR_STREAM_PREFIX, is_operator_stream};
 use crate::spine::trace::{Trace, gate};
 use crate::spine::{CommandKind, Event, Rejection, RejectionCode as Code};
 use crate::surface::Surface;
@@ -69,6 +70,17 @@ pub(super) fn submit_request<C: Catalog, T: Trace>(
     let surface = resolve_for_new(cx, requested)?;
     // (3) Arguments, then the intake contract.
     let payload = text("case", &cx.command.case, limits::MAX_ID_LEN, true)
+        .and_then(|()| {
+            if is_operator_stream(&cx.command.case) {
+                return reject(
+                    Code::PayloadInvalid,
+                    format!(
+                        "a case id may not start with `{OPERATOR_STREAM_PREFIX}`: the prefix names operator streams"
+                    ),
+                );
+            }
+            Ok(())
+        })
         .and_then(|()| {
             routing_origin.as_deref().map_or(Ok(()), |r| {
                 text("routing_origin", r, limits::MAX_TEXT_LEN, false)

@@ -1,9 +1,11 @@
 //! The task layer: `approve_task`, `reject_task`, `assign_task`, `annotate_task`, `close_task`.
 //!
 //! This module owns the governance of a request: the Task's review, the Assignment (which may
-//! change only until the Job is claimed), notes (an operator writes only on a task assigned to
-//! them) and closure. Each command checks the task's state (4), then who the principal is (5)
-//! where that matters, then the surface's rules (6). Task events never move the Job, the
+//! change only until the Job is claimed, and under `operators = "registered"` goes only to an
+//! active operator bound to the surface), notes (an operator writes only on a task assigned
+//! to them) and closure. Nobody approves their own request (`self_approval`). Each command
+//! checks the task's state (4), then who the principal (or the operator named) is (5) where
+//! that matters, then the surface's rules (6). Task events never move the Job, the
 //! ServiceEvent or the Settlement, and an Assignment is never a Job: only `create_job`, on the
 //! job layer, makes one.
 
@@ -14,7 +16,7 @@ use crate::spine::case::{JobState, TaskState};
 use crate::spine::catalog::Catalog;
 use crate::spine::decide::Ctx;
 use crate::spine::gates::rules::run_rules;
-use crate::spine::gates::{ok, reject, task_state_gate};
+use crate::spine::gates::{ok, operator_gate, reject, task_state_gate};
 use crate::spine::limits;
 use crate::spine::trace::{Trace, gate};
 use crate::spine::{CommandKind, Event, Rejection, RejectionCode as Code};
@@ -50,6 +52,9 @@ fn task_review<C: Catalog, T: Trace>(
         "only an open task can be rejected"
     };
     task_state_gate(cx.trace, cx.case, &[TaskState::Open], what)?;
+    if approve {
+        self_approval_gate(cx)?;
+    }
     let kind = if approve {
         CommandKind::ApproveTask
     } else {
@@ -67,8 +72,28 @@ fn task_review<C: Catalog, T: Trace>(
     }])
 }
 
+/// (5) Separation of duties: the principal who submitted the request does not approve it.
+fn self_approval_gate<C: Catalog, T: Trace>(cx: &mut Ctx<'_, C, T>) -> Result<(), Rejection> {
+    let submitted_by = cx.case.request.as_ref().map(|r| r.submitted_by.as_str());
+    let me = cx.principal.id.as_str();
+    gate(
+        cx.trace,
+        "separation",
+        if submitted_by == Some(me) {
+            Err(Rejection::new(
+                Code::SelfApproval,
+                format!("`{me}` submitted this request: someone else must approve it"),
+            )
+            .with_detail(json!({ "submitted_by": me })))
+        } else {
+            ok()
+        },
+        || format!("`{me}` did not submit the request"),
+    )
+}
+
 /// `assign_task`: records the Assignment; the task must be approved and the job, if any, not
-/// yet claimed.
+/// yet claimed; under `operators = "registered"` the operator must be active and bound.
 pub(super) fn assign_task<C: Catalog, T: Trace>(
     cx: &mut Ctx<'_, C, T>,
     surface: &Surface,
@@ -102,6 +127,7 @@ pub(super) fn assign_task<C: Catalog, T: Trace>(
     gate(cx.trace, "task", result, || {
         "the task is approved and the job, if any, is not yet claimed".into()
     })?;
+    operator_gate(cx, surface, operator, "the operator")?;
     run_rules(cx, surface, case, None, &[CommandKind::AssignTask])?;
     Ok(vec![Event::TaskAssigned {
         operator: operator.to_string(),

@@ -2,7 +2,9 @@
 //!
 //! This module owns the checks that do not belong to one layer: the role (1), the case and
 //! its pinned surface (2), whether the surface takes claims (2), the state of the task, the
-//! job and the service event (4), who owns the job (5) and the evidence a move needs (6).
+//! job and the service event and whether a move waits for approval (4), who owns the job and
+//! whether an operator may act under `operators = "registered"` (5), and the evidence a move
+//! needs (6).
 //! [`payload`] holds the argument checks (3) and [`rules`] runs the surface's rules (6). Each
 //! gate records itself in the [`Trace`] and returns the rejection its rank in the precedence
 //! order of `docs/commands.md` calls for, with the same code, message and detail whichever
@@ -21,6 +23,7 @@ use crate::policy::{self, Principal, Role, missing_evidence};
 use crate::spine::case::{Case, JobState, ServiceEventState, TaskState};
 use crate::spine::catalog::Catalog;
 use crate::spine::decide::Ctx;
+use crate::spine::operator::OperatorStatus;
 use crate::spine::trace::{Trace, gate};
 use crate::spine::{CommandKind, Rejection, RejectionCode as Code};
 use crate::surface::Surface;
@@ -287,4 +290,114 @@ pub(super) fn evidence_gate<T: Trace>(
             format!("{}: every required category holds enough evidence", what())
         }
     })
+}
+
+/// (4) No move waits for approval: while one does, the ServiceEvent neither moves nor is
+/// released. Made only on surfaces that declare an approval (on the others nothing can wait).
+pub(super) fn approval_pending_gate<T: Trace>(
+    trace: &mut T,
+    case: &Case,
+    surface: &Surface,
+    what: &str,
+) -> Result<(), Rejection> {
+    if !surface.has_approvals() && case.pending_approval.is_none() {
+        return ok();
+    }
+    let result = match &case.pending_approval {
+        None => ok(),
+        Some(pending) => {
+            let roles: Vec<&str> = pending.approval.iter().map(|r| r.as_str()).collect();
+            Err(Rejection::new(
+                Code::ApprovalPending,
+                format!(
+                    "the move to `{}` waits for approval by {}: {what}",
+                    pending.to,
+                    roles.join(" or ")
+                ),
+            )
+            .with_detail(json!({
+                "to": pending.to,
+                "approval": roles,
+                "requested_by": pending.requested_by,
+            })))
+        }
+    };
+    gate(trace, "approval", result, || {
+        "no move waits for approval".into()
+    })
+}
+
+/// (5) Under `operators = "registered"`: `operator` (`whom` says who that is in messages: the
+/// principal, the operator a command names) has a profile that is active and bound to the
+/// surface. Under `operators = "any"` nothing is checked (and nothing recorded).
+pub(super) fn operator_gate<C: Catalog, T: Trace>(
+    cx: &mut Ctx<'_, C, T>,
+    surface: &Surface,
+    operator: &str,
+    whom: &str,
+) -> Result<(), Rejection> {
+    if !surface.registered_operators() {
+        return ok();
+    }
+    let slug = surface.slug();
+    let result = match cx.catalog.profile(operator) {
+        None => Err(Rejection::new(
+            Code::OperatorInactive,
+            format!("{whom} `{operator}` is not a registered operator: `{slug}` takes only registered operators"),
+        )
+        .with_detail(json!({ "operator": operator, "registered": false }))),
+        Some(p) if p.status != OperatorStatus::Active => Err(Rejection::new(
+            Code::OperatorInactive,
+            format!("{whom} `{operator}` is {}", p.status),
+        )
+        .with_detail(json!({ "operator": operator, "status": p.status.as_str() }))),
+        Some(p) if !p.binds(slug) => Err(Rejection::new(
+            Code::OperatorInactive,
+            format!("{whom} `{operator}` is not bound to `{slug}`"),
+        )
+        .with_detail(json!({ "operator": operator, "surfaces": p.surfaces, "surface": slug }))),
+        Some(_) => ok(),
+    };
+    gate(cx.trace, "operator", result, || {
+        format!("`{operator}` is an active operator bound to `{slug}`")
+    })
+}
+
+/// (1) `approve_transition` / `reject_transition`: when the case has a pending move, the
+/// principal holds one of the roles its `approval` names (the static role gate let through
+/// every role that may ever approve). Recorded only when a move is pending; without one the
+/// state gate (4) refuses.
+pub(super) fn approval_role_gate<C: Catalog, T: Trace>(
+    cx: &mut Ctx<'_, C, T>,
+) -> Result<(), Rejection> {
+    let Some(pending) = cx.case.pending_approval.as_ref() else {
+        return ok();
+    };
+    let principal = cx.principal;
+    let roles: Vec<&str> = pending.approval.iter().map(|r| r.as_str()).collect();
+    gate(
+        cx.trace,
+        "role",
+        if pending.approval.iter().any(|r| principal.has(*r)) {
+            ok()
+        } else {
+            Err(Rejection::new(
+                Code::ForbiddenRole,
+                format!(
+                    "`{}` may not decide the move to `{}`; it needs one of the roles {}",
+                    principal.id,
+                    pending.to,
+                    roles.join(", ")
+                ),
+            )
+            .with_detail(json!({ "command": cx.command.kind().as_str(), "allowed_roles": roles })))
+        },
+        || {
+            format!(
+                "`{}` holds a role the pending move names ({})",
+                principal.id,
+                roles.join(", ")
+            )
+        },
+    )
 }

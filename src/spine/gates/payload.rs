@@ -74,11 +74,44 @@ fn check_payload(body: &CommandBody) -> Result<(), Rejection> {
     match body {
         CommandBody::RejectTask { reason }
         | CommandBody::CancelJob { reason }
-        | CommandBody::ErasePersonalData { reason } => {
+        | CommandBody::ErasePersonalData { reason }
+        | CommandBody::ReleaseJob { reason }
+        | CommandBody::RejectTransition { reason } => {
             text("reason", reason, limits::MAX_TEXT_LEN, true)
         }
-        CommandBody::AssignTask { operator } => {
+        CommandBody::AssignTask { operator } | CommandBody::ReinstateOperator { operator } => {
             text("operator", operator, limits::MAX_ID_LEN, true)
+        }
+        CommandBody::ReassignJob { operator, reason }
+        | CommandBody::SuspendOperator { operator, reason } => {
+            text("operator", operator, limits::MAX_ID_LEN, true)?;
+            text("reason", reason, limits::MAX_TEXT_LEN, true)
+        }
+        CommandBody::RegisterOperator {
+            operator,
+            name,
+            surfaces,
+            attributes,
+        } => {
+            text("operator", operator, limits::MAX_ID_LEN, true)?;
+            text("name", name, limits::MAX_NAME_LEN, true)?;
+            check_surfaces(surfaces)?;
+            check_attributes(attributes)
+        }
+        CommandBody::UpdateOperator {
+            operator,
+            surfaces,
+            attributes,
+        } => {
+            text("operator", operator, limits::MAX_ID_LEN, true)?;
+            if surfaces.is_none() && attributes.is_none() {
+                return reject(
+                    Code::PayloadInvalid,
+                    "`update_operator` needs `surfaces` or `attributes`: there is nothing to change",
+                );
+            }
+            surfaces.as_deref().map_or(Ok(()), check_surfaces)?;
+            attributes.as_ref().map_or(Ok(()), check_attributes)
         }
         CommandBody::AnnotateTask { note } => text("note", note, limits::MAX_TEXT_LEN, true),
         CommandBody::Advance { to } => text("to", to, limits::MAX_ID_LEN, true),
@@ -121,8 +154,51 @@ fn check_payload(body: &CommandBody) -> Result<(), Rejection> {
         | CommandBody::CloseTask
         | CommandBody::CreateJob
         | CommandBody::ClaimJob
-        | CommandBody::CompleteJob => Ok(()),
+        | CommandBody::CompleteJob
+        | CommandBody::ApproveTransition => Ok(()),
     }
+}
+
+/// An operator's surface binding: at most [`limits::MAX_OPERATOR_SURFACES`] slugs, each a
+/// slug (`^[a-z][a-z0-9-]{1,62}$`), none twice.
+fn check_surfaces(surfaces: &[String]) -> Result<(), Rejection> {
+    if surfaces.len() > limits::MAX_OPERATOR_SURFACES {
+        return reject(
+            Code::PayloadInvalid,
+            format!(
+                "`surfaces` names {} surfaces; at most {} are allowed",
+                surfaces.len(),
+                limits::MAX_OPERATOR_SURFACES
+            ),
+        );
+    }
+    for (i, slug) in surfaces.iter().enumerate() {
+        if !crate::surface::validate::is_slug(slug) {
+            let shown: String = slug.chars().take(limits::MAX_ID_LEN).collect();
+            return reject(
+                Code::PayloadInvalid,
+                format!(
+                    "`surfaces` holds `{}`, which is not a surface slug",
+                    shown.escape_debug()
+                ),
+            );
+        }
+        if surfaces
+            .get(..i)
+            .is_some_and(|before| before.contains(slug))
+        {
+            return reject(
+                Code::PayloadInvalid,
+                format!("`surfaces` names `{slug}` twice"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// An operator's attributes: bounded like an intake (fields, name length, nesting, size).
+fn check_attributes(attributes: &BTreeMap<String, Value>) -> Result<(), Rejection> {
+    check_map_size(attributes, "attributes", Code::PayloadInvalid)
 }
 
 /// How deeply lists and maps nest in `v` (a scalar is 0).
@@ -140,11 +216,18 @@ fn json_depth(v: &Value) -> usize {
 pub(in crate::spine) fn check_intake_size(
     intake: &BTreeMap<String, Value>,
 ) -> Result<(), Rejection> {
+    check_map_size(intake, "intake", Code::IntakeInvalid)
+}
+
+/// A map of host data (`what`: the intake, an operator's attributes) within the intake's
+/// limits, refused with `code` and a message naming `what` and the limit.
+fn check_map_size(map: &BTreeMap<String, Value>, what: &str, code: Code) -> Result<(), Rejection> {
+    let intake = map;
     if intake.len() > limits::MAX_INTAKE_FIELDS {
         return reject(
-            Code::IntakeInvalid,
+            code,
             format!(
-                "the intake has {} fields; at most {} are allowed",
+                "the {what} has {} fields; at most {} are allowed",
                 intake.len(),
                 limits::MAX_INTAKE_FIELDS
             ),
@@ -153,18 +236,20 @@ pub(in crate::spine) fn check_intake_size(
     for (key, value) in intake {
         if key.len() > limits::MAX_ID_LEN {
             return reject(
-                Code::IntakeInvalid,
+                code,
                 format!(
-                    "an intake field name is longer than {} bytes",
+                    "{} is longer than {} bytes",
+                    field_name(what),
                     limits::MAX_ID_LEN
                 ),
             );
         }
         if json_depth(value) > limits::MAX_INTAKE_DEPTH {
             return reject(
-                Code::IntakeInvalid,
+                code,
                 format!(
-                    "intake field `{key}` nests deeper than {} levels",
+                    "{} `{key}` nests deeper than {} levels",
+                    field(what),
                     limits::MAX_INTAKE_DEPTH
                 ),
             );
@@ -187,12 +272,25 @@ pub(in crate::spine) fn check_intake_size(
         .unwrap_or(usize::MAX);
     if size > limits::MAX_INTAKE_BYTES {
         return reject(
-            Code::IntakeInvalid,
+            code,
             format!(
-                "the intake is {size} bytes as JSON; at most {} are allowed",
+                "the {what} is {size} bytes as JSON; at most {} are allowed",
                 limits::MAX_INTAKE_BYTES
             ),
         );
     }
     Ok(())
+}
+
+/// How one entry of the map `what` is named in messages.
+fn field(what: &str) -> &'static str {
+    match what {
+        "intake" => "intake field",
+        _ => "attribute",
+    }
+}
+
+/// "an intake field name", "an attribute name".
+fn field_name(what: &str) -> String {
+    format!("an {} name", field(what))
 }

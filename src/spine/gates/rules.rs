@@ -11,8 +11,10 @@
 
 use serde_json::json;
 
+use crate::policy::Principal;
 use crate::spine::case::Case;
 use crate::spine::catalog::Catalog;
+use crate::spine::command::Command;
 use crate::spine::decide::Ctx;
 use crate::spine::guard;
 use crate::spine::trace::{Trace, gate};
@@ -28,6 +30,30 @@ pub(in crate::spine) fn run_rules<C: Catalog, T: Trace>(
     case_view: &Case,
     transition_rule: Option<RuleId>,
     on: &[CommandKind],
+) -> Result<(), Rejection> {
+    let (principal, command) = (cx.principal, cx.command);
+    run_rules_as(
+        cx,
+        surface,
+        case_view,
+        transition_rule,
+        on,
+        principal,
+        command,
+    )
+}
+
+/// [`run_rules`] with `actor` and `command` in the rules' scope standing for `principal` and
+/// `command` rather than the command judged: `approve_transition` judges the pending move's
+/// rules as the move its owner asked for.
+pub(in crate::spine) fn run_rules_as<C: Catalog, T: Trace>(
+    cx: &mut Ctx<'_, C, T>,
+    surface: &Surface,
+    case_view: &Case,
+    transition_rule: Option<RuleId>,
+    on: &[CommandKind],
+    principal: &Principal,
+    command: &Command,
 ) -> Result<(), Rejection> {
     if surface.rules().is_empty() {
         return Ok(());
@@ -48,7 +74,7 @@ pub(in crate::spine) fn run_rules<C: Catalog, T: Trace>(
     let mut need_rhai = false;
     for rule in ids.iter().filter_map(|id| surface.rule(*id)) {
         let fast = rule.guard.fast().and_then(|expr| {
-            guard::fast_verdict(expr, case_view, surface, cx.principal, cx.command, cx.now)
+            guard::fast_verdict(expr, case_view, surface, principal, command, cx.now)
         });
         if fast.is_none() {
             reads.merge(rule.guard.reads());
@@ -61,7 +87,13 @@ pub(in crate::spine) fn run_rules<C: Catalog, T: Trace>(
         }
     }
     if need_rhai {
-        let scope = guard::scope_for(&reads, case_view, surface, cx.principal, cx.command, cx.now);
+        let profile = if reads.profile {
+            cx.catalog.profile(&principal.id)
+        } else {
+            None
+        };
+        let actor = guard::Actor { principal, profile };
+        let scope = guard::scope_for(&reads, case_view, surface, actor, command, cx.now);
         scope.with_rhai(|scope| {
             for (rule, verdict) in &mut verdicts {
                 if verdict.is_none() {

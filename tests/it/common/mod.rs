@@ -11,9 +11,13 @@
 
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
 use planck::policy::{Principal, Role};
+use planck::spine::operator::apply_profile;
 use planck::spine::{
-    self, Case, Command, CommandBody, Event, Millis, Rejection, RejectionCode, SettlementStatus,
+    self, Case, Command, CommandBody, Event, Millis, OperatorProfile, Rejection, RejectionCode,
+    SettlementStatus, WithProfiles,
 };
 use planck::surface::Surface;
 use serde_json::{Value, json};
@@ -166,8 +170,78 @@ signal = "unclaimed"
         custom_version("flip", 2, "paused", "", ""),
         custom("optional-claim", "active", "claim = \"optional\"", ""),
         custom("open-ownership", "active", "ownership = \"open\"", ""),
+        custom("repair", "active", "operators = \"registered\"", REPAIR),
+        custom("quote", "active", "", QUOTE),
     ]
 }
+
+/// The governed test surface (`operators = "registered"`): the move into `in_progress` waits
+/// for the client, the completion for an admin; rules on the governance commands.
+pub const REPAIR: &str = r#"
+[[transition]]
+from = "claimed"
+to = "arrived"
+[[transition]]
+from = "arrived"
+to = "in_progress"
+approval = ["client"]
+[[transition]]
+from = "in_progress"
+to = "complete"
+approval = ["admin"]
+rule = "not_refunded"
+
+[[rule]]
+name = "not_refunded"
+on = "transition"
+when = 'case.settlement != "refunded"'
+message = "the payment was refunded: the work is not signed off"
+
+[[rule]]
+name = "handover_reason"
+on = "reassign_job"
+when = 'command.reason != "whim"'
+message = "a handover needs a real reason"
+
+[[rule]]
+name = "release_reason"
+on = "release_job"
+when = 'command.reason != "whim"'
+message = "a release needs a real reason"
+
+[[rule]]
+name = "say_why"
+on = "reject_transition"
+when = 'command.reason != "because"'
+message = "say why the move is rejected"
+
+[[rule]]
+name = "approvals_open"
+on = "approve_transition"
+when = 'case.intake.contact != "frozen@example.com"'
+message = "approvals are frozen for this request"
+"#;
+
+/// A test surface with `operators = "any"` whose move into `in_progress` an operator or an
+/// admin approves, and whose claim rule reads `actor.profile`.
+pub const QUOTE: &str = r#"
+[[transition]]
+from = "claimed"
+to = "arrived"
+[[transition]]
+from = "arrived"
+to = "in_progress"
+approval = ["operator", "admin"]
+[[transition]]
+from = "in_progress"
+to = "complete"
+
+[[rule]]
+name = "not_suspended"
+on = "claim_job"
+when = 'actor.profile == () || actor.profile.status == "active"'
+message = "a suspended operator does not claim here"
+"#;
 
 pub fn client() -> Principal {
     Principal::new("client-ava", [Role::Client])
@@ -222,12 +296,19 @@ pub fn cmd(case: &str, name: &str, args: Value) -> Command {
     Command::from_json(case, name, &args).unwrap()
 }
 
-/// A case driven through `decide` + `evolve` only.
+/// A directory command from its name and JSON args (addressed to the operator's stream).
+pub fn op_cmd(name: &str, args: Value) -> Command {
+    Command::for_operator(name, &args).unwrap()
+}
+
+/// A case driven through `decide` + `evolve` only, with an operator directory beside it.
 pub struct Harness {
     pub catalog: Vec<Surface>,
     pub case: Case,
     pub events: Vec<Event>,
     pub now: Millis,
+    /// Operator profiles, folded from the directory commands sent with [`Harness::directory`].
+    pub profiles: BTreeMap<String, OperatorProfile>,
 }
 
 impl Harness {
@@ -237,13 +318,55 @@ impl Harness {
             case: Case::new(case),
             events: Vec::new(),
             now: 1_767_225_600_000,
+            profiles: BTreeMap::new(),
         }
+    }
+
+    /// The surfaces and the profiles: what `decide` may look up.
+    pub fn lookup(&self) -> WithProfiles<&Vec<Surface>> {
+        WithProfiles {
+            surfaces: &self.catalog,
+            profiles: self.profiles.clone(),
+        }
+    }
+
+    /// Judge a directory command and, when accepted, fold it into the operator's profile. A
+    /// rejection must leave the profiles unchanged.
+    pub fn directory(
+        &mut self,
+        who: &Principal,
+        command: Command,
+    ) -> Result<Vec<Event>, Rejection> {
+        let before = self.profiles.clone();
+        let stream = Case::new(command.case.clone());
+        let result = spine::decide(&stream, &self.lookup(), who, &command, self.now);
+        match &result {
+            Ok(events) => {
+                let id = command.directory_target().unwrap().to_string();
+                let mut profile = self.profiles.remove(&id);
+                for e in events {
+                    apply_profile(&mut profile, e).unwrap();
+                }
+                self.profiles.extend(profile.map(|p| (id, p)));
+            }
+            Err(_) => assert_eq!(self.profiles, before),
+        }
+        result
+    }
+
+    /// A directory command that must be accepted.
+    pub fn register(&mut self, operator: &str, surfaces: &[&str]) {
+        let c = op_cmd(
+            "register_operator",
+            json!({ "operator": operator, "name": operator, "surfaces": surfaces }),
+        );
+        self.directory(&admin(), c).unwrap();
     }
 
     /// Judge and, when accepted, fold. A rejection must leave the case unchanged.
     pub fn send(&mut self, who: &Principal, command: Command) -> Result<Vec<Event>, Rejection> {
         let before = self.case.clone();
-        let result = spine::decide(&self.case, &self.catalog, who, &command, self.now);
+        let result = spine::decide(&self.case, &self.lookup(), who, &command, self.now);
         match &result {
             Ok(events) => {
                 for e in events {

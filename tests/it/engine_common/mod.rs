@@ -107,6 +107,54 @@ label = "Complete"
 required = ["contact"]
 "#;
 
+/// `operators = "registered"`, the move into `in_progress` approved by the client, and an
+/// escalation on the phase an approval waits in.
+pub const GOVERNED: &str = r#"
+[surface]
+slug = "governed"
+name = "Governed"
+spec = "surface-runtime-spec-v0.01"
+version = 1
+
+[execution]
+operators = "registered"
+
+[[phase]]
+id = "queued"
+label = "Queued"
+[[phase]]
+id = "claimed"
+label = "Claimed"
+[[phase]]
+id = "arrived"
+label = "There"
+[[phase]]
+id = "in_progress"
+label = "Working"
+[[phase]]
+id = "complete"
+label = "Done"
+
+[[transition]]
+from = "claimed"
+to = "arrived"
+[[transition]]
+from = "arrived"
+to = "in_progress"
+approval = ["client"]
+[[transition]]
+from = "in_progress"
+to = "complete"
+
+[intake]
+required = ["contact"]
+
+[[escalation]]
+phase = "arrived"
+after = "1h"
+signal = "quote_stale"
+"#;
+
 fn compile(text: &str) -> planck::surface::Surface {
     let (def, diags) = planck::surface::toml::parse(text);
     assert!(
@@ -127,6 +175,7 @@ pub fn registry() -> Arc<Registry> {
     );
     registry.register(compile(WATCHED)).unwrap();
     registry.register(compile(OPEN_DESK)).unwrap();
+    registry.register(compile(GOVERNED)).unwrap();
     Arc::new(registry)
 }
 
@@ -144,6 +193,11 @@ pub fn max() -> Principal {
 }
 pub fn system() -> Principal {
     Principal::new("billing", [Role::System])
+}
+
+/// A directory command from its name and JSON arguments.
+pub fn op_cmd(name: &str, args: Value) -> Command {
+    Command::for_operator(name, &args).unwrap()
 }
 
 /// A command from its name and JSON arguments.
