@@ -460,6 +460,7 @@ pub fn sealed_lifecycle(surface: &Surface, case_id: &str) -> Vec<planck::audit::
             surface: &pin,
             idempotency_key: None,
             at: NOW,
+            host_at: None,
         };
         let sealed = envelope.seal(stored.last(), events).unwrap();
         stored.extend(sealed);

@@ -33,6 +33,12 @@ pub struct StoredEvent {
     pub ts_utc: String,
     /// The decision time in unix milliseconds (the same instant as `ts_utc`).
     pub ts_ms: Millis,
+    /// The host clock's reading when it was behind the stream's last event: the event is then
+    /// dated at that event's time (`ts_ms`), never earlier, and the host's time is kept here.
+    /// Absent otherwise (and in every event written before it existed): it is serialized only
+    /// when present, so the digests of events without it are what they always were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_ts_ms: Option<Millis>,
     /// The case (one request lineage).
     pub case_id: String,
     /// The 1-based position of the event in its case.
@@ -84,6 +90,9 @@ pub struct Envelope<'a> {
     pub idempotency_key: Option<&'a str>,
     /// The decision time.
     pub at: Millis,
+    /// The host clock's reading, when it was behind the stream's last event and `at` is that
+    /// event's time instead ([`StoredEvent::host_ts_ms`]); `None` otherwise.
+    pub host_at: Option<Millis>,
 }
 
 impl Envelope<'_> {
@@ -120,6 +129,7 @@ impl Envelope<'_> {
                 schema_version: EVENT_SCHEMA_VERSION,
                 ts_utc: ts_utc.clone(),
                 ts_ms: self.at,
+                host_ts_ms: self.host_at,
                 case_id: self.case_id.to_string(),
                 seq,
                 actor: self.actor.clone(),
@@ -177,6 +187,8 @@ struct Unsealed<'a> {
     case_id: &'a str,
     event_id: &'a str,
     event_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host_ts_ms: Option<Millis>,
     idempotency_key: Option<&'a str>,
     payload: &'a Event,
     prev_digest: &'a str,
@@ -196,6 +208,7 @@ impl<'a> Unsealed<'a> {
             schema_version,
             ts_utc,
             ts_ms,
+            host_ts_ms,
             case_id,
             seq,
             actor,
@@ -212,6 +225,7 @@ impl<'a> Unsealed<'a> {
             schema_version: *schema_version,
             ts_utc,
             ts_ms: *ts_ms,
+            host_ts_ms: *host_ts_ms,
             case_id,
             seq: *seq,
             actor,
@@ -279,6 +293,7 @@ mod tests {
             surface: &pin,
             idempotency_key: Some("k"),
             at: 1_767_225_600_000,
+            host_at: None,
         };
         let events = env
             .seal(
@@ -326,6 +341,7 @@ mod tests {
             surface: &pin,
             idempotency_key: Some("key-1"),
             at: 1_767_225_600_123,
+            host_at: None,
         };
         let mut intake = std::collections::BTreeMap::new();
         intake.insert(
@@ -372,6 +388,7 @@ mod tests {
             surface: &pin,
             idempotency_key: None,
             at: 5,
+            host_at: None,
         };
         let mut intake = std::collections::BTreeMap::new();
         intake.insert("price".to_string(), serde_json::json!(0.1 + 0.2));

@@ -67,6 +67,29 @@ pub enum VerifyCode {
     FeedOrder,
     /// A stored event is not in the feed.
     FeedMissing,
+    /// An event is dated before the event preceding it in its stream (the engine never
+    /// stamps one so: when the host clock is behind, it keeps the last event's time).
+    TimeBackwards,
+    /// The stream is listed by the store but holds no events (they were deleted).
+    EmptyStream,
+    /// An outbox row differs from the `signal_emitted` event it came from, or names no such
+    /// event of its case.
+    OutboxMismatch,
+    /// A `signal_emitted` event has no outbox row.
+    OutboxMissing,
+    /// An idempotency record differs from the events it produced (they are missing, differ,
+    /// or carry another key), or names a case that holds no events.
+    IdempotencyMismatch,
+    /// An event carries an idempotency key that has no record for its case.
+    IdempotencyMissing,
+    /// A checkpoint covers the stream, and it holds no events any more.
+    StreamMissing,
+    /// A checkpoint covers the stream at a version it no longer reaches (its tail was
+    /// deleted).
+    StreamTruncated,
+    /// The stream's event at the checkpoint's version has another digest than the checkpoint
+    /// says (the history up to it was rewritten, every digest recomputed).
+    HeadMismatch,
     /// An operator directory event in a case stream, or a case's event in an operator stream.
     ForeignEvent,
     /// An operator event that does not follow from the profile before it (suspending a
@@ -96,6 +119,15 @@ impl VerifyCode {
             VerifyCode::FeedGap => "feed_gap",
             VerifyCode::FeedOrder => "feed_order",
             VerifyCode::FeedMissing => "feed_missing",
+            VerifyCode::TimeBackwards => "time_backwards",
+            VerifyCode::EmptyStream => "empty_stream",
+            VerifyCode::OutboxMismatch => "outbox_mismatch",
+            VerifyCode::OutboxMissing => "outbox_missing",
+            VerifyCode::IdempotencyMismatch => "idempotency_mismatch",
+            VerifyCode::IdempotencyMissing => "idempotency_missing",
+            VerifyCode::StreamMissing => "stream_missing",
+            VerifyCode::StreamTruncated => "stream_truncated",
+            VerifyCode::HeadMismatch => "head_mismatch",
             VerifyCode::ForeignEvent => "foreign_event",
             VerifyCode::StateMismatch => "state_mismatch",
         }
@@ -141,6 +173,12 @@ impl miette::Diagnostic for VerifyError {
             VerifyCode::Unreadable => "the rows no longer decode: the store was edited or damaged",
             VerifyCode::IndexMismatch | VerifyCode::IndexMissing => {
                 "the index is derived from the events: rebuild it with `planck reindex --db PATH --surfaces DIR`"
+            }
+            VerifyCode::TimeBackwards => {
+                "the event was stamped with a host clock that was behind (older builds of planck did so) or the history was edited; planck now keeps the last event's time and records the host's beside it"
+            }
+            VerifyCode::StreamMissing | VerifyCode::StreamTruncated | VerifyCode::HeadMismatch => {
+                "the database no longer holds what the checkpoint signed: restore from a backup taken before the change and find out who edited the store"
             }
             _ => {
                 "the history was changed after it was written: restore the case from a backup and find out who edited the store"
@@ -206,6 +244,7 @@ pub fn verify_case(case_id: &str, events: &[StoredEvent]) -> Result<Case, Verify
     let mut case = Case::new(case_id);
     let mut prev = GENESIS_DIGEST;
     let mut pin: Option<(String, String)> = None;
+    let mut last_ts: Option<crate::spine::Millis> = None;
     for (index, event) in events.iter().enumerate() {
         let expected_seq = index as u64 + 1;
         check_envelope(case_id, event, expected_seq, prev)?;
@@ -220,6 +259,7 @@ pub fn verify_case(case_id: &str, events: &[StoredEvent]) -> Result<Case, Verify
                 ),
             ));
         }
+        check_time(case_id, event, &mut last_ts)?;
         check_surface(case_id, event, &mut pin)?;
         spine::apply(&mut case, &event.payload);
         check_payload(case_id, event, &case)?;
@@ -241,9 +281,11 @@ pub fn verify_operator(
     };
     let mut profile: Option<OperatorProfile> = None;
     let mut prev = GENESIS_DIGEST;
+    let mut last_ts = None;
     for (index, event) in events.iter().enumerate() {
         let expected_seq = index as u64 + 1;
         check_envelope(stream_id, event, expected_seq, prev)?;
+        check_time(stream_id, event, &mut last_ts)?;
         let fail = |code, message: String| Err(VerifyError::at(code, event, stream_id, message));
         if !event.surface.is_empty() || !event.surface_fingerprint.is_empty() {
             return fail(
@@ -286,6 +328,31 @@ pub fn verify_operator(
         prev = &event.digest;
     }
     Ok(profile)
+}
+
+/// Times never go backwards within a stream: `event` is not dated before `last` (the time of
+/// the event before it), which becomes its time.
+fn check_time(
+    stream: &str,
+    event: &StoredEvent,
+    last: &mut Option<crate::spine::Millis>,
+) -> Result<(), VerifyError> {
+    if let Some(previous) = *last
+        && event.ts_ms < previous
+    {
+        return Err(VerifyError::at(
+            VerifyCode::TimeBackwards,
+            event,
+            stream,
+            format!(
+                "the event is dated `{}`, before the event preceding it ({} ms earlier)",
+                event.ts_utc,
+                previous - event.ts_ms
+            ),
+        ));
+    }
+    *last = Some(event.ts_ms);
+    Ok(())
 }
 
 fn check_envelope(
@@ -461,8 +528,11 @@ fn check_payload(case_id: &str, event: &StoredEvent, case: &Case) -> Result<(), 
 /// The result of verifying many streams: how many held and every failure.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
-    /// Cases checked.
+    /// Cases checked (streams, with those only a checkpoint or an outbox or idempotency row
+    /// still names).
     pub cases: usize,
+    /// Every stream checked, in the order checked (the store's creation order first).
+    pub streams: Vec<String>,
     /// Operator streams checked.
     pub operators: usize,
     /// Events checked (in cases that could be read).

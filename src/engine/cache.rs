@@ -28,6 +28,9 @@ pub(crate) struct Snapshot {
     pub(crate) profile: Option<OperatorProfile>,
     pub(crate) version: u64,
     pub(crate) last_digest: String,
+    /// The time of the last stored event (`None` for a new case): no new event is dated
+    /// before it.
+    pub(crate) last_ts: Option<crate::spine::Millis>,
 }
 
 impl Snapshot {
@@ -38,6 +41,7 @@ impl Snapshot {
             profile: None,
             version: 0,
             last_digest: GENESIS_DIGEST.to_string(),
+            last_ts: None,
         }
     }
 
@@ -68,6 +72,7 @@ impl Snapshot {
         if let Some(last) = events.last() {
             self.version = last.seq;
             self.last_digest.clone_from(&last.digest);
+            self.last_ts = Some(last.ts_ms);
         }
         true
     }

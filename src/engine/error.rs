@@ -41,6 +41,15 @@ pub enum EngineError {
         #[source]
         source: serde_json::Error,
     },
+    /// Sensitive intake fields could not be sealed (the OS random source failed).
+    #[error("the sensitive fields of case `{case}` could not be sealed")]
+    Seal {
+        /// The case.
+        case: String,
+        /// Why.
+        #[source]
+        source: crate::audit::sealed::SealError,
+    },
     /// `decide` accepted a command on a case that has no pinned surface (a bug in the core).
     #[error("case `{case}` has no pinned surface")]
     Unpinned {

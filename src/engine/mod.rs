@@ -31,6 +31,11 @@
 //! - **Conflicts.** When another writer appended first, the engine reloads and re-decides, up
 //!   to [`CONFLICT_RETRIES`] more times, then answers `conflict`. A re-decision may well be a
 //!   different answer (the other operator's claim won: `invalid_state`).
+//! - **Time never goes backwards within a stream.** When the host clock reads earlier than
+//!   the stream's last event (a clock stepped back, a scenario rerun on the same database),
+//!   the command is decided and its events dated at that last event's time, and the host's
+//!   reading is kept beside them (`host_ts_ms` in the envelope). `verify` flags a stream whose
+//!   times go backwards.
 //! - **Delivery.** At least once. Signals are written to the outbox with their events; after
 //!   the commit the engine publishes the new ones in order and marks them delivered, stopping
 //!   at the first failure. Whatever is left pending (a failed publish, a crash between commit
@@ -60,9 +65,10 @@ pub use receipt::Receipt;
 pub use subscriber::{CursorStore, FileCursor, MemoryCursor, Subscriber, SubscriberError};
 pub use view::{CaseView, Desk, ListPage, Listed, PhaseView, QueueItem};
 
+use crate::audit::sealed;
 use crate::audit::{
     Envelope, GENESIS_DIGEST, StoredEvent, StoredSignal, VerifyCode, VerifyError, VerifyReport,
-    digest_of, verify_case, verify_operator,
+    digest_of,
 };
 use crate::host::{
     Append, CaseFilter, CaseIndex, Clock, FeedEntry, IdempotencyRecord, IndexRow, IndexState,
@@ -212,7 +218,16 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         stats: &mut Stats,
     ) -> Result<Receipt, EngineError> {
         // Only a key is bound to the command's fingerprint; without one it is never read.
+        // A sensitive intake value never enters the fingerprint: the idempotency table would
+        // otherwise hold an unkeyed hash of it, an oracle for low-entropy personal data.
+        let sensitive = match &command.body {
+            spine::CommandBody::SubmitRequest { surface, .. } => self.sensitive_fields(surface),
+            _ => Vec::new(),
+        };
         let fingerprint = match key {
+            Some(_) if !sensitive.is_empty() => {
+                command_fingerprint(principal, &redacted(command, &sensitive))?
+            }
             Some(_) => command_fingerprint(principal, command)?,
             None => String::new(),
         };
@@ -232,7 +247,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             let mut snapshot = stats.time(|| self.snapshot(case_id))?;
             let catalog = stats.time(|| self.catalog_for(&snapshot, principal, command))?;
             let case = &snapshot.case;
-            let now = self.clock.now();
+            let (now, host_at) = monotonic(self.clock.now(), snapshot.last_ts);
             let events = match spine::decide(case, &catalog, principal, command, now) {
                 Ok(events) => events,
                 Err(rejection) => {
@@ -252,12 +267,18 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 case: case_id.to_string(),
             })?;
             let surface = catalog::pinned(&self.registry, &pin);
+            // Sensitive intake fields are sealed under a new key of the case (here, not in
+            // `decide`: randomness stays out of the core); the plaintext events are what the
+            // cached case folds and the index row is derived from.
+            let plain = events.clone();
+            let (events, case_key) = self.seal_sensitive(case_id, &pin, events)?;
             let envelope = Envelope {
                 case_id,
                 actor: principal,
                 surface: &pin,
                 idempotency_key: key,
                 at: now,
+                host_at,
             };
             let sealed = envelope
                 .seal_after(snapshot.version, &snapshot.last_digest, events)
@@ -289,9 +310,17 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 None => None,
             };
             let version = snapshot.version();
+            let erases = receipt
+                .events()
+                .iter()
+                .any(|e| matches!(e.payload, Event::PersonalDataErased { .. }));
+            let mut folded = receipt.events().to_vec();
+            for (event, payload) in folded.iter_mut().zip(plain) {
+                event.payload = payload;
+            }
             // Fold the new events first: the index row is the case as they leave it. On a
             // conflict the snapshot is dropped, as the store no longer continues it.
-            let extended = snapshot.extend(receipt.events());
+            let extended = snapshot.extend(&folded);
             let row = if extended {
                 index::row_for(
                     case_id,
@@ -303,19 +332,25 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             } else {
                 let mut after = snapshot.case.clone();
                 let mut profile = snapshot.profile.clone();
-                for event in receipt.events() {
+                for event in &folded {
                     spine::apply(&mut after, &event.payload);
                     let _ = operator::apply_profile(&mut profile, &event.payload);
                 }
                 index::row_for(case_id, &after, profile.as_ref(), surface, now)
             };
-            let append = Append::new(case_id, version, receipt.events())
+            let mut append = Append::new(case_id, version, receipt.events())
                 .with_idempotency(record.as_ref())
                 .with_outbox(&outbox)
-                .with_index(row.as_ref());
+                .with_index(row.as_ref())
+                .with_case_key(case_key.as_ref().map(sealed::CaseKey::as_bytes));
+            if erases {
+                append = append.erasing_case_key();
+            }
             match stats.time(|| self.store.append(&append)) {
                 Ok(_) => {
-                    if extended {
+                    // After an erasure the cached plaintext goes too: the next read opens
+                    // nothing.
+                    if extended && !erases {
                         self.cases.put(snapshot);
                     }
                     self.publish_new(&outbox);
@@ -403,7 +438,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
 
     fn tick_case(&self, case_id: &str, actor: &Principal) -> Result<Vec<StoredEvent>, EngineError> {
         for _ in 0..=CONFLICT_RETRIES {
-            let stored = self.store.load(case_id)?;
+            let stored = self.load_opened(case_id)?;
             let mut case = fold(case_id, &stored);
             let Some(pin) = case.request.as_ref().map(|r| r.surface.clone()) else {
                 return Ok(Vec::new());
@@ -411,7 +446,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             let Some(surface) = catalog::pinned(&self.registry, &pin) else {
                 return Ok(Vec::new());
             };
-            let now = self.clock.now();
+            let (now, host_at) = monotonic(self.clock.now(), stored.last().map(|e| e.ts_ms));
             let events = spine::due_escalations(&case, surface, now);
             if events.is_empty() {
                 return Ok(Vec::new());
@@ -422,6 +457,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 surface: &pin,
                 idempotency_key: None,
                 at: now,
+                host_at,
             };
             let sealed =
                 envelope
@@ -540,7 +576,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
 
     /// The case, folded from its events; `None` when nothing was ever appended to it.
     pub fn case(&self, id: &str) -> Result<Option<Case>, EngineError> {
-        let stored = self.store.load(id)?;
+        let stored = self.load_opened(id)?;
         Ok((!stored.is_empty()).then(|| fold(id, &stored)))
     }
 
@@ -694,7 +730,8 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         principal: &Principal,
         command: &Command,
     ) -> Result<Explanation, EngineError> {
-        let stored = self.store.load(&command.case)?;
+        let stored = self.load_opened(&command.case)?;
+        let (now, _) = monotonic(self.clock.now(), stored.last().map(|e| e.ts_ms));
         let mut snapshot = cache::Snapshot::empty(&command.case);
         if !snapshot.extend(&stored) {
             snapshot.case = fold(&command.case, &stored);
@@ -705,7 +742,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             &catalog,
             principal,
             command,
-            self.clock.now(),
+            now,
         ))
     }
 
@@ -733,7 +770,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     /// every index row against the events (with the surfaces, so the fields that need one are
     /// checked too for cases whose pinned surface is registered) and the feed's positions.
     pub fn verify(&self) -> Result<VerifyReport, EngineError> {
-        Ok(verify_with(&self.store, Some(&self.registry))?)
+        Ok(verify_with(&self.store, Some(&self.registry), None)?)
     }
 
     /// The surface `case` is pinned to, if registered with the pinned fingerprint.
@@ -745,115 +782,94 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
 }
 
 /// Verify every stream of `store` (no surfaces needed): what `planck verify` runs without
-/// `--surfaces`. Each case and each operator stream is re-derived from its events, with every
-/// digest and link checked. Streams whose rows cannot be decoded are reported as
-/// [`VerifyCode::Unreadable`]; other store failures are errors. Index rows are checked in
-/// every field that does not need the surface; the feed in full.
+/// `--surfaces`. Everything [`crate::audit::verify_store`] checks (each stream's chain, the
+/// outbox and idempotency rows against the events), then each index row in every field that
+/// does not need the surface, and the feed in full. Streams whose rows cannot be decoded are
+/// reported as [`VerifyCode::Unreadable`]; other store failures are errors.
 pub fn verify_store(store: &impl Store) -> Result<VerifyReport, StoreError> {
-    verify_with(store, None)
+    verify_with(store, None, None)
 }
 
 /// [`verify_store`], with the surfaces of `registry` to check every field of the index rows of
 /// cases whose pinned surface is registered (what [`Engine::verify`] and `planck verify
-/// --surfaces` run).
+/// --surfaces` run), and every stream `checkpoint` covers against its signed head (check the
+/// checkpoint itself first with [`crate::audit::checkpoint::Checkpoint::check`]).
 pub fn verify_with(
     store: &impl Store,
     registry: Option<&Registry>,
+    checkpoint: Option<&crate::audit::checkpoint::Checkpoint>,
 ) -> Result<VerifyReport, StoreError> {
-    let mut report = VerifyReport::default();
-    let state = store.index_state()?;
-    report.index_needs_rebuild = state == IndexState::NeedsRebuild;
-    let ids = store.cases()?;
+    let needs_rebuild = store.index_state()? == IndexState::NeedsRebuild;
     // The number of events of each stream, for the feed check.
-    let mut lengths: HashMap<String, u64> = HashMap::with_capacity(ids.len());
-    let mut failed: HashSet<String> = HashSet::new();
-    for id in &ids {
-        let operator = operator::is_operator_stream(id);
-        if operator {
-            report.operators += 1;
-        } else {
-            report.cases += 1;
+    let mut lengths: HashMap<String, u64> = HashMap::new();
+    let mut index_rows = 0;
+    let mut report = crate::audit::sweep::verify_streams(store, checkpoint, |id, events, held| {
+        lengths.insert(id.to_string(), events.last().map_or(0, |e| e.seq));
+        if !held || needs_rebuild || events.is_empty() {
+            return Ok(None);
         }
-        let events = match store.load(id) {
-            Ok(events) => events,
-            Err(err @ StoreError::Corrupt { .. }) => {
-                failed.insert(id.clone());
-                report.failures.push(VerifyError::new(
-                    VerifyCode::Unreadable,
-                    id.clone(),
-                    None,
-                    None,
-                    err.to_string(),
-                ));
-                continue;
-            }
-            Err(other) => return Err(other),
-        };
-        report.events += events.len();
-        lengths.insert(id.clone(), events.last().map_or(0, |e| e.seq));
-        let verified = if operator {
-            verify_operator(id, &events).map(|_| fold(id, &events))
-        } else {
-            verify_case(id, &events)
-        };
-        let case = match verified {
-            Ok(case) => case,
-            Err(failure) => {
-                failed.insert(id.clone());
-                report.failures.push(failure);
-                continue;
-            }
-        };
-        if report.index_needs_rebuild {
-            continue;
-        }
-        let surface = registry.and_then(|r| {
-            case.request
-                .as_ref()
-                .and_then(|req| catalog::pinned(r, &req.surface))
-        });
-        let last = events.last().map_or(0, |e| e.ts_ms);
-        let profile = operator
-            .then(|| operator::replay_profile(events.iter().map(|e| &e.payload)))
-            .flatten();
-        let derived = index::row_for(id, &case, profile.as_ref(), surface, last);
         let stored = store.index_row(id)?;
-        report.index_rows += usize::from(stored.is_some());
-        let problem = match (&stored, &derived) {
-            (None, None) => None,
-            (None, Some(_)) => Some((
-                VerifyCode::IndexMissing,
-                "the case has no index row".to_string(),
-            )),
-            (Some(_), None) => Some((
-                VerifyCode::IndexMismatch,
-                "the stream has an index row but holds no request".to_string(),
-            )),
-            (Some(stored), Some(derived)) => {
-                let differ = index::compare(stored, derived, surface.is_some());
-                (!differ.is_empty()).then(|| {
-                    (
-                        VerifyCode::IndexMismatch,
-                        format!(
-                            "the index row disagrees with the events in {}: rebuild it with `planck reindex`",
-                            differ.join(", ")
-                        ),
-                    )
-                })
-            }
-        };
-        if let Some((code, message)) = problem {
-            failed.insert(id.clone());
-            report
-                .failures
-                .push(VerifyError::new(code, id.clone(), None, None, message));
-        }
-    }
-    if !report.index_needs_rebuild {
+        index_rows += usize::from(stored.is_some());
+        Ok(check_index_row(id, events, stored.as_ref(), registry))
+    })?;
+    report.index_rows = index_rows;
+    report.index_needs_rebuild = needs_rebuild;
+    let mut failed: HashSet<String> = report
+        .failures
+        .iter()
+        .map(|f| f.case().to_string())
+        .collect();
+    if !needs_rebuild {
         verify_extra_rows(store, &lengths, &mut failed, &mut report)?;
     }
     verify_feed(store, &lengths, &mut failed, &mut report)?;
     Ok(report)
+}
+
+/// One stream's index row (`stored`) against the row its events imply.
+fn check_index_row(
+    id: &str,
+    events: &[StoredEvent],
+    stored: Option<&IndexRow>,
+    registry: Option<&Registry>,
+) -> Option<VerifyError> {
+    let operator = operator::is_operator_stream(id);
+    let case = fold(id, events);
+    let surface = registry.and_then(|r| {
+        case.request
+            .as_ref()
+            .and_then(|req| catalog::pinned(r, &req.surface))
+    });
+    let last = events.last().map_or(0, |e| e.ts_ms);
+    let profile = operator
+        .then(|| operator::replay_profile(events.iter().map(|e| &e.payload)))
+        .flatten();
+    let derived = index::row_for(id, &case, profile.as_ref(), surface, last);
+    let (code, message) = match (stored, &derived) {
+        (None, None) => return None,
+        (None, Some(_)) => (
+            VerifyCode::IndexMissing,
+            "the case has no index row".to_string(),
+        ),
+        (Some(_), None) => (
+            VerifyCode::IndexMismatch,
+            "the stream has an index row but holds no request".to_string(),
+        ),
+        (Some(stored), Some(derived)) => {
+            let differ = index::compare(stored, derived, surface.is_some());
+            if differ.is_empty() {
+                return None;
+            }
+            (
+                VerifyCode::IndexMismatch,
+                format!(
+                    "the index row disagrees with the events in {}: rebuild it with `planck reindex`",
+                    differ.join(", ")
+                ),
+            )
+        }
+    };
+    Some(VerifyError::new(code, id, None, None, message))
 }
 
 /// Rows of cases that hold no events (an index edited by hand).
@@ -1085,12 +1101,13 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     /// or (no snapshot, or one the store no longer continues) folded from every stored event.
     fn snapshot(&self, case_id: &str) -> Result<cache::Snapshot, EngineError> {
         if let Some(mut snapshot) = self.cases.take(case_id) {
-            let newer = self.store.load_after(case_id, snapshot.version())?;
+            let mut newer = self.store.load_after(case_id, snapshot.version())?;
+            self.open_sealed(case_id, &mut newer)?;
             if snapshot.extend(&newer) {
                 return Ok(snapshot);
             }
         }
-        let stored = self.store.load(case_id)?;
+        let stored = self.load_opened(case_id)?;
         let mut snapshot = cache::Snapshot::empty(case_id);
         if snapshot.extend(&stored) {
             return Ok(snapshot);
@@ -1103,8 +1120,113 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             last_digest: stored
                 .last()
                 .map_or_else(|| GENESIS_DIGEST.to_string(), |e| e.digest.clone()),
+            last_ts: stored.last().map(|e| e.ts_ms),
         })
     }
+}
+
+impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
+    /// Seal the sensitive intake fields of a `request_submitted` among `events` under a new
+    /// key of the case, returned to be stored with them; `events` unchanged (and no key) when
+    /// the pinned surface declares none.
+    fn seal_sensitive(
+        &self,
+        case_id: &str,
+        pin: &SurfacePin,
+        mut events: Vec<Event>,
+    ) -> Result<(Vec<Event>, Option<sealed::CaseKey>), EngineError> {
+        let Some(surface) = catalog::pinned(&self.registry, pin) else {
+            return Ok((events, None));
+        };
+        let fields = &surface.intake().sensitive;
+        let mut key = None;
+        for event in &mut events {
+            if let Event::RequestSubmitted { intake, .. } = event
+                && fields.iter().any(|f| intake.contains_key(f))
+            {
+                let fail = |source| EngineError::Seal {
+                    case: case_id.to_string(),
+                    source,
+                };
+                if key.is_none() {
+                    key = Some(sealed::CaseKey::generate().map_err(fail)?);
+                }
+                if let Some(key) = &key {
+                    sealed::seal_intake(key, case_id, fields, intake).map_err(fail)?;
+                }
+            }
+        }
+        Ok((events, key))
+    }
+
+    /// The case's stored events with every sealed intake value opened with the case's key
+    /// (`"<erased>"` once the key is destroyed): what decisions, views and rules read.
+    fn load_opened(&self, case_id: &str) -> Result<Vec<StoredEvent>, EngineError> {
+        let mut stored = self.store.load(case_id)?;
+        self.open_sealed(case_id, &mut stored)?;
+        Ok(stored)
+    }
+
+    /// Open, in place, the sealed intake values of `events` (only a `request_submitted`
+    /// carries intake); the key is read only when one is sealed.
+    fn open_sealed(&self, case_id: &str, events: &mut [StoredEvent]) -> Result<(), EngineError> {
+        let mut key: Option<Option<sealed::CaseKey>> = None;
+        for event in events {
+            if let Event::RequestSubmitted { intake, .. } = &mut event.payload
+                && intake.values().any(sealed::is_sealed)
+            {
+                if key.is_none() {
+                    let bytes = self.store.case_key(case_id)?;
+                    key = Some(bytes.and_then(|b| sealed::CaseKey::from_bytes(&b).ok()));
+                }
+                sealed::open_intake(key.as_ref().and_then(Option::as_ref), case_id, intake);
+            }
+        }
+        Ok(())
+    }
+
+    /// The sensitive fields a `submit_request` for `surface` (a slug or `slug@version`) may
+    /// carry: those of every registered version it could resolve to.
+    fn sensitive_fields(&self, surface: &str) -> Vec<String> {
+        let slug = surface.split('@').next().unwrap_or(surface);
+        let mut fields: Vec<String> = self
+            .registry
+            .iter()
+            .filter(|s| s.slug() == slug)
+            .flat_map(|s| s.intake().sensitive.iter().cloned())
+            .collect();
+        fields.sort_unstable();
+        fields.dedup();
+        fields
+    }
+}
+
+/// The time new events of a stream are dated at: the host clock's `now`, or the stream's last
+/// event's time when the clock is behind it (time never goes backwards within a stream). The
+/// second value is the host's reading when it was overruled, recorded beside the event.
+fn monotonic(
+    now: spine::Millis,
+    last: Option<spine::Millis>,
+) -> (spine::Millis, Option<spine::Millis>) {
+    match last {
+        Some(last) if now < last => (last, Some(now)),
+        _ => (now, None),
+    }
+}
+
+/// `command` with the values of its `sensitive` intake fields replaced by a marker (for the
+/// idempotency fingerprint: a retry that differs only in a sensitive value replays the first
+/// outcome).
+fn redacted(command: &Command, sensitive: &[String]) -> Command {
+    let mut command = command.clone();
+    if let spine::CommandBody::SubmitRequest { intake, .. } = &mut command.body {
+        for field in sensitive {
+            if let Some(value) = intake.get_mut(field) {
+                *value = serde_json::Value::String("<sensitive>".to_string());
+            }
+        }
+    }
+    command
 }
 
 fn fold(id: &str, stored: &[StoredEvent]) -> Case {

@@ -256,6 +256,7 @@ fn arguments(kind: CommandKind, surface: &Surface, hints: &Hints) -> Vec<Value> 
         }
         K::CancelJob => text_arg("reason", "called off", hints),
         K::AnnotateTask => text_arg("note", "a note", hints),
+        K::ErasePersonalData => text_arg("reason", "the client asked", hints),
         K::AssignTask => vec![json!({ "operator": ASSIGNEE }), json!({ "operator": "" })],
         K::Advance => {
             let mut out: Vec<Value> = surface

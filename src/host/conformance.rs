@@ -33,7 +33,7 @@ use crate::host::index::{
     CaseFilter, CaseIndex, IndexRow, IndexState, ListCursor, OperatorIndex, QueueNeed,
 };
 use crate::host::store::{
-    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
+    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, StreamHead,
 };
 use crate::policy::{Principal, Role};
 use crate::spine::{Event, JobState, Millis, ServiceEventState, Signal, SurfacePin, TaskState};
@@ -57,7 +57,7 @@ type Property<S> = (&'static str, fn(&S) -> Result<(), String>);
 
 /// Run every property that needs only a fresh store, each on a new store from `fresh`.
 pub fn run_all<S: Store>(fresh: impl Fn() -> S) -> Result<(), Failures> {
-    let properties: [Property<S>; 19] = [
+    let properties: [Property<S>; 21] = [
         ("empty", empty),
         ("ordering", ordering),
         ("sequence_numbers", sequence_numbers),
@@ -76,6 +76,8 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) -> Result<(), Failures> {
         ("feed_order", feed_order),
         ("feed_refusals", feed_refusals),
         ("feed_concurrent", feed_concurrent),
+        ("verification_reads", verification_reads),
+        ("case_keys", case_keys),
         ("operator_streams", operator_streams),
     ];
     let mut failures = Failures::default();
@@ -89,6 +91,50 @@ pub fn run_all<S: Store>(fresh: impl Fn() -> S) -> Result<(), Failures> {
     } else {
         Err(failures)
     }
+}
+
+/// A case key is written with the events that carry it, read back by its case only, refused
+/// when the case already has one (nothing of that append is written), and gone after an append
+/// that destroys it.
+pub fn case_keys<S: Store>(store: &S) -> Result<(), String> {
+    let case = "conformance-keys";
+    let key = [7u8; 32];
+    ensure(call("case_key", store.case_key(case))?.is_none(), || {
+        "a new case has a key".into()
+    })?;
+    let first = fixture_events(case, None, 1, None)?;
+    call(
+        "append",
+        store.append(&Append::new(case, 0, &first).with_case_key(Some(&key))),
+    )?;
+    ensure(
+        call("case_key", store.case_key(case))?.as_deref() == Some(&key[..]),
+        || "the key does not read back".into(),
+    )?;
+    ensure(
+        call("case_key", store.case_key("conformance-keys-other"))?.is_none(),
+        || "another case reads the key".into(),
+    )?;
+    let second = fixture_events(case, first.last(), 1, None)?;
+    let refused = store.append(&Append::new(case, 1, &second).with_case_key(Some(&[8u8; 32])));
+    ensure(refused.is_err(), || "a second key was accepted".into())?;
+    ensure(call("load", store.load(case))?.len() == 1, || {
+        "a refused append wrote its events".into()
+    })?;
+    ensure(
+        call("case_key", store.case_key(case))?.as_deref() == Some(&key[..]),
+        || "a refused append replaced the key".into(),
+    )?;
+    call(
+        "append",
+        store.append(&Append::new(case, 1, &second).erasing_case_key()),
+    )?;
+    ensure(call("case_key", store.case_key(case))?.is_none(), || {
+        "the key survived its erasure".into()
+    })?;
+    ensure(call("load", store.load(case))?.len() == 2, || {
+        "the erasing append lost its events".into()
+    })
 }
 
 /// Run the properties that need several handles on one storage: `open` returns a new handle
@@ -146,6 +192,7 @@ pub fn fixture_events(
         surface: &pin,
         idempotency_key: key,
         at,
+        host_at: None,
     };
     let mut payloads = Vec::with_capacity(n);
     for i in 0..n {
@@ -280,6 +327,13 @@ pub fn empty<S: Store>(store: &S) -> Result<(), String> {
     ensure(
         call("pending_signals", store.pending_signals(10))?.is_empty(),
         || "a new store has pending signals".into(),
+    )?;
+    ensure(call("heads", store.heads())?.is_empty(), || {
+        "a new store has stream heads".into()
+    })?;
+    ensure(
+        call("referenced_streams", store.referenced_streams())?.is_empty(),
+        || "a new store names streams in its outbox or idempotency records".into(),
     )
 }
 
@@ -588,6 +642,84 @@ pub fn case_listing<S: Store>(store: &S) -> Result<(), String> {
     })
 }
 
+/// What verification and checkpoints read: every stream's head (from its events), every
+/// outbox row of a stream (delivered ones too) in append order, every idempotency record of a
+/// stream, and every stream the outbox and the idempotency records name.
+pub fn verification_reads<S: Store>(store: &S) -> Result<(), String> {
+    let a = "conformance-heads-a";
+    let b = "conformance-heads-b";
+    let first = fixture_events(a, None, 2, Some("conformance-heads-k1"))?;
+    let signals: Vec<StoredSignal> = first
+        .iter()
+        .enumerate()
+        .map(|(i, e)| fixture_signal(e, "h", i + 1))
+        .collect();
+    call(
+        "append",
+        store.append(
+            &Append::new(a, 0, &first)
+                .with_idempotency(&record("conformance-heads-k1", a))
+                .with_outbox(&signals),
+        ),
+    )?;
+    let more = fixture_events(a, first.last(), 1, Some("conformance-heads-k2"))?;
+    call(
+        "append",
+        store
+            .append(&Append::new(a, 2, &more).with_idempotency(&record("conformance-heads-k2", a))),
+    )?;
+    let other = fixture_events(b, None, 1, None)?;
+    call("append", store.append(&Append::new(b, 0, &other)))?;
+    call(
+        "mark_delivered",
+        store.mark_delivered(&[format!("{a}:h:1")]),
+    )?;
+
+    let mut heads = call("heads", store.heads())?;
+    heads.sort();
+    let last_a = more.last().ok_or("no fixture event")?;
+    let last_b = other.last().ok_or("no fixture event")?;
+    let want = vec![
+        StreamHead {
+            stream: a.into(),
+            version: 3,
+            digest: last_a.digest.clone(),
+        },
+        StreamHead {
+            stream: b.into(),
+            version: 1,
+            digest: last_b.digest.clone(),
+        },
+    ];
+    ensure(heads == want, || {
+        format!("heads read back as {heads:?}, expected {want:?}")
+    })?;
+    let rows = call("outbox_of", store.outbox_of(a))?;
+    ensure(rows == signals, || {
+        format!("the outbox rows of `{a}` read back as {rows:?}")
+    })?;
+    ensure(call("outbox_of", store.outbox_of(b))?.is_empty(), || {
+        format!("`{b}` has outbox rows")
+    })?;
+    let mut records = call("idempotency_of", store.idempotency_of(a))?;
+    records.sort_by(|x, y| x.key.cmp(&y.key));
+    let want_records = vec![
+        record("conformance-heads-k1", a),
+        record("conformance-heads-k2", a),
+    ];
+    ensure(records == want_records, || {
+        format!("the idempotency records of `{a}` read back as {records:?}")
+    })?;
+    ensure(
+        call("idempotency_of", store.idempotency_of(b))?.is_empty(),
+        || format!("`{b}` has idempotency records"),
+    )?;
+    let referenced = call("referenced_streams", store.referenced_streams())?;
+    ensure(referenced == [a.to_string()], || {
+        format!("referenced streams read back as {referenced:?}")
+    })
+}
+
 /// An operator's stream (`operator:<id>`, envelopes with an empty surface pin) is a stream
 /// like any other: appended with the expected version and an idempotency key, read back
 /// unchanged (it still verifies), listed among the cases in creation order, and conflicting
@@ -603,6 +735,7 @@ pub fn operator_streams<S: Store>(store: &S) -> Result<(), String> {
             surface: &unpinned,
             idempotency_key: key,
             at: T0,
+            host_at: None,
         }
         .seal(previous, events)
         .map_err(|e| format!("building operator events: {e}"))

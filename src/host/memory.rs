@@ -15,7 +15,7 @@ use crate::host::index::{
     CaseFilter, CaseIndex, DeskRows, FeedEntry, IndexRow, IndexState, ListCursor, OperatorIndex,
 };
 use crate::host::store::{
-    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
+    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, StreamHead,
     check_append,
 };
 use crate::spine::{JobState, Millis};
@@ -43,6 +43,8 @@ struct Inner {
     /// The global feed: position `p` is entry `p - 1`.
     feed: Vec<(String, u64)>,
     index: Index,
+    /// Keys for sealed personal data, by stream (outside the events).
+    case_keys: HashMap<String, zeroize::Zeroizing<Vec<u8>>>,
 }
 
 /// The index rows and, for each query, the ordered keys that answer it.
@@ -207,7 +209,9 @@ impl Store for MemoryStore {
             events,
             idempotency,
             outbox,
-            ..
+            index: _,
+            case_key,
+            erase_case_key,
         } = *append;
         // Copy before taking the lock, so concurrent appends and loads wait only for the
         // checks and the pushes.
@@ -234,8 +238,23 @@ impl Store for MemoryStore {
                 message: format!("signal `{}` is already in the outbox", dup.id),
             });
         }
+        if case_key.is_some() && inner.case_keys.contains_key(case) {
+            return Err(StoreError::Invalid {
+                case: case.to_string(),
+                message: "the stream already has a key for sealed personal data".into(),
+            });
+        }
         if let Some(record) = idempotency {
             inner.keys.insert(record.key.clone(), record.clone());
+        }
+        if let Some(key) = case_key {
+            inner
+                .case_keys
+                .insert(case.to_string(), zeroize::Zeroizing::new(key.to_vec()));
+        }
+        if erase_case_key {
+            // Dropping the `Zeroizing` value overwrites the bytes.
+            inner.case_keys.remove(case);
         }
         for signal in outbox {
             let at = inner.outbox.len();
@@ -479,5 +498,57 @@ impl Store for MemoryStore {
             }
         }
         Ok(out)
+    }
+
+    fn heads(&self) -> Result<Vec<StreamHead>, StoreError> {
+        Ok(self
+            .lock()
+            .events
+            .iter()
+            .filter_map(|(stream, events)| {
+                events.last().map(|last| StreamHead {
+                    stream: stream.clone(),
+                    version: last.seq,
+                    digest: last.digest.clone(),
+                })
+            })
+            .collect())
+    }
+
+    fn outbox_of(&self, stream: &str) -> Result<Vec<StoredSignal>, StoreError> {
+        Ok(self
+            .lock()
+            .outbox
+            .iter()
+            .filter(|(s, _)| s.case_id == stream)
+            .map(|(s, _)| s.clone())
+            .collect())
+    }
+
+    fn idempotency_of(&self, stream: &str) -> Result<Vec<IdempotencyRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .keys
+            .values()
+            .filter(|r| r.case_id == stream)
+            .cloned()
+            .collect())
+    }
+
+    fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
+        let inner = self.lock();
+        let mut streams: Vec<String> = inner
+            .outbox
+            .iter()
+            .map(|(s, _)| s.case_id.clone())
+            .chain(inner.keys.values().map(|r| r.case_id.clone()))
+            .collect();
+        streams.sort_unstable();
+        streams.dedup();
+        Ok(streams)
+    }
+
+    fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock().case_keys.get(stream).map(|k| k.to_vec()))
     }
 }

@@ -37,7 +37,7 @@ pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore, Synchronous};
 pub use sqlite_group::{DEFAULT_MAX_WAIT, GroupCommitSqliteStore, MAX_GROUP};
 pub use store::{
     Append, BoxError, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
-    check_append,
+    StreamHead, check_append,
 };
 pub use transport::{MemoryTransport, NullTransport, Transport, TransportError};
 #[cfg(feature = "webhook")]

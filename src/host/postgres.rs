@@ -72,7 +72,7 @@ use crate::host::index::{
     OPERATOR_STREAM_PREFIX, OperatorIndex, QueueNeed, SurfaceSelector,
 };
 use crate::host::store::{
-    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
+    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, StreamHead,
     check_append,
 };
 use crate::host::transport::Transport;
@@ -92,7 +92,7 @@ const CASE_COLUMNS: &str = "case_id, version, surface, surface_version, task, as
 /// The columns of an event, in the order [`event_from_row`] reads them.
 const EVENT_COLUMNS: &str =
     "event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor, surface,
-    surface_fingerprint, idempotency_key, payload, prev_digest, digest";
+    surface_fingerprint, idempotency_key, payload, prev_digest, digest, host_ts_ms";
 
 /// How to connect a [`PostgresStore`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -146,6 +146,9 @@ impl fmt::Debug for PostgresStore {
 
 /// Every statement, with the schema name filled in once.
 struct Sql {
+    insert_case_key: String,
+    delete_case_key: String,
+    case_key: String,
     load: String,
     insert_case: String,
     bump_case: String,
@@ -170,14 +173,23 @@ struct Sql {
     feed: String,
     index_state: String,
     set_index_state: String,
+    heads: String,
+    outbox_of: String,
+    keys_of: String,
+    referenced: String,
 }
 
 impl Sql {
     fn new(s: &str) -> Sql {
         Sql {
+            insert_case_key: format!(
+                "INSERT INTO {s}.planck_case_keys (case_id, key) VALUES ($1, $2) ON CONFLICT (case_id) DO NOTHING"
+            ),
+            delete_case_key: format!("DELETE FROM {s}.planck_case_keys WHERE case_id = $1"),
+            case_key: format!("SELECT key FROM {s}.planck_case_keys WHERE case_id = $1"),
             load: format!(
                 "SELECT event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor, surface,
-                        surface_fingerprint, idempotency_key, payload, prev_digest, digest
+                        surface_fingerprint, idempotency_key, payload, prev_digest, digest, host_ts_ms
                    FROM {s}.planck_events WHERE case_id = $1 AND seq > $2 ORDER BY seq"
             ),
             insert_case: format!(
@@ -189,8 +201,9 @@ impl Sql {
             case_version: format!("SELECT version FROM {s}.planck_cases WHERE case_id = $1"),
             insert_event: format!(
                 "INSERT INTO {s}.planck_events (event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq,
-                        actor, surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                        actor, surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest,
+                        host_ts_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
             ),
             insert_key: format!(
                 "INSERT INTO {s}.planck_idempotency (key, fingerprint, case_id, outcome, recorded_at)
@@ -286,6 +299,21 @@ impl Sql {
                 "INSERT INTO {s}.planck_meta (key, value) VALUES ('index_state', $1)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value"
             ),
+            heads: format!(
+                "SELECT DISTINCT ON (case_id) case_id, seq, digest FROM {s}.planck_events
+                  ORDER BY case_id, seq DESC"
+            ),
+            outbox_of: format!(
+                "SELECT id, case_id, kind, at, payload, event_id, event_digest FROM {s}.planck_outbox
+                  WHERE case_id = $1 ORDER BY position"
+            ),
+            keys_of: format!(
+                "SELECT key, fingerprint, case_id, outcome, recorded_at FROM {s}.planck_idempotency
+                  WHERE case_id = $1"
+            ),
+            referenced: format!(
+                "SELECT case_id FROM {s}.planck_outbox UNION SELECT case_id FROM {s}.planck_idempotency"
+            ),
         }
     }
 
@@ -319,6 +347,11 @@ CREATE TABLE IF NOT EXISTS {s}.planck_events (
     digest              TEXT    NOT NULL,
     PRIMARY KEY (case_id, seq)
 );
+ALTER TABLE {s}.planck_events ADD COLUMN IF NOT EXISTS host_ts_ms BIGINT;
+CREATE TABLE IF NOT EXISTS {s}.planck_case_keys (
+    case_id TEXT  PRIMARY KEY,
+    key     BYTEA NOT NULL
+);
 CREATE TABLE IF NOT EXISTS {s}.planck_idempotency (
     key         TEXT   PRIMARY KEY,
     fingerprint TEXT   NOT NULL,
@@ -339,6 +372,8 @@ CREATE TABLE IF NOT EXISTS {s}.planck_outbox (
     delivered_at TIMESTAMPTZ
 );
 CREATE INDEX IF NOT EXISTS planck_outbox_pending ON {s}.planck_outbox (position) WHERE NOT delivered;
+CREATE INDEX IF NOT EXISTS planck_outbox_case ON {s}.planck_outbox (case_id);
+CREATE INDEX IF NOT EXISTS planck_idempotency_case ON {s}.planck_idempotency (case_id);
 INSERT INTO {s}.planck_meta (key, value) VALUES ('schema_version', '1')
     ON CONFLICT (key) DO NOTHING;"
         )
@@ -651,6 +686,19 @@ fn signal_from_row(row: &Row) -> Result<StoredSignal, StoreError> {
     })
 }
 
+fn record_from_row(row: &Row) -> Result<IdempotencyRecord, StoreError> {
+    (|| {
+        Ok::<_, postgres::Error>(IdempotencyRecord {
+            key: row.try_get(0)?,
+            fingerprint: row.try_get(1)?,
+            case_id: row.try_get(2)?,
+            outcome: row.try_get(3)?,
+            recorded_at: row.try_get(4)?,
+        })
+    })()
+    .map_err(backend("reading an idempotency record"))
+}
+
 fn event_from_row(case: &str, row: &Row, at: usize) -> Result<StoredEvent, StoreError> {
     let undecodable = |e: postgres::Error| {
         StoreError::corrupt(case, "a row of the case does not decode", Some(Box::new(e)))
@@ -670,6 +718,7 @@ fn event_from_row(case: &str, row: &Row, at: usize) -> Result<StoredEvent, Store
         ts_utc: row.try_get(at + 3).map_err(undecodable)?,
         ts_ms: row.try_get(at + 4).map_err(undecodable)?,
         case_id: row.try_get(at + 5).map_err(undecodable)?,
+        host_ts_ms: row.try_get(at + 14).map_err(undecodable)?,
         seq: u64::try_from(seq).map_err(|e| bad("sequence number out of range", Box::new(e)))?,
         actor: serde_json::from_str(&actor)
             .map_err(|e| bad("the actor does not decode", Box::new(e)))?,
@@ -910,7 +959,9 @@ impl Store for PostgresStore {
             events,
             idempotency,
             outbox,
-            ..
+            index: _,
+            case_key,
+            erase_case_key,
         } = *append;
         // Serialize everything before opening the transaction.
         let mut rows = Vec::with_capacity(events.len());
@@ -1020,6 +1071,7 @@ impl Store for PostgresStore {
                         payload,
                         &e.prev_digest,
                         &e.digest,
+                        &e.host_ts_ms,
                     ],
                 )
                 .map_err(|err| {
@@ -1064,6 +1116,21 @@ impl Store for PostgresStore {
         if let Some(row) = append.index {
             self.write_row(&mut tx, row)?;
         }
+        if let Some(key) = case_key {
+            let written = tx
+                .execute(&self.sql.insert_case_key, &[&case, &key])
+                .map_err(backend("writing a case key"))?;
+            if written != 1 {
+                return Err(StoreError::Invalid {
+                    case: case.to_string(),
+                    message: "the case already has a key for sealed personal data".into(),
+                });
+            }
+        }
+        if erase_case_key {
+            tx.execute(&self.sql.delete_case_key, &[&case])
+                .map_err(backend("destroying a case key"))?;
+        }
 
         tx.commit().map_err(|err| {
             if is_unique_violation(&err) {
@@ -1082,21 +1149,7 @@ impl Store for PostgresStore {
             .client()?
             .query_opt(&self.sql.get_key, &[&key])
             .map_err(backend("looking up an idempotency key"))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let read = backend("reading an idempotency record");
-        let record = (|| {
-            Ok::<_, postgres::Error>(IdempotencyRecord {
-                key: row.try_get(0)?,
-                fingerprint: row.try_get(1)?,
-                case_id: row.try_get(2)?,
-                outcome: row.try_get(3)?,
-                recorded_at: row.try_get(4)?,
-            })
-        })()
-        .map_err(read)?;
-        Ok(Some(record))
+        row.as_ref().map(record_from_row).transpose()
     }
 
     fn cases(&self) -> Result<Vec<String>, StoreError> {
@@ -1362,6 +1415,74 @@ impl Store for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    fn heads(&self) -> Result<Vec<StreamHead>, StoreError> {
+        let mut conn = self.conn()?;
+        let rows = conn
+            .client()?
+            .query(&self.sql.heads, &[])
+            .map_err(backend("reading stream heads"))?;
+        rows.iter()
+            .map(|row| {
+                let stream: String = row.try_get(0).map_err(backend("reading stream heads"))?;
+                let seq: i64 = row.try_get(1).map_err(backend("reading stream heads"))?;
+                let version = u64::try_from(seq).map_err(|e| {
+                    StoreError::corrupt(
+                        stream.clone(),
+                        "a sequence number is out of range",
+                        Some(Box::new(e)),
+                    )
+                })?;
+                Ok(StreamHead {
+                    stream,
+                    version,
+                    digest: row.try_get(2).map_err(backend("reading stream heads"))?,
+                })
+            })
+            .collect()
+    }
+
+    fn outbox_of(&self, stream: &str) -> Result<Vec<StoredSignal>, StoreError> {
+        let mut conn = self.conn()?;
+        let rows = conn
+            .client()?
+            .query(&self.sql.outbox_of, &[&stream])
+            .map_err(backend("reading the outbox"))?;
+        rows.iter().map(signal_from_row).collect()
+    }
+
+    fn idempotency_of(&self, stream: &str) -> Result<Vec<IdempotencyRecord>, StoreError> {
+        let mut conn = self.conn()?;
+        let rows = conn
+            .client()?
+            .query(&self.sql.keys_of, &[&stream])
+            .map_err(backend("reading idempotency records"))?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn()?;
+        let rows = conn
+            .client()?
+            .query(&self.sql.referenced, &[])
+            .map_err(backend("listing referenced streams"))?;
+        rows.iter()
+            .map(|row| {
+                row.try_get(0)
+                    .map_err(backend("listing referenced streams"))
+            })
+            .collect()
+    }
+
+    fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut conn = self.conn()?;
+        let row = conn
+            .client()?
+            .query_opt(&self.sql.case_key, &[&stream])
+            .map_err(backend("reading a case key"))?;
+        row.map(|r| r.try_get(0).map_err(backend("reading a case key")))
+            .transpose()
     }
 }
 

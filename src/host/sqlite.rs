@@ -37,7 +37,7 @@ use crate::host::index::{
     OPERATOR_STREAM_PREFIX, OperatorIndex, QueueNeed, SurfaceSelector,
 };
 use crate::host::store::{
-    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
+    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, StreamHead,
     check_append,
 };
 use crate::spine::{JobState, Millis, ServiceEventState, TaskState};
@@ -98,6 +98,7 @@ CREATE TABLE IF NOT EXISTS events (
     prev_digest         TEXT    NOT NULL,
     digest              TEXT    NOT NULL,
     position            INTEGER,
+    host_ts_ms          INTEGER,
     PRIMARY KEY (case_id, seq)
 );
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -119,8 +120,13 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 ";
 
-/// Indexes, (re)created on every open so that older files of the same schema version get them.
+/// Indexes and tables added later, (re)created on every open so that older files of the same
+/// schema version get them. `case_keys`: keys for sealed personal data, outside the events.
 const INDEXES: &str = "
+CREATE TABLE IF NOT EXISTS case_keys (
+    case_id TEXT PRIMARY KEY,
+    key     BLOB NOT NULL
+);
 CREATE INDEX IF NOT EXISTS events_case_starts ON events (seq) WHERE seq = 1;
 CREATE UNIQUE INDEX IF NOT EXISTS events_position ON events (position);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered) WHERE delivered = 0;
@@ -132,6 +138,8 @@ CREATE INDEX IF NOT EXISTS case_index_due ON case_index (next_due_at, case_id) W
 CREATE INDEX IF NOT EXISTS case_index_activity ON case_index (last_activity, case_id);
 CREATE INDEX IF NOT EXISTS case_index_job ON case_index (job, last_activity, case_id);
 CREATE INDEX IF NOT EXISTS case_index_surface ON case_index (surface, last_activity, case_id);
+CREATE INDEX IF NOT EXISTS outbox_case ON outbox (case_id);
+CREATE INDEX IF NOT EXISTS idempotency_case ON idempotency (case_id);
 ";
 
 /// Version 1 → 2: positions for every event in commit (`rowid`) order, the new tables, the
@@ -150,7 +158,7 @@ const CASE_COLUMNS: &str = "case_id, version, surface, surface_version, task, as
 /// The columns of an event, in the order [`event_row`] reads them (from `offset`).
 const EVENT_COLUMNS: &str =
     "event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor, surface,
-    surface_fingerprint, idempotency_key, payload, prev_digest, digest";
+    surface_fingerprint, idempotency_key, payload, prev_digest, digest, host_ts_ms";
 
 /// How hard SQLite works to make a commit survive a power loss.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -245,11 +253,62 @@ impl SqliteStore {
         };
         conn.pragma_update(None, "synchronous", sync)
             .map_err(backend("setting `synchronous`"))?;
+        // Deleted content is overwritten with zeros, so an erased case key leaves no copy in
+        // the file's free pages (the WAL is checkpointed after an erasure: see `append`).
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(backend("setting `secure_delete`"))?;
         migrate(&conn)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             path,
         })
+    }
+
+    /// Outbox rows selected by `sql` with one parameter, decoded.
+    fn signals(
+        &self,
+        sql: &str,
+        param: impl rusqlite::ToSql,
+    ) -> Result<Vec<StoredSignal>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(sql)
+            .map_err(backend("reading the outbox"))?;
+        let rows = stmt
+            .query_map([param], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                ))
+            })
+            .map_err(backend("reading the outbox"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, case_id, kind, at, payload, event_id, event_digest) =
+                row.map_err(backend("reading the outbox"))?;
+            let payload = serde_json::from_str(&payload).map_err(|e| {
+                StoreError::corrupt(
+                    id.clone(),
+                    "the signal payload does not decode",
+                    Some(Box::new(e)),
+                )
+            })?;
+            out.push(StoredSignal {
+                id,
+                case_id,
+                kind,
+                at,
+                payload,
+                event_id,
+                event_digest,
+            });
+        }
+        Ok(out)
     }
 
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -284,7 +343,7 @@ fn migrate_in_transaction(conn: &Connection) -> Result<(), StoreError> {
                 ('index_state', '{state}');"
         )
     };
-    match version {
+    let migrated = match version {
         0 => conn
             .execute_batch(&format!(
                 "{SCHEMA} {SCHEMA_V2} {} PRAGMA user_version = {SCHEMA_VERSION};",
@@ -309,7 +368,23 @@ fn migrate_in_transaction(conn: &Connection) -> Result<(), StoreError> {
                 "its schema version is {newer}; this build of planck reads version {SCHEMA_VERSION}"
             ),
         )),
+    };
+    migrated?;
+    add_columns(conn)
+}
+
+/// Columns added after schema version 1, added to older files on open (nullable, so every
+/// row written before reads back as it was written): `events.host_ts_ms`.
+fn add_columns(conn: &Connection) -> Result<(), StoreError> {
+    let present = conn
+        .prepare("SELECT 1 FROM pragma_table_info('events') WHERE name = 'host_ts_ms'")
+        .and_then(|mut stmt| stmt.query_row([], |_| Ok(())).optional())
+        .map_err(backend("reading the schema"))?;
+    if present.is_none() {
+        conn.execute_batch("ALTER TABLE events ADD COLUMN host_ts_ms INTEGER")
+            .map_err(backend("adding `events.host_ts_ms`"))?;
     }
+    Ok(())
 }
 
 fn to_i64(case: &str, what: &str, n: u64) -> Result<i64, StoreError> {
@@ -342,6 +417,10 @@ pub(crate) struct PreparedAppend<'a> {
     idempotency: Option<Cow<'a, IdempotencyRecord>>,
     signals: Vec<(Cow<'a, StoredSignal>, String)>,
     index: Option<PreparedRow<'a>>,
+    /// The case's new key for sealed personal data.
+    case_key: Option<Cow<'a, [u8]>>,
+    /// Whether the append destroys the case's key (an erasure).
+    pub(crate) erase_case_key: bool,
 }
 
 /// An index row ready to be written (an operator's surfaces already serialized).
@@ -461,7 +540,9 @@ impl<'a> PreparedAppend<'a> {
             events,
             idempotency,
             outbox,
-            ..
+            index: _,
+            case_key,
+            erase_case_key,
         } = *append;
         let mut rows = Vec::with_capacity(events.len());
         for e in events {
@@ -489,6 +570,8 @@ impl<'a> PreparedAppend<'a> {
             idempotency: idempotency.map(Cow::Borrowed),
             signals,
             index,
+            case_key: case_key.map(Cow::Borrowed),
+            erase_case_key,
         })
     }
 
@@ -510,6 +593,8 @@ impl<'a> PreparedAppend<'a> {
                 .map(|(s, payload)| (Cow::Owned(s.into_owned()), payload))
                 .collect(),
             index: self.index.map(PreparedRow::into_owned),
+            case_key: self.case_key.map(|k| Cow::Owned(k.into_owned())),
+            erase_case_key: self.erase_case_key,
         }
     }
 
@@ -572,8 +657,8 @@ impl<'a> PreparedAppend<'a> {
                 .prepare_cached(
                     "INSERT INTO events (event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor,
                                          surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest,
-                                         position)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                                         position, host_ts_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 )
                 .map_err(backend("appending events"))?;
             let mut position = last;
@@ -595,7 +680,8 @@ impl<'a> PreparedAppend<'a> {
                         payload,
                         e.prev_digest,
                         e.digest,
-                        position
+                        position,
+                        e.host_ts_ms
                     ])
                     .map_err(|err| {
                         if is_constraint(&err) {
@@ -659,6 +745,26 @@ impl<'a> PreparedAppend<'a> {
                     })?;
             }
         }
+        if let Some(key) = self.case_key.as_deref() {
+            conn.execute(
+                "INSERT INTO case_keys (case_id, key) VALUES (?1, ?2)",
+                params![case, key],
+            )
+            .map_err(|err| {
+                if is_constraint(&err) {
+                    StoreError::Invalid {
+                        case: case.to_string(),
+                        message: "the case already has a key for sealed personal data".into(),
+                    }
+                } else {
+                    StoreError::backend("writing a case key", err)
+                }
+            })?;
+        }
+        if self.erase_case_key {
+            conn.execute("DELETE FROM case_keys WHERE case_id = ?1", [case])
+                .map_err(backend("destroying a case key"))?;
+        }
         if let Some(row) = &self.index {
             row.write(conn)?;
         }
@@ -682,6 +788,7 @@ type EventTuple = (
     String,
     String,
     String,
+    Option<i64>,
 );
 
 /// Read the columns of [`EVENT_COLUMNS`] starting at column `at`.
@@ -701,6 +808,7 @@ fn event_tuple(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<EventTupl
         row.get(at + 11)?,
         row.get(at + 12)?,
         row.get(at + 13)?,
+        row.get(at + 14)?,
     ))
 }
 
@@ -721,6 +829,7 @@ fn decode_event(row: EventTuple) -> Result<StoredEvent, StoreError> {
         payload,
         prev,
         digest,
+        host_ts_ms,
     ) = row;
     let bad = |why: &str, e: Box<dyn std::error::Error + Send + Sync>| {
         StoreError::corrupt(
@@ -741,6 +850,7 @@ fn decode_event(row: EventTuple) -> Result<StoredEvent, StoreError> {
         event_type,
         ts_utc,
         ts_ms,
+        host_ts_ms,
         case_id,
         surface,
         surface_fingerprint: fp,
@@ -1145,6 +1255,16 @@ fn operator_rows(conn: &Connection, one: Option<&str>) -> Result<Vec<OperatorInd
     Ok(out)
 }
 
+/// After an erasure commits: copy the WAL into the database file and truncate it, so the
+/// erased key's bytes (zeroed in the file by `secure_delete`) leave the WAL too. Best effort:
+/// a reader holding an old snapshot keeps the WAL until it is done (the next erasure or
+/// checkpoint truncates it).
+pub(crate) fn checkpoint_after_erasure(conn: &Connection) {
+    if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+        tracing::warn!(error = %err, "the WAL checkpoint after an erasure failed");
+    }
+}
+
 impl Store for SqliteStore {
     fn load(&self, case: &str) -> Result<Vec<StoredEvent>, StoreError> {
         self.load_after(case, 0)
@@ -1180,6 +1300,9 @@ impl Store for SqliteStore {
             .map_err(backend("beginning an append"))?;
         let committed = prepared.write(&tx)?;
         tx.commit().map_err(backend("committing an append"))?;
+        if prepared.erase_case_key {
+            checkpoint_after_erasure(&conn);
+        }
         Ok(committed)
     }
 
@@ -1215,49 +1338,12 @@ impl Store for SqliteStore {
     }
 
     fn pending_signals(&self, limit: usize) -> Result<Vec<StoredSignal>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT id, case_id, kind, at, payload, event_id, event_digest
-                   FROM outbox WHERE delivered = 0 ORDER BY rowid LIMIT ?1",
-            )
-            .map_err(backend("reading the outbox"))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt
-            .query_map([limit], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, String>(6)?,
-                ))
-            })
-            .map_err(backend("reading the outbox"))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, case_id, kind, at, payload, event_id, event_digest) =
-                row.map_err(backend("reading the outbox"))?;
-            let payload = serde_json::from_str(&payload).map_err(|e| {
-                StoreError::corrupt(
-                    id.clone(),
-                    "the signal payload does not decode",
-                    Some(Box::new(e)),
-                )
-            })?;
-            out.push(StoredSignal {
-                id,
-                case_id,
-                kind,
-                at,
-                payload,
-                event_id,
-                event_digest,
-            });
-        }
-        Ok(out)
+        self.signals(
+            "SELECT id, case_id, kind, at, payload, event_id, event_digest
+               FROM outbox WHERE delivered = 0 ORDER BY rowid LIMIT ?1",
+            limit,
+        )
     }
 
     fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
@@ -1355,5 +1441,92 @@ impl Store for SqliteStore {
 
     fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
         self.query_feed(after, limit)
+    }
+
+    fn heads(&self) -> Result<Vec<StreamHead>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT e.case_id, e.seq, e.digest
+                   FROM events e
+                   JOIN (SELECT case_id, MAX(seq) AS seq FROM events GROUP BY case_id) last
+                     ON e.case_id = last.case_id AND e.seq = last.seq",
+            )
+            .map_err(backend("reading stream heads"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(backend("reading stream heads"))?;
+        let mut heads = Vec::new();
+        for row in rows {
+            let (stream, seq, digest) = row.map_err(backend("reading stream heads"))?;
+            let version = u64::try_from(seq).map_err(|e| {
+                StoreError::corrupt(
+                    stream.clone(),
+                    "a sequence number is out of range",
+                    Some(Box::new(e)),
+                )
+            })?;
+            heads.push(StreamHead {
+                stream,
+                version,
+                digest,
+            });
+        }
+        Ok(heads)
+    }
+
+    fn outbox_of(&self, stream: &str) -> Result<Vec<StoredSignal>, StoreError> {
+        self.signals(
+            "SELECT id, case_id, kind, at, payload, event_id, event_digest
+               FROM outbox WHERE case_id = ?1 ORDER BY rowid",
+            stream,
+        )
+    }
+
+    fn idempotency_of(&self, stream: &str) -> Result<Vec<IdempotencyRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT key, fingerprint, case_id, outcome, recorded_at FROM idempotency WHERE case_id = ?1",
+            )
+            .map_err(backend("reading idempotency records"))?;
+        let rows = stmt
+            .query_map([stream], |r| {
+                Ok(IdempotencyRecord {
+                    key: r.get(0)?,
+                    fingerprint: r.get(1)?,
+                    case_id: r.get(2)?,
+                    outcome: r.get(3)?,
+                    recorded_at: r.get(4)?,
+                })
+            })
+            .map_err(backend("reading idempotency records"))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(backend("reading idempotency records"))
+    }
+
+    fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT case_id FROM outbox UNION SELECT case_id FROM idempotency")
+            .map_err(backend("listing referenced streams"))?;
+        let ids = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(backend("listing referenced streams"))?;
+        ids.collect::<Result<Vec<String>, _>>()
+            .map_err(backend("listing referenced streams"))
+    }
+
+    fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.conn()
+            .prepare_cached("SELECT key FROM case_keys WHERE case_id = ?1")
+            .and_then(|mut stmt| stmt.query_row([stream], |r| r.get(0)).optional())
+            .map_err(backend("reading a case key"))
     }
 }

@@ -35,7 +35,7 @@ use crate::host::index::{
 };
 use crate::host::sqlite::{PreparedAppend, SqliteOptions, SqliteStore};
 use crate::host::store::{
-    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
+    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, StreamHead,
 };
 use crate::spine::Millis;
 
@@ -345,7 +345,13 @@ impl Store for GroupCommitSqliteStore {
                     .unwrap_or_else(PoisonError::into_inner);
             }
             match std::mem::replace(&mut *slot, Slot::Waiting) {
-                Slot::Done(result) => return result,
+                Slot::Done(result) => {
+                    if result.is_ok() && mine.append.erase_case_key {
+                        drop(slot);
+                        crate::host::sqlite::checkpoint_after_erasure(&self.store.conn());
+                    }
+                    return result;
+                }
                 // Lead: ours is still queued, so the group we lead holds it.
                 Slot::Lead | Slot::Waiting => {
                     drop(slot);
@@ -423,6 +429,27 @@ impl Store for GroupCommitSqliteStore {
 
     fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
         self.reads().feed(after, limit)
+    }
+
+    fn heads(&self) -> Result<Vec<StreamHead>, StoreError> {
+        self.reads().heads()
+    }
+
+    fn outbox_of(&self, stream: &str) -> Result<Vec<StoredSignal>, StoreError> {
+        self.reads().outbox_of(stream)
+    }
+
+    fn idempotency_of(&self, stream: &str) -> Result<Vec<IdempotencyRecord>, StoreError> {
+        self.reads().idempotency_of(stream)
+    }
+
+    fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
+        self.reads().referenced_streams()
+    }
+
+    fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        // From the writer: a reader may not yet see a key the last append wrote.
+        self.store.case_key(stream)
     }
 }
 

@@ -11,6 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::audit::checkpoint::StreamHead;
 pub use crate::audit::{StoredEvent, StoredSignal};
 use crate::host::index::{
     CaseFilter, CaseIndex, DeskRows, FeedEntry, IndexRow, IndexState, ListCursor, OperatorIndex,
@@ -145,6 +146,12 @@ pub struct Append<'a> {
     /// The stream's index row as the events leave it (replacing the row it had), when the
     /// writer computed one; `None` leaves the stream's row as it is.
     pub index: Option<&'a IndexRow>,
+    /// The stream's key for sealed personal data ([`crate::audit::sealed`]), written with the
+    /// events, outside the hash chain (a stream has at most one).
+    pub case_key: Option<&'a [u8]>,
+    /// Destroy the stream's key for sealed personal data with the events (an erasure): its
+    /// sealed fields read `"<erased>"` from then on.
+    pub erase_case_key: bool,
 }
 
 impl<'a> Append<'a> {
@@ -158,7 +165,21 @@ impl<'a> Append<'a> {
             idempotency: None,
             outbox: &[],
             index: None,
+            case_key: None,
+            erase_case_key: false,
         }
+    }
+
+    /// Write `key` as the stream's key for sealed personal data (when `Some`).
+    pub fn with_case_key(mut self, key: Option<&'a [u8]>) -> Self {
+        self.case_key = key;
+        self
+    }
+
+    /// Destroy the stream's key for sealed personal data with the events.
+    pub fn erasing_case_key(mut self) -> Self {
+        self.erase_case_key = true;
+        self
     }
 
     /// Record `idempotency` (when `Some`) with the events.
@@ -323,6 +344,28 @@ pub trait Store: Send + Sync {
     /// may number events only some time after they commit (PostgreSQL does: see its docs);
     /// an event without a position yet is not in the feed.
     fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError>;
+
+    // Reads for verification and checkpoints (`planck verify`, [`crate::audit::checkpoint`]).
+
+    /// The head of every stream that holds at least one event, in any order: its id, its
+    /// version (the highest sequence number stored) and the digest of that event. Read from
+    /// the events themselves, never from a list of cases, so that a stream whose first event
+    /// was deleted is still listed. What a checkpoint signs.
+    fn heads(&self) -> Result<Vec<StreamHead>, StoreError>;
+
+    /// Every outbox row of `stream`, pending or delivered, in append order.
+    fn outbox_of(&self, stream: &str) -> Result<Vec<StoredSignal>, StoreError>;
+
+    /// Every idempotency record that names `stream`, in any order.
+    fn idempotency_of(&self, stream: &str) -> Result<Vec<IdempotencyRecord>, StoreError>;
+
+    /// Every stream id named by an outbox row or an idempotency record, each once, in any
+    /// order (verification looks for rows whose stream holds no events).
+    fn referenced_streams(&self) -> Result<Vec<String>, StoreError>;
+
+    /// The stream's key for sealed personal data, if it has one that was not destroyed
+    /// ([`Append::case_key`], [`Append::erase_case_key`]).
+    fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 /// Check that the append's events may follow `expected_version` events of its stream: every
@@ -437,6 +480,22 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
         (**self).feed(after, limit)
     }
+
+    fn heads(&self) -> Result<Vec<StreamHead>, StoreError> {
+        (**self).heads()
+    }
+    fn outbox_of(&self, stream: &str) -> Result<Vec<StoredSignal>, StoreError> {
+        (**self).outbox_of(stream)
+    }
+    fn idempotency_of(&self, stream: &str) -> Result<Vec<IdempotencyRecord>, StoreError> {
+        (**self).idempotency_of(stream)
+    }
+    fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
+        (**self).referenced_streams()
+    }
+    fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).case_key(stream)
+    }
 }
 
 impl<S: Store + ?Sized> Store for &S {
@@ -503,5 +562,21 @@ impl<S: Store + ?Sized> Store for &S {
     }
     fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
         (**self).feed(after, limit)
+    }
+
+    fn heads(&self) -> Result<Vec<StreamHead>, StoreError> {
+        (**self).heads()
+    }
+    fn outbox_of(&self, stream: &str) -> Result<Vec<StoredSignal>, StoreError> {
+        (**self).outbox_of(stream)
+    }
+    fn idempotency_of(&self, stream: &str) -> Result<Vec<IdempotencyRecord>, StoreError> {
+        (**self).idempotency_of(stream)
+    }
+    fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
+        (**self).referenced_streams()
+    }
+    fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).case_key(stream)
     }
 }

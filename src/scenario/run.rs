@@ -228,6 +228,7 @@ fn describe(events: &[StoredEvent], view: Option<&CaseView>, surface: Option<&Su
             }
             Event::TaskAnnotated { .. } => "note added".to_string(),
             Event::TaskClosed { .. } => "task closed".to_string(),
+            Event::PersonalDataErased { .. } => "personal data erased".to_string(),
             Event::JobCreated { .. } => "job queued".to_string(),
             Event::JobClaimed {
                 operator,

@@ -99,6 +99,12 @@ pub enum CommandBody {
         /// ISO 4217 code.
         currency: String,
     },
+    /// Erase the case's personal data: destroy the key its sensitive intake fields are sealed
+    /// under (they read `"<erased>"` from then on).
+    ErasePersonalData {
+        /// Why (the legal ground or the request; never personal data itself).
+        reason: String,
+    },
     /// Create an operator's profile (the operator directory).
     RegisterOperator {
         /// The operator's id (the principal id their session carries).
@@ -181,6 +187,7 @@ impl CommandBody {
             CommandBody::Advance { .. } => CommandKind::Advance,
             CommandBody::AttachEvidence { .. } => CommandKind::AttachEvidence,
             CommandBody::CompleteServiceEvent { .. } => CommandKind::CompleteServiceEvent,
+            CommandBody::ErasePersonalData { .. } => CommandKind::ErasePersonalData,
             CommandBody::CompleteJob => CommandKind::CompleteJob,
             CommandBody::CancelJob { .. } => CommandKind::CancelJob,
             CommandBody::RecordSettlement { .. } => CommandKind::RecordSettlement,

@@ -36,6 +36,8 @@ pub enum CommandKind {
     CancelJob,
     /// `record_settlement`: writes economic state.
     RecordSettlement,
+    /// `erase_personal_data`: destroys the case's key for its sealed (sensitive) intake.
+    ErasePersonalData,
     /// `register_operator`: creates an operator's profile, `active`.
     RegisterOperator,
     /// `update_operator`: changes an operator's surface binding or attributes.
@@ -56,7 +58,7 @@ pub enum CommandKind {
 
 impl CommandKind {
     /// Every command, in the order `docs/commands.md` lists them.
-    pub const ALL: [CommandKind; 22] = [
+    pub const ALL: [CommandKind; 23] = [
         CommandKind::SubmitRequest,
         CommandKind::ApproveTask,
         CommandKind::RejectTask,
@@ -79,6 +81,7 @@ impl CommandKind {
         CommandKind::ReleaseJob,
         CommandKind::ApproveTransition,
         CommandKind::RejectTransition,
+        CommandKind::ErasePersonalData,
     ];
 
     /// The command's name as written in scenarios, rules and JSON.
@@ -98,6 +101,7 @@ impl CommandKind {
             CommandKind::CompleteJob => "complete_job",
             CommandKind::CancelJob => "cancel_job",
             CommandKind::RecordSettlement => "record_settlement",
+            CommandKind::ErasePersonalData => "erase_personal_data",
             CommandKind::RegisterOperator => "register_operator",
             CommandKind::UpdateOperator => "update_operator",
             CommandKind::SuspendOperator => "suspend_operator",

@@ -183,6 +183,16 @@ pub enum Event {
         /// When.
         at: Millis,
     },
+    /// The case's personal data was erased: the key of its sealed intake fields was destroyed
+    /// in the same append. Holds no personal data.
+    PersonalDataErased {
+        /// Why.
+        reason: String,
+        /// The admin.
+        by: String,
+        /// When.
+        at: Millis,
+    },
     /// An operator's profile was created, `active` (operator stream).
     OperatorRegistered {
         /// The operator's id.
@@ -304,6 +314,7 @@ impl Event {
             Event::JobCompleted { .. } => "job_completed",
             Event::JobCancelled { .. } => "job_cancelled",
             Event::SettlementRecorded { .. } => "settlement_recorded",
+            Event::PersonalDataErased { .. } => "personal_data_erased",
             Event::OperatorRegistered { .. } => "operator_registered",
             Event::OperatorUpdated { .. } => "operator_updated",
             Event::OperatorSuspended { .. } => "operator_suspended",

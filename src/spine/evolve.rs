@@ -18,6 +18,8 @@ pub fn evolve(mut case: Case, event: &Event) -> Case {
 pub fn apply(case: &mut Case, event: &Event) {
     case.version += 1;
     match event {
+        // The sealed fields' key is gone; the events (and so the case) keep their form.
+        Event::PersonalDataErased { .. } => {}
         Event::RequestSubmitted {
             surface,
             intake,

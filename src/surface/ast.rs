@@ -165,6 +165,9 @@ pub struct Intake {
     pub optional: Vec<Node<String>>,
     /// `min_photos`, default 0.
     pub min_photos: Option<Node<i64>>,
+    /// `sensitive` intake fields: stored sealed under a key of their case, erasable
+    /// (`erase_personal_data`). Each must be a declared (`required` or `optional`) field.
+    pub sensitive: Vec<Node<String>>,
 }
 
 /// One `[[rule]]`.

@@ -201,6 +201,12 @@ fn build(def: &Definition, guards: Vec<Option<Guard>>) -> Surface {
             .intake
             .min_photos
             .map_or(0, |n| u32::try_from(n.value).unwrap_or(0)),
+        sensitive: normalized
+            .intake
+            .sensitive
+            .iter()
+            .map(|n| n.value.clone())
+            .collect(),
     };
 
     let mut rules = Vec::with_capacity(normalized.rules.len());
@@ -441,6 +447,9 @@ struct CanonicalIntake<'a> {
     required: Vec<&'a str>,
     optional: Vec<&'a str>,
     min_photos: Option<i64>,
+    /// Absent when empty, so the fingerprint of a surface without it is what it always was.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sensitive: Vec<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -515,6 +524,7 @@ impl<'a> Canonical<'a> {
                 required: list(&def.intake.required),
                 optional: list(&def.intake.optional),
                 min_photos: def.intake.min_photos.map(|n| n.value),
+                sensitive: list(&def.intake.sensitive),
             },
             rules: def
                 .rules

@@ -395,6 +395,7 @@ fn human_rule(rule: &Rule) -> String {
         Rule::optional_setting | Rule::kw_optional => "`optional`",
         Rule::min_per_category_setting | Rule::kw_min_per_category => "`min_per_category`",
         Rule::min_photos_setting | Rule::kw_min_photos => "`min_photos`",
+        Rule::sensitive_setting | Rule::kw_sensitive => "`sensitive`",
         Rule::rule_stmt => "`rule`",
         Rule::rule_clause => "`on`, `when` or `message`",
         Rule::on_clause | Rule::kw_on => "`on`",
@@ -463,6 +464,7 @@ fn keyword_of(rule: &Rule) -> Option<&'static str> {
         Rule::optional_setting | Rule::kw_optional => "optional",
         Rule::min_per_category_setting | Rule::kw_min_per_category => "min_per_category",
         Rule::min_photos_setting | Rule::kw_min_photos => "min_photos",
+        Rule::sensitive_setting | Rule::kw_sensitive => "sensitive",
         Rule::on_clause | Rule::kw_on => "on",
         Rule::when_clause | Rule::kw_when => "when",
         Rule::message_clause | Rule::kw_message => "message",
@@ -921,6 +923,11 @@ impl Cx {
                     let value = self.parse_min_setting(inner);
                     let slot = &mut out.min_photos;
                     self.set(&mut seen, "min_photos", "intake", span, slot, value);
+                }
+                Rule::sensitive_setting => {
+                    let value = self.list_of(inner);
+                    let slot = &mut out.sensitive;
+                    self.set_list(&mut seen, "sensitive", "intake", span, slot, value);
                 }
                 _ => {}
             }

@@ -210,6 +210,9 @@ pub struct IntakeContract {
     pub optional: Vec<String>,
     /// Photos that must come with the request.
     pub min_photos: u32,
+    /// Fields stored sealed under a key of their case, erasable (`erase_personal_data`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sensitive: Vec<String>,
 }
 
 /// A compiled surface. Immutable; cheap to share behind an `Arc`.

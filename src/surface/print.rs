@@ -98,6 +98,9 @@ pub fn to_toml(def: &Definition) -> String {
     toml_list(&mut out, "required", &intake.required);
     toml_list(&mut out, "optional", &intake.optional);
     toml_int(&mut out, "min_photos", intake.min_photos.as_ref());
+    if !intake.sensitive.is_empty() {
+        toml_list(&mut out, "sensitive", &intake.sensitive);
+    }
 
     for rule in &def.rules {
         let r = &rule.value;
@@ -232,6 +235,9 @@ pub fn to_dsl(def: &Definition) -> String {
     let _ = writeln!(out, "    optional {}", dsl_list(&intake.optional));
     if let Some(min) = &intake.min_photos {
         let _ = writeln!(out, "    min_photos {}", min.value);
+    }
+    if !intake.sensitive.is_empty() {
+        let _ = writeln!(out, "    sensitive {}", dsl_list(&intake.sensitive));
     }
     out.push_str("  }\n");
 

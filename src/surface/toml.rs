@@ -50,7 +50,7 @@ const EVIDENCE_KEYS: &[&str] = &[
     "optional_categories",
     "min_per_category",
 ];
-const INTAKE_KEYS: &[&str] = &["required", "optional", "min_photos"];
+const INTAKE_KEYS: &[&str] = &["required", "optional", "min_photos", "sensitive"];
 const RULE_KEYS: &[&str] = &["name", "on", "when", "message"];
 const ESCALATION_KEYS: &[&str] = &["phase", "after", "signal"];
 
@@ -635,6 +635,7 @@ impl Walker<'_> {
             required: self.string_list(cx, "required"),
             optional: self.string_list(cx, "optional"),
             min_photos: self.integer(cx, "min_photos", false),
+            sensitive: self.string_list(cx, "sensitive"),
         }
     }
 

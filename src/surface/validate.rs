@@ -787,6 +787,29 @@ fn check_required_and_optional(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
         &def.intake.optional,
         "intake field",
     );
+    duplicates_in(out, &def.intake.sensitive, "intake field", "sensitive");
+    for n in &def.intake.sensitive {
+        let declared = def
+            .intake
+            .required
+            .iter()
+            .chain(&def.intake.optional)
+            .any(|f| f.value == n.value);
+        if !declared {
+            out.push(
+                Diagnostic::error(
+                    Code::UnknownIntakeField,
+                    n.span,
+                    format!(
+                        "`sensitive` names `{}`, which is not a declared intake field",
+                        n.value
+                    ),
+                )
+                .with_label("not in `required` or `optional`")
+                .with_help("list the field in `required` or `optional` first"),
+            );
+        }
+    }
 }
 
 fn check_transition_references(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {

@@ -270,6 +270,7 @@ fn verify_names_a_broken_operator_stream() {
             surface: pin,
             idempotency_key: None,
             at: T0,
+            host_at: None,
         }
         .seal(None, events)
         .unwrap()
@@ -395,6 +396,7 @@ fn a_directory_event_in_a_case_stream_is_foreign() {
         surface: &pin,
         idempotency_key: None,
         at: T0,
+        host_at: None,
     }
     .seal(
         events.last(),

@@ -31,8 +31,8 @@
 //! Temporary paths and the checkout's own path are filtered out of snapshots
 //! ([`snapshot::settings`]), so they hold on any machine.
 
-/// The index and feed methods of a `Store` that wraps another in the field `$field`, forwarded
-/// unchanged (test stores override `load` and `append` only).
+/// The index, feed and cross-check methods of a `Store` that wraps another in the field
+/// `$field`, forwarded unchanged (test stores override `load` and `append` only).
 macro_rules! forward_index_queries {
     ($field:tt) => {
         fn desk(
@@ -96,6 +96,27 @@ macro_rules! forward_index_queries {
         ) -> Result<Vec<planck::host::FeedEntry>, planck::host::StoreError> {
             self.$field.feed(after, limit)
         }
+        fn heads(&self) -> Result<Vec<planck::host::StreamHead>, planck::host::StoreError> {
+            self.$field.heads()
+        }
+        fn outbox_of(
+            &self,
+            stream: &str,
+        ) -> Result<Vec<planck::host::StoredSignal>, planck::host::StoreError> {
+            self.$field.outbox_of(stream)
+        }
+        fn idempotency_of(
+            &self,
+            stream: &str,
+        ) -> Result<Vec<planck::host::IdempotencyRecord>, planck::host::StoreError> {
+            self.$field.idempotency_of(stream)
+        }
+        fn referenced_streams(&self) -> Result<Vec<String>, planck::host::StoreError> {
+            self.$field.referenced_streams()
+        }
+        fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, planck::host::StoreError> {
+            self.$field.case_key(stream)
+        }
     };
 }
 
@@ -141,3 +162,5 @@ mod spine_ten_steps;
 mod surface_compile;
 mod surface_props;
 mod surface_roundtrip;
+mod truth;
+mod truth_erasure;

@@ -340,6 +340,7 @@ fn observers_never_write() {
             "record_settlement",
             json!({"status": "captured", "amount_minor": 1, "currency": "USD"}),
         ),
+        ("erase_personal_data", json!({"reason": "r"})),
         (
             "register_operator",
             json!({"operator": "op-new", "name": "New"}),

@@ -259,6 +259,8 @@ prop_compose! {
                 required: fields[..required_fields].iter().map(|f| s(f)).collect(),
                 optional: fields[required_fields..].iter().map(|f| s(f)).collect(),
                 min_photos,
+                // Every other field sensitive: both forms must carry the list.
+                sensitive: fields.iter().step_by(2).map(|f| s(f)).collect(),
             },
             rules,
             escalations,

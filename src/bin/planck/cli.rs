@@ -12,8 +12,8 @@ use planck::surface::load::{SourceFile, compile_source};
 use thiserror::Error;
 
 use crate::{
-    check, convert, desk, diff, explain, explore, feed, graph, inspect, list, queue, reindex, run,
-    serve, show, users, verify,
+    check, checkpoint, convert, desk, diff, explain, explore, feed, graph, inspect, keygen, list,
+    queue, reindex, run, serve, show, users, verify,
 };
 
 /// Everything held: the files are clean (warnings allowed).
@@ -57,6 +57,11 @@ Examples:
   planck run examples/scenarios/event-coordination.toml   the ten-step example, in memory
   planck run --db planck.db examples/scenarios/*.toml     the same, kept in SQLite
   planck verify --db planck.db                    re-derive every case, check every digest
+  planck keygen -o /secure/planck.key             a signing key for checkpoints (and its .pub)
+  planck checkpoint --db planck.db --key /secure/planck.key -o cp.json
+                                                  sign the state of every stream
+  planck verify --db planck.db --checkpoint cp.json --public-key /secure/planck.key.pub
+                                                  prove the database against a checkpoint
   planck show --db planck.db ev-1                 one case: every layer and its history
   planck desk --db planck.db op-lee               an operator's desk, with the moves allowed now
   planck queue --db planck.db                     Tasks to review, assign or hand off
@@ -114,6 +119,12 @@ pub enum Command {
     /// Re-derive every case of a SQLite database and check every digest
     #[command(after_help = verify::EXAMPLES)]
     Verify(verify::Args),
+    /// Write a new Ed25519 signing key (and KEY.pub) for checkpoints
+    #[command(after_help = keygen::EXAMPLES)]
+    Keygen(keygen::Args),
+    /// Sign the state of every stream of a SQLite database (a checkpoint, as JSON)
+    #[command(after_help = checkpoint::EXAMPLES)]
+    Checkpoint(checkpoint::Args),
     /// Show one case of a SQLite database: every layer, the phase and its history
     #[command(after_help = show::EXAMPLES)]
     Show(show::Args),
@@ -169,6 +180,8 @@ pub fn execute() -> Result<u8, CliError> {
         Command::Explore(args) => explore::run(&args),
         Command::Run(args) => run::run_cmd(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::Keygen(args) => keygen::run(&args),
+        Command::Checkpoint(args) => checkpoint::run(&args),
         Command::Show(args) => show::run(&args),
         Command::Desk(args) => desk::run(&args),
         Command::Queue(args) => queue::run(&args),

@@ -6,6 +6,7 @@
 //! back as `Err`; it is printed and exits 2. Each subcommand lives in its own file.
 
 mod check;
+mod checkpoint;
 mod cli;
 mod convert;
 mod db;
@@ -16,6 +17,7 @@ mod explore;
 mod feed;
 mod graph;
 mod inspect;
+mod keygen;
 mod list;
 mod queue;
 mod reindex;

@@ -1,16 +1,21 @@
-//! `planck verify --db PATH [--surfaces PATH]… [--format text|json]`: re-derive every case
-//! (and every operator stream) of a SQLite database from its events and check every digest,
-//! link and Record seal; every index row against the events; and the feed's positions.
+//! `planck verify --db PATH [--surfaces PATH]… [--checkpoint FILE --public-key KEY.pub]
+//! [--format text|json]`: re-derive every case (and every operator stream) of a SQLite
+//! database from its events and check every digest, link and Record seal; the outbox and
+//! idempotency rows against the events; every index row against the events; the feed's
+//! positions; and (with a checkpoint) that every stream the checkpoint signed still holds at
+//! least that version with that digest.
 //!
-//! Verification needs no surfaces: it checks the stored history against itself. With
-//! `--surfaces`, the index fields that need the pinned surface are checked too. Each stream is
-//! reported as holding or with the first failure found, naming the stream and the event.
+//! Verification needs no surfaces: it checks the stored history against itself and against
+//! the checkpoint. With `--surfaces`, the index fields that need the pinned surface are
+//! checked too. Each stream is reported as holding or with the first failure found, naming
+//! the stream and the event. A checkpoint that does not hold (another key, a changed root, a
+//! broken signature) is reported before anything else and exits 1.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
+use planck::audit::checkpoint::{Checkpoint, verifying_key_from_pem};
 use planck::engine::verify_with;
-use planck::host::Store;
 use serde_json::json;
 
 use crate::cli::{CliError, EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, emit};
@@ -27,9 +32,14 @@ Examples:
       feed: positions 1 to 15 checked
   planck verify --db planck.db --surfaces surfaces/   the index's surface fields too
   planck verify --db planck.db --format json | jq .failures
+  planck verify --db planck.db --checkpoint cp.json --public-key planck.key.pub
+      ok    ev-1
+      verified 1 case, 15 events: every case holds
+      checkpoint at position 15: 1 stream, 15 events, taken 2026-01-10T09:00:00.000Z by key 5d2f...: every stream it covers holds
 
 Exit codes: 0 every case holds, 1 a case does not (the case and the event are named) or the
-index needs a rebuild (`planck reindex`), 2 the database cannot be opened or read.";
+index needs a rebuild (`planck reindex`) or the checkpoint does not hold, 2 the database, the
+checkpoint or the key cannot be opened or read.";
 
 /// Arguments of `planck verify`.
 #[derive(Debug, clap::Args)]
@@ -40,6 +50,12 @@ pub struct Args {
     /// Surface files or directories: check the index fields that need the pinned surface too
     #[arg(long = "surfaces", value_name = "PATH")]
     pub surfaces: Vec<PathBuf>,
+    /// A checkpoint written by `planck checkpoint`: also prove every stream it covers
+    #[arg(long, value_name = "FILE", requires = "public_key")]
+    pub checkpoint: Option<PathBuf>,
+    /// The public key (`KEY.pub` from `planck keygen`) of the key that signed the checkpoint
+    #[arg(long = "public-key", value_name = "KEY.pub", requires = "checkpoint")]
+    pub public_key: Option<PathBuf>,
     /// How to print the result
     #[arg(long, value_enum, default_value_t = VerifyFormat::Text)]
     pub format: VerifyFormat,
@@ -51,12 +67,44 @@ pub enum VerifyFormat {
     /// One line per case, then a summary
     Text,
     /// One JSON object: `ok`, `cases`, `operators`, `events`, `held` (stream ids), `failures`,
-    /// `index_rows`, `positions` and `index_needs_rebuild`
+    /// `index_rows`, `positions`, `index_needs_rebuild` and, with a checkpoint, `checkpoint`
     Json,
+}
+
+/// Read and check a checkpoint with its public key; `Err` holds the exit code after the
+/// problem was printed (2 unreadable, 1 it does not hold).
+fn read_checkpoint(file: &Path, public_key: &Path) -> Result<Checkpoint, u8> {
+    let read = |path: &Path, what: &str| {
+        std::fs::read_to_string(path).map_err(|e| {
+            eprintln!("error: cannot read the {what} `{}`: {e}", path.display());
+            EXIT_UNREADABLE
+        })
+    };
+    let key_text = read(public_key, "public key")?;
+    let key = verifying_key_from_pem(&key_text).map_err(|e| {
+        eprintln!("error: `{}` is {e}", public_key.display());
+        EXIT_UNREADABLE
+    })?;
+    let checkpoint = Checkpoint::from_json(&read(file, "checkpoint")?).map_err(|e| {
+        eprintln!("error: `{}`: {e}", file.display());
+        EXIT_UNREADABLE
+    })?;
+    checkpoint.check(&key).map_err(|e| {
+        eprintln!("FAIL  checkpoint `{}` does not hold: {e}", file.display());
+        EXIT_INVALID
+    })?;
+    Ok(checkpoint)
 }
 
 /// Run `planck verify`.
 pub fn run(args: &Args) -> Result<u8, CliError> {
+    let checkpoint = match (&args.checkpoint, &args.public_key) {
+        (Some(file), Some(key)) => match read_checkpoint(file, key) {
+            Ok(checkpoint) => Some(checkpoint),
+            Err(code) => return Ok(code),
+        },
+        _ => None,
+    };
     let store = match open_existing(&args.db) {
         Ok(store) => store,
         Err(code) => return Ok(code),
@@ -70,11 +118,8 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
             Err(code) => return Ok(code),
         }
     };
-    let (cases, report) = match store
-        .cases()
-        .and_then(|cases| Ok((cases, verify_with(&store, registry.as_ref())?)))
-    {
-        Ok(found) => found,
+    let report = match verify_with(&store, registry.as_ref(), checkpoint.as_ref()) {
+        Ok(report) => report,
         Err(err) => {
             eprintln!(
                 "error: cannot read the database `{}`: {err}",
@@ -84,10 +129,17 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         }
     };
     let failed = |case: &str| report.failures.iter().any(|f| f.case() == case);
-    let held: Vec<&String> = cases.iter().filter(|c| !failed(c)).collect();
+    let held: Vec<&String> = report.streams.iter().filter(|c| !failed(c)).collect();
+    let covered_failures = checkpoint.as_ref().map(|cp| {
+        report
+            .failures
+            .iter()
+            .filter(|f| cp.head(f.case()).is_some())
+            .count()
+    });
     match args.format {
         VerifyFormat::Json => {
-            let body = json!({
+            let mut body = json!({
                 "ok": report.ok(),
                 "cases": report.cases,
                 "operators": report.operators,
@@ -98,15 +150,35 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
                 "positions": report.positions,
                 "index_needs_rebuild": report.index_needs_rebuild,
             });
+            if let (Some(cp), Some(object)) = (&checkpoint, body.as_object_mut()) {
+                object.insert(
+                    "checkpoint".into(),
+                    json!({
+                        "position": cp.position(),
+                        "streams": cp.streams(),
+                        "events": cp.events(),
+                        "root": cp.root(),
+                        "taken_at": cp.taken_at(),
+                        "key_id": cp.key_id(),
+                        "failures": covered_failures,
+                    }),
+                );
+            }
             let text = serde_json::to_string_pretty(&body).unwrap_or_else(|_| String::from("{}"));
             emit(&format!("{text}\n"), None)?;
         }
         VerifyFormat::Text => {
             let mut text = String::new();
-            for case in &cases {
+            for case in &report.streams {
                 match report.failures.iter().find(|f| f.case() == case.as_str()) {
                     None => text.push_str(&format!("ok    {case}\n")),
                     Some(failure) => text.push_str(&format!("FAIL  {case}  {failure}\n")),
+                }
+            }
+            // Failures of streams that hold no events (an index row or a feed entry only).
+            for failure in &report.failures {
+                if !report.streams.iter().any(|s| s == failure.case()) {
+                    text.push_str(&format!("FAIL  {}  {failure}\n", failure.case()));
                 }
             }
             let plural = |n: usize| if n == 1 { "" } else { "s" };
@@ -156,6 +228,26 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
                 "feed: positions 1 to {} checked\n",
                 report.positions
             ));
+            if let (Some(cp), Some(bad)) = (&checkpoint, covered_failures) {
+                let verdict = if bad == 0 {
+                    "every stream it covers holds".to_string()
+                } else {
+                    format!(
+                        "{bad} of the {} streams it covers do not hold",
+                        cp.streams()
+                    )
+                };
+                text.push_str(&format!(
+                    "checkpoint at position {}: {} stream{}, {} event{}, taken {} by key {}: {verdict}\n",
+                    cp.position(),
+                    cp.streams(),
+                    if cp.streams() == 1 { "" } else { "s" },
+                    cp.events(),
+                    if cp.events() == 1 { "" } else { "s" },
+                    cp.taken_at(),
+                    cp.key_id(),
+                ));
+            }
             emit(&text, None)?;
         }
     }

@@ -175,6 +175,16 @@ fn judge<C: Catalog, T: Trace>(
             amount_minor,
             currency,
         } => settlement::record_settlement(cx, surface, *status, *amount_minor, currency),
+        // Erasure: a legal duty, so no surface rule can refuse it; the key is destroyed by the
+        // store in the append that writes the event.
+        CommandBody::ErasePersonalData { reason } => {
+            let _ = surface;
+            Ok(vec![Event::PersonalDataErased {
+                reason: reason.clone(),
+                by: cx.principal.id.clone(),
+                at: cx.now,
+            }])
+        }
         // Judged above (a malformed body is refused by the argument gate).
         CommandBody::SubmitRequest { .. }
         | CommandBody::RegisterOperator { .. }

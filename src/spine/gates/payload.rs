@@ -74,6 +74,7 @@ fn check_payload(body: &CommandBody) -> Result<(), Rejection> {
     match body {
         CommandBody::RejectTask { reason }
         | CommandBody::CancelJob { reason }
+        | CommandBody::ErasePersonalData { reason }
         | CommandBody::ReleaseJob { reason }
         | CommandBody::RejectTransition { reason } => {
             text("reason", reason, limits::MAX_TEXT_LEN, true)

@@ -116,9 +116,11 @@ pub fn command_args(kind: CommandKind) -> &'static [(&'static str, Ty)] {
         | K::ClaimJob
         | K::CompleteJob
         | K::ApproveTransition => &[],
-        K::RejectTask | K::CancelJob | K::ReleaseJob | K::RejectTransition => {
-            &[("reason", Ty::Text(Domain::Free))]
-        }
+        K::RejectTask
+        | K::CancelJob
+        | K::ReleaseJob
+        | K::RejectTransition
+        | K::ErasePersonalData => &[("reason", Ty::Text(Domain::Free))],
         K::ReassignJob => &[
             ("operator", Ty::Text(Domain::Free)),
             ("reason", Ty::Text(Domain::Free)),

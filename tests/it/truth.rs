@@ -1,0 +1,516 @@
+//! Truth against a motivated editor (issue 13): one test per attack on a SQLite database
+//! written by `planck run --db`, each judged by `planck verify` without a checkpoint and with
+//! one taken (`planck checkpoint`) before the attack; the checkpoint's own failures (a wrong
+//! key, a wrong root, another database's checkpoint); and time that never goes backwards when
+//! a scenario is rerun on the same database.
+//!
+//! The attacker can write the database and has read the source: the forgers below recompute
+//! every digest with the public canonical form and digest rule
+//! ([`planck::audit::StoredEvent::compute_digest`]) and rewrite the rows beside the events
+//! (outbox, idempotency receipts) to match.
+//!
+//! | attack | detected without a checkpoint | detected with one |
+//! | --- | --- | --- |
+//! | delete the last event of a case | no | yes (`stream_truncated`) |
+//! | delete the whole tail of a case, the sealed Record and its outbox row included | no | yes (`stream_truncated`) |
+//! | delete the tail but leave the Record's outbox row | yes (`outbox_mismatch`) | yes (`stream_truncated`) |
+//! | delete the first event of a case | yes (`sequence_gap`) | yes (`sequence_gap`) |
+//! | delete a whole case (events, outbox, idempotency) | no | yes (`stream_missing`) |
+//! | truncate the database file to zero bytes | no | yes (`stream_missing`) |
+//! | edit an outbox row (payload or digest) | yes (`outbox_mismatch`) | yes (`outbox_mismatch`) |
+//! | delete an outbox row | yes (`outbox_missing`) | yes (`outbox_missing`) |
+//! | edit an idempotency outcome | yes (`idempotency_mismatch`) | yes (`idempotency_mismatch`) |
+//! | delete an idempotency record | yes (`idempotency_missing`) | yes (`idempotency_missing`) |
+//! | edit a payload, recompute every digest, outbox and receipt | no | yes (`head_mismatch`) |
+//! | edit an actor, recompute every digest, outbox and receipt | no | yes (`head_mismatch`) |
+//! | backdate an event, recompute every digest | yes (`time_backwards`) | yes |
+//!
+//! PostgreSQL stores the same rows and runs the same `verify_store`; these attacks are
+//! scripted against SQLite only (the checks read the store through the `Store` trait, whose
+//! reads the conformance suite pins on both backends).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers outside `#[test]` functions: a failed expectation is a failed test"
+)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use planck::audit::StoredEvent;
+use planck::host::{SqliteStore, Store};
+use predicates::prelude::*;
+use serde_json::Value;
+use tempfile::TempDir;
+
+const TEN_STEPS: &str = "examples/scenarios/event-coordination.toml";
+
+fn planck() -> Command {
+    let mut cmd = Command::cargo_bin("planck").unwrap();
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// A database with the ten steps (case `ev-1`, 15 events, one outbox row, one idempotency
+/// record), a key pair and a checkpoint of the database taken before any attack.
+struct Fixture {
+    _dir: TempDir,
+    db: PathBuf,
+    key: PathBuf,
+    public: PathBuf,
+    checkpoint: PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("planck.db");
+    planck()
+        .args(["run", TEN_STEPS, "--db"])
+        .arg(&db)
+        .assert()
+        .code(0);
+    let key = dir.path().join("planck.key");
+    planck().arg("keygen").arg("-o").arg(&key).assert().code(0);
+    let checkpoint = dir.path().join("cp.json");
+    planck()
+        .args(["checkpoint", "--db"])
+        .arg(&db)
+        .arg("--key")
+        .arg(&key)
+        .arg("-o")
+        .arg(&checkpoint)
+        .assert()
+        .code(0);
+    let public = dir.path().join("planck.key.pub");
+    Fixture {
+        _dir: dir,
+        db,
+        key,
+        public,
+        checkpoint,
+    }
+}
+
+impl Fixture {
+    fn sql(&self, statements: &str) {
+        let conn = rusqlite::Connection::open(&self.db).unwrap();
+        conn.execute_batch(statements).unwrap();
+    }
+
+    /// `planck verify --format json`, without and with the checkpoint.
+    fn verdicts(&self) -> (Verdict, Verdict) {
+        (
+            verdict(&self.db, None),
+            verdict(&self.db, Some((&self.checkpoint, &self.public))),
+        )
+    }
+}
+
+/// What `planck verify` said: its exit code and every failure's `(code, case)`.
+#[derive(Debug)]
+struct Verdict {
+    exit: i32,
+    failures: Vec<(String, String)>,
+}
+
+impl Verdict {
+    fn holds(&self) -> bool {
+        self.exit == 0 && self.failures.is_empty()
+    }
+    fn fails_with(&self, code: &str, case: &str) -> bool {
+        self.exit == 1
+            && self
+                .failures
+                .iter()
+                .any(|(c, s)| c.as_str() == code && s.as_str() == case)
+    }
+}
+
+fn verdict(db: &Path, checkpoint: Option<(&Path, &Path)>) -> Verdict {
+    let mut cmd = planck();
+    cmd.args(["verify", "--format", "json", "--db"]).arg(db);
+    if let Some((cp, public)) = checkpoint {
+        cmd.arg("--checkpoint")
+            .arg(cp)
+            .arg("--public-key")
+            .arg(public);
+    }
+    let out = cmd.output().unwrap();
+    let exit = out.status.code().unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "verify printed no JSON (exit {exit}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let failures = json["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["case"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    Verdict { exit, failures }
+}
+
+fn assert_undetected_without_then_with(f: &Fixture, with_code: &str) {
+    let (without, with) = f.verdicts();
+    assert!(without.holds(), "{without:?}");
+    assert!(with.fails_with(with_code, "ev-1"), "{with:?}");
+}
+
+fn assert_detected_both(f: &Fixture, code: &str) {
+    let (without, with) = f.verdicts();
+    assert!(without.fails_with(code, "ev-1"), "{without:?}");
+    assert!(with.fails_with(code, "ev-1"), "{with:?}");
+}
+
+#[test]
+fn the_untouched_database_holds_with_and_without_the_checkpoint() {
+    let f = fixture();
+    let (without, with) = f.verdicts();
+    assert!(without.holds(), "{without:?}");
+    assert!(with.holds(), "{with:?}");
+}
+
+#[test]
+fn deleting_the_last_event_is_caught_by_the_checkpoint() {
+    let f = fixture();
+    f.sql("DELETE FROM events WHERE case_id = 'ev-1' AND seq = (SELECT max(seq) FROM events WHERE case_id = 'ev-1')");
+    assert_undetected_without_then_with(&f, "stream_truncated");
+}
+
+#[test]
+fn deleting_the_tail_with_the_sealed_record_is_caught_by_the_checkpoint() {
+    let f = fixture();
+    // The Record is sealed at seq 10 and announced at seq 11: delete from the seal on, with
+    // the Record's outbox row, so nothing inside the database points at what is gone.
+    f.sql(
+        "DELETE FROM events WHERE case_id = 'ev-1' AND seq >= 10;
+         DELETE FROM outbox WHERE case_id = 'ev-1';",
+    );
+    assert_undetected_without_then_with(&f, "stream_truncated");
+}
+
+#[test]
+fn deleting_the_tail_but_not_its_outbox_row_is_caught_without_a_checkpoint() {
+    let f = fixture();
+    f.sql("DELETE FROM events WHERE case_id = 'ev-1' AND seq >= 10");
+    let (without, with) = f.verdicts();
+    assert!(without.fails_with("outbox_mismatch", "ev-1"), "{without:?}");
+    assert!(with.fails_with("stream_truncated", "ev-1"), "{with:?}");
+}
+
+#[test]
+fn deleting_the_first_event_is_caught_without_a_checkpoint() {
+    let f = fixture();
+    f.sql("DELETE FROM events WHERE case_id = 'ev-1' AND seq = 1");
+    assert_detected_both(&f, "sequence_gap");
+}
+
+#[test]
+fn deleting_a_whole_case_is_caught_by_the_checkpoint() {
+    let f = fixture();
+    f.sql(
+        "DELETE FROM events WHERE case_id = 'ev-1';
+         DELETE FROM outbox WHERE case_id = 'ev-1';
+         DELETE FROM idempotency WHERE case_id = 'ev-1';",
+    );
+    assert_undetected_without_then_with(&f, "stream_missing");
+}
+
+#[test]
+fn truncating_the_file_to_zero_bytes_is_caught_by_the_checkpoint() {
+    let f = fixture();
+    std::fs::write(&f.db, b"").unwrap();
+    assert_undetected_without_then_with(&f, "stream_missing");
+    planck()
+        .args(["verify", "--db"])
+        .arg(&f.db)
+        .arg("--checkpoint")
+        .arg(&f.checkpoint)
+        .arg("--public-key")
+        .arg(&f.public)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("FAIL  ev-1"))
+        .stdout(predicate::str::contains(
+            "1 of the 1 streams it covers do not hold",
+        ));
+}
+
+#[test]
+fn editing_an_outbox_row_is_caught_without_a_checkpoint() {
+    let f = fixture();
+    f.sql("UPDATE outbox SET payload = replace(payload, 'record_digest', 'record_digesT')");
+    assert_detected_both(&f, "outbox_mismatch");
+    let f = fixture();
+    f.sql("UPDATE outbox SET event_digest = 'ab' || substr(event_digest, 3)");
+    assert_detected_both(&f, "outbox_mismatch");
+}
+
+#[test]
+fn deleting_an_outbox_row_is_caught_without_a_checkpoint() {
+    let f = fixture();
+    f.sql("DELETE FROM outbox");
+    assert_detected_both(&f, "outbox_missing");
+}
+
+#[test]
+fn editing_an_idempotency_outcome_is_caught_without_a_checkpoint() {
+    let f = fixture();
+    f.sql("UPDATE idempotency SET outcome = replace(outcome, 'Garden reception', 'Garden party')");
+    assert_detected_both(&f, "idempotency_mismatch");
+    let f = fixture();
+    f.sql(r#"UPDATE idempotency SET outcome = '{"outcome":"rejected","detail":{"code":"invalid_state","message":"no"}}'"#);
+    let (without, _) = f.verdicts();
+    assert_eq!(without.exit, 1, "{without:?}");
+}
+
+#[test]
+fn deleting_an_idempotency_record_is_caught_without_a_checkpoint() {
+    let f = fixture();
+    f.sql("DELETE FROM idempotency");
+    assert_detected_both(&f, "idempotency_missing");
+}
+
+/// The forger: load the case through the public API, let `edit` change the events, then
+/// recompute every digest and link from the first changed event on (the canonical form and
+/// the digest rule are public) and rewrite the event rows, the outbox rows and the
+/// idempotency receipts so that they agree.
+fn forge(db: &Path, edit: impl FnOnce(&mut [StoredEvent])) {
+    let original = SqliteStore::open(db).unwrap().load("ev-1").unwrap();
+    let mut events = original.clone();
+    edit(&mut events);
+    let mut prev = planck::audit::GENESIS_DIGEST.to_string();
+    for event in &mut events {
+        event.prev_digest.clone_from(&prev);
+        event.digest = event.compute_digest().unwrap();
+        prev.clone_from(&event.digest);
+    }
+    let conn = rusqlite::Connection::open(db).unwrap();
+    for (old, new) in original.iter().zip(&events) {
+        if old == new {
+            continue;
+        }
+        conn.execute(
+            "UPDATE events SET payload = ?1, actor = ?2, ts_ms = ?3, ts_utc = ?4, prev_digest = ?5, digest = ?6
+              WHERE case_id = 'ev-1' AND seq = ?7",
+            rusqlite::params![
+                serde_json::to_string(&new.payload).unwrap(),
+                serde_json::to_string(&new.actor).unwrap(),
+                new.ts_ms,
+                new.ts_utc,
+                new.prev_digest,
+                new.digest,
+                i64::try_from(new.seq).unwrap(),
+            ],
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE outbox SET event_digest = ?1 WHERE event_id = ?2",
+            rusqlite::params![new.digest, new.event_id],
+        )
+        .unwrap();
+        // Receipts hold whole envelopes: replace the old one's JSON by the new one's.
+        let old_json = serde_json::to_string(old).unwrap();
+        let new_json = serde_json::to_string(new).unwrap();
+        conn.execute(
+            "UPDATE idempotency SET outcome = replace(outcome, ?1, ?2)",
+            rusqlite::params![old_json, new_json],
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_forger_who_edits_a_payload_and_recomputes_every_digest_is_caught_by_the_checkpoint() {
+    let f = fixture();
+    forge(&f.db, |events| {
+        // The settlement (after the sealed Record): 1850.00 USD becomes 185.00.
+        let settlement = events
+            .iter_mut()
+            .find(|e| e.event_type == "settlement_recorded")
+            .unwrap();
+        let mut payload = serde_json::to_value(&settlement.payload).unwrap();
+        assert_eq!(payload["amount_minor"], 185_000, "{payload}");
+        payload["amount_minor"] = Value::from(18_500);
+        settlement.payload = serde_json::from_value(payload).unwrap();
+    });
+    assert_undetected_without_then_with(&f, "head_mismatch");
+}
+
+#[test]
+fn a_forger_who_edits_an_actor_and_recomputes_every_digest_is_caught_by_the_checkpoint() {
+    let f = fixture();
+    forge(&f.db, |events| {
+        let closed = events.last_mut().unwrap();
+        let mut actor = serde_json::to_value(&closed.actor).unwrap();
+        assert_eq!(actor["id"], "admin-kim", "{actor}");
+        actor["id"] = Value::from("admin-eve");
+        closed.actor = serde_json::from_value(actor).unwrap();
+    });
+    assert_undetected_without_then_with(&f, "head_mismatch");
+}
+
+#[test]
+fn a_forger_who_backdates_an_event_is_caught_without_a_checkpoint() {
+    let f = fixture();
+    forge(&f.db, |events| {
+        let last = events.last_mut().unwrap();
+        last.ts_ms -= 30 * 24 * 3_600_000;
+        last.ts_utc = jiff::Timestamp::from_millisecond(last.ts_ms)
+            .unwrap()
+            .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string();
+    });
+    let (without, with) = f.verdicts();
+    assert!(without.fails_with("time_backwards", "ev-1"), "{without:?}");
+    assert!(!with.holds(), "{with:?}");
+}
+
+#[test]
+fn verify_with_a_wrong_key_names_the_key() {
+    let f = fixture();
+    let other = f.key.with_file_name("other.key");
+    planck()
+        .arg("keygen")
+        .arg("-o")
+        .arg(&other)
+        .assert()
+        .code(0);
+    let mut other_pub = other.clone().into_os_string();
+    other_pub.push(".pub");
+    let out = planck()
+        .args(["verify", "--db"])
+        .arg(&f.db)
+        .arg("--checkpoint")
+        .arg(&f.checkpoint)
+        .arg("--public-key")
+        .arg(&other_pub)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let cp: Value = serde_json::from_str(&std::fs::read_to_string(&f.checkpoint).unwrap()).unwrap();
+    let signer = cp["key_id"].as_str().unwrap();
+    assert!(stderr.contains("does not hold"), "{stderr}");
+    assert!(
+        stderr.contains(signer),
+        "the message names the signing key id: {stderr}"
+    );
+}
+
+#[test]
+fn verify_with_a_wrong_root_fails_clearly() {
+    let f = fixture();
+    let text = std::fs::read_to_string(&f.checkpoint).unwrap();
+    let mut cp: Value = serde_json::from_str(&text).unwrap();
+    cp["root"] = Value::from("00".repeat(32));
+    std::fs::write(&f.checkpoint, serde_json::to_string_pretty(&cp).unwrap()).unwrap();
+    let out = planck()
+        .args(["verify", "--db"])
+        .arg(&f.db)
+        .arg("--checkpoint")
+        .arg(&f.checkpoint)
+        .arg("--public-key")
+        .arg(&f.public)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not hold"), "{stderr}");
+    assert!(
+        stderr.contains("root"),
+        "the message names the root: {stderr}"
+    );
+}
+
+#[test]
+fn verify_with_a_checkpoint_of_another_database_names_the_streams() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let other_db = dir.path().join("other.db");
+    // Whether every step of that scenario holds does not matter: it writes its cases.
+    let _ = planck()
+        .args(["run", "examples/scenarios/auto-detailing.toml", "--db"])
+        .arg(&other_db)
+        .output()
+        .unwrap();
+    let other_cp = dir.path().join("other.json");
+    planck()
+        .args(["checkpoint", "--db"])
+        .arg(&other_db)
+        .arg("--key")
+        .arg(&f.key)
+        .arg("-o")
+        .arg(&other_cp)
+        .assert()
+        .code(0);
+    let v = verdict(&f.db, Some((&other_cp, &f.public)));
+    assert_eq!(v.exit, 1, "{v:?}");
+    assert!(
+        v.failures.iter().all(|(code, _)| code == "stream_missing"),
+        "{v:?}"
+    );
+    assert!(!v.failures.is_empty());
+}
+
+/// The user's report: a scenario rerun on the same database stored an event dated before
+/// the event preceding it (the rerun's clock starts at the scenario's start again). The
+/// scenario here ends with a step a month after the settlement; on the rerun the settlement
+/// is accepted again at its scenario time, a month before that last step.
+#[test]
+fn a_scenario_rerun_on_the_same_database_never_dates_an_event_before_the_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(TEN_STEPS))
+        .unwrap()
+        .replace("surfaces = [\"../../surfaces\"]", "")
+        .replace(
+            "command = \"close_task\"\ncase = \"ev-1\"\n",
+            "command = \"close_task\"\ncase = \"ev-1\"\nat = \"+30d\"\n",
+        );
+    assert!(text.contains("+30d"));
+    let file = dir.path().join("rerun.toml");
+    std::fs::write(&file, text).unwrap();
+    let db = dir.path().join("planck.db");
+    let run = || {
+        planck()
+            .arg("run")
+            .arg(&file)
+            .args(["--surfaces", "surfaces", "--db"])
+            .arg(&db)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(run().status.code(), Some(0));
+    let before = SqliteStore::open(&db).unwrap().load("ev-1").unwrap();
+    let last = before.last().unwrap().clone();
+    assert_eq!(last.event_type, "task_closed");
+    run();
+    let after = SqliteStore::open(&db).unwrap().load("ev-1").unwrap();
+    let added = &after[before.len()..];
+    assert!(!added.is_empty(), "the rerun's settlement is accepted");
+    for event in added {
+        assert_eq!(event.ts_ms, last.ts_ms, "dated at the last event's time");
+        let host = event.host_ts_ms.expect("the host's time is kept beside it");
+        assert_eq!(last.ts_ms - host, 30 * 24 * 3_600_000, "a month behind");
+    }
+    for pair in after.windows(2) {
+        assert!(pair[1].ts_ms >= pair[0].ts_ms, "{pair:#?}");
+    }
+    planck()
+        .args(["verify", "--db"])
+        .arg(&db)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("every case holds"));
+}
