@@ -7,15 +7,18 @@
 //! The attacker can write the database and has read the source: the forgers below recompute
 //! every digest with the public canonical form and digest rule
 //! ([`planck::audit::StoredEvent::compute_digest`]) and rewrite the rows beside the events
-//! (outbox, idempotency receipts) to match.
+//! (outbox, idempotency receipts) to match. The index is derived data anyone can rebuild
+//! (`planck reindex`): an attacker who deletes events rebuilds it too, or the index check
+//! (`index_mismatch`) catches the deletion without a checkpoint.
 //!
 //! | attack | detected without a checkpoint | detected with one |
 //! | --- | --- | --- |
-//! | delete the last event of a case | no | yes (`stream_truncated`) |
-//! | delete the whole tail of a case, the sealed Record and its outbox row included | no | yes (`stream_truncated`) |
+//! | delete the last event of a case, index left as it was | yes (`index_mismatch`) | yes (`stream_truncated`) |
+//! | delete the last event of a case, index rebuilt | no | yes (`stream_truncated`) |
+//! | delete the whole tail of a case, the sealed Record and its outbox row included, index rebuilt | no | yes (`stream_truncated`) |
 //! | delete the tail but leave the Record's outbox row | yes (`outbox_mismatch`) | yes (`stream_truncated`) |
 //! | delete the first event of a case | yes (`sequence_gap`) | yes (`sequence_gap`) |
-//! | delete a whole case (events, outbox, idempotency) | no | yes (`stream_missing`) |
+//! | delete a whole case (events, outbox, idempotency, index row) | no | yes (`stream_missing`) |
 //! | truncate the database file to zero bytes | no | yes (`stream_missing`) |
 //! | edit an outbox row (payload or digest) | yes (`outbox_mismatch`) | yes (`outbox_mismatch`) |
 //! | delete an outbox row | yes (`outbox_missing`) | yes (`outbox_missing`) |
@@ -99,6 +102,15 @@ impl Fixture {
     fn sql(&self, statements: &str) {
         let conn = rusqlite::Connection::open(&self.db).unwrap();
         conn.execute_batch(statements).unwrap();
+    }
+
+    /// Rebuild the index from the (edited) events, as an attacker covering their tracks would.
+    fn rebuild_index(&self) {
+        planck()
+            .args(["reindex", "--surfaces", "surfaces", "--db"])
+            .arg(&self.db)
+            .assert()
+            .code(0);
     }
 
     /// `planck verify --format json`, without and with the checkpoint.
@@ -185,6 +197,11 @@ fn the_untouched_database_holds_with_and_without_the_checkpoint() {
 fn deleting_the_last_event_is_caught_by_the_checkpoint() {
     let f = fixture();
     f.sql("DELETE FROM events WHERE case_id = 'ev-1' AND seq = (SELECT max(seq) FROM events WHERE case_id = 'ev-1')");
+    // The index row still says how far the case went.
+    let (without, with) = f.verdicts();
+    assert!(without.fails_with("index_mismatch", "ev-1"), "{without:?}");
+    assert!(with.fails_with("stream_truncated", "ev-1"), "{with:?}");
+    f.rebuild_index();
     assert_undetected_without_then_with(&f, "stream_truncated");
 }
 
@@ -197,6 +214,7 @@ fn deleting_the_tail_with_the_sealed_record_is_caught_by_the_checkpoint() {
         "DELETE FROM events WHERE case_id = 'ev-1' AND seq >= 10;
          DELETE FROM outbox WHERE case_id = 'ev-1';",
     );
+    f.rebuild_index();
     assert_undetected_without_then_with(&f, "stream_truncated");
 }
 
@@ -222,7 +240,8 @@ fn deleting_a_whole_case_is_caught_by_the_checkpoint() {
     f.sql(
         "DELETE FROM events WHERE case_id = 'ev-1';
          DELETE FROM outbox WHERE case_id = 'ev-1';
-         DELETE FROM idempotency WHERE case_id = 'ev-1';",
+         DELETE FROM idempotency WHERE case_id = 'ev-1';
+         DELETE FROM case_index WHERE case_id = 'ev-1';",
     );
     assert_undetected_without_then_with(&f, "stream_missing");
 }
