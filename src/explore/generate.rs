@@ -254,6 +254,9 @@ fn arguments(kind: CommandKind, surface: &Surface, hints: &Hints) -> Vec<Value> 
         K::RegisterOperator | K::UpdateOperator | K::SuspendOperator | K::ReinstateOperator => {
             Vec::new()
         }
+        // A move needs a second version of the surface; the walk explores one
+        // (`planck diff --db` and the migration tests cover it).
+        K::MigrateCase => Vec::new(),
         K::CancelJob => text_arg("reason", "called off", hints),
         K::AnnotateTask => text_arg("note", "a note", hints),
         K::AssignTask => vec![json!({ "operator": ASSIGNEE }), json!({ "operator": "" })],

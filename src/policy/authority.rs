@@ -21,7 +21,8 @@ pub fn allowed_roles(command: CommandKind) -> &'static [Role] {
         | C::UpdateOperator
         | C::SuspendOperator
         | C::ReinstateOperator
-        | C::ReassignJob => &[Role::Admin],
+        | C::ReassignJob
+        | C::MigrateCase => &[Role::Admin],
         C::AnnotateTask => &[Role::Admin, Role::Operator],
         C::ClaimJob | C::Advance | C::AttachEvidence | C::CompleteServiceEvent => &[Role::Operator],
         C::CompleteJob | C::ReleaseJob => &[Role::Operator, Role::Admin],

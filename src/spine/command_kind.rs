@@ -52,11 +52,13 @@ pub enum CommandKind {
     ApproveTransition,
     /// `reject_transition`: drops the pending move.
     RejectTransition,
+    /// `migrate_case`: moves the case to another version of its surface.
+    MigrateCase,
 }
 
 impl CommandKind {
     /// Every command, in the order `docs/commands.md` lists them.
-    pub const ALL: [CommandKind; 22] = [
+    pub const ALL: [CommandKind; 23] = [
         CommandKind::SubmitRequest,
         CommandKind::ApproveTask,
         CommandKind::RejectTask,
@@ -79,6 +81,7 @@ impl CommandKind {
         CommandKind::ReleaseJob,
         CommandKind::ApproveTransition,
         CommandKind::RejectTransition,
+        CommandKind::MigrateCase,
     ];
 
     /// The command's name as written in scenarios, rules and JSON.
@@ -106,6 +109,7 @@ impl CommandKind {
             CommandKind::ReleaseJob => "release_job",
             CommandKind::ApproveTransition => "approve_transition",
             CommandKind::RejectTransition => "reject_transition",
+            CommandKind::MigrateCase => "migrate_case",
         }
     }
 

@@ -44,6 +44,7 @@ mod engine_conflict;
 mod engine_governance;
 mod engine_idempotency;
 mod engine_lifecycle;
+mod engine_migration;
 mod engine_outbox;
 mod engine_tick;
 mod engine_verify;
