@@ -195,7 +195,10 @@ impl Reason {
     pub fn to_json(&self) -> serde_json::Value {
         let mut value = serde_json::to_value(self).unwrap_or_default();
         if let Some(object) = value.as_object_mut() {
-            object.insert("message".into(), serde_json::Value::String(self.to_string()));
+            object.insert(
+                "message".into(),
+                serde_json::Value::String(self.to_string()),
+            );
         }
         value
     }

@@ -31,7 +31,11 @@ fn moving() -> Arc<Registry> {
         .map(|f| dir.join(f))
         .collect();
     let report = registry.load_paths(&paths);
-    assert!(report.is_ok(), "{:#?}", report.failures().collect::<Vec<_>>());
+    assert!(
+        report.is_ok(),
+        "{:#?}",
+        report.failures().collect::<Vec<_>>()
+    );
     Arc::new(registry)
 }
 
@@ -47,14 +51,26 @@ fn packing<S: Store, T: Transport, C: Clock>(engine: &Engine<S, T, C>, case: &st
         ),
     );
     ok(engine, &admin(), cmd(case, "approve_task", Value::Null));
-    ok(engine, &admin(), cmd(case, "assign_task", json!({ "operator": "op-lee" })));
+    ok(
+        engine,
+        &admin(),
+        cmd(case, "assign_task", json!({ "operator": "op-lee" })),
+    );
     ok(engine, &admin(), cmd(case, "create_job", Value::Null));
     ok(engine, &lee(), cmd(case, "claim_job", Value::Null));
-    ok(engine, &lee(), cmd(case, "advance", json!({ "to": "packing" })));
     ok(
         engine,
         &lee(),
-        cmd(case, "attach_evidence", json!({ "category": "photo", "ref": "boxes.jpg" })),
+        cmd(case, "advance", json!({ "to": "packing" })),
+    );
+    ok(
+        engine,
+        &lee(),
+        cmd(
+            case,
+            "attach_evidence",
+            json!({ "category": "photo", "ref": "boxes.jpg" }),
+        ),
     );
 }
 
@@ -66,7 +82,9 @@ fn migrate(case: &str, version: Value) -> planck::spine::Command {
 fn story<S: Store, T: Transport, C: Clock>(engine: &Engine<S, T, C>) {
     packing(engine, "mv-1");
     // Incompatible: refused with both reasons, nothing written.
-    let refused = engine.execute(&admin(), &migrate("mv-1", json!(3)), None).unwrap();
+    let refused = engine
+        .execute(&admin(), &migrate("mv-1", json!(3)), None)
+        .unwrap();
     let Receipt::Rejected(rejection) = refused else {
         panic!("{refused:?}")
     };
@@ -78,15 +96,37 @@ fn story<S: Store, T: Transport, C: Clock>(engine: &Engine<S, T, C>) {
         .map(|r| r["reason"].as_str().unwrap())
         .collect();
     assert_eq!(reasons, ["phase_missing", "category_missing"]);
-    assert!(rejection.message.contains("`packing`"), "{}", rejection.message);
+    assert!(
+        rejection.message.contains("`packing`"),
+        "{}",
+        rejection.message
+    );
     assert_eq!(rejection.detail["to"], "moving-demo@3");
     // Every other refusal of the command, in precedence order.
-    assert_eq!(code(engine, &lee(), migrate("mv-1", json!(2))), Code::ForbiddenRole);
-    assert_eq!(code(engine, &admin(), migrate("nope", json!(2))), Code::CaseNotFound);
-    assert_eq!(code(engine, &admin(), migrate("mv-1", json!(9))), Code::UnknownSurface);
-    assert_eq!(code(engine, &admin(), migrate("mv-1", json!(0))), Code::PayloadInvalid);
-    assert_eq!(code(engine, &admin(), migrate("mv-1", json!("2"))), Code::PayloadInvalid);
-    assert_eq!(code(engine, &admin(), migrate("mv-1", json!(1))), Code::InvalidState);
+    assert_eq!(
+        code(engine, &lee(), migrate("mv-1", json!(2))),
+        Code::ForbiddenRole
+    );
+    assert_eq!(
+        code(engine, &admin(), migrate("nope", json!(2))),
+        Code::CaseNotFound
+    );
+    assert_eq!(
+        code(engine, &admin(), migrate("mv-1", json!(9))),
+        Code::UnknownSurface
+    );
+    assert_eq!(
+        code(engine, &admin(), migrate("mv-1", json!(0))),
+        Code::PayloadInvalid
+    );
+    assert_eq!(
+        code(engine, &admin(), migrate("mv-1", json!("2"))),
+        Code::PayloadInvalid
+    );
+    assert_eq!(
+        code(engine, &admin(), migrate("mv-1", json!(1))),
+        Code::InvalidState
+    );
     // Compatible: moves.
     let moved = ok(engine, &admin(), migrate("mv-1", json!(2)));
     let Receipt::Applied { events, .. } = moved else {
@@ -94,30 +134,56 @@ fn story<S: Store, T: Transport, C: Clock>(engine: &Engine<S, T, C>) {
     };
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].event_type, "case_migrated");
-    assert_eq!(events[0].surface, "moving-demo@1", "the move is enveloped under the pin it leaves");
+    assert_eq!(
+        events[0].surface, "moving-demo@1",
+        "the move is enveloped under the pin it leaves"
+    );
     // Version 2's rules from here on.
     assert_eq!(
-        code(engine, &lee(), cmd("mv-1", "advance", json!({ "to": "done" }))),
+        code(
+            engine,
+            &lee(),
+            cmd("mv-1", "advance", json!({ "to": "done" }))
+        ),
         Code::NoSuchTransition
     );
-    let inspected = ok(engine, &lee(), cmd("mv-1", "advance", json!({ "to": "inspecting" })));
+    let inspected = ok(
+        engine,
+        &lee(),
+        cmd("mv-1", "advance", json!({ "to": "inspecting" })),
+    );
     let Receipt::Applied { events, .. } = inspected else {
         panic!()
     };
     assert_eq!(events[0].surface, "moving-demo@2");
     assert_eq!(
-        code(engine, &lee(), cmd("mv-1", "complete_service_event", Value::Null)),
+        code(
+            engine,
+            &lee(),
+            cmd("mv-1", "complete_service_event", Value::Null)
+        ),
         Code::EvidenceMissing
     );
     ok(
         engine,
         &lee(),
-        cmd("mv-1", "attach_evidence", json!({ "category": "inventory", "ref": "list.pdf" })),
+        cmd(
+            "mv-1",
+            "attach_evidence",
+            json!({ "category": "inventory", "ref": "list.pdf" }),
+        ),
     );
-    ok(engine, &lee(), cmd("mv-1", "complete_service_event", Value::Null));
+    ok(
+        engine,
+        &lee(),
+        cmd("mv-1", "complete_service_event", Value::Null),
+    );
     ok(engine, &lee(), cmd("mv-1", "complete_job", Value::Null));
     // A sealed case never moves.
-    assert_eq!(code(engine, &admin(), migrate("mv-1", json!(3))), Code::InvalidState);
+    assert_eq!(
+        code(engine, &admin(), migrate("mv-1", json!(3))),
+        Code::InvalidState
+    );
     let view = engine.view("mv-1").unwrap().unwrap();
     assert_eq!(view.surface, "moving-demo@2");
     let report = engine.verify().unwrap();
@@ -126,7 +192,12 @@ fn story<S: Store, T: Transport, C: Clock>(engine: &Engine<S, T, C>) {
 
 #[test]
 fn a_case_moves_to_a_compatible_version_on_memory() {
-    let engine = Engine::new(moving(), MemoryStore::new(), NullTransport, ManualClock::new(T0));
+    let engine = Engine::new(
+        moving(),
+        MemoryStore::new(),
+        NullTransport,
+        ManualClock::new(T0),
+    );
     story(&engine);
 }
 
@@ -154,10 +225,19 @@ fn a_case_moves_to_a_compatible_version_on_sqlite_and_planck_verify_holds() {
 
 #[test]
 fn a_pin_changed_anywhere_but_at_the_move_fails_verification() {
-    let engine = Engine::new(moving(), MemoryStore::new(), NullTransport, ManualClock::new(T0));
+    let engine = Engine::new(
+        moving(),
+        MemoryStore::new(),
+        NullTransport,
+        ManualClock::new(T0),
+    );
     packing(&engine, "mv-1");
     ok(&engine, &admin(), migrate("mv-1", json!(2)));
-    ok(&engine, &lee(), cmd("mv-1", "advance", json!({ "to": "inspecting" })));
+    ok(
+        &engine,
+        &lee(),
+        cmd("mv-1", "advance", json!({ "to": "inspecting" })),
+    );
     let events = engine.store().load("mv-1").unwrap();
     assert!(verify_case("mv-1", &events).is_ok());
     // An event after the move that still names the old pin.
@@ -170,7 +250,10 @@ fn a_pin_changed_anywhere_but_at_the_move_fails_verification() {
     assert_eq!(err.code(), VerifyCode::SurfaceMismatch);
     // A move that leaves a pin the case is not on.
     let mut forged = events.clone();
-    let at = forged.iter().position(|e| e.event_type == "case_migrated").unwrap();
+    let at = forged
+        .iter()
+        .position(|e| e.event_type == "case_migrated")
+        .unwrap();
     if let Event::CaseMigrated { from, .. } = &mut forged[at].payload {
         from.version = 3;
     }

@@ -17,9 +17,9 @@ use crate::spine::case::{JobState, SurfacePin, TaskState};
 use crate::spine::catalog::Catalog;
 use crate::spine::command::CommandBody;
 use crate::spine::decide::Ctx;
+use crate::spine::gates::ok;
 use crate::spine::gates::payload::arguments_gate;
 use crate::spine::gates::rules::run_rules;
-use crate::spine::gates::ok;
 use crate::spine::migration::compatibility;
 use crate::spine::trace::{Trace, gate};
 use crate::spine::{Case, CommandKind, Event, Rejection, RejectionCode as Code};
@@ -41,7 +41,10 @@ pub(super) fn migrate_case<C: Catalog, T: Trace>(
     // (3) The arguments.
     arguments_gate(cx.trace, body)?;
     let target = target.ok_or_else(|| {
-        Rejection::new(Code::PayloadInvalid, "`to_version` must be a positive whole number")
+        Rejection::new(
+            Code::PayloadInvalid,
+            "`to_version` must be a positive whole number",
+        )
     })?;
     // (4) The case is live, and the target is another version.
     live_gate(cx.trace, cx.case, surface, target)?;
@@ -236,7 +239,7 @@ mod tests {
         let mut case = Case::new("c");
         for (role, name, args) in steps {
             let command = Command::from_json("c", name, args).unwrap();
-            let events = decide(&case, catalog, &who(*role), &command, 1)
+            let events = decide(&case, &catalog, &who(*role), &command, 1)
                 .unwrap_or_else(|r| panic!("{name}: {r}"));
             case = events.iter().fold(case, evolve);
         }
@@ -258,9 +261,14 @@ mod tests {
         ]
     }
 
-    fn migrate(case: &Case, catalog: &[Surface], role: Role, args: Value) -> Result<Vec<Event>, Rejection> {
+    fn migrate(
+        case: &Case,
+        catalog: &[Surface],
+        role: Role,
+        args: Value,
+    ) -> Result<Vec<Event>, Rejection> {
         let command = Command::from_json("c", "migrate_case", &args).unwrap();
-        decide(case, catalog, &who(role), &command, 2)
+        decide(case, &catalog, &who(role), &command, 2)
     }
 
     fn code(r: Result<Vec<Event>, Rejection>) -> Code {
@@ -269,18 +277,33 @@ mod tests {
 
     #[test]
     fn a_compatible_case_moves_and_is_judged_by_the_target_from_then_on() {
-        let catalog = vec![surface(1, APPROVED), surface(2, "[[transition]]\nfrom = \"claimed\"\nto = \"working\"\n[[transition]]\nfrom = \"working\"\nto = \"done\"\napproval = [\"admin\"]\n[evidence]\nrequired_categories = [\"photo\"]\n")];
+        let catalog = vec![
+            surface(1, APPROVED),
+            surface(
+                2,
+                "[[transition]]\nfrom = \"claimed\"\nto = \"working\"\n[[transition]]\nfrom = \"working\"\nto = \"done\"\napproval = [\"admin\"]\n[evidence]\nrequired_categories = [\"photo\"]\n",
+            ),
+        ];
         let case = drive(&catalog, &working());
         let events = migrate(&case, &catalog, Role::Admin, json!({"to_version": 2})).unwrap();
         let [Event::CaseMigrated { from, to, by, .. }] = events.as_slice() else {
             panic!("{events:?}")
         };
-        assert_eq!((from.key(), to.key(), by.as_str()), ("mig@1".into(), "mig@2".into(), "admin-kim"));
+        assert_eq!(
+            (from.key(), to.key(), by.as_str()),
+            ("mig@1".into(), "mig@2".into(), "admin-kim")
+        );
         let moved = events.iter().fold(case, evolve);
         assert_eq!(moved.request.as_ref().unwrap().surface, *to);
         // Version 2 needs a photo before completion; version 1 did not.
         let complete = Command::from_json("c", "complete_service_event", &json!({})).unwrap();
-        let refused = decide(&moved, catalog.as_slice(), &who(Role::Operator), &complete, 3);
+        let refused = decide(
+            &moved,
+            &catalog.as_slice(),
+            &who(Role::Operator),
+            &complete,
+            3,
+        );
         assert_eq!(code(refused), Code::EvidenceMissing);
     }
 
@@ -289,27 +312,85 @@ mod tests {
         let catalog = vec![surface(1, APPROVED), surface(3, "")];
         let case = drive(&catalog, &working());
         // (1) the role.
-        assert_eq!(code(migrate(&case, &catalog, Role::Operator, json!({"to_version": 3}))), Code::ForbiddenRole);
+        assert_eq!(
+            code(migrate(
+                &case,
+                &catalog,
+                Role::Operator,
+                json!({"to_version": 3})
+            )),
+            Code::ForbiddenRole
+        );
         // (2) the case; the target (before a malformed argument elsewhere in the body).
-        assert_eq!(code(migrate(&Case::new("c"), &catalog, Role::Admin, json!({"to_version": 3}))), Code::CaseNotFound);
-        assert_eq!(code(migrate(&case, &catalog, Role::Admin, json!({"to_version": 7}))), Code::UnknownSurface);
-        assert_eq!(code(migrate(&case, &catalog, Role::Admin, json!({"to_version": 7, "x": 1}))), Code::UnknownSurface);
+        assert_eq!(
+            code(migrate(
+                &Case::new("c"),
+                &catalog,
+                Role::Admin,
+                json!({"to_version": 3})
+            )),
+            Code::CaseNotFound
+        );
+        assert_eq!(
+            code(migrate(
+                &case,
+                &catalog,
+                Role::Admin,
+                json!({"to_version": 7})
+            )),
+            Code::UnknownSurface
+        );
+        assert_eq!(
+            code(migrate(
+                &case,
+                &catalog,
+                Role::Admin,
+                json!({"to_version": 7, "x": 1})
+            )),
+            Code::UnknownSurface
+        );
         // (3) the arguments.
-        for bad in [json!({"to_version": 0}), json!({"to_version": -1}), json!({"to_version": "3"}), json!({}), json!({"to_version": 3, "x": 1})] {
-            assert_eq!(code(migrate(&case, &catalog, Role::Admin, bad.clone())), Code::PayloadInvalid, "{bad}");
+        for bad in [
+            json!({"to_version": 0}),
+            json!({"to_version": -1}),
+            json!({"to_version": "3"}),
+            json!({}),
+            json!({"to_version": 3, "x": 1}),
+        ] {
+            assert_eq!(
+                code(migrate(&case, &catalog, Role::Admin, bad.clone())),
+                Code::PayloadInvalid,
+                "{bad}"
+            );
         }
         // (4) the same version.
-        assert_eq!(code(migrate(&case, &catalog, Role::Admin, json!({"to_version": 1}))), Code::InvalidState);
+        assert_eq!(
+            code(migrate(
+                &case,
+                &catalog,
+                Role::Admin,
+                json!({"to_version": 1})
+            )),
+            Code::InvalidState
+        );
         // (6) version 3 has no transitions into `working` declared... but the phase exists in
         // the same role: what differs is the pending approval, once one waits.
         let mut steps = working();
         steps.push((Role::Operator, "complete_service_event", json!({})));
         let waiting = drive(&catalog, &steps);
         assert!(waiting.pending_approval.is_some());
-        let refused = migrate(&waiting, &catalog, Role::Admin, json!({"to_version": 3})).unwrap_err();
+        let refused =
+            migrate(&waiting, &catalog, Role::Admin, json!({"to_version": 3})).unwrap_err();
         assert_eq!(refused.code, Code::MigrationUnsafe);
-        assert_eq!(refused.detail["reasons"][0]["reason"], "pending_approval_changed");
-        assert!(refused.message.contains("waits for approval by admin"), "{}", refused.message);
+        assert_eq!(
+            refused.detail["reasons"][0]["reason"],
+            "pending_approval_changed"
+        );
+        assert!(
+            refused.message.contains("waits for approval by admin"),
+            "{}",
+            refused.message
+        );
         // The same move with the same roles in the target: it moves, the approval still waits.
         let same = vec![surface(1, APPROVED), surface(4, APPROVED)];
         let events = migrate(&waiting, &same, Role::Admin, json!({"to_version": 4})).unwrap();
@@ -317,8 +398,17 @@ mod tests {
         assert_eq!(moved.pending_approval, waiting.pending_approval);
         // explain names the failing check.
         let command = Command::from_json("c", "migrate_case", &json!({"to_version": 3})).unwrap();
-        let explained = explain(&waiting, catalog.as_slice(), &who(Role::Admin), &command, 2);
-        assert_eq!(explained.checks.last().map(|c| c.check), Some("compatibility"));
+        let explained = explain(
+            &waiting,
+            &catalog.as_slice(),
+            &who(Role::Admin),
+            &command,
+            2,
+        );
+        assert_eq!(
+            explained.checks.last().map(|c| c.check),
+            Some("compatibility")
+        );
     }
 
     #[test]
@@ -328,30 +418,67 @@ mod tests {
         steps.push((Role::Operator, "complete_service_event", json!({})));
         let sealed = drive(&catalog, &steps);
         assert!(sealed.record.is_some());
-        let refused = migrate(&sealed, &catalog, Role::Admin, json!({"to_version": 2})).unwrap_err();
-        assert_eq!((refused.code, refused.detail["layer"].as_str()), (Code::InvalidState, Some("record")));
+        let refused =
+            migrate(&sealed, &catalog, Role::Admin, json!({"to_version": 2})).unwrap_err();
+        assert_eq!(
+            (refused.code, refused.detail["layer"].as_str()),
+            (Code::InvalidState, Some("record"))
+        );
         let mut steps = working();
         steps.push((Role::Admin, "cancel_job", json!({"reason": "called off"})));
         let cancelled = drive(&catalog, &steps);
-        assert_eq!(code(migrate(&cancelled, &catalog, Role::Admin, json!({"to_version": 2}))), Code::InvalidState);
-        let rejected = drive(&catalog, &[
-            (Role::Client, "submit_request", json!({"surface": "mig@1", "intake": {"contact": "x"}})),
-            (Role::Admin, "reject_task", json!({"reason": "no"})),
-        ]);
-        assert_eq!(code(migrate(&rejected, &catalog, Role::Admin, json!({"to_version": 2}))), Code::InvalidState);
+        assert_eq!(
+            code(migrate(
+                &cancelled,
+                &catalog,
+                Role::Admin,
+                json!({"to_version": 2})
+            )),
+            Code::InvalidState
+        );
+        let rejected = drive(
+            &catalog,
+            &[
+                (
+                    Role::Client,
+                    "submit_request",
+                    json!({"surface": "mig@1", "intake": {"contact": "x"}}),
+                ),
+                (Role::Admin, "reject_task", json!({"reason": "no"})),
+            ],
+        );
+        assert_eq!(
+            code(migrate(
+                &rejected,
+                &catalog,
+                Role::Admin,
+                json!({"to_version": 2})
+            )),
+            Code::InvalidState
+        );
     }
 
     #[test]
     fn an_escalation_raised_before_the_move_is_not_raised_again() {
         let esc = "[[escalation]]\nphase = \"working\"\nafter = \"1h\"\nsignal = \"slow\"\n";
-        let catalog = vec![surface(1, esc), surface(2, &format!("[[escalation]]\nphase = \"claimed\"\nafter = \"1h\"\nsignal = \"late\"\n{esc}"))];
+        let catalog = vec![
+            surface(1, esc),
+            surface(
+                2,
+                &format!(
+                    "[[escalation]]\nphase = \"claimed\"\nafter = \"1h\"\nsignal = \"late\"\n{esc}"
+                ),
+            ),
+        ];
         let case = drive(&catalog, &working());
         let hour = 3_600_000;
         let raised = crate::spine::due_escalations(&case, &catalog[0], hour * 2);
         assert_eq!(raised.len(), 1);
         let case = raised.iter().fold(case, evolve);
         let events = migrate(&case, &catalog, Role::Admin, json!({"to_version": 2})).unwrap();
-        let [Event::CaseMigrated { fired, .. }] = events.as_slice() else { panic!() };
+        let [Event::CaseMigrated { fired, .. }] = events.as_slice() else {
+            panic!()
+        };
         assert_eq!(fired, &[1]);
         let moved = events.iter().fold(case, evolve);
         assert!(crate::spine::due_escalations(&moved, &catalog[1], hour * 3).is_empty());
