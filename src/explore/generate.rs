@@ -442,6 +442,11 @@ message = "too many"
                     c.kind == kind && !matches!(c.command.body, CommandBody::Malformed { .. })
                 })
                 .map(|c| c.command.body.clone())
+                // The walk does not try `migrate_case` (it explores one version).
+                .or_else(|| {
+                    (kind == CommandKind::MigrateCase)
+                        .then_some(CommandBody::MigrateCase { to_version: 2 })
+                })
                 .unwrap_or_else(|| panic!("no well-formed candidate for {kind}"));
             let Value::Object(args) = body.args_json() else {
                 panic!("{kind}")

@@ -281,7 +281,7 @@ mod tests {
             surface(1, APPROVED),
             surface(
                 2,
-                "[[transition]]\nfrom = \"claimed\"\nto = \"working\"\n[[transition]]\nfrom = \"working\"\nto = \"done\"\napproval = [\"admin\"]\n[evidence]\nrequired_categories = [\"photo\"]\n",
+                "[evidence]\nrequired_categories = [\"photo\"]\nmin_per_category = 1\n",
             ),
         ];
         let case = drive(&catalog, &working());
