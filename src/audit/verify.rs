@@ -3,7 +3,8 @@
 //! [`verify_case`] walks a case's envelopes in order and checks, for each one, that it belongs
 //! to the case, that sequence numbers are contiguous from 1, that the derived id and type name
 //! match, that it links to the previous event's digest, that its own digest recomputes, that it
-//! stays on the surface the case was pinned to, and (for a sealed Record) that the seal
+//! stays on the surface the case was pinned to (which changes only at a `case_migrated`, to
+//! the version it names, from the next event on), and (for a sealed Record) that the seal
 //! recomputes from the events before it. It folds the events with [`crate::spine::apply`] as it
 //! goes and returns the case it rebuilt. The first failure is reported as a [`VerifyError`]
 //! naming the case and the event, with a stable [`VerifyCode`].
@@ -50,7 +51,8 @@ pub enum VerifyCode {
     /// The first event is not a `request_submitted` (an `operator_registered` in an operator
     /// stream), or a later one is.
     BadStart,
-    /// The event names a different surface or fingerprint than the case was pinned to.
+    /// The event names a different surface or fingerprint than the case was pinned to (or a
+    /// `case_migrated` leaves another pin, or names no other version of the same slug).
     SurfaceMismatch,
     /// A Record's seal does not recompute, or its body is not what the events before it say.
     SealMismatch,
@@ -466,7 +468,7 @@ fn check_surface(
             case_id,
             "a case holds one `request_submitted`, at sequence number 1",
         )),
-        (Some((key, fingerprint)), _) => {
+        (Some((key, fingerprint)), payload) => {
             if &event.surface != key || &event.surface_fingerprint != fingerprint {
                 return Err(VerifyError::at(
                     VerifyCode::SurfaceMismatch,
@@ -477,6 +479,34 @@ fn check_surface(
                         event.surface
                     ),
                 ));
+            }
+            // The pin changes exactly here: the move is judged (and enveloped) under the pin
+            // it leaves, every later event under the one it enters.
+            if let Event::CaseMigrated { from, to, .. } = payload {
+                if &from.key() != key || &from.fingerprint != fingerprint {
+                    return Err(VerifyError::at(
+                        VerifyCode::SurfaceMismatch,
+                        event,
+                        case_id,
+                        format!(
+                            "the move leaves `{}` but the case is pinned to `{key}`",
+                            from.key()
+                        ),
+                    ));
+                }
+                if to.slug != from.slug || to.version == from.version || to.is_unpinned() {
+                    return Err(VerifyError::at(
+                        VerifyCode::SurfaceMismatch,
+                        event,
+                        case_id,
+                        format!(
+                            "a case moves only to another version of `{}`, not to `{}`",
+                            from.slug,
+                            to.key()
+                        ),
+                    ));
+                }
+                *pin = Some((to.key(), to.fingerprint.clone()));
             }
             Ok(())
         }

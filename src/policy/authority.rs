@@ -22,7 +22,8 @@ pub fn allowed_roles(command: CommandKind) -> &'static [Role] {
         | C::SuspendOperator
         | C::ReinstateOperator
         | C::ReassignJob
-        | C::ErasePersonalData => &[Role::Admin],
+        | C::ErasePersonalData
+        | C::MigrateCase => &[Role::Admin],
         C::AnnotateTask => &[Role::Admin, Role::Operator],
         C::ClaimJob | C::Advance | C::AttachEvidence | C::CompleteServiceEvent => &[Role::Operator],
         C::CompleteJob | C::ReleaseJob => &[Role::Operator, Role::Admin],

@@ -276,6 +276,9 @@ fn describe(events: &[StoredEvent], view: Option<&CaseView>, surface: Option<&Su
             }
             Event::TransitionApproved { by, .. } => format!("approved by {by}"),
             Event::TransitionRejected { reason, .. } => format!("move rejected: {reason}"),
+            Event::CaseMigrated { from, to, .. } => {
+                format!("case moved from {} to {}", from.key(), to.key())
+            }
             Event::OperatorRegistered { operator, .. } => {
                 format!("operator {operator} registered · active")
             }

@@ -40,7 +40,8 @@ pub fn status_for(code: RejectionCode) -> StatusCode {
         | C::UnknownEvidenceCategory
         | C::RuleFailed
         | C::RuleError
-        | C::Conflict => StatusCode::CONFLICT,
+        | C::Conflict
+        | C::MigrationUnsafe => StatusCode::CONFLICT,
     }
 }
 

@@ -160,6 +160,11 @@ pub enum CommandBody {
         /// Why.
         reason: String,
     },
+    /// Move the case to another version of its surface.
+    MigrateCase {
+        /// The target version (of the same slug).
+        to_version: u32,
+    },
     /// A command whose arguments did not parse; always refused with `payload_invalid`.
     Malformed {
         /// The command it claimed to be.
@@ -199,6 +204,7 @@ impl CommandBody {
             CommandBody::ReleaseJob { .. } => CommandKind::ReleaseJob,
             CommandBody::ApproveTransition => CommandKind::ApproveTransition,
             CommandBody::RejectTransition { .. } => CommandKind::RejectTransition,
+            CommandBody::MigrateCase { .. } => CommandKind::MigrateCase,
             CommandBody::Malformed { kind, .. } => *kind,
         }
     }

@@ -54,11 +54,13 @@ pub enum CommandKind {
     ApproveTransition,
     /// `reject_transition`: drops the pending move.
     RejectTransition,
+    /// `migrate_case`: moves the case to another version of its surface.
+    MigrateCase,
 }
 
 impl CommandKind {
     /// Every command, in the order `docs/commands.md` lists them.
-    pub const ALL: [CommandKind; 23] = [
+    pub const ALL: [CommandKind; 24] = [
         CommandKind::SubmitRequest,
         CommandKind::ApproveTask,
         CommandKind::RejectTask,
@@ -82,6 +84,7 @@ impl CommandKind {
         CommandKind::ApproveTransition,
         CommandKind::RejectTransition,
         CommandKind::ErasePersonalData,
+        CommandKind::MigrateCase,
     ];
 
     /// The command's name as written in scenarios, rules and JSON.
@@ -110,6 +113,7 @@ impl CommandKind {
             CommandKind::ReleaseJob => "release_job",
             CommandKind::ApproveTransition => "approve_transition",
             CommandKind::RejectTransition => "reject_transition",
+            CommandKind::MigrateCase => "migrate_case",
         }
     }
 

@@ -291,6 +291,21 @@ pub enum Event {
         /// When.
         at: Millis,
     },
+    /// The case moved to another version of its surface (`migrate_case`): every later
+    /// event is judged by, and its envelope carries, `to`.
+    CaseMigrated {
+        /// The pin until now.
+        from: SurfacePin,
+        /// The new pin: same slug, another version.
+        to: SurfacePin,
+        /// The escalations (indices in `to`) counted as already raised during the current
+        /// phase entry: those raised under `from` with the same phase and signal.
+        fired: Vec<u32>,
+        /// The admin.
+        by: String,
+        /// When.
+        at: Millis,
+    },
 }
 
 impl Event {
@@ -324,6 +339,7 @@ impl Event {
             Event::TransitionRequested { .. } => "transition_requested",
             Event::TransitionApproved { .. } => "transition_approved",
             Event::TransitionRejected { .. } => "transition_rejected",
+            Event::CaseMigrated { .. } => "case_migrated",
         }
     }
 

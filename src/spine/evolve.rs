@@ -214,6 +214,14 @@ pub fn apply(case: &mut Case, event: &Event) {
         Event::TransitionApproved { .. } | Event::TransitionRejected { .. } => {
             case.pending_approval = None;
         }
+        Event::CaseMigrated { to, fired, .. } => {
+            if let Some(request) = case.request.as_mut() {
+                request.surface = to.clone();
+            }
+            if let Some(clock) = case.clock.as_mut() {
+                clock.fired = fired.clone();
+            }
+        }
         // The operator directory's events belong to operator streams
         // (`crate::spine::operator::apply_profile` folds them).
         Event::OperatorRegistered { .. }

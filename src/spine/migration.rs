@@ -189,6 +189,21 @@ impl fmt::Display for Reason {
     }
 }
 
+impl Reason {
+    /// The reason as JSON: its `reason` code, its fields, and the sentence as `message` (what
+    /// `planck diff --db` prints and `migration_unsafe` carries in its detail).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Some(object) = value.as_object_mut() {
+            object.insert(
+                "message".into(),
+                serde_json::Value::String(self.to_string()),
+            );
+        }
+        value
+    }
+}
+
 /// Whether `case`, pinned to `old`, could move to `new`: `Ok` when everything it holds means
 /// the same there, else every reason it does not.
 pub fn compatibility(case: &Case, old: &Surface, new: &Surface) -> Result<(), Vec<Reason>> {

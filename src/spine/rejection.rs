@@ -94,6 +94,9 @@ rejection_codes! {
     RuleFailed = "rule_failed",
     /// (6) A rule errored, returned a non-boolean or exceeded a limit (fails closed).
     RuleError = "rule_error",
+    /// (6) `migrate_case`: the case's state would mean something else under the target
+    /// version (the reasons are in the detail).
+    MigrationUnsafe = "migration_unsafe",
     /// The case changed under the command more times than the engine retries.
     Conflict = "conflict",
 }

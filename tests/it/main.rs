@@ -134,6 +134,7 @@ mod engine_governance;
 mod engine_idempotency;
 mod engine_index;
 mod engine_lifecycle;
+mod engine_migration;
 mod engine_outbox;
 mod engine_tick;
 mod engine_verify;

@@ -358,6 +358,7 @@ fn observers_never_write() {
         ("release_job", json!({"reason": "r"})),
         ("approve_transition", Value::Null),
         ("reject_transition", json!({"reason": "r"})),
+        ("migrate_case", json!({"to_version": 2})),
     ];
     assert_eq!(args.len(), planck::spine::CommandKind::ALL.len());
     for (name, a) in args {

@@ -142,20 +142,11 @@ fn judge_cases(db: &Path, old: &Surface, new: &Surface) -> Result<Cases, u8> {
             Ok(()) => cases.movable.push(id),
             Err(reasons) => cases.blocked.push(Blocked {
                 case: id,
-                reasons: reasons.iter().map(reason_json).collect(),
+                reasons: reasons.iter().map(Reason::to_json).collect(),
             }),
         }
     }
     Ok(cases)
-}
-
-/// A reason as JSON: its fields, and the sentence.
-fn reason_json(reason: &Reason) -> serde_json::Value {
-    let mut value = serde_json::to_value(reason).unwrap_or_default();
-    if let Some(object) = value.as_object_mut() {
-        object.insert("message".into(), json!(reason.to_string()));
-    }
-    value
 }
 
 fn cases_text(cases: &Cases) -> String {

@@ -9,7 +9,8 @@
 //!
 //! This module owns the entry points, the checks every command on a case makes first (1–3)
 //! and the dispatch of each command to its layer, one module per layer of the spine:
-//! [`request`] (`submit_request`), [`task`], [`job`], [`service_event`] and [`settlement`].
+//! [`request`] (`submit_request`), [`task`], [`job`], [`service_event`] and [`settlement`],
+//! and [`migrate`] (`migrate_case`: the case's pin).
 //! Each command has one function there, reading top to bottom in the order above; the checks
 //! several commands share are the gates of `spine::gates`. `decide` and [`explain`] run the
 //! same `judge`, generic over a [`Trace`], so that what `explain` reports is what `decide`
@@ -24,6 +25,7 @@
 //! the catalog holds).
 
 mod job;
+mod migrate;
 mod request;
 mod service_event;
 mod settlement;
@@ -136,6 +138,11 @@ fn judge<C: Catalog, T: Trace>(
     // (2) The case and its surface.
     case_gate(&mut cx)?;
     let surface = pinned_surface(&mut cx)?;
+    // A move to another version: the version it names is judged with the surface (2),
+    // before the arguments, as a request's surface is.
+    if kind == CommandKind::MigrateCase {
+        return migrate::migrate_case(&mut cx, surface);
+    }
     // (3) The arguments.
     arguments_gate(cx.trace, &command.body)?;
     // (4)–(6) The layer the command acts on.
@@ -187,6 +194,7 @@ fn judge<C: Catalog, T: Trace>(
         }
         // Judged above (a malformed body is refused by the argument gate).
         CommandBody::SubmitRequest { .. }
+        | CommandBody::MigrateCase { .. }
         | CommandBody::RegisterOperator { .. }
         | CommandBody::UpdateOperator { .. }
         | CommandBody::SuspendOperator { .. }

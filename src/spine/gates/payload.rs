@@ -148,8 +148,13 @@ fn check_payload(body: &CommandBody) -> Result<(), Rejection> {
             }
             Ok(())
         }
+        CommandBody::MigrateCase { to_version: 0 } => reject(
+            Code::PayloadInvalid,
+            "`to_version` must be a positive whole number, not 0",
+        ),
         CommandBody::Malformed { error, .. } => reject(Code::PayloadInvalid, error.clone()),
-        CommandBody::SubmitRequest { .. }
+        CommandBody::MigrateCase { .. }
+        | CommandBody::SubmitRequest { .. }
         | CommandBody::ApproveTask
         | CommandBody::CloseTask
         | CommandBody::CreateJob

@@ -156,5 +156,6 @@ pub fn command_args(kind: CommandKind) -> &'static [(&'static str, Ty)] {
             ("amount_minor", Ty::Amount),
             ("currency", Ty::Text(Domain::Free)),
         ],
+        K::MigrateCase => &[("to_version", Ty::Number)],
     }
 }
