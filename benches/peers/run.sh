@@ -13,6 +13,7 @@
 #   --restate     run the Restate peer (the default without --quick)
 #   --no-restate  leave it out (its rows then say "not run")
 # The raw JSON of each side is left in $PLANCK_PEERS_OUT (default: a temporary directory).
+# $PLANCK_PEERS_CARGO_ARGS is passed to `cargo bench` (CI sets --all-features to reuse its build).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -47,7 +48,8 @@ out="${PLANCK_PEERS_OUT:-$(mktemp -d)}"
 mkdir -p "$out"
 
 echo "building and running planck's figures (cargo bench --bench peers) ..." >&2
-(cd "$root" && cargo bench --quiet --bench peers -- --json "${quick[@]}") > "$out/planck.json"
+read -r -a cargo_args <<< "${PLANCK_PEERS_CARGO_ARGS:-}"
+(cd "$root" && cargo bench --quiet "${cargo_args[@]}" --bench peers -- --json "${quick[@]}") > "$out/planck.json"
 
 echo "running XState v5 ..." >&2
 node "$here/xstate.mjs" "${xstate_args[@]}" > "$out/xstate.json"

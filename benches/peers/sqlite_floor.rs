@@ -28,6 +28,8 @@ use crate::{Budget, timed_rate};
 pub const BATCH: usize = 64;
 /// Threads appending at once in the group-commit figure.
 pub const THREADS: usize = 16;
+/// Threads in the second group-commit figure; its ceiling is the `BATCH` (64) rows/tx floor.
+pub const MANY_THREADS: usize = 64;
 
 pub use support::sealed_lifecycle;
 
@@ -236,6 +238,11 @@ pub fn figures(
             .map(|_| fresh_events(&surface, 2 * cases_per_batch))
             .collect::<Vec<_>>()
     };
+    let many_threads_batch = || {
+        (0..MANY_THREADS)
+            .map(|_| fresh_events(&surface, cases_per_batch / 2))
+            .collect::<Vec<_>>()
+    };
     if want("sqlite_store_full_threads") {
         let plain = SqliteStore::open_with(
             dir.path().join("threads-plain.db"),
@@ -254,6 +261,18 @@ pub fn figures(
         let rate = timed_rate(budget, || store_append_threads(&group, threads_batch()));
         out.push(("sqlite_group_full_threads_rows_per_s", json!(rate)));
         out.push(("sqlite_threads", json!(THREADS)));
+    }
+    if want("sqlite_group_full_many_threads") {
+        let group = GroupCommitSqliteStore::open_with(
+            dir.path().join("many-threads-group.db"),
+            SqliteOptions::default(),
+        )
+        .unwrap();
+        let rate = timed_rate(budget, || {
+            store_append_threads(&group, many_threads_batch())
+        });
+        out.push(("sqlite_group_full_many_threads_rows_per_s", json!(rate)));
+        out.push(("sqlite_many_threads", json!(MANY_THREADS)));
     }
 
     // The whole engine on SqliteStore (FULL): commands per second, one case at a time.

@@ -8,15 +8,22 @@
 //! the expected version, so a stale snapshot can only cost a conflict, after which the case is
 //! folded again from the store. Snapshots are taken out while a command uses them (two
 //! commands on one case at once: the second folds from the store).
+//!
+//! The cache is bounded in cases (default [`CACHED_CASES`], set by
+//! [`Engine::with_cache_capacity`](crate::engine::Engine::with_cache_capacity)); past the bound
+//! the least recently used case goes, and its next command folds it from the store. So an
+//! engine's memory follows the cases it is working on, not the number it has served.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::audit::{GENESIS_DIGEST, StoredEvent};
 use crate::spine::Case;
 use crate::spine::operator::{OperatorProfile, apply_profile, is_operator_stream};
 
-/// Most cases kept; past it an arbitrary snapshot makes room.
+/// The default bound of the case cache, in cases (streams): an engine keeps at most this many
+/// folded cases, evicting the least recently used. Set another with
+/// [`Engine::with_cache_capacity`](crate::engine::Engine::with_cache_capacity).
 pub const CACHED_CASES: usize = 4_096;
 
 /// A folded stream, and the sequence number and digest of its last stored event (what the
@@ -78,34 +85,109 @@ impl Snapshot {
     }
 }
 
-/// Snapshots by case id.
-#[derive(Debug, Default)]
+/// Snapshots by case id, at most `capacity` of them, the least recently used evicted first.
+///
+/// Every use of a case takes its snapshot out and puts it back, so "recently used" is "recently
+/// put". Each put stamps the snapshot and queues `(id, stamp)`; eviction pops the queue until
+/// it meets a stamp that is still a snapshot's current one (older queue entries are stale: the
+/// case was taken or put again since). The queue is compacted when stale entries outnumber the
+/// snapshots, so memory stays proportional to `capacity`, and every operation is amortized
+/// O(1).
+#[derive(Debug)]
 pub(crate) struct CaseCache {
-    snapshots: Mutex<HashMap<String, Snapshot>>,
+    capacity: usize,
+    inner: Mutex<Lru>,
+}
+
+#[derive(Debug, Default)]
+struct Lru {
+    snapshots: HashMap<String, (Snapshot, u64)>,
+    order: VecDeque<(String, u64)>,
+    next_stamp: u64,
+}
+
+impl Lru {
+    fn is_current(&self, id: &str, stamp: u64) -> bool {
+        self.snapshots.get(id).is_some_and(|(_, s)| *s == stamp)
+    }
+
+    /// Drop the least recently used snapshot; `false` when there is none.
+    fn evict_one(&mut self) -> bool {
+        while let Some((id, stamp)) = self.order.pop_front() {
+            if self.is_current(&id, stamp) {
+                self.snapshots.remove(&id);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Forget queue entries that no longer name a snapshot's current stamp.
+    fn compact(&mut self) {
+        let order = std::mem::take(&mut self.order);
+        self.order = order
+            .into_iter()
+            .filter(|(id, stamp)| self.is_current(id, *stamp))
+            .collect();
+    }
+}
+
+impl Default for CaseCache {
+    fn default() -> Self {
+        CaseCache::with_capacity(CACHED_CASES)
+    }
 }
 
 impl CaseCache {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Snapshot>> {
+    /// A cache of at most `capacity` cases (0: nothing is kept).
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        CaseCache {
+            capacity,
+            inner: Mutex::new(Lru::default()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Lru> {
         // Only plain map operations run under the lock; a poisoned map is still a sound map.
-        self.snapshots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The most cases kept.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// How many cases are kept now.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().snapshots.len()
     }
 
     /// Take the snapshot of `case` out of the cache, if there is one.
     pub(crate) fn take(&self, case: &str) -> Option<Snapshot> {
-        self.lock().remove(case)
+        self.lock()
+            .snapshots
+            .remove(case)
+            .map(|(snapshot, _)| snapshot)
     }
 
-    /// Keep `snapshot` for the next command on its case.
+    /// Keep `snapshot` for the next command on its case, evicting the least recently used
+    /// case when the cache is full.
     pub(crate) fn put(&self, snapshot: Snapshot) {
-        let mut snapshots = self.lock();
-        if snapshots.len() >= CACHED_CASES
-            && let Some(victim) = snapshots.keys().next().cloned()
-        {
-            snapshots.remove(&victim);
+        if self.capacity == 0 {
+            return;
         }
-        snapshots.insert(snapshot.case.id.clone(), snapshot);
+        let mut lru = self.lock();
+        let id = snapshot.case.id.clone();
+        if !lru.snapshots.contains_key(&id) {
+            while lru.snapshots.len() >= self.capacity && lru.evict_one() {}
+        }
+        let stamp = lru.next_stamp;
+        lru.next_stamp = lru.next_stamp.wrapping_add(1);
+        lru.order.push_back((id.clone(), stamp));
+        lru.snapshots.insert(id, (snapshot, stamp));
+        if lru.order.len() > 2 * lru.snapshots.len() + 64 {
+            lru.compact();
+        }
     }
 }
 
@@ -148,6 +230,37 @@ mod tests {
     ) -> bool {
         let command = Command::from_json("c-1", name, &args).unwrap();
         engine.execute(who, &command, None).unwrap().is_applied()
+    }
+
+    fn snap(id: &str) -> super::Snapshot {
+        super::Snapshot::empty(id)
+    }
+
+    /// The least recently used case is the one evicted, and repeated use of one case neither
+    /// grows the cache nor its queue without bound.
+    #[test]
+    fn the_least_recently_used_case_is_evicted() {
+        let cache = super::CaseCache::with_capacity(2);
+        cache.put(snap("a"));
+        cache.put(snap("b"));
+        // Use `a` again: `b` is now the least recently used.
+        let a = cache.take("a").unwrap();
+        cache.put(a);
+        cache.put(snap("c"));
+        assert_eq!(cache.len(), 2);
+        assert!(cache.take("b").is_none());
+        assert!(cache.take("a").is_some());
+        assert!(cache.take("c").is_some());
+        for _ in 0..10_000 {
+            cache.put(snap("d"));
+            let d = cache.take("d").unwrap();
+            cache.put(d);
+        }
+        assert_eq!(cache.len(), 1);
+        assert!(cache.lock().order.len() <= 67);
+        let none = super::CaseCache::with_capacity(0);
+        none.put(snap("a"));
+        assert_eq!(none.len(), 0);
     }
 
     /// Two engines on one store: each sees what the other appended, though each keeps its own

@@ -58,6 +58,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::json;
 
+pub use cache::CACHED_CASES;
 pub(crate) use desk::active_job;
 pub use desk::{ActiveJob, DeskView, MissingEvidence, Move};
 pub use error::EngineError;
@@ -130,6 +131,27 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             clock,
             cases: cache::CaseCache::default(),
         }
+    }
+
+    /// The same engine keeping at most `cases` folded cases in its cache (default
+    /// [`CACHED_CASES`]); past the bound the least recently used case is evicted, and its next
+    /// command folds it from the store again. The cache is never an authority, so the bound
+    /// changes speed and memory only: `0` keeps nothing (every command folds from the store).
+    /// Memory grows with the number of cases recently used, never with the number served.
+    #[must_use]
+    pub fn with_cache_capacity(mut self, cases: usize) -> Self {
+        self.cases = cache::CaseCache::with_capacity(cases);
+        self
+    }
+
+    /// The most cases the cache keeps ([`Engine::with_cache_capacity`]).
+    pub fn cache_capacity(&self) -> usize {
+        self.cases.capacity()
+    }
+
+    /// How many folded cases (and operator streams) the cache holds now.
+    pub fn cached_cases(&self) -> usize {
+        self.cases.len()
     }
 
     /// The surfaces.
