@@ -297,15 +297,17 @@ impl Command {
             Ok(body) => body,
             Err(err) => CommandBody::Malformed {
                 kind,
-                error: err.to_string(),
+                error: format!("`{name}`: {err}"),
                 raw: raw.clone(),
             },
         };
         // Serde ignores extra fields on argument-less commands; refuse them like any other.
-        if let (Value::Object(given), Value::Object(known)) = (&raw, body.args_json())
+        // (Arguments that did not decode already have their own error.)
+        if !matches!(body, CommandBody::Malformed { .. })
+            && let (Value::Object(given), Value::Object(known)) = (&raw, body.args_json())
             && let Some(extra) = given.keys().find(|k| !known.contains_key(*k))
         {
-            let error = format!("`{name}` takes no argument `{extra}`");
+            let error = format!("`{name}` has no argument `{extra}`");
             return Ok(Command::new(
                 case,
                 CommandBody::Malformed { kind, error, raw },
