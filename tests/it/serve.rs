@@ -524,7 +524,8 @@ fn commands_answer_receipts_and_each_refusal_its_status() {
         .json();
     assert!(explained["rejection"].is_null());
 
-    assert_refused(&kim.get("/api/feed"), 501, "not_implemented");
+    // The feed is for staff (its stream is tested in `serve_feed`).
+    assert_refused(&lee.get("/api/feed"), 403, "forbidden");
     let health = Client::anonymous(&server).get("/healthz");
     assert_eq!(health.status, 200);
     assert_eq!(health.json()["status"], "ok");
