@@ -8,7 +8,7 @@
 //! | `GET /api/desk` | the session principal's desk, with the moves allowed now |
 //! | `GET /api/queue` | the governance queue (admin, observer, system) |
 //! | `GET /api/cases/{case}/explain?command=NAME&args=JSON` | every check, in order, and the verdict |
-//! | `GET /api/feed` | 501 until the store has a global feed |
+//! | `GET /api/feed?after=POSITION` | the global feed as server-sent events (staff; [`super::feed`]) |
 //! | `GET /healthz` | `{"status": "ok", "in_flight": N}`, no session needed |
 //!
 //! Reads: admins, observers and the system see every case; anyone else sees the cases they
@@ -168,7 +168,8 @@ pub fn parse_filter(query: &str) -> Result<ListFilter, ApiError> {
         .map_err(|err| ApiError::BadRequest(err.to_string()))
 }
 
-fn require_staff(principal: &Principal, what: &str) -> Result<(), ApiError> {
+/// 403 `forbidden` unless `principal` is staff ([`is_staff`]); `what` says what was refused.
+pub fn require_staff(principal: &Principal, what: &str) -> Result<(), ApiError> {
     if is_staff(principal) {
         Ok(())
     } else {
@@ -230,14 +231,6 @@ pub fn explain_command(case: &str, query: &ExplainQuery) -> Result<Command, ApiE
             .map_err(|err| ApiError::BadRequest(format!("`args` is not JSON: {err}")))?,
     };
     Command::from_json(case, &query.command, &args).map_err(|_| unknown_command(&query.command))
-}
-
-/// `GET /api/feed`: not yet.
-pub async fn feed(_auth: Authenticated) -> ApiError {
-    ApiError::NotImplemented(
-        "the event feed (server-sent events) comes with the store's global feed; poll GET /api/cases meanwhile"
-            .into(),
-    )
 }
 
 /// `GET /healthz`: liveness, and how many engine calls are running.

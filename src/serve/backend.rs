@@ -5,11 +5,14 @@
 //! [`TaskTracker`], so no runtime thread ever blocks and shutdown can wait for every engine
 //! call that started, even one whose client went away: a command either commits or never
 //! starts. Handlers never touch the engine directly. The desk, the queue and lists are the
-//! engine's indexed queries (docs/queries.md); the feed is the store's.
+//! engine's indexed queries (docs/queries.md); the feed is the store's. Every applied command
+//! bumps a counter ([`Backend::commits`]) that open feed streams wait on, so they read the
+//! new events at once instead of at their next poll.
 
 use std::sync::Arc;
 
 use serde::Serialize;
+use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 use crate::audit::{StoredEvent, verify_case};
@@ -39,6 +42,7 @@ pub enum BackendError {
 pub struct Backend {
     engine: Arc<ServeEngine>,
     tasks: TaskTracker,
+    commits: Arc<watch::Sender<u64>>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -63,7 +67,18 @@ pub struct CaseDetail {
 impl Backend {
     /// A backend over `engine`; engine calls are tracked by `tasks`.
     pub fn new(engine: Arc<ServeEngine>, tasks: TaskTracker) -> Self {
-        Backend { engine, tasks }
+        Backend {
+            engine,
+            tasks,
+            commits: Arc::new(watch::Sender::new(0)),
+        }
+    }
+
+    /// A receiver that changes whenever a command executed here was applied (its value counts
+    /// them). Commits by other processes (another instance on the same PostgreSQL database,
+    /// the ticker) do not show here: a follower also polls.
+    pub fn commits(&self) -> watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 
     /// The engine calls still running.
@@ -91,9 +106,13 @@ impl Backend {
         command: Command,
         key: Option<String>,
     ) -> Result<Receipt, BackendError> {
-        Ok(self
+        let receipt = self
             .run(move |e| e.execute(&principal, &command, key.as_deref()))
-            .await??)
+            .await??;
+        if matches!(receipt, Receipt::Applied { .. }) {
+            self.commits.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        Ok(receipt)
     }
 
     /// A case's view, history and verify status; `None` when nothing was ever stored for it.

@@ -46,9 +46,6 @@ pub enum ApiError {
     /// A body of a type the route does not take (415 `unsupported_media_type`).
     #[error("{0}")]
     UnsupportedMediaType(String),
-    /// Not built yet (501 `not_implemented`).
-    #[error("{0}")]
-    NotImplemented(String),
     /// Busy (503 `unavailable`).
     #[error("{0}")]
     Unavailable(String),
@@ -76,7 +73,6 @@ impl ApiError {
             ApiError::NotFound { code, .. } => code,
             ApiError::BadRequest(_) => "bad_request",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
-            ApiError::NotImplemented(_) => "not_implemented",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -90,7 +86,6 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -3,7 +3,8 @@
 //! What it owns: sessions ([`session`]) for the logins of a users file ([`users`]), the JSON
 //! API and the status of each refusal ([`api`], [`status`]), the operator and admin desks as
 //! server-rendered pages ([`pages`]), and the background work of a host: the escalation
-//! ticker and the outbox dispatcher ([`background`]). It never judges a command: every write
+//! ticker and the outbox dispatcher ([`background`]), and the global feed as server-sent
+//! events ([`feed`]). It never judges a command: every write
 //! is [`Engine::execute`](crate::engine::Engine::execute) with the principal of the request's
 //! session, never one named in a body.
 //!
@@ -15,7 +16,8 @@
 //! stop accepting connections; let every request in flight finish (for at most the request
 //! timeout plus [`SHUTDOWN_SLACK`], then close what is left); wait for every engine call
 //! that started (one whose client went away included); then stop the ticker and the
-//! dispatcher after the round they are in. A command therefore either committed (and its
+//! dispatcher after the round they are in. Feed streams end as soon as shutdown begins, so an
+//! open one never holds it up. A command therefore either committed (and its
 //! client got the answer, unless it left) or never started. Signals left pending are delivered
 //! by the next run.
 //!
@@ -32,6 +34,7 @@ pub mod auth;
 pub mod backend;
 pub mod background;
 pub mod error;
+pub mod feed;
 pub mod json;
 pub mod pages;
 pub mod query;
@@ -155,7 +158,9 @@ struct Inner {
     sessions: Sessions,
     users: Users,
     login_permits: Semaphore,
+    feed_streams: Arc<Semaphore>,
     templates: minijinja::Environment<'static>,
+    stopping: CancellationToken,
 }
 
 impl AppState {
@@ -172,6 +177,16 @@ impl AppState {
     /// The logins of the users file.
     pub fn users(&self) -> &Users {
         &self.0.users
+    }
+
+    /// The permits of open feed streams ([`feed::MAX_STREAMS`]).
+    pub fn feed_streams(&self) -> Arc<Semaphore> {
+        Arc::clone(&self.0.feed_streams)
+    }
+
+    /// Cancelled when shutdown begins: long answers (feed streams) end on it.
+    pub fn stopping(&self) -> &CancellationToken {
+        &self.0.stopping
     }
 
     /// The page templates.
@@ -218,6 +233,7 @@ pub struct Server {
     tasks: TaskTracker,
     grace: Duration,
     background: background::Background,
+    stopping: CancellationToken,
 }
 
 impl std::fmt::Debug for Server {
@@ -263,12 +279,15 @@ impl Server {
             tick_every: config.tick_every,
             dispatch_every: config.dispatch_every,
         };
+        let stopping = CancellationToken::new();
         let state = AppState(Arc::new(Inner {
             backend,
             sessions: Sessions::new(config.sessions, Arc::clone(&config.clock)),
             users: config.users,
             login_permits: Semaphore::new(LOGIN_PERMITS),
+            feed_streams: Arc::new(Semaphore::new(feed::MAX_STREAMS)),
             templates: pages::templates().map_err(|e| ServeError::Templates(e.to_string()))?,
+            stopping: stopping.clone(),
         }));
         let router = router(state, config.request_timeout);
         Ok(Server {
@@ -277,6 +296,7 @@ impl Server {
             tasks,
             grace: config.request_timeout + SHUTDOWN_SLACK,
             background,
+            stopping,
         })
     }
 
@@ -299,7 +319,7 @@ impl Server {
         let stop_background = CancellationToken::new();
         let workers = self.background.spawn(stop_background.clone());
         tracing::info!(%addr, "planck serve listening");
-        let stopping = CancellationToken::new();
+        let stopping = self.stopping;
         {
             let stopping = stopping.clone();
             tokio::spawn(async move {
@@ -377,7 +397,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .route("/api/cases/{case}/explain", get(api::explain))
         .route("/api/desk", get(api::desk))
         .route("/api/queue", get(api::queue))
-        .route("/api/feed", get(api::feed))
+        .route("/api/feed", get(feed::feed))
         .route("/healthz", get(api::healthz));
     let pages = Router::new()
         .route("/", get(pages::home))

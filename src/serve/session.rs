@@ -204,6 +204,23 @@ impl Sessions {
         })
     }
 
+    /// Whether the session stored under `key` is still live, touched as a request would touch
+    /// it (an expired one is dropped). A long answer (the feed's stream) asks this as it goes,
+    /// so it ends when its session does (logout, expiry).
+    pub fn renew(&self, key: &str) -> bool {
+        let now = self.clock.now();
+        let mut table = self.table();
+        let Some(session) = table.get_mut(key) else {
+            return false;
+        };
+        if self.expired(session, now) {
+            table.remove(key);
+            return false;
+        }
+        session.last_seen = now;
+        true
+    }
+
     /// End the session stored under `key`.
     pub fn close(&self, key: &str) {
         self.table().remove(key);
@@ -287,8 +304,17 @@ mod tests {
         let (token, _) = sessions
             .open("kim", Principal::new("admin-kim", [Role::Admin]))
             .unwrap();
+        let key = sha256_hex(token.as_bytes());
+        clock.advance(6_000);
+        assert!(sessions.renew(&key));
+        clock.advance(6_000);
+        assert!(
+            sessions.lookup(&token).is_some(),
+            "12 s since the login, 6 s since the renewal: renewing touched it"
+        );
         clock.advance(10_000);
         assert!(sessions.lookup(&token).is_none(), "idle 10 s");
+        assert!(!sessions.renew(&key));
         assert!(sessions.lookup("not a token").is_none());
     }
 
@@ -310,7 +336,9 @@ mod tests {
         );
         assert_eq!(sessions.take_flash(&info.key).unwrap().text, "done");
         assert!(sessions.take_flash(&info.key).is_none());
+        assert!(sessions.renew(&info.key));
         sessions.close(&info.key);
         assert!(sessions.lookup(&token).is_none());
+        assert!(!sessions.renew(&info.key));
     }
 }

@@ -154,6 +154,7 @@ mod scenario_cli;
 mod scenario_files;
 mod serve;
 mod serve_browser;
+mod serve_feed;
 mod serve_load;
 mod snapshot;
 mod spine_boundaries;
