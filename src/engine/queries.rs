@@ -95,7 +95,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     }
 
     /// At most `limit` events of the global feed after position `after`, in commit order
-    /// (docs/queries.md; [`Subscriber`] polls it with a stored cursor).
+    /// (docs/queries.md; [`Subscriber`](super::Subscriber) polls it with a stored cursor).
     pub fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, EngineError> {
         Ok(self.store.feed(after, limit)?)
     }

@@ -1,6 +1,6 @@
 //! What the pages show beyond the JSON views: the lifecycle of a case as steps, the next step
 //! of a case judged as the principal who would send it ("why can't this move?"), and a short
-//! line per stored event. Computed on the engine's side of [`Backend::run`]: each function
+//! line per stored event. Computed on the engine's side of [`Backend::run`](crate::serve::backend::Backend::run): each function
 //! takes the engine and never blocks the async runtime.
 //!
 //! Nothing here judges a command: every verdict is [`Engine::explain`](crate::engine::Engine::explain)'s.

@@ -20,7 +20,7 @@ use crate::spine::{Event, Rejection, RejectionCode};
 pub trait Trace {
     /// Whether passing checks should be described (building the text costs a little).
     const RECORDS: bool;
-    /// Whether judging goes on past a failed [`check`] (`explain`), holding the first failure
+    /// Whether judging goes on past a failed `check` (`explain`), holding the first failure
     /// as the verdict, rather than stopping at it (`decide`).
     const CONTINUES: bool = false;
     /// Record one check.

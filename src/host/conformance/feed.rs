@@ -49,7 +49,7 @@ fn read_feed_until<S: Store>(
 }
 
 /// Positions 1, 2, 3, … in commit order across cases; pages after a position; what
-/// [`Committed`] reports (when the store reports positions) is where the events are.
+/// [`Committed`](crate::host::store::Committed) reports (when the store reports positions) is where the events are.
 pub fn feed_order<S: Store>(store: &S) -> Result<(), String> {
     ensure(call("feed", store.feed(0, 10))?.is_empty(), || {
         "a new store's feed is not empty".into()

@@ -7,7 +7,7 @@
 //! `operator_reinstated`), stored in the same hash-chained envelope as a case's, with an empty
 //! surface pin. The four directory commands are judged by [`crate::spine::decide`] like every
 //! other command (role gate, arguments, [`crate::spine::Trace`]); their judges live in
-//! [`directory`].
+//! `directory`.
 //!
 //! `decide` reads profiles through [`crate::spine::Catalog::profile`]: the engine loads the
 //! ones a command may consult ([`profiles_to_load`]) and hands them in with the surfaces, so
