@@ -41,44 +41,49 @@
 //!   at the first failure. Whatever is left pending (a failed publish, a crash between commit
 //!   and publish) is delivered by [`Engine::deliver_pending`] / [`Engine::recover`]. Signal ids
 //!   are stable, so consumers drop repeats.
+//!
+//! This file holds the write path (`execute`, `tick`, delivery) and what it shares; the reads
+//! are in `queries.rs`, `verify` and the index rebuild in `verify.rs`, idempotency keys and
+//! their fingerprints in `idempotency.rs`, and sealing sensitive intake in `sealing.rs`.
 
 mod cache;
 mod catalog;
 mod desk;
 mod error;
+mod idempotency;
 mod index;
+mod queries;
 mod receipt;
+mod sealing;
 mod subscriber;
+mod verify;
 mod view;
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde_json::json;
 
 pub use cache::CACHED_CASES;
 pub(crate) use desk::active_job;
 pub use desk::{ActiveJob, DeskView, MissingEvidence, Move};
 pub use error::EngineError;
+pub use idempotency::command_fingerprint;
 pub use receipt::Receipt;
 pub use subscriber::{CursorStore, FileCursor, MemoryCursor, Subscriber, SubscriberError};
+pub use verify::{Rebuilt, verify_store, verify_with};
 pub use view::{CaseView, Desk, ListPage, Listed, PhaseView, QueueItem};
 
+use idempotency::{check_key, redacted, replay_key};
+
 use crate::audit::sealed;
-use crate::audit::{
-    Envelope, GENESIS_DIGEST, StoredEvent, StoredSignal, VerifyCode, VerifyError, VerifyReport,
-    digest_of,
-};
-use crate::host::{
-    Append, CaseFilter, CaseIndex, Clock, FeedEntry, IdempotencyRecord, IndexRow, IndexState,
-    ListCursor, Store, StoreError, Transport,
-};
+use crate::audit::{Envelope, GENESIS_DIGEST, StoredEvent, StoredSignal};
+use crate::host::{Append, CaseIndex, Clock, IdempotencyRecord, Store, StoreError, Transport};
 use crate::policy::{Principal, Role};
-use crate::spine::operator::{self, OperatorProfile};
+use crate::spine::operator;
 use crate::spine::{
-    self, Case, Command, Event, Explanation, Rejection, RejectionCode, SurfacePin, WithProfiles,
+    self, Case, Command, Event, Rejection, RejectionCode, SurfacePin, WithProfiles,
 };
 use crate::surface::Surface;
 use crate::surface::registry::Registry;
@@ -105,9 +110,6 @@ pub const MAX_LIST_LIMIT: usize = 500;
 
 /// How many due cases [`Engine::tick`] reads from the index at a time.
 pub const TICK_BATCH: usize = 256;
-
-/// How many events `verify` reads from the feed at a time.
-const VERIFY_FEED_BATCH: usize = 1_000;
 
 /// The engine over a host's store, transport and clock.
 #[derive(Debug)]
@@ -593,504 +595,12 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         self.deliver_pending()
     }
 
-    // -----------------------------------------------------------------------------------------
-    // Reads.
-
-    /// The case, folded from its events; `None` when nothing was ever appended to it.
-    pub fn case(&self, id: &str) -> Result<Option<Case>, EngineError> {
-        let stored = self.load_opened(id)?;
-        Ok((!stored.is_empty()).then(|| fold(id, &stored)))
-    }
-
-    /// The case's view (every layer, the phase and its label, evidence counts).
-    pub fn view(&self, id: &str) -> Result<Option<CaseView>, EngineError> {
-        Ok(self
-            .case(id)?
-            .and_then(|case| CaseView::of(&case, self.surface_of(&case))))
-    }
-
-    /// The governance queue (docs/queries.md): cases whose Task waits for review, for an
-    /// assignee or for the hand-off (`create_job`), and moves waiting for approval; oldest case
-    /// first, at most [`QUEUE_LIMIT`]. Answered from the store's index.
-    pub fn governance_queue(&self) -> Result<Vec<QueueItem>, EngineError> {
-        let mut queue = Vec::new();
-        for row in self.store.queue(QUEUE_LIMIT)? {
-            let Some(need) = row.queue else { continue };
-            if let Some(view) = self.view(&row.case)? {
-                queue.push(QueueItem { need, view });
-            }
-        }
-        Ok(queue)
-    }
-
-    /// `operator`'s desk: queued Jobs they may claim (oldest first), Jobs they own (oldest
-    /// first), and the completed Jobs they owned where the surface keeps completed work
-    /// visible (newest first); at most [`DESK_LIMIT`] per column. Answered from the store's
-    /// index; only the cases on the desk are read.
-    pub fn desk(&self, operator: &str) -> Result<Desk, EngineError> {
-        let rows = self.store.desk(operator, DESK_LIMIT + 1)?;
-        let mut desk = Desk {
-            operator: operator.to_string(),
-            truncated: rows.queued.len() > DESK_LIMIT
-                || rows.active.len() > DESK_LIMIT
-                || rows.completed.len() > DESK_LIMIT,
-            ..Desk::default()
-        };
-        for (rows, column) in [
-            (rows.queued, &mut desk.queued),
-            (rows.active, &mut desk.active),
-            (rows.completed, &mut desk.completed),
-        ] {
-            for row in rows.into_iter().take(DESK_LIMIT) {
-                column.extend(self.view(&row.case)?);
-            }
-        }
-        Ok(desk)
-    }
-
-    /// One page of the cases matching `filter`, newest activity first (among equal times, the
-    /// greater case id first), after the cursor `after` (from a previous page's `next`), at
-    /// most `limit` (1 to [`MAX_LIST_LIMIT`]). Answered from the store's index.
-    pub fn list(
-        &self,
-        filter: &CaseFilter,
-        after: Option<&ListCursor>,
-        limit: usize,
-    ) -> Result<ListPage, EngineError> {
-        let limit = limit.clamp(1, MAX_LIST_LIMIT);
-        let mut rows = self.store.list(filter, after, limit + 1)?;
-        let more = rows.len() > limit;
-        rows.truncate(limit);
-        let next = if more {
-            rows.last().map(|row| ListCursor::after(row).encode())
-        } else {
-            None
-        };
-        let mut cases = Vec::with_capacity(rows.len());
-        for row in rows {
-            if let Some(view) = self.view(&row.case)? {
-                cases.push(Listed {
-                    view,
-                    last_activity: row.last_activity,
-                });
-            }
-        }
-        Ok(ListPage { cases, next })
-    }
-
-    /// At most `limit` events of the global feed after position `after`, in commit order
-    /// (docs/queries.md; [`Subscriber`] polls it with a stored cursor).
-    pub fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, EngineError> {
-        Ok(self.store.feed(after, limit)?)
-    }
-
-    /// Write every stream's index row again from its events (`planck reindex`): the state is
-    /// `needs_rebuild` while it runs (queries fail rather than answer from a partial index)
-    /// and `ready` once every row is written. Commands may run meanwhile: their appends write
-    /// their own rows, and a stream that moves on during the rebuild keeps the newer row.
-    /// The fields that need the pinned surface (`claim_open`, `completed_visible`,
-    /// `next_due_at`) take their "surface unknown" values for cases whose surface is not
-    /// registered; the report names those cases (docs/queries.md).
-    pub fn rebuild_index(&self) -> Result<Rebuilt, EngineError> {
-        let span = tracing::info_span!("planck.rebuild_index", rows = tracing::field::Empty);
-        let _entered = span.enter();
-        self.store.begin_reindex()?;
-        let mut report = Rebuilt::default();
-        for id in self.store.cases()? {
-            let stored = self.store.load(&id)?;
-            let version = stored.last().map_or(0, |e| e.seq);
-            let (row, surface_known) = self.derived_row(&id, &stored);
-            report.streams += 1;
-            if self.store.reindex(&id, version, row.as_ref())? && row.is_some() {
-                report.rows += 1;
-                if !surface_known {
-                    report.without_surface.push(id);
-                }
-            }
-        }
-        self.store.finish_reindex()?;
-        span.record("rows", report.rows);
-        Ok(report)
-    }
-
-    /// Rebuild the index when the store says it needs it (a database from before the index);
-    /// returns whether it did. `planck serve` calls it at start.
-    pub fn ensure_index(&self) -> Result<bool, EngineError> {
-        if self.store.index_state()? == IndexState::NeedsRebuild {
-            self.rebuild_index()?;
-            return Ok(true);
-        }
-        Ok(false)
-    }
-
-    /// The index row `stored` (the events of `stream`) imply, and whether the pinned surface
-    /// was known to compute it.
-    fn derived_row(&self, stream: &str, stored: &[StoredEvent]) -> (Option<IndexRow>, bool) {
-        let case = fold(stream, stored);
-        let surface = self.surface_of(&case);
-        let last = stored.last().map_or(0, |e| e.ts_ms);
-        (
-            index::row_for(
-                stream,
-                &case,
-                operator::replay_profile(stored.iter().map(|e| &e.payload)).as_ref(),
-                surface,
-                last,
-            ),
-            surface.is_some(),
-        )
-    }
-
-    /// Every stored event of the case, in order.
-    pub fn history(&self, id: &str) -> Result<Vec<StoredEvent>, EngineError> {
-        Ok(self.store.load(id)?)
-    }
-
-    /// Every check `execute` would make for `command` now, and the verdict. Writes nothing.
-    pub fn explain(
-        &self,
-        principal: &Principal,
-        command: &Command,
-    ) -> Result<Explanation, EngineError> {
-        let stored = self.load_opened(&command.case)?;
-        let (now, _) = monotonic(self.clock.now(), stored.last().map(|e| e.ts_ms));
-        let mut snapshot = cache::Snapshot::empty(&command.case);
-        if !snapshot.extend(&stored) {
-            snapshot.case = fold(&command.case, &stored);
-        }
-        let catalog = self.catalog_for(&snapshot, principal, command)?;
-        Ok(spine::explain(
-            &snapshot.case,
-            &catalog,
-            principal,
-            command,
-            now,
-        ))
-    }
-
-    /// The profile of `operator`, folded from their stream; `None` when they were never
-    /// registered.
-    pub fn operator(&self, operator: &str) -> Result<Option<OperatorProfile>, EngineError> {
-        let stream = operator::stream_id(operator);
-        let snapshot = self.snapshot(&stream)?;
-        let profile = snapshot.profile.clone();
-        self.cases.put(snapshot);
-        Ok(profile)
-    }
-
-    /// Every registered operator's profile, by id. The operators come from the store's index
-    /// (docs/queries.md); only their streams are read.
-    pub fn operators(&self) -> Result<Vec<OperatorProfile>, EngineError> {
-        let mut profiles = Vec::new();
-        for row in self.store.operators()? {
-            profiles.extend(self.operator(&row.operator)?);
-        }
-        Ok(profiles)
-    }
-
-    /// Re-derive every case from its events and check every digest, link and seal; check
-    /// every index row against the events (with the surfaces, so the fields that need one are
-    /// checked too for cases whose pinned surface is registered) and the feed's positions.
-    pub fn verify(&self) -> Result<VerifyReport, EngineError> {
-        Ok(verify_with(&self.store, Some(&self.registry), None)?)
-    }
-
     /// The surface `case` is pinned to, if registered with the pinned fingerprint.
     pub fn surface_of(&self, case: &Case) -> Option<&Surface> {
         case.request
             .as_ref()
             .and_then(|r| catalog::pinned(&self.registry, &r.surface))
     }
-}
-
-/// Verify every stream of `store` (no surfaces needed): what `planck verify` runs without
-/// `--surfaces`. Everything [`crate::audit::verify_store`] checks (each stream's chain, the
-/// outbox and idempotency rows against the events), then each index row in every field that
-/// does not need the surface, and the feed in full. Streams whose rows cannot be decoded are
-/// reported as [`VerifyCode::Unreadable`]; other store failures are errors.
-pub fn verify_store(store: &impl Store) -> Result<VerifyReport, StoreError> {
-    verify_with(store, None, None)
-}
-
-/// [`verify_store`], with the surfaces of `registry` to check every field of the index rows of
-/// cases whose pinned surface is registered (what [`Engine::verify`] and `planck verify
-/// --surfaces` run), and every stream `checkpoint` covers against its signed head (check the
-/// checkpoint itself first with [`crate::audit::checkpoint::Checkpoint::check`]).
-pub fn verify_with(
-    store: &impl Store,
-    registry: Option<&Registry>,
-    checkpoint: Option<&crate::audit::checkpoint::Checkpoint>,
-) -> Result<VerifyReport, StoreError> {
-    let needs_rebuild = store.index_state()? == IndexState::NeedsRebuild;
-    // The number of events of each stream, for the feed check.
-    let mut lengths: HashMap<String, u64> = HashMap::new();
-    let mut index_rows = 0;
-    let mut report = crate::audit::sweep::verify_streams(store, checkpoint, |id, events, held| {
-        lengths.insert(id.to_string(), events.last().map_or(0, |e| e.seq));
-        if !held || needs_rebuild || events.is_empty() {
-            return Ok(None);
-        }
-        let stored = store.index_row(id)?;
-        index_rows += usize::from(stored.is_some());
-        Ok(check_index_row(id, events, stored.as_ref(), registry))
-    })?;
-    report.index_rows = index_rows;
-    report.index_needs_rebuild = needs_rebuild;
-    let mut failed: HashSet<String> = report
-        .failures
-        .iter()
-        .map(|f| f.case().to_string())
-        .collect();
-    if !needs_rebuild {
-        verify_extra_rows(store, &lengths, &mut failed, &mut report)?;
-    }
-    verify_feed(store, &lengths, &mut failed, &mut report)?;
-    Ok(report)
-}
-
-/// One stream's index row (`stored`) against the row its events imply.
-fn check_index_row(
-    id: &str,
-    events: &[StoredEvent],
-    stored: Option<&IndexRow>,
-    registry: Option<&Registry>,
-) -> Option<VerifyError> {
-    let operator = operator::is_operator_stream(id);
-    let case = fold(id, events);
-    let surface = registry.and_then(|r| {
-        case.request
-            .as_ref()
-            .and_then(|req| catalog::pinned(r, &req.surface))
-    });
-    let last = events.last().map_or(0, |e| e.ts_ms);
-    let profile = operator
-        .then(|| operator::replay_profile(events.iter().map(|e| &e.payload)))
-        .flatten();
-    let derived = index::row_for(id, &case, profile.as_ref(), surface, last);
-    let (code, message) = match (stored, &derived) {
-        (None, None) => return None,
-        (None, Some(_)) => (
-            VerifyCode::IndexMissing,
-            "the case has no index row".to_string(),
-        ),
-        (Some(_), None) => (
-            VerifyCode::IndexMismatch,
-            "the stream has an index row but holds no request".to_string(),
-        ),
-        (Some(stored), Some(derived)) => {
-            let differ = index::compare(stored, derived, surface.is_some());
-            if differ.is_empty() {
-                return None;
-            }
-            (
-                VerifyCode::IndexMismatch,
-                format!(
-                    "the index row disagrees with the events in {}: rebuild it with `planck reindex`",
-                    differ.join(", ")
-                ),
-            )
-        }
-    };
-    Some(VerifyError::new(code, id, None, None, message))
-}
-
-/// Rows of cases that hold no events (an index edited by hand).
-fn verify_extra_rows(
-    store: &impl Store,
-    lengths: &HashMap<String, u64>,
-    failed: &mut HashSet<String>,
-    report: &mut VerifyReport,
-) -> Result<(), StoreError> {
-    let all = CaseFilter::default();
-    let mut after: Option<ListCursor> = None;
-    loop {
-        let rows = store.list(&all, after.as_ref(), VERIFY_FEED_BATCH)?;
-        for row in &rows {
-            if !lengths.contains_key(&row.case) && failed.insert(row.case.clone()) {
-                report.failures.push(VerifyError::new(
-                    VerifyCode::IndexMismatch,
-                    row.case.clone(),
-                    None,
-                    None,
-                    "the index has a row for a case that holds no events",
-                ));
-            }
-        }
-        match rows.last() {
-            Some(last) if rows.len() == VERIFY_FEED_BATCH => after = Some(ListCursor::after(last)),
-            _ => return Ok(()),
-        }
-    }
-}
-
-/// The feed: positions 1, 2, 3, … without holes, each case's events in sequence order, once
-/// each, and every stored event in it.
-fn verify_feed(
-    store: &impl Store,
-    lengths: &HashMap<String, u64>,
-    failed: &mut HashSet<String>,
-    report: &mut VerifyReport,
-) -> Result<(), StoreError> {
-    let mut seen: HashMap<String, u64> = HashMap::with_capacity(lengths.len());
-    let mut next = 1u64;
-    let mut fail = |report: &mut VerifyReport, event: &StoredEvent, code, message: String| {
-        if failed.insert(event.case_id.clone()) {
-            report.failures.push(VerifyError::new(
-                code,
-                event.case_id.clone(),
-                Some(event.seq),
-                Some(event.event_id.clone()),
-                message,
-            ));
-        }
-    };
-    loop {
-        let batch = match store.feed(next - 1, VERIFY_FEED_BATCH) {
-            Ok(batch) => batch,
-            Err(StoreError::Corrupt { what, message, .. }) => {
-                // An event that does not decode stops the feed check there (the rest of the
-                // feed cannot be read past it); its case is reported once.
-                if failed.insert(what.clone()) {
-                    report.failures.push(VerifyError::new(
-                        VerifyCode::Unreadable,
-                        what,
-                        None,
-                        None,
-                        format!(
-                            "the feed cannot be read past position {}: {message}",
-                            next - 1
-                        ),
-                    ));
-                }
-                return Ok(());
-            }
-            Err(other) => return Err(other),
-        };
-        for entry in &batch {
-            let event = &entry.event;
-            if entry.position != next {
-                fail(
-                    report,
-                    event,
-                    VerifyCode::FeedGap,
-                    format!(
-                        "the feed jumps from position {} to {}: an event was removed",
-                        next - 1,
-                        entry.position
-                    ),
-                );
-            }
-            next = entry.position.saturating_add(1);
-            let last = seen.entry(event.case_id.clone()).or_insert(0);
-            if event.seq != *last + 1 {
-                let message = format!(
-                    "at position {} the feed holds event {} of the case after event {}",
-                    entry.position, event.seq, last
-                );
-                fail(report, event, VerifyCode::FeedOrder, message);
-            }
-            *last = (*last).max(event.seq);
-        }
-        report.positions = next - 1;
-        if batch.len() < VERIFY_FEED_BATCH {
-            break;
-        }
-    }
-    for (case, &length) in lengths {
-        let fed = seen.get(case).copied().unwrap_or(0);
-        if fed < length && failed.insert(case.clone()) {
-            report.failures.push(VerifyError::new(
-                VerifyCode::FeedMissing,
-                case.clone(),
-                Some(fed + 1),
-                None,
-                format!("the case holds {length} events but the feed only its first {fed}"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// What [`Engine::rebuild_index`] did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Rebuilt {
-    /// Streams read.
-    pub streams: usize,
-    /// Index rows written.
-    pub rows: usize,
-    /// Cases whose pinned surface is not registered: their rows hold the "surface unknown"
-    /// values (no claim open to anyone, completed work visible, no escalation due).
-    pub without_surface: Vec<String>,
-}
-
-/// The fingerprint an idempotency key is bound to: SHA-256 over the canonical JSON of the
-/// command and the principal (its id and its set of roles).
-pub fn command_fingerprint(
-    principal: &Principal,
-    command: &Command,
-) -> Result<String, EngineError> {
-    #[derive(Serialize)]
-    struct Bound<'a> {
-        principal: &'a str,
-        roles: Vec<Role>,
-        command: &'a Command,
-    }
-    let mut roles = principal.roles.clone();
-    roles.sort();
-    roles.dedup();
-    digest_of(&Bound {
-        principal: &principal.id,
-        roles,
-        command,
-    })
-    .map_err(|source| EngineError::Serialization {
-        what: "the command".to_string(),
-        source,
-    })
-}
-
-/// An idempotency key must be non-empty, at most [`spine::limits::MAX_ID_LEN`] bytes long and
-/// free of control characters: it is stored in every event and in the key table.
-fn check_key(key: &str) -> Result<(), Rejection> {
-    let max = spine::limits::MAX_ID_LEN;
-    let problem = if key.trim().is_empty() {
-        Some("the idempotency key must not be empty".to_string())
-    } else if key.len() > max {
-        Some(format!(
-            "the idempotency key is {} bytes long; at most {max} are allowed",
-            key.len()
-        ))
-    } else if key.chars().any(char::is_control) {
-        Some("the idempotency key contains control characters".to_string())
-    } else {
-        None
-    };
-    match problem {
-        Some(message) => Err(Rejection::new(RejectionCode::PayloadInvalid, message)
-            .with_detail(json!({ "limit": "idempotency_key", "max_bytes": max }))),
-        None => Ok(()),
-    }
-}
-
-fn replay_key(first: &IdempotencyRecord, fingerprint: &str) -> Result<Receipt, EngineError> {
-    if first.fingerprint != fingerprint {
-        return Ok(Receipt::Rejected(
-            Rejection::new(
-                RejectionCode::PayloadInvalid,
-                format!(
-                    "idempotency key `{}` was first used for a different command",
-                    first.key
-                ),
-            )
-            .with_detail(json!({ "key": first.key, "case": first.case_id })),
-        ));
-    }
-    let receipt: Receipt =
-        serde_json::from_str(&first.outcome).map_err(|source| EngineError::Serialization {
-            what: format!("the first outcome of idempotency key `{}`", first.key),
-            source,
-        })?;
-    Ok(Receipt::Duplicate(Box::new(receipt)))
 }
 
 impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
@@ -1147,82 +657,6 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     }
 }
 
-impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
-    /// Seal the sensitive intake fields of a `request_submitted` among `events` under a new
-    /// key of the case, returned to be stored with them; `events` unchanged (and no key) when
-    /// the pinned surface declares none.
-    fn seal_sensitive(
-        &self,
-        case_id: &str,
-        pin: &SurfacePin,
-        mut events: Vec<Event>,
-    ) -> Result<(Vec<Event>, Option<sealed::CaseKey>), EngineError> {
-        let Some(surface) = catalog::pinned(&self.registry, pin) else {
-            return Ok((events, None));
-        };
-        let fields = &surface.intake().sensitive;
-        let mut key = None;
-        for event in &mut events {
-            if let Event::RequestSubmitted { intake, .. } = event
-                && fields.iter().any(|f| intake.contains_key(f))
-            {
-                let fail = |source| EngineError::Seal {
-                    case: case_id.to_string(),
-                    source,
-                };
-                if key.is_none() {
-                    key = Some(sealed::CaseKey::generate().map_err(fail)?);
-                }
-                if let Some(key) = &key {
-                    sealed::seal_intake(key, case_id, fields, intake).map_err(fail)?;
-                }
-            }
-        }
-        Ok((events, key))
-    }
-
-    /// The case's stored events with every sealed intake value opened with the case's key
-    /// (`"<erased>"` once the key is destroyed): what decisions, views and rules read.
-    fn load_opened(&self, case_id: &str) -> Result<Vec<StoredEvent>, EngineError> {
-        let mut stored = self.store.load(case_id)?;
-        self.open_sealed(case_id, &mut stored)?;
-        Ok(stored)
-    }
-
-    /// Open, in place, the sealed intake values of `events` (only a `request_submitted`
-    /// carries intake); the key is read only when one is sealed.
-    fn open_sealed(&self, case_id: &str, events: &mut [StoredEvent]) -> Result<(), EngineError> {
-        let mut key: Option<Option<sealed::CaseKey>> = None;
-        for event in events {
-            if let Event::RequestSubmitted { intake, .. } = &mut event.payload
-                && intake.values().any(sealed::is_sealed)
-            {
-                if key.is_none() {
-                    let bytes = self.store.case_key(case_id)?;
-                    key = Some(bytes.and_then(|b| sealed::CaseKey::from_bytes(&b).ok()));
-                }
-                sealed::open_intake(key.as_ref().and_then(Option::as_ref), case_id, intake);
-            }
-        }
-        Ok(())
-    }
-
-    /// The sensitive fields a `submit_request` for `surface` (a slug or `slug@version`) may
-    /// carry: those of every registered version it could resolve to.
-    fn sensitive_fields(&self, surface: &str) -> Vec<String> {
-        let slug = surface.split('@').next().unwrap_or(surface);
-        let mut fields: Vec<String> = self
-            .registry
-            .iter()
-            .filter(|s| s.slug() == slug)
-            .flat_map(|s| s.intake().sensitive.iter().cloned())
-            .collect();
-        fields.sort_unstable();
-        fields.dedup();
-        fields
-    }
-}
-
 /// The time new events of a stream are dated at: the host clock's `now`, or the stream's last
 /// event's time when the clock is behind it (time never goes backwards within a stream). The
 /// second value is the host's reading when it was overruled, recorded beside the event.
@@ -1234,21 +668,6 @@ fn monotonic(
         Some(last) if now < last => (last, Some(now)),
         _ => (now, None),
     }
-}
-
-/// `command` with the values of its `sensitive` intake fields replaced by a marker (for the
-/// idempotency fingerprint: a retry that differs only in a sensitive value replays the first
-/// outcome).
-fn redacted(command: &Command, sensitive: &[String]) -> Command {
-    let mut command = command.clone();
-    if let spine::CommandBody::SubmitRequest { intake, .. } = &mut command.body {
-        for field in sensitive {
-            if let Some(value) = intake.get_mut(field) {
-                *value = serde_json::Value::String("<sensitive>".to_string());
-            }
-        }
-    }
-    command
 }
 
 fn fold(id: &str, stored: &[StoredEvent]) -> Case {
