@@ -978,6 +978,54 @@ fn query_cases(
     Ok(out)
 }
 
+/// Run a `case_index` query whose last column (after [`CASE_COLUMNS`]) is `created`.
+fn query_cases_created(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<(i64, CaseIndex)>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(sql)
+        .map_err(backend("reading the index"))?;
+    let rows = stmt
+        .query_map(params, |row| Ok((row.get::<_, i64>(18)?, case_tuple(row)?)))
+        .map_err(backend("reading the index"))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (created, case) = row.map_err(backend("reading the index"))?;
+        out.push((created, case_row(case)?));
+    }
+    Ok(out)
+}
+
+/// Two lists in `created` order merged into one, each case once (a case's `created` is its
+/// first event's position, so equal values are the same case), at most `limit`.
+fn merge_by_created(
+    a: Vec<(i64, CaseIndex)>,
+    b: Vec<(i64, CaseIndex)>,
+    limit: usize,
+) -> Vec<CaseIndex> {
+    let mut out = Vec::with_capacity(limit.min(a.len() + b.len()));
+    let mut a = a.into_iter().peekable();
+    let mut b = b.into_iter().peekable();
+    while out.len() < limit {
+        let next = match (a.peek(), b.peek()) {
+            (Some((x, _)), Some((y, _))) if x == y => {
+                b.next();
+                a.next()
+            }
+            (Some((x, _)), Some((y, _))) if y < x => b.next(),
+            (Some(_), _) => a.next(),
+            (None, _) => b.next(),
+        };
+        match next {
+            Some((_, case)) => out.push(case),
+            None => break,
+        }
+    }
+    out
+}
+
 fn limit_param(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
@@ -1017,36 +1065,46 @@ impl SqliteStore {
     pub(crate) fn query_desk(&self, operator: &str, limit: usize) -> Result<DeskRows, StoreError> {
         let conn = self.conn();
         ready(&conn)?;
-        let limit = limit_param(limit);
-        let queued = query_cases(
+        let n = limit_param(limit);
+        // Each column reads its own index in `created` order and stops at `limit`: the cost is
+        // what the desk shows, not how many cases there are. The queued column is two such reads
+        // (assigned to the operator; open to anyone) merged here: as one `UNION`, or even as the
+        // open read alone, SQLite's planner picks `case_index_job` (every queued Job) over the
+        // partial index, with or without `ANALYZE`. `INDEXED BY` pins each plan (a statement
+        // whose index cannot answer it fails to prepare rather than scanning).
+        let assigned = query_cases_created(
             &conn,
             &format!(
-                "SELECT {CASE_COLUMNS} FROM (
-                    SELECT * FROM (SELECT * FROM case_index WHERE assignee = ?1 AND job = 'queued'
-                                   ORDER BY created LIMIT ?2)
-                    UNION
-                    SELECT * FROM (SELECT * FROM case_index WHERE job = 'queued' AND claim_open = 1
-                                   ORDER BY created LIMIT ?2)
-                 ) ORDER BY created LIMIT ?2"
+                "SELECT {CASE_COLUMNS}, created FROM case_index INDEXED BY case_index_assignee
+                  WHERE assignee = ?1 AND job = 'queued' ORDER BY created LIMIT ?2"
             ),
-            params![operator, limit],
+            params![operator, n],
         )?;
+        let open = query_cases_created(
+            &conn,
+            &format!(
+                "SELECT {CASE_COLUMNS}, created FROM case_index INDEXED BY case_index_open
+                  WHERE job = 'queued' AND claim_open = 1 ORDER BY created LIMIT ?1"
+            ),
+            params![n],
+        )?;
+        let queued = merge_by_created(assigned, open, limit);
         let active = query_cases(
             &conn,
             &format!(
-                "SELECT {CASE_COLUMNS} FROM case_index WHERE owner = ?1 AND job = 'claimed'
-                  ORDER BY created LIMIT ?2"
+                "SELECT {CASE_COLUMNS} FROM case_index INDEXED BY case_index_owner
+                  WHERE owner = ?1 AND job = 'claimed' ORDER BY created LIMIT ?2"
             ),
-            params![operator, limit],
+            params![operator, n],
         )?;
         let completed = query_cases(
             &conn,
             &format!(
-                "SELECT {CASE_COLUMNS} FROM case_index
+                "SELECT {CASE_COLUMNS} FROM case_index INDEXED BY case_index_owner
                   WHERE owner = ?1 AND job = 'completed' AND completed_visible = 1
                   ORDER BY created DESC LIMIT ?2"
             ),
-            params![operator, limit],
+            params![operator, n],
         )?;
         Ok(DeskRows {
             queued,
@@ -1061,7 +1119,8 @@ impl SqliteStore {
         query_cases(
             &conn,
             &format!(
-                "SELECT {CASE_COLUMNS} FROM case_index WHERE queue IS NOT NULL ORDER BY created LIMIT ?1"
+                "SELECT {CASE_COLUMNS} FROM case_index INDEXED BY case_index_queue
+                  WHERE queue IS NOT NULL ORDER BY created LIMIT ?1"
             ),
             [limit_param(limit)],
         )
@@ -1146,8 +1205,8 @@ impl SqliteStore {
         query_cases(
             &conn,
             &format!(
-                "SELECT {CASE_COLUMNS} FROM case_index WHERE next_due_at <= ?1
-                  ORDER BY next_due_at, case_id LIMIT ?2"
+                "SELECT {CASE_COLUMNS} FROM case_index INDEXED BY case_index_due
+                  WHERE next_due_at <= ?1 ORDER BY next_due_at, case_id LIMIT ?2"
             ),
             params![now, limit_param(limit)],
         )
