@@ -58,8 +58,15 @@
 //! would go on appending without index rows.
 //!
 //! Connections come from a small pool (one connection per concurrent call, kept for reuse), so
-//! one `PostgresStore` may be shared by every thread of a process. Every append is one
-//! transaction at `READ COMMITTED`, the PostgreSQL default; nothing here needs more.
+//! one `PostgresStore` may be shared by every thread of a process; the statements of the hot
+//! paths are prepared once per connection. Every append is one transaction at `READ
+//! COMMITTED`, the PostgreSQL default; nothing here needs more. The usual append (events, no
+//! key for sealed data to write or destroy, no operator row) is a single statement, one round
+//! trip: a data-modifying `WITH` whose version claim comes first and whose other rows are
+//! written only when the claim took its row. A unique violation in it (a taken idempotency
+//! key, a signal id already in the outbox) aborts it whole, and the append is then run as the
+//! step-by-step transaction, which gives the exact answer; the other shapes always take that
+//! transaction.
 
 use std::collections::HashMap;
 use std::fmt;
