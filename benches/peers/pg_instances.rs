@@ -1,20 +1,29 @@
 //! PostgreSQL across instances: 1, 4 and 16 engine *processes* on one database, against a raw
 //! insert floor of the same rows with the same commit settings, side by side in one run.
 //!
-//! - **engine**: each process opens its own `PostgresStore` on one schema and runs whole
-//!   peer lifecycles (the 11 commands) on fresh cases through `Engine::execute`, one command
-//!   after another: per command a `load_after`, the decision, the sealed envelopes and one
-//!   append transaction (the case's version row, the events, the outbox rows).
-//! - **floor**: each process inserts the very rows the engine writes for the same lifecycles
-//!   (the envelope columns, the actor and payload JSON text, already serialized; sealed before
-//!   the clock starts) into a table of the same schema, one transaction per command's events
-//!   (the engine's grouping), with one prepared statement.
+//! Every side writes, per command, the rows the engine writes for it: the case's version row,
+//! the events, the outbox rows, the case's index row and the idempotency record (every
+//! command carries a key), in one transaction. The rows come from running the very
+//! lifecycles (the 11 commands of the peer surface) through an engine on a `MemoryStore`,
+//! before the clock starts.
 //!
-//! Both sides run on the same server, so they share its commit settings (whatever the server
+//! - **floor**: each process writes those rows into planck's own tables (a schema created by
+//!   `PostgresStore`, so the same columns, keys and indexes) with plain prepared statements,
+//!   one transaction per command: `BEGIN`, the version row (`INSERT`, then `UPDATE … WHERE
+//!   version = expected`), one `INSERT` per event, the key, one per signal, the index row's
+//!   upsert, `COMMIT`. This is what a hand-written writer of the same rows does.
+//! - **store**: each process hands the same rows to `PostgresStore::append` (no engine): the
+//!   store's own write path alone.
+//! - **engine**: each process opens its own `PostgresStore` on one schema and runs whole
+//!   lifecycles on fresh cases through `Engine::execute`, one command after another, each
+//!   with an idempotency key: the key lookup, the decision, the sealed envelopes, the append,
+//!   and the mark of the published signals (the transport is `NullTransport`).
+//!
+//! All sides run on the same server, so they share its commit settings (whatever the server
 //! was started with: `scripts/ci_postgres.sh` starts one with `fsync = off`,
 //! `synchronous_commit = off`; the JSON says what the server reported). Figures are rows
 //! (events) per second summed over the processes. The bench spawns itself as its children
-//! (`--child engine|floor SCHEMA SECONDS`).
+//! (`--child engine|store|floor SCHEMA SECONDS`).
 //!
 //! Usage: `PLANCK_PG_URL=… cargo bench --features postgres --bench pg_instances -- [--quick]`
 //! (`eval "$(bash scripts/ci_postgres.sh start)"` gives a throwaway server). Without
@@ -36,7 +45,10 @@ use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use planck::audit::StoredEvent;
-use planck::host::{PostgresOptions, PostgresStore};
+use planck::host::{
+    Append, IdempotencyRecord, IndexRow, MemoryStore, PostgresOptions, PostgresStore, Store,
+    StoredSignal,
+};
 use postgres::{Client, NoTls};
 use serde_json::{Value, json};
 
@@ -49,79 +61,139 @@ fn url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
-const FLOOR_TABLE: &str = "
-CREATE TABLE IF NOT EXISTS {s}.events (
-    case_id             TEXT    NOT NULL,
-    seq                 BIGINT  NOT NULL CHECK (seq >= 1),
-    event_id            TEXT    NOT NULL UNIQUE,
-    event_type          TEXT    NOT NULL,
-    schema_version      INTEGER NOT NULL,
-    ts_utc              TEXT    NOT NULL,
-    ts_ms               BIGINT  NOT NULL,
-    actor               TEXT    NOT NULL,
-    surface             TEXT    NOT NULL,
-    surface_fingerprint TEXT    NOT NULL,
-    idempotency_key     TEXT,
-    payload             TEXT    NOT NULL,
-    prev_digest         TEXT    NOT NULL,
-    digest              TEXT    NOT NULL,
-    PRIMARY KEY (case_id, seq)
-);";
+/// One command's rows, as the engine wrote them.
+struct Write {
+    case: String,
+    expected: u64,
+    events: Vec<StoredEvent>,
+    /// Each event's actor and payload as stored (JSON text).
+    texts: Vec<(String, String)>,
+    signals: Vec<StoredSignal>,
+    /// Each signal's payload as stored (JSON text).
+    signal_texts: Vec<String>,
+    record: IdempotencyRecord,
+    row: Option<IndexRow>,
+}
 
-/// One command's rows, serialized the way `PostgresStore` stores them.
-type Tx = Vec<(StoredEvent, String, String)>;
+/// The key of step `i` of `case` (every command carries one).
+fn key(case: &str, i: usize) -> String {
+    format!("{case}#{i}")
+}
 
-/// `n` sealed lifecycles on fresh cases, as one transaction per command.
-fn transactions(n: usize, prefix: &str) -> Vec<Tx> {
-    let surface = support::peer_surface();
+/// `n` lifecycles on fresh cases, as the rows of each command: run through an engine on a
+/// `MemoryStore` and read back from it.
+fn writes(n: usize, prefix: &str) -> Vec<Write> {
+    let engine = support::engine(MemoryStore::new());
     let steps = support::lifecycle("peer-lifecycle");
     let mut out = Vec::new();
     for _ in 0..n {
         let case = support::fresh_case(prefix);
-        let (_, per_step) = support::drive(&surface, &case, &steps);
-        let mut events = support::sealed_lifecycle(&surface, &case).into_iter();
-        for step in per_step {
-            let tx: Tx = events
-                .by_ref()
-                .take(step.len())
-                .map(|e| {
-                    let actor = serde_json::to_string(&e.actor).unwrap();
-                    let payload = serde_json::to_string(&e.payload).unwrap();
-                    (e, actor, payload)
-                })
-                .collect();
-            if !tx.is_empty() {
-                out.push(tx);
+        let mut version = 0;
+        for (i, s) in steps.iter().enumerate() {
+            let key = key(&case, i);
+            let command = planck::spine::Command::new(&case, s.body.clone());
+            let receipt = engine.execute(&s.who, &command, Some(&key)).unwrap();
+            let events = receipt.events().to_vec();
+            if events.is_empty() {
+                continue;
             }
+            let signals: Vec<StoredSignal> = events
+                .iter()
+                .filter_map(StoredEvent::outbox_signal)
+                .collect();
+            let store = engine.store();
+            let expected = version;
+            version += events.len() as u64;
+            out.push(Write {
+                texts: events
+                    .iter()
+                    .map(|e| {
+                        (
+                            serde_json::to_string(&e.actor).unwrap(),
+                            serde_json::to_string(&e.payload).unwrap(),
+                        )
+                    })
+                    .collect(),
+                signal_texts: signals
+                    .iter()
+                    .map(|s| serde_json::to_string(&s.payload).unwrap())
+                    .collect(),
+                record: store.idempotency(&key).unwrap().unwrap(),
+                row: store.index_row(&case).unwrap(),
+                case: case.clone(),
+                expected,
+                signals,
+                events,
+            });
         }
     }
     out
 }
 
-/// A floor child: insert the rows for `secs`; rows written and the time spent inserting.
+/// Statements of the floor, on planck's tables in `s`.
+fn floor_sql(s: &str) -> [String; 6] {
+    [
+        format!("INSERT INTO {s}.planck_cases (case_id, version) VALUES ($1, $2)"),
+        format!("UPDATE {s}.planck_cases SET version = $2 WHERE case_id = $1 AND version = $3"),
+        format!(
+            "INSERT INTO {s}.planck_events (event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq,
+                    actor, surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest,
+                    host_ts_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        ),
+        format!(
+            "INSERT INTO {s}.planck_idempotency (key, fingerprint, case_id, outcome, recorded_at)
+             VALUES ($1, $2, $3, $4, $5)"
+        ),
+        format!(
+            "INSERT INTO {s}.planck_outbox (id, case_id, kind, at, payload, event_id, event_digest)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ),
+        format!(
+            "INSERT INTO {s}.planck_case_index (case_id, created, version, surface, surface_version, task,
+                    assignee, job, owner, phase, stage, service_event, pending_approval, queue, claim_open,
+                    completed_visible, created_at, last_activity, next_due_at)
+             VALUES ($1, COALESCE((SELECT created FROM {s}.planck_cases WHERE case_id = $1), 0),
+                     $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+             ON CONFLICT (case_id) DO UPDATE SET
+                version = excluded.version, surface = excluded.surface,
+                surface_version = excluded.surface_version, task = excluded.task,
+                assignee = excluded.assignee, job = excluded.job, owner = excluded.owner,
+                phase = excluded.phase, stage = excluded.stage, service_event = excluded.service_event,
+                pending_approval = excluded.pending_approval, queue = excluded.queue,
+                claim_open = excluded.claim_open, completed_visible = excluded.completed_visible,
+                created_at = excluded.created_at, last_activity = excluded.last_activity,
+                next_due_at = excluded.next_due_at"
+        ),
+    ]
+}
+
+/// A floor child: write the rows for `secs`; rows (events) written and the time spent writing.
 fn floor_child(url: &str, schema: &str, secs: f64) -> (u64, f64) {
     let mut client = Client::connect(url, NoTls).unwrap();
-    let insert = client
-        .prepare(&format!(
-            "INSERT INTO {schema}.events (event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq,
-                    actor, surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        ))
-        .unwrap();
+    let [new_case, bump, event, record, signal, row] =
+        floor_sql(schema).map(|sql| client.prepare(&sql).unwrap());
     let prefix = format!("f{}", std::process::id());
     let (mut rows, mut spent) = (0u64, Duration::ZERO);
     while spent.as_secs_f64() < secs {
         // Sealing is not timed: only the database work is.
-        let batch = transactions(200, &prefix);
-        for tx in &batch {
+        for w in writes(50, &prefix) {
             if spent.as_secs_f64() >= secs {
                 break;
             }
             let start = Instant::now();
             let mut t = client.transaction().unwrap();
-            for (e, actor, payload) in tx {
+            let version = i64::try_from(w.expected + w.events.len() as u64).unwrap();
+            let claimed = if w.expected == 0 {
+                t.execute(&new_case, &[&w.case, &version]).unwrap()
+            } else {
+                let expected = i64::try_from(w.expected).unwrap();
+                t.execute(&bump, &[&w.case, &version, &expected]).unwrap()
+            };
+            assert_eq!(claimed, 1);
+            for (e, (actor, payload)) in w.events.iter().zip(&w.texts) {
                 t.execute(
-                    &insert,
+                    &event,
                     &[
                         &e.event_id,
                         &e.event_type,
@@ -137,13 +209,98 @@ fn floor_child(url: &str, schema: &str, secs: f64) -> (u64, f64) {
                         payload,
                         &e.prev_digest,
                         &e.digest,
+                        &e.host_ts_ms,
+                    ],
+                )
+                .unwrap();
+            }
+            let r = &w.record;
+            t.execute(
+                &record,
+                &[
+                    &r.key,
+                    &r.fingerprint,
+                    &r.case_id,
+                    &r.outcome,
+                    &r.recorded_at,
+                ],
+            )
+            .unwrap();
+            for (s, payload) in w.signals.iter().zip(&w.signal_texts) {
+                t.execute(
+                    &signal,
+                    &[
+                        &s.id,
+                        &s.case_id,
+                        &s.kind,
+                        &s.at,
+                        payload,
+                        &s.event_id,
+                        &s.event_digest,
+                    ],
+                )
+                .unwrap();
+            }
+            if let Some(IndexRow::Case(c)) = &w.row {
+                t.execute(
+                    &row,
+                    &[
+                        &c.case,
+                        &i64::try_from(c.version).unwrap(),
+                        &c.surface,
+                        &i64::from(c.surface_version),
+                        &c.task.map(|x| x.as_str()),
+                        &c.assignee,
+                        &c.job.map(|x| x.as_str()),
+                        &c.owner,
+                        &c.phase,
+                        &c.stage,
+                        &c.service_event.map(|x| x.as_str()),
+                        &c.pending_approval,
+                        &c.queue.map(|x| x.as_str()),
+                        &c.claim_open,
+                        &c.completed_visible,
+                        &c.created_at,
+                        &c.last_activity,
+                        &c.next_due_at,
                     ],
                 )
                 .unwrap();
             }
             t.commit().unwrap();
             spent += start.elapsed();
-            rows += tx.len() as u64;
+            rows += w.events.len() as u64;
+        }
+    }
+    (rows, spent.as_secs_f64())
+}
+
+/// A store child: hand the rows to `PostgresStore::append` for `secs`; rows written and the
+/// time spent appending.
+fn store_child(url: &str, schema: &str, secs: f64) -> (u64, f64) {
+    let store = PostgresStore::connect_with(
+        url,
+        PostgresOptions {
+            schema: schema.to_string(),
+            ..PostgresOptions::default()
+        },
+    )
+    .unwrap();
+    let prefix = format!("s{}", std::process::id());
+    let (mut rows, mut spent) = (0u64, Duration::ZERO);
+    while spent.as_secs_f64() < secs {
+        for w in writes(50, &prefix) {
+            if spent.as_secs_f64() >= secs {
+                break;
+            }
+            let append = Append::new(&w.case, w.expected, &w.events)
+                .with_idempotency(Some(&w.record))
+                .with_outbox(&w.signals)
+                .with_index(w.row.as_ref());
+            let start = Instant::now();
+            store.append(&append).unwrap();
+            spent += start.elapsed();
+            rows += w.events.len() as u64;
         }
     }
     (rows, spent.as_secs_f64())
@@ -164,9 +321,11 @@ fn engine_child(url: &str, schema: &str, secs: f64) -> (u64, f64) {
     let mut rows = 0u64;
     while start.elapsed().as_secs_f64() < secs {
         let case = support::fresh_case(&prefix);
-        for s in &steps {
+        for (i, s) in steps.iter().enumerate() {
             let command = planck::spine::Command::new(&case, s.body.clone());
-            let receipt = engine.execute(&s.who, &command, None).unwrap();
+            let receipt = engine
+                .execute(&s.who, &command, Some(&key(&case, i)))
+                .unwrap();
             assert!(receipt.is_applied(), "{}: {receipt:?}", s.label);
             rows += receipt.events().len() as u64;
         }
@@ -213,6 +372,7 @@ fn main() {
         let (kind, schema, secs) = (&args[1], &args[2], args[3].parse::<f64>().unwrap());
         let (rows, spent) = match kind.as_str() {
             "engine" => engine_child(&url, schema, secs),
+            "store" => store_child(&url, schema, secs),
             _ => floor_child(&url, schema, secs),
         };
         println!("{rows} {spent}");
@@ -241,34 +401,31 @@ fn main() {
         out.insert(format!("pg_{name}"), json!(setting(&mut admin, name)));
     }
     for n in LEVELS {
-        let floor_schema = format!("pgbench_floor_{n}_{}", std::process::id());
-        admin
-            .batch_execute(&format!(
-                "CREATE SCHEMA {floor_schema}; {}",
-                FLOOR_TABLE.replace("{s}", &floor_schema)
-            ))
+        let mut figures = Vec::new();
+        for kind in ["floor", "store", "engine"] {
+            // Each side on a fresh schema of planck's tables, dropped after.
+            let schema = format!("pgbench_{kind}_{n}_{}", std::process::id());
+            let store = PostgresStore::connect_with(
+                &url,
+                PostgresOptions {
+                    schema: schema.clone(),
+                    ..PostgresOptions::default()
+                },
+            )
             .unwrap();
-        let engine_schema = format!("pgbench_engine_{n}_{}", std::process::id());
-        let store = PostgresStore::connect_with(
-            &url,
-            PostgresOptions {
-                schema: engine_schema.clone(),
-                ..PostgresOptions::default()
-            },
-        )
-        .unwrap();
-        let floor = level("floor", &floor_schema, n, secs);
-        let engine = level("engine", &engine_schema, n, secs);
-        store.drop_schema().unwrap();
-        admin
-            .batch_execute(&format!("DROP SCHEMA {floor_schema} CASCADE"))
-            .unwrap();
-        out.insert(format!("pg_floor_{n}_rows_per_s"), json!(floor));
-        out.insert(format!("pg_engine_{n}_rows_per_s"), json!(engine));
+            let rate = level(kind, &schema, n, secs);
+            store.drop_schema().unwrap();
+            out.insert(format!("pg_{kind}_{n}_rows_per_s"), json!(rate));
+            figures.push(rate);
+        }
+        let (floor, store, engine) = (figures[0], figures[1], figures[2]);
         out.insert(format!("pg_engine_{n}_ratio"), json!(engine / floor));
+        out.insert(format!("pg_store_{n}_ratio"), json!(store / floor));
         eprintln!(
-            "{n:>2} processes: engine {engine:>9.0} rows/s, floor {floor:>9.0} rows/s, {:.2}× (goal ≥ 0.7×)",
-            engine / floor
+            "{n:>2} processes: engine {engine:>9.0} rows/s, store alone {store:>9.0}, floor {floor:>9.0}: \
+             engine {:.2}× the floor (goal ≥ 0.7×), store {:.2}×",
+            engine / floor,
+            store / floor
         );
     }
     println!("{}", Value::Object(out));

@@ -31,6 +31,13 @@
 //! - **Conflicts.** When another writer appended first, the engine reloads and re-decides, up
 //!   to [`CONFLICT_RETRIES`] more times, then answers `conflict`. A re-decision may well be a
 //!   different answer (the other operator's claim won: `invalid_state`).
+//! - **The cache is checked by the append.** A command on a case the engine has cached is
+//!   decided on the cached case without reading the store first: the append's expected
+//!   version is the check (a case another writer moved on conflicts, and the engine reads it
+//!   and decides again, without counting that as a retry). A refusal is never answered from
+//!   the cache alone: the engine first reads what the store holds past the cached version and
+//!   decides again on that. So every answer is the one the case as stored gives, and a
+//!   command on a cached case costs the store one append and no read.
 //! - **Time never goes backwards within a stream.** When the host clock reads earlier than
 //!   the stream's last event (a clock stepped back, a scenario rerun on the same database),
 //!   the command is decided and its events dated at that last event's time, and the host's
@@ -265,10 +272,22 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         }
         let case_id = command.case.as_str();
         let mut attempts = 0;
+        // Whether a cached snapshot may be decided on unread (see the module docs): until the
+        // first refusal or conflict of this command.
+        let mut trust_cache = true;
         loop {
             attempts += 1;
             stats.attempts = attempts;
-            let mut snapshot = stats.time(|| self.snapshot(case_id))?;
+            let cached = if trust_cache {
+                self.cases.take(case_id)
+            } else {
+                None
+            };
+            let unread = cached.is_some();
+            let mut snapshot = match cached {
+                Some(snapshot) => snapshot,
+                None => stats.time(|| self.snapshot(case_id))?,
+            };
             let catalog = stats.time(|| self.catalog_for(&snapshot, principal, command))?;
             let case = &snapshot.case;
             let (now, host_at) = monotonic(self.clock.now(), snapshot.last_ts);
@@ -276,6 +295,12 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 Ok(events) => events,
                 Err(rejection) => {
                     self.cases.put(snapshot);
+                    if unread {
+                        // Read what the store holds past the cached version, and decide again.
+                        trust_cache = false;
+                        attempts -= 1;
+                        continue;
+                    }
                     // The state that refused the command may be the work of this same command,
                     // sent concurrently under the same key, committed between the key lookup
                     // above and this load: the answer is then its outcome, as a duplicate.
@@ -386,6 +411,12 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                         && let Some(first) = self.store.idempotency(key)?
                     {
                         return replay_key(&first, &fingerprint);
+                    }
+                    if unread {
+                        // The cached case was behind the store: not a race, not a retry.
+                        trust_cache = false;
+                        attempts -= 1;
+                        continue;
                     }
                     if attempts <= CONFLICT_RETRIES {
                         continue;

@@ -58,14 +58,22 @@
 //! would go on appending without index rows.
 //!
 //! Connections come from a small pool (one connection per concurrent call, kept for reuse), so
-//! one `PostgresStore` may be shared by every thread of a process. Every append is one
-//! transaction at `READ COMMITTED`, the PostgreSQL default; nothing here needs more.
+//! one `PostgresStore` may be shared by every thread of a process; the statements of the hot
+//! paths are prepared once per connection. Every append is one transaction at `READ
+//! COMMITTED`, the PostgreSQL default; nothing here needs more. The usual append (events, no
+//! key for sealed data to write or destroy, no operator row) is a single statement, one round
+//! trip: a data-modifying `WITH` whose version claim comes first and whose other rows are
+//! written only when the claim took its row. A unique violation in it (a taken idempotency
+//! key, a signal id already in the outbox) aborts it whole, and the append is then run as the
+//! step-by-step transaction, which gives the exact answer; the other shapes always take that
+//! transaction.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use postgres::error::SqlState;
-use postgres::{Client, NoTls, Row};
+use postgres::{Client, NoTls, Row, Statement};
 
 use crate::host::index::{
     CaseFilter, CaseIndex, DeskRows, FeedEntry, IndexRow, IndexState, ListCursor,
@@ -126,7 +134,7 @@ pub struct Dispatched {
 /// A [`Store`] in a PostgreSQL database, safe to share between many processes.
 pub struct PostgresStore {
     config: postgres::Config,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<Session>>,
     max_idle: usize,
     schema: String,
     sql: Sql,
@@ -152,6 +160,7 @@ struct Sql {
     load: String,
     insert_case: String,
     bump_case: String,
+    append: String,
     case_version: String,
     insert_event: String,
     insert_key: String,
@@ -199,6 +208,56 @@ impl Sql {
                 "UPDATE {s}.planck_cases SET version = $3 WHERE case_id = $1 AND version = $2"
             ),
             case_version: format!("SELECT version FROM {s}.planck_cases WHERE case_id = $1"),
+            // The whole append of a case in one statement (one round trip, its own
+            // transaction): the version claim first; every row after it is written only when
+            // the claim took a row, so a stale version writes nothing. A taken key or signal
+            // id is a unique violation that rolls the statement back.
+            append: format!(
+                "WITH new_case AS (
+                    INSERT INTO {s}.planck_cases (case_id, version) SELECT $1::TEXT, $3::INT8 WHERE $2::INT8 = 0
+                        ON CONFLICT (case_id) DO NOTHING RETURNING created),
+                 bumped AS (
+                    UPDATE {s}.planck_cases SET version = $3::INT8
+                     WHERE case_id = $1::TEXT AND version = $2::INT8 AND $2::INT8 <> 0
+                    RETURNING created),
+                 claimed AS (SELECT created FROM new_case UNION ALL SELECT created FROM bumped),
+                 events AS (
+                    INSERT INTO {s}.planck_events (event_id, event_type, schema_version, ts_utc, ts_ms,
+                            case_id, seq, actor, surface, surface_fingerprint, idempotency_key, payload,
+                            prev_digest, digest, host_ts_ms)
+                    SELECT * FROM unnest($4::TEXT[], $5::TEXT[], $6::INT4[], $7::TEXT[], $8::INT8[],
+                            $9::TEXT[], $10::INT8[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::TEXT[],
+                            $15::TEXT[], $16::TEXT[], $17::TEXT[], $18::INT8[])
+                     WHERE EXISTS (SELECT 1 FROM claimed)),
+                 keys AS (
+                    INSERT INTO {s}.planck_idempotency (key, fingerprint, case_id, outcome, recorded_at)
+                    SELECT $19::TEXT, $20::TEXT, $21::TEXT, $22::TEXT, $23::INT8 FROM claimed WHERE $19::TEXT IS NOT NULL),
+                 signals AS (
+                    INSERT INTO {s}.planck_outbox (id, case_id, kind, at, payload, event_id, event_digest)
+                    SELECT id, case_id, kind, at, payload, event_id, event_digest
+                      FROM unnest($24::TEXT[], $25::TEXT[], $26::TEXT[], $27::INT8[], $28::TEXT[],
+                                  $29::TEXT[], $30::TEXT[])
+                           WITH ORDINALITY AS o (id, case_id, kind, at, payload, event_id, event_digest, n)
+                     WHERE EXISTS (SELECT 1 FROM claimed) ORDER BY n),
+                 index_row AS (
+                    INSERT INTO {s}.planck_case_index (case_id, created, version, surface, surface_version,
+                            task, assignee, job, owner, phase, stage, service_event, pending_approval, queue,
+                            claim_open, completed_visible, created_at, last_activity, next_due_at)
+                    SELECT $31::TEXT, created, $32::INT8, $33::TEXT, $34::INT8, $35::TEXT, $36::TEXT,
+                           $37::TEXT, $38::TEXT, $39::TEXT, $40::TEXT, $41::TEXT, $42::TEXT, $43::TEXT,
+                           $44::BOOL, $45::BOOL, $46::INT8, $47::INT8, $48::INT8
+                      FROM claimed WHERE $31::TEXT IS NOT NULL
+                    ON CONFLICT (case_id) DO UPDATE SET
+                       version = excluded.version, surface = excluded.surface,
+                       surface_version = excluded.surface_version, task = excluded.task,
+                       assignee = excluded.assignee, job = excluded.job, owner = excluded.owner,
+                       phase = excluded.phase, stage = excluded.stage, service_event = excluded.service_event,
+                       pending_approval = excluded.pending_approval, queue = excluded.queue,
+                       claim_open = excluded.claim_open, completed_visible = excluded.completed_visible,
+                       created_at = excluded.created_at, last_activity = excluded.last_activity,
+                       next_due_at = excluded.next_due_at)
+                 SELECT count(*) FROM claimed"
+            ),
             insert_event: format!(
                 "INSERT INTO {s}.planck_events (event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq,
                         actor, surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest,
@@ -474,28 +533,55 @@ fn is_unique_violation(err: &postgres::Error) -> bool {
     err.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
 
+/// A connection and the statements prepared on it (each hot statement is parsed once per
+/// connection, then every call is one round trip).
+struct Session {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
 /// A pooled connection: goes back to the pool when dropped, unless it broke.
 struct Conn<'a> {
     store: &'a PostgresStore,
-    client: Option<Client>,
+    session: Option<Session>,
 }
 
 impl Conn<'_> {
-    fn client(&mut self) -> Result<&mut Client, StoreError> {
-        self.client.as_mut().ok_or_else(|| {
+    fn session(&mut self) -> Result<&mut Session, StoreError> {
+        self.session.as_mut().ok_or_else(|| {
             StoreError::backend("using a connection", "the connection was already returned")
         })
+    }
+
+    fn client(&mut self) -> Result<&mut Client, StoreError> {
+        Ok(&mut self.session()?.client)
+    }
+
+    /// `sql` prepared on this connection (once; later calls reuse it).
+    fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
+        let session = self.session()?;
+        if let Some(statement) = session.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = session
+            .client
+            .prepare(sql)
+            .map_err(backend("preparing a statement"))?;
+        session
+            .statements
+            .insert(sql.to_string(), statement.clone());
+        Ok(statement)
     }
 }
 
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
-        if let Some(client) = self.client.take()
-            && !client.is_closed()
+        if let Some(session) = self.session.take()
+            && !session.client.is_closed()
         {
             let mut idle = self.store.idle();
             if idle.len() < self.store.max_idle {
-                idle.push(client);
+                idle.push(session);
             }
         }
     }
@@ -555,23 +641,26 @@ impl PostgresStore {
             .map_err(backend("dropping the schema"))
     }
 
-    fn idle(&self) -> MutexGuard<'_, Vec<Client>> {
+    fn idle(&self) -> MutexGuard<'_, Vec<Session>> {
         // The pool holds only connections nobody is using; a panic cannot leave one half-used.
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn conn(&self) -> Result<Conn<'_>, StoreError> {
         let reused = self.idle().pop();
-        let client = match reused {
-            Some(client) if !client.is_closed() => client,
-            _ => self
-                .config
-                .connect(NoTls)
-                .map_err(backend("connecting to PostgreSQL"))?,
+        let session = match reused {
+            Some(session) if !session.client.is_closed() => session,
+            _ => Session {
+                client: self
+                    .config
+                    .connect(NoTls)
+                    .map_err(backend("connecting to PostgreSQL"))?,
+                statements: HashMap::new(),
+            },
         };
         Ok(Conn {
             store: self,
-            client: Some(client),
+            session: Some(session),
         })
     }
 
@@ -934,6 +1023,134 @@ impl PostgresStore {
     }
 }
 
+/// What the one-statement append did.
+enum AtOnce {
+    /// Committed.
+    Done,
+    /// The version claim took no row: nothing was written.
+    Stale,
+    /// A unique violation rolled the statement back: the transaction path gives the answer.
+    Violation,
+}
+
+/// An event, with its columns that need converting, ready to write.
+type EventRow<'a> = (&'a StoredEvent, i64, i32, String, String);
+
+impl PostgresStore {
+    /// The append as one statement ([`Sql::append`]): one round trip.
+    fn append_at_once(
+        &self,
+        conn: &mut Conn<'_>,
+        append: &Append<'_>,
+        rows: &[EventRow<'_>],
+        signals: &[(&StoredSignal, String)],
+        expected: i64,
+        new_version: i64,
+    ) -> Result<AtOnce, StoreError> {
+        let case = append.stream;
+        let statement = conn.statement(&self.sql.append)?;
+        let column = |f: fn(&EventRow<'_>) -> String| rows.iter().map(f).collect::<Vec<_>>();
+        let event_ids = column(|r| r.0.event_id.clone());
+        let types = column(|r| r.0.event_type.clone());
+        let schemas: Vec<i32> = rows.iter().map(|r| r.2).collect();
+        let ts_utc = column(|r| r.0.ts_utc.clone());
+        let ts_ms: Vec<i64> = rows.iter().map(|r| r.0.ts_ms).collect();
+        let case_ids = column(|r| r.0.case_id.clone());
+        let seqs: Vec<i64> = rows.iter().map(|r| r.1).collect();
+        let actors = column(|r| r.3.clone());
+        let surfaces = column(|r| r.0.surface.clone());
+        let fingerprints = column(|r| r.0.surface_fingerprint.clone());
+        let keys: Vec<Option<String>> = rows.iter().map(|r| r.0.idempotency_key.clone()).collect();
+        let payloads = column(|r| r.4.clone());
+        let prev = column(|r| r.0.prev_digest.clone());
+        let digests = column(|r| r.0.digest.clone());
+        let host_ts: Vec<Option<i64>> = rows.iter().map(|r| r.0.host_ts_ms).collect();
+        let signal =
+            |f: fn(&StoredSignal) -> String| signals.iter().map(|(s, _)| f(s)).collect::<Vec<_>>();
+        let signal_ids = signal(|s| s.id.clone());
+        let signal_cases = signal(|s| s.case_id.clone());
+        let kinds = signal(|s| s.kind.clone());
+        let ats: Vec<i64> = signals.iter().map(|(s, _)| s.at).collect();
+        let signal_payloads: Vec<String> = signals.iter().map(|(_, p)| p.clone()).collect();
+        let signal_events = signal(|s| s.event_id.clone());
+        let signal_digests = signal(|s| s.event_digest.clone());
+        let record = append.idempotency;
+        let row = match append.index {
+            Some(IndexRow::Case(row)) => Some(row),
+            _ => None,
+        };
+        let row_version = row
+            .map(|r| to_i64(case, "version", r.version))
+            .transpose()?;
+        let row_surface_version = row.map(|r| i64::from(r.surface_version));
+        let result = conn.client()?.query_one(
+            &statement,
+            &[
+                &case,
+                &expected,
+                &new_version,
+                &event_ids,
+                &types,
+                &schemas,
+                &ts_utc,
+                &ts_ms,
+                &case_ids,
+                &seqs,
+                &actors,
+                &surfaces,
+                &fingerprints,
+                &keys,
+                &payloads,
+                &prev,
+                &digests,
+                &host_ts,
+                &record.map(|r| r.key.as_str()),
+                &record.map(|r| r.fingerprint.as_str()),
+                &record.map(|r| r.case_id.as_str()),
+                &record.map(|r| r.outcome.as_str()),
+                &record.map(|r| r.recorded_at),
+                &signal_ids,
+                &signal_cases,
+                &kinds,
+                &ats,
+                &signal_payloads,
+                &signal_events,
+                &signal_digests,
+                &row.map(|r| r.case.as_str()),
+                &row_version,
+                &row.map(|r| r.surface.as_str()),
+                &row_surface_version,
+                &row.and_then(|r| r.task.map(TaskState::as_str)),
+                &row.and_then(|r| r.assignee.as_deref()),
+                &row.and_then(|r| r.job.map(JobState::as_str)),
+                &row.and_then(|r| r.owner.as_deref()),
+                &row.and_then(|r| r.phase.as_deref()),
+                &row.and_then(|r| r.stage.as_deref()),
+                &row.and_then(|r| r.service_event.map(ServiceEventState::as_str)),
+                &row.and_then(|r| r.pending_approval.as_deref()),
+                &row.and_then(|r| r.queue.map(QueueNeed::as_str)),
+                &row.map(|r| r.claim_open),
+                &row.map(|r| r.completed_visible),
+                &row.map(|r| r.created_at),
+                &row.map(|r| r.last_activity),
+                &row.and_then(|r| r.next_due_at),
+            ],
+        );
+        match result {
+            Ok(found) => {
+                let claimed: i64 = found.try_get(0).map_err(backend("appending events"))?;
+                Ok(if claimed == 1 {
+                    AtOnce::Done
+                } else {
+                    AtOnce::Stale
+                })
+            }
+            Err(err) if is_unique_violation(&err) => Ok(AtOnce::Violation),
+            Err(err) => Err(StoreError::backend("appending events", err)),
+        }
+    }
+}
+
 impl Store for PostgresStore {
     fn load(&self, case: &str) -> Result<Vec<StoredEvent>, StoreError> {
         self.load_after(case, 0)
@@ -942,9 +1159,10 @@ impl Store for PostgresStore {
     fn load_after(&self, case: &str, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
         let after = i64::try_from(after).unwrap_or(i64::MAX);
         let mut conn = self.conn()?;
+        let load = conn.statement(&self.sql.load)?;
         let rows = conn
             .client()?
-            .query(&self.sql.load, &[&case, &after])
+            .query(&load, &[&case, &after])
             .map_err(backend("loading a case"))?;
         rows.iter()
             .map(|row| event_from_row(case, row, 0))
@@ -994,6 +1212,30 @@ impl Store for PostgresStore {
         };
 
         let mut conn = self.conn()?;
+        // The usual append (events, and no key for sealed data to write or destroy, and no
+        // operator row) is one statement; the rest, and the answers to unique violations, take
+        // the transaction below.
+        let at_once = !rows.is_empty()
+            && case_key.is_none()
+            && !erase_case_key
+            && !matches!(append.index, Some(IndexRow::Operator(_)));
+        if at_once {
+            match self.append_at_once(&mut conn, append, &rows, &signals, expected, new_version)? {
+                AtOnce::Done => return Ok(Committed::unnumbered()),
+                AtOnce::Stale => {
+                    let case_version = conn.statement(&self.sql.case_version)?;
+                    let actual = conn
+                        .client()?
+                        .query_opt(&case_version, &[&case])
+                        .ok()
+                        .flatten()
+                        .and_then(|row| row.try_get::<_, i64>(0).ok())
+                        .map_or(Some(0), |v| u64::try_from(v).ok());
+                    return Err(conflict(actual));
+                }
+                AtOnce::Violation => {}
+            }
+        }
         let client = conn.client()?;
         let mut tx = client
             .transaction()
@@ -1145,9 +1387,10 @@ impl Store for PostgresStore {
 
     fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         let mut conn = self.conn()?;
+        let get_key = conn.statement(&self.sql.get_key)?;
         let row = conn
             .client()?
-            .query_opt(&self.sql.get_key, &[&key])
+            .query_opt(&get_key, &[&key])
             .map_err(backend("looking up an idempotency key"))?;
         row.as_ref().map(record_from_row).transpose()
     }
@@ -1178,8 +1421,9 @@ impl Store for PostgresStore {
             return Ok(());
         }
         let mut conn = self.conn()?;
+        let mark = conn.statement(&self.sql.mark)?;
         conn.client()?
-            .execute(&self.sql.mark, &[&ids])
+            .execute(&mark, &[&ids])
             .map_err(backend("marking signals delivered"))?;
         Ok(())
     }
