@@ -17,8 +17,8 @@ use std::sync::{Arc, Barrier, Mutex};
 use engine_common::*;
 use planck::engine::{CONFLICT_RETRIES, Engine};
 use planck::host::{
-    Append, Committed, IdempotencyRecord, ManualClock, MemoryStore, MemoryTransport, NullTransport,
-    SqliteStore, Store, StoreError, StoredEvent, StoredSignal,
+    Append, Committed, ManualClock, MemoryStore, MemoryTransport, NullTransport, SqliteStore,
+    Store, StoreError, StoredEvent,
 };
 use serde_json::{Value, json};
 
@@ -63,19 +63,7 @@ impl<S: Store> Store for Racy<S> {
         }
         self.inner.append(append)
     }
-    fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.inner.idempotency(key)
-    }
-    fn cases(&self) -> Result<Vec<String>, StoreError> {
-        self.inner.cases()
-    }
-    fn pending_signals(&self, limit: usize) -> Result<Vec<StoredSignal>, StoreError> {
-        self.inner.pending_signals(limit)
-    }
-    fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
-        self.inner.mark_delivered(ids)
-    }
-    forward_index_queries!(inner);
+    forward_except_load_and_append!(inner);
 }
 
 #[test]

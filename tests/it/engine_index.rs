@@ -19,9 +19,8 @@ use engine_common::*;
 use planck::audit::VerifyCode;
 use planck::engine::{DESK_LIMIT, Engine, FileCursor, MemoryCursor, Subscriber};
 use planck::host::{
-    Append, CaseFilter, CaseIndex, Committed, IdempotencyRecord, IndexRow, IndexState, ListCursor,
-    ManualClock, MemoryStore, MemoryTransport, QueueNeed, SqliteStore, Store, StoreError,
-    StoredEvent, StoredSignal,
+    Append, CaseFilter, CaseIndex, Committed, IndexRow, IndexState, ListCursor, ManualClock,
+    MemoryStore, MemoryTransport, QueueNeed, SqliteStore, Store, StoreError, StoredEvent,
 };
 use planck::spine::{JobState, TaskState};
 use serde_json::{Value, json};
@@ -108,30 +107,7 @@ fn lifecycle_keeps_every_row_true<S: Store>(engine: &Engine<S, MemoryTransport, 
     assert_eq!(row(store, "w-1").next_due_at, None);
     assert_verifies(engine);
     // Through to the end.
-    ok(
-        engine,
-        &lee(),
-        cmd("w-1", "advance", json!({ "to": "arrived" })),
-    );
-    ok(
-        engine,
-        &lee(),
-        cmd("w-1", "advance", json!({ "to": "in_progress" })),
-    );
-    ok(
-        engine,
-        &lee(),
-        cmd(
-            "w-1",
-            "attach_evidence",
-            json!({ "category": "after", "ref": "p.jpg" }),
-        ),
-    );
-    ok(
-        engine,
-        &lee(),
-        cmd("w-1", "complete_service_event", Value::Null),
-    );
+    finish_service_event(engine, "w-1", "p.jpg");
     ok(engine, &lee(), cmd("w-1", "complete_job", Value::Null));
     let r = row(store, "w-1");
     assert_eq!(r.job, Some(JobState::Completed));
@@ -176,19 +152,7 @@ impl Store for CountingLoads {
     fn append(&self, append: &Append<'_>) -> Result<Committed, StoreError> {
         self.inner.append(append)
     }
-    fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.inner.idempotency(key)
-    }
-    fn cases(&self) -> Result<Vec<String>, StoreError> {
-        self.inner.cases()
-    }
-    fn pending_signals(&self, limit: usize) -> Result<Vec<StoredSignal>, StoreError> {
-        self.inner.pending_signals(limit)
-    }
-    fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
-        self.inner.mark_delivered(ids)
-    }
-    forward_index_queries!(inner);
+    forward_except_load_and_append!(inner);
 }
 
 #[test]

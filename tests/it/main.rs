@@ -31,10 +31,29 @@
 //! Temporary paths and the checkout's own path are filtered out of snapshots
 //! ([`snapshot::settings`]), so they hold on any machine.
 
-/// The index, feed and cross-check methods of a `Store` that wraps another in the field
-/// `$field`, forwarded unchanged (test stores override `load` and `append` only).
-macro_rules! forward_index_queries {
+/// Every method of a `Store` that wraps another in the field `$field` but `load`, `load_after`
+/// and `append`, forwarded unchanged: test stores write those three themselves (`load_after`
+/// may be left to the trait's default, which reads through `load`).
+macro_rules! forward_except_load_and_append {
     ($field:tt) => {
+        fn idempotency(
+            &self,
+            key: &str,
+        ) -> Result<Option<planck::host::IdempotencyRecord>, planck::host::StoreError> {
+            self.$field.idempotency(key)
+        }
+        fn cases(&self) -> Result<Vec<String>, planck::host::StoreError> {
+            self.$field.cases()
+        }
+        fn pending_signals(
+            &self,
+            limit: usize,
+        ) -> Result<Vec<planck::host::StoredSignal>, planck::host::StoreError> {
+            self.$field.pending_signals(limit)
+        }
+        fn mark_delivered(&self, ids: &[String]) -> Result<(), planck::host::StoreError> {
+            self.$field.mark_delivered(ids)
+        }
         fn desk(
             &self,
             operator: &str,

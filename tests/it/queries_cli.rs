@@ -25,9 +25,11 @@ const QUERIES: &str = "tests/scenarios/queries.toml";
 /// A time after every step of the scenario, for the commands that judge at a time.
 const AT: &str = "2026-03-03T00:00:00Z";
 
-/// A database in `dir` (`planck.db`) holding the scenario's cases, with the shipped surfaces
-/// beside it in `./surfaces` (the default the commands look for).
-fn queries_db(dir: &Path) {
+/// A fresh directory holding a database (`planck.db`) with the scenario's cases, and the
+/// shipped surfaces beside it in `./surfaces` (the default the commands look for).
+fn queries_db() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let db = dir.join("planck.db");
     let out = planck()
         .args(["run", QUERIES, "--db"])
@@ -49,12 +51,27 @@ fn queries_db(dir: &Path) {
             std::fs::copy(&path, surfaces.join(path.file_name().unwrap())).unwrap();
         }
     }
+    tmp
 }
 
 /// `planck` run from `dir`, so the database is `planck.db` and the surfaces `./surfaces`.
 fn in_dir(dir: &tempfile::TempDir) -> Command {
     let mut cmd = planck();
     cmd.current_dir(dir.path());
+    cmd
+}
+
+/// `planck <sub> --db planck.db`, run from `dir`.
+fn on_db(dir: &tempfile::TempDir, sub: &str) -> Command {
+    let mut cmd = in_dir(dir);
+    cmd.args([sub, "--db", "planck.db"]);
+    cmd
+}
+
+/// `planck explain --db planck.db --at AT --as <who>`, run from `dir`.
+fn explain_at(dir: &tempfile::TempDir, who: &str) -> Command {
+    let mut cmd = on_db(dir, "explain");
+    cmd.args(["--at", AT, "--as", who]);
     cmd
 }
 
@@ -72,35 +89,24 @@ fn json(cmd: &mut Command) -> (Option<i32>, Value) {
 
 #[test]
 fn desk_and_queue() {
-    let dir = tempfile::tempdir().unwrap();
-    queries_db(dir.path());
+    let dir = queries_db();
     settings(Some(dir.path())).bind(|| {
-        assert_cmd_snapshot!(
-            "desk",
-            in_dir(&dir).args(["desk", "--db", "planck.db", "op-lee"])
-        );
+        assert_cmd_snapshot!("desk", on_db(&dir, "desk").arg("op-lee"));
         assert_cmd_snapshot!(
             "desk_json",
-            in_dir(&dir).args(["desk", "--db", "planck.db", "op-lee", "--format", "json"])
+            on_db(&dir, "desk").args(["op-lee", "--format", "json"])
         );
-        assert_cmd_snapshot!(
-            "desk_empty",
-            in_dir(&dir).args(["desk", "--db", "planck.db", "op-nobody"])
-        );
-        assert_cmd_snapshot!("queue", in_dir(&dir).args(["queue", "--db", "planck.db"]));
+        assert_cmd_snapshot!("desk_empty", on_db(&dir, "desk").arg("op-nobody"));
+        assert_cmd_snapshot!("queue", on_db(&dir, "queue"));
         assert_cmd_snapshot!(
             "queue_json",
-            in_dir(&dir).args(["queue", "--db", "planck.db", "--format", "json"])
+            on_db(&dir, "queue").args(["--format", "json"])
         );
     });
-    let (code, desk) = json(
-        in_dir(&dir)
-            .args(["desk", "--db", "planck.db", "op-max"])
-            .args(["--format", "json"]),
-    );
+    let (code, desk) = json(on_db(&dir, "desk").args(["op-max", "--format", "json"]));
     assert_eq!(code, Some(0));
     assert_eq!(desk["queued"].as_array().unwrap().len(), 0, "{desk}");
-    let (_, queue) = json(in_dir(&dir).args(["queue", "--db", "planck.db", "--format", "json"]));
+    let (_, queue) = json(on_db(&dir, "queue").args(["--format", "json"]));
     let needs: Vec<&str> = queue["queue"]
         .as_array()
         .unwrap()
@@ -112,65 +118,34 @@ fn desk_and_queue() {
 
 #[test]
 fn list_filters_and_pages() {
-    let dir = tempfile::tempdir().unwrap();
-    queries_db(dir.path());
+    let dir = queries_db();
     settings(Some(dir.path())).bind(|| {
-        assert_cmd_snapshot!("list", in_dir(&dir).args(["list", "--db", "planck.db"]));
-        assert_cmd_snapshot!(
-            "list_page",
-            in_dir(&dir).args(["list", "--db", "planck.db", "--limit", "3"])
-        );
+        assert_cmd_snapshot!("list", on_db(&dir, "list"));
+        assert_cmd_snapshot!("list_page", on_db(&dir, "list").args(["--limit", "3"]));
         assert_cmd_snapshot!(
             "list_filtered",
-            in_dir(&dir).args([
-                "list",
-                "--db",
-                "planck.db",
-                "--surface",
-                "event-coordination",
-                "--owner",
-                "op-lee",
-            ])
+            on_db(&dir, "list").args(["--surface", "event-coordination", "--owner", "op-lee"])
         );
         assert_cmd_snapshot!(
             "list_json",
-            in_dir(&dir).args([
-                "list",
-                "--db",
-                "planck.db",
-                "--job",
-                "claimed",
-                "--format",
-                "json"
-            ])
+            on_db(&dir, "list").args(["--job", "claimed", "--format", "json"])
         );
         assert_cmd_snapshot!(
             "list_none",
-            in_dir(&dir).args(["list", "--db", "planck.db", "--phase", "in_progress"])
+            on_db(&dir, "list").args(["--phase", "in_progress"])
         );
         assert_cmd_snapshot!(
             "list_bad_cursor",
-            in_dir(&dir).args(["list", "--db", "planck.db", "--after", "zz"])
+            on_db(&dir, "list").args(["--after", "zz"])
         );
-        assert_cmd_snapshot!(
-            "list_bad_job",
-            in_dir(&dir).args(["list", "--db", "planck.db", "--job", "done"])
-        );
+        assert_cmd_snapshot!("list_bad_job", on_db(&dir, "list").args(["--job", "done"]));
     });
     // Walking the pages two at a time sees every case once, newest activity first.
     let mut seen = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let mut cmd = in_dir(&dir);
-        cmd.args([
-            "list",
-            "--db",
-            "planck.db",
-            "--limit",
-            "2",
-            "--format",
-            "json",
-        ]);
+        let mut cmd = on_db(&dir, "list");
+        cmd.args(["--limit", "2", "--format", "json"]);
         if let Some(cursor) = &after {
             cmd.args(["--after", cursor]);
         }
@@ -186,61 +161,25 @@ fn list_filters_and_pages() {
     }
     assert_eq!(seen, ["q-7", "q-6", "q-5", "q-4", "q-3", "q-2", "q-1"]);
     // The job filter: `none` is the cases without a Job.
-    let (_, none) = json(in_dir(&dir).args([
-        "list",
-        "--db",
-        "planck.db",
-        "--job",
-        "none",
-        "--format",
-        "json",
-    ]));
+    let (_, none) = json(on_db(&dir, "list").args(["--job", "none", "--format", "json"]));
     assert_eq!(none["cases"].as_array().unwrap().len(), 3, "{none}");
 }
 
 #[test]
 fn explain_shows_every_check() {
-    let dir = tempfile::tempdir().unwrap();
-    queries_db(dir.path());
+    let dir = queries_db();
     settings(Some(dir.path())).bind(|| {
         assert_cmd_snapshot!(
             "explain_refused",
-            in_dir(&dir).args([
-                "explain",
-                "--db",
-                "planck.db",
-                "--at",
-                AT,
-                "--as",
-                "op-max:operator",
-                "q-4",
-                "claim_job",
-            ])
+            explain_at(&dir, "op-max:operator").args(["q-4", "claim_job"])
         );
         assert_cmd_snapshot!(
             "explain_several_failures",
-            in_dir(&dir).args([
-                "explain",
-                "--db",
-                "planck.db",
-                "--at",
-                AT,
-                "--as",
-                "client-ava:client",
-                "q-6",
-                "complete_service_event",
-            ])
+            explain_at(&dir, "client-ava:client").args(["q-6", "complete_service_event"])
         );
         assert_cmd_snapshot!(
             "explain_applied",
-            in_dir(&dir).args([
-                "explain",
-                "--db",
-                "planck.db",
-                "--at",
-                AT,
-                "--as",
-                "op-lee:operator",
+            explain_at(&dir, "op-lee:operator").args([
                 "q-5",
                 "advance",
                 "--args",
@@ -249,14 +188,7 @@ fn explain_shows_every_check() {
         );
         assert_cmd_snapshot!(
             "explain_json",
-            in_dir(&dir).args([
-                "explain",
-                "--db",
-                "planck.db",
-                "--at",
-                AT,
-                "--as",
-                "op-lee:operator",
+            explain_at(&dir, "op-lee:operator").args([
                 "q-6",
                 "complete_service_event",
                 "--format",
@@ -265,118 +197,45 @@ fn explain_shows_every_check() {
         );
         assert_cmd_snapshot!(
             "explain_unknown_case",
-            in_dir(&dir).args([
-                "explain",
-                "--db",
-                "planck.db",
-                "--at",
-                AT,
-                "--as",
-                "admin-kim:admin",
-                "q-404",
-                "approve_task",
-            ])
+            explain_at(&dir, "admin-kim:admin").args(["q-404", "approve_task"])
         );
         assert_cmd_snapshot!(
             "explain_bad_principal",
-            in_dir(&dir).args([
-                "explain",
-                "--db",
-                "planck.db",
-                "--as",
-                "op-lee",
-                "q-5",
-                "claim_job"
-            ])
+            on_db(&dir, "explain").args(["--as", "op-lee", "q-5", "claim_job"])
         );
         assert_cmd_snapshot!(
             "explain_bad_command",
-            in_dir(&dir).args([
-                "explain",
-                "--db",
-                "planck.db",
-                "--as",
-                "op-lee:operator",
-                "q-5",
-                "fly",
-            ])
+            on_db(&dir, "explain").args(["--as", "op-lee:operator", "q-5", "fly"])
         );
     });
     // Explaining writes nothing.
-    let (_, before) = json(in_dir(&dir).args([
-        "feed",
-        "--db",
-        "planck.db",
-        "--limit",
-        "1000",
-        "--format",
-        "json",
-    ]));
-    let status = in_dir(&dir)
-        .args([
-            "explain",
-            "--db",
-            "planck.db",
-            "--as",
-            "op-lee:operator",
-            "q-4",
-            "claim_job",
-        ])
+    let (_, before) = json(on_db(&dir, "feed").args(["--limit", "1000", "--format", "json"]));
+    let status = on_db(&dir, "explain")
+        .args(["--as", "op-lee:operator", "q-4", "claim_job"])
         .status()
         .unwrap();
     assert_eq!(status.code(), Some(0));
-    let (_, after) = json(in_dir(&dir).args([
-        "feed",
-        "--db",
-        "planck.db",
-        "--limit",
-        "1000",
-        "--format",
-        "json",
-    ]));
+    let (_, after) = json(on_db(&dir, "feed").args(["--limit", "1000", "--format", "json"]));
     assert_eq!(before, after);
 }
 
 #[test]
 fn feed_in_commit_order() {
-    let dir = tempfile::tempdir().unwrap();
-    queries_db(dir.path());
+    let dir = queries_db();
     settings(Some(dir.path())).bind(|| {
-        assert_cmd_snapshot!(
-            "feed_first",
-            in_dir(&dir).args(["feed", "--db", "planck.db", "--limit", "5"])
-        );
-        assert_cmd_snapshot!(
-            "feed_rest",
-            in_dir(&dir).args(["feed", "--db", "planck.db", "--after", "25"])
-        );
+        assert_cmd_snapshot!("feed_first", on_db(&dir, "feed").args(["--limit", "5"]));
+        assert_cmd_snapshot!("feed_rest", on_db(&dir, "feed").args(["--after", "25"]));
         assert_cmd_snapshot!(
             "feed_json",
-            in_dir(&dir).args([
-                "feed",
-                "--db",
-                "planck.db",
-                "--after",
-                "28",
-                "--limit",
-                "1",
-                "--format",
-                "json"
-            ])
+            on_db(&dir, "feed").args(["--after", "28", "--limit", "1", "--format", "json"])
         );
-        assert_cmd_snapshot!(
-            "feed_bad_limit",
-            in_dir(&dir).args(["feed", "--db", "planck.db", "--limit", "0"])
-        );
+        assert_cmd_snapshot!("feed_bad_limit", on_db(&dir, "feed").args(["--limit", "0"]));
     });
     // Pages of 4 cover positions 1..=n exactly once, in order.
     let mut positions = Vec::new();
     let mut after = 0;
     loop {
-        let (code, page) = json(in_dir(&dir).args([
-            "feed",
-            "--db",
-            "planck.db",
+        let (code, page) = json(on_db(&dir, "feed").args([
             "--limit",
             "4",
             "--format",
@@ -398,8 +257,7 @@ fn feed_in_commit_order() {
 
 #[test]
 fn reindex_after_an_old_database() {
-    let dir = tempfile::tempdir().unwrap();
-    queries_db(dir.path());
+    let dir = queries_db();
     // What a database from before the index looks like to the commands: its index needs a
     // rebuild, so the queries refuse rather than answer from an empty index.
     let conn = rusqlite::Connection::open(dir.path().join("planck.db")).unwrap();
@@ -409,31 +267,19 @@ fn reindex_after_an_old_database() {
     .unwrap();
     drop(conn);
     settings(Some(dir.path())).bind(|| {
-        assert_cmd_snapshot!(
-            "desk_needs_rebuild",
-            in_dir(&dir).args(["desk", "--db", "planck.db", "op-lee"])
-        );
-        assert_cmd_snapshot!(
-            "verify_needs_rebuild",
-            in_dir(&dir).args(["verify", "--db", "planck.db"])
-        );
+        assert_cmd_snapshot!("desk_needs_rebuild", on_db(&dir, "desk").arg("op-lee"));
+        assert_cmd_snapshot!("verify_needs_rebuild", on_db(&dir, "verify"));
         assert_cmd_snapshot!(
             "reindex",
-            in_dir(&dir).args(["reindex", "--db", "planck.db", "--surfaces", "surfaces"])
+            on_db(&dir, "reindex").args(["--surfaces", "surfaces"])
         );
         assert_cmd_snapshot!(
             "verify_after_reindex",
-            in_dir(&dir).args(["verify", "--db", "planck.db", "--surfaces", "surfaces"])
+            on_db(&dir, "verify").args(["--surfaces", "surfaces"])
         );
         assert_cmd_snapshot!(
             "reindex_without_a_surface",
-            in_dir(&dir).args([
-                "reindex",
-                "--db",
-                "planck.db",
-                "--surfaces",
-                "surfaces/event-coordination.toml",
-            ])
+            on_db(&dir, "reindex").args(["--surfaces", "surfaces/event-coordination.toml"])
         );
         assert_cmd_snapshot!(
             "queue_no_database",

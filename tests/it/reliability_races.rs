@@ -87,8 +87,8 @@ mod keyed_copies {
 
     use planck::engine::Engine;
     use planck::host::{
-        Append, Committed, IdempotencyRecord, ManualClock, MemoryStore, MemoryTransport, Store,
-        StoreError, StoredEvent, StoredSignal,
+        Append, Committed, ManualClock, MemoryStore, MemoryTransport, Store, StoreError,
+        StoredEvent,
     };
     use serde_json::json;
 
@@ -116,19 +116,7 @@ mod keyed_copies {
             }
             self.inner.append(append)
         }
-        fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-            self.inner.idempotency(key)
-        }
-        fn cases(&self) -> Result<Vec<String>, StoreError> {
-            self.inner.cases()
-        }
-        fn pending_signals(&self, limit: usize) -> Result<Vec<StoredSignal>, StoreError> {
-            self.inner.pending_signals(limit)
-        }
-        fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
-            self.inner.mark_delivered(ids)
-        }
-        forward_index_queries!(inner);
+        forward_except_load_and_append!(inner);
     }
 
     fn late_copy_is_a_duplicate(during_load: bool) {

@@ -42,6 +42,49 @@ fn claimed(h: &mut Harness, slug: &str) {
     h.reach_claimed(slug);
 }
 
+/// An admin suspends `operator` (reason "r").
+fn suspend(h: &mut Harness, operator: &str) {
+    let args = json!({"operator": operator, "reason": "r"});
+    h.directory(&admin(), op_cmd("suspend_operator", args))
+        .unwrap();
+}
+
+/// An admin reinstates `operator`.
+fn reinstate(h: &mut Harness, operator: &str) {
+    let args = json!({"operator": operator});
+    h.directory(&admin(), op_cmd("reinstate_operator", args))
+        .unwrap();
+}
+
+/// `who` attaches evidence of `category` under the reference `reference`.
+fn attach(h: &mut Harness, who: &Principal, category: &str, reference: &str) {
+    h.ok(
+        who,
+        "attach_evidence",
+        json!({"category": category, "ref": reference}),
+    );
+}
+
+/// On `repair`: claimed, moved to `in_progress` with the client's approval, and the `after`
+/// evidence attached.
+fn working(h: &mut Harness) {
+    claimed(h, REPAIR);
+    h.ok(&lee(), "advance", json!({"to": "arrived"}));
+    h.ok(&lee(), "advance", json!({"to": "in_progress"}));
+    h.ok(&client(), "approve_transition", Value::Null);
+    attach(h, &lee(), "after", "a");
+}
+
+/// ... and the completion (outcome "fixed") asked for: it waits for an admin.
+fn completion_pending(h: &mut Harness) {
+    working(h);
+    h.ok(
+        &lee(),
+        "complete_service_event",
+        json!({"outcome": "fixed"}),
+    );
+}
+
 /// On `repair`: claimed, moved to `arrived`, and the move into `in_progress` asked for.
 fn quote_pending(h: &mut Harness) {
     claimed(h, REPAIR);
@@ -243,14 +286,7 @@ fn reinstate_operator_codes() {
         dir_code(&mut h, &admin(), "reinstate_operator", args.clone()),
         R::InvalidState
     );
-    h.directory(
-        &admin(),
-        op_cmd(
-            "suspend_operator",
-            json!({"operator": "op-lee", "reason": "r"}),
-        ),
-    )
-    .unwrap();
+    suspend(&mut h, "op-lee");
     h.directory(&admin(), op_cmd("reinstate_operator", args))
         .unwrap();
     assert_eq!(h.profiles["op-lee"].status, OperatorStatus::Active);
@@ -318,14 +354,7 @@ fn assign_task_operator_inactive() {
         assert_eq!(r.code, R::OperatorInactive);
         assert_eq!(r.detail, detail);
     }
-    h.directory(
-        &admin(),
-        op_cmd(
-            "suspend_operator",
-            json!({"operator": "op-max", "reason": "r"}),
-        ),
-    )
-    .unwrap();
+    suspend(&mut h, "op-max");
     let r = h
         .send(
             &admin(),
@@ -349,29 +378,14 @@ fn assign_task_operator_inactive() {
 fn owner_commands_need_an_active_bound_profile() {
     let mut h = h();
     h.reach_job(REPAIR);
-    h.directory(
-        &admin(),
-        op_cmd(
-            "suspend_operator",
-            json!({"operator": "op-lee", "reason": "r"}),
-        ),
-    )
-    .unwrap();
+    suspend(&mut h, "op-lee");
     assert_eq!(
         h.code(&lee(), "claim_job", Value::Null),
         R::OperatorInactive
     );
-    h.directory(
-        &admin(),
-        op_cmd("reinstate_operator", json!({"operator": "op-lee"})),
-    )
-    .unwrap();
+    reinstate(&mut h, "op-lee");
     h.ok(&lee(), "claim_job", Value::Null);
-    h.ok(
-        &lee(),
-        "attach_evidence",
-        json!({"category": "after", "ref": "a"}),
-    );
+    attach(&mut h, &lee(), "after", "a");
     // Bound elsewhere now: every owner command is refused.
     h.directory(
         &admin(),
@@ -394,29 +408,9 @@ fn owner_commands_need_an_active_bound_profile() {
 fn complete_job_operator_inactive_for_the_owner_not_for_an_admin() {
     // `quote` is `any`; `repair` completes only with an admin's approval.
     let mut h = h();
-    claimed(&mut h, REPAIR);
-    h.ok(&lee(), "advance", json!({"to": "arrived"}));
-    h.ok(&lee(), "advance", json!({"to": "in_progress"}));
-    h.ok(&client(), "approve_transition", Value::Null);
-    h.ok(
-        &lee(),
-        "attach_evidence",
-        json!({"category": "after", "ref": "a"}),
-    );
-    h.ok(
-        &lee(),
-        "complete_service_event",
-        json!({"outcome": "fixed"}),
-    );
+    completion_pending(&mut h);
     h.ok(&admin(), "approve_transition", Value::Null);
-    h.directory(
-        &admin(),
-        op_cmd(
-            "suspend_operator",
-            json!({"operator": "op-lee", "reason": "r"}),
-        ),
-    )
-    .unwrap();
+    suspend(&mut h, "op-lee");
     assert_eq!(
         h.code(&lee(), "complete_job", Value::Null),
         R::OperatorInactive
@@ -429,20 +423,9 @@ fn actor_profile_is_in_the_rules_scope() {
     let mut h = h();
     h.reach_job(QUOTE);
     // `quote` is `any`: op-lee claims whatever their profile says, unless the rule refuses.
-    h.directory(
-        &admin(),
-        op_cmd(
-            "suspend_operator",
-            json!({"operator": "op-lee", "reason": "r"}),
-        ),
-    )
-    .unwrap();
+    suspend(&mut h, "op-lee");
     assert_eq!(h.code(&lee(), "claim_job", Value::Null), R::RuleFailed);
-    h.directory(
-        &admin(),
-        op_cmd("reinstate_operator", json!({"operator": "op-lee"})),
-    )
-    .unwrap();
+    reinstate(&mut h, "op-lee");
     h.ok(&lee(), "claim_job", Value::Null);
     // With no profile at all, `actor.profile` is `()`.
     let mut bare = Harness::new("c-2");
@@ -509,11 +492,7 @@ fn reassign_job_codes() {
         ),
         R::RuleFailed
     );
-    h.ok(
-        &lee(),
-        "attach_evidence",
-        json!({"category": "note", "ref": "n"}),
-    );
+    attach(&mut h, &lee(), "note", "n");
     h.ok(&lee(), "advance", json!({"to": "arrived"}));
     let events = h.ok(&admin(), "reassign_job", args);
     assert!(matches!(
@@ -606,11 +585,7 @@ fn release_job_codes() {
     h.ok(&max(), "claim_job", Value::Null);
     assert_eq!(h.case.service_event.as_ref().unwrap().history.len(), 1);
     // Work done: not released, by the owner or by an admin.
-    h.ok(
-        &max(),
-        "attach_evidence",
-        json!({"category": "note", "ref": "n"}),
-    );
+    attach(&mut h, &max(), "note", "n");
     assert_eq!(h.code(&max(), "release_job", args.clone()), R::InvalidState);
     assert_eq!(h.code(&admin(), "release_job", args), R::InvalidState);
     h.assert_replays();
@@ -631,14 +606,7 @@ fn release_job_after_the_second_phase_is_invalid_state() {
 fn release_job_by_an_admin() {
     let mut h = h();
     claimed(&mut h, REPAIR);
-    h.directory(
-        &admin(),
-        op_cmd(
-            "suspend_operator",
-            json!({"operator": "op-lee", "reason": "r"}),
-        ),
-    )
-    .unwrap();
+    suspend(&mut h, "op-lee");
     assert_eq!(
         h.code(&lee(), "release_job", json!({"reason": "r"})),
         R::OperatorInactive
@@ -672,11 +640,7 @@ fn while_pending_the_service_event_neither_moves_nor_is_released() {
         R::ApprovalPending
     );
     // Evidence may still be attached.
-    h.ok(
-        &lee(),
-        "attach_evidence",
-        json!({"category": "note", "ref": "n"}),
-    );
+    attach(&mut h, &lee(), "note", "n");
 }
 
 #[test]
@@ -727,21 +691,8 @@ fn approve_transition_codes() {
 #[test]
 fn approve_transition_rechecks_the_move() {
     let mut h = h();
-    claimed(&mut h, REPAIR);
-    h.ok(&lee(), "advance", json!({"to": "arrived"}));
-    h.ok(&lee(), "advance", json!({"to": "in_progress"}));
-    h.ok(&client(), "approve_transition", Value::Null);
     // The completion asked for with the evidence it needs ...
-    h.ok(
-        &lee(),
-        "attach_evidence",
-        json!({"category": "after", "ref": "a"}),
-    );
-    h.ok(
-        &lee(),
-        "complete_service_event",
-        json!({"outcome": "fixed"}),
-    );
+    completion_pending(&mut h);
     // ... is approved only while the rules of `approve_transition` hold.
     let mut frozen = Harness::new("c-2");
     frozen.register("op-lee", &[REPAIR]);
@@ -796,15 +747,7 @@ fn an_approval_meets_the_case_as_it_is_then() {
     // and no longer does when the admin approves. The approval is refused with the rule's code
     // and the move stays pending.
     let mut h = h();
-    claimed(&mut h, REPAIR);
-    h.ok(&lee(), "advance", json!({"to": "arrived"}));
-    h.ok(&lee(), "advance", json!({"to": "in_progress"}));
-    h.ok(&client(), "approve_transition", Value::Null);
-    h.ok(
-        &lee(),
-        "attach_evidence",
-        json!({"category": "after", "ref": "a"}),
-    );
+    working(&mut h);
     h.settle(planck::spine::SettlementStatus::Captured);
     h.ok(&lee(), "complete_service_event", json!({}));
     h.settle(planck::spine::SettlementStatus::Refunded);
@@ -950,26 +893,12 @@ fn precedence_of_the_new_codes() {
     // (5) not_owner before operator_inactive; operator_inactive before (6) the move.
     let mut h = self::h();
     claimed(&mut h, REPAIR);
-    h.directory(
-        &admin(),
-        op_cmd(
-            "suspend_operator",
-            json!({"operator": "op-max", "reason": "r"}),
-        ),
-    )
-    .unwrap();
+    suspend(&mut h, "op-max");
     assert_eq!(
         h.code(&max(), "advance", json!({"to": "arrived"})),
         R::NotOwner
     );
-    h.directory(
-        &admin(),
-        op_cmd(
-            "suspend_operator",
-            json!({"operator": "op-lee", "reason": "r"}),
-        ),
-    )
-    .unwrap();
+    suspend(&mut h, "op-lee");
     assert_eq!(
         h.code(&lee(), "advance", json!({"to": "nowhere"})),
         R::OperatorInactive
@@ -994,10 +923,7 @@ fn precedence_of_the_new_codes() {
     // (5) audience_mismatch before self_approval: an operator who is also a client asks for
     // the quote's move and tries to approve it as a client.
     let mut h = self::h();
-    h.submit(REPAIR);
-    h.ok(&admin(), "approve_task", Value::Null);
-    h.ok(&admin(), "assign_task", json!({"operator": "op-lee"}));
-    h.ok(&admin(), "create_job", Value::Null);
+    h.reach_job(REPAIR);
     h.ok(&lee_and_client(), "claim_job", Value::Null);
     h.ok(&lee_and_client(), "advance", json!({"to": "arrived"}));
     h.ok(&lee_and_client(), "advance", json!({"to": "in_progress"}));

@@ -77,17 +77,9 @@ fn fixture() -> Fixture {
         .assert()
         .code(0);
     let key = dir.path().join("planck.key");
-    planck().arg("keygen").arg("-o").arg(&key).assert().code(0);
+    keygen(&key);
     let checkpoint = dir.path().join("cp.json");
-    planck()
-        .args(["checkpoint", "--db"])
-        .arg(&db)
-        .arg("--key")
-        .arg(&key)
-        .arg("-o")
-        .arg(&checkpoint)
-        .assert()
-        .code(0);
+    take_checkpoint(&db, &key, &checkpoint);
     let public = dir.path().join("planck.key.pub");
     Fixture {
         _dir: dir,
@@ -96,6 +88,47 @@ fn fixture() -> Fixture {
         public,
         checkpoint,
     }
+}
+
+/// `planck keygen -o <key>`: the key pair at `key` and `key.pub`.
+fn keygen(key: &Path) {
+    planck().arg("keygen").arg("-o").arg(key).assert().code(0);
+}
+
+/// `planck checkpoint` of `db`, signed with `key`, written to `out`.
+fn take_checkpoint(db: &Path, key: &Path, out: &Path) {
+    planck()
+        .args(["checkpoint", "--db"])
+        .arg(db)
+        .arg("--key")
+        .arg(key)
+        .arg("-o")
+        .arg(out)
+        .assert()
+        .code(0);
+}
+
+/// `planck verify --db <db>`, with `--checkpoint` and `--public-key` when given.
+fn verify(db: &Path, checkpoint: Option<(&Path, &Path)>) -> Command {
+    let mut cmd = planck();
+    cmd.args(["verify", "--db"]).arg(db);
+    if let Some((cp, public)) = checkpoint {
+        cmd.arg("--checkpoint")
+            .arg(cp)
+            .arg("--public-key")
+            .arg(public);
+    }
+    cmd
+}
+
+/// `planck verify` with a checkpoint it cannot trust: exit 1, saying the checkpoint does not
+/// hold. Its stderr.
+fn verify_refused(db: &Path, checkpoint: &Path, public: &Path) -> String {
+    let out = verify(db, Some((checkpoint, public))).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(stderr.contains("does not hold"), "{stderr}");
+    stderr
 }
 
 impl Fixture {
@@ -143,15 +176,10 @@ impl Verdict {
 }
 
 fn verdict(db: &Path, checkpoint: Option<(&Path, &Path)>) -> Verdict {
-    let mut cmd = planck();
-    cmd.args(["verify", "--format", "json", "--db"]).arg(db);
-    if let Some((cp, public)) = checkpoint {
-        cmd.arg("--checkpoint")
-            .arg(cp)
-            .arg("--public-key")
-            .arg(public);
-    }
-    let out = cmd.output().unwrap();
+    let out = verify(db, checkpoint)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
     let exit = out.status.code().unwrap();
     let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
         panic!(
@@ -179,10 +207,15 @@ fn assert_undetected_without_then_with(f: &Fixture, with_code: &str) {
     assert!(with.fails_with(with_code, "ev-1"), "{with:?}");
 }
 
-fn assert_detected_both(f: &Fixture, code: &str) {
+/// Caught without the checkpoint (with `without_code`) and with it (with `with_code`).
+fn assert_caught(f: &Fixture, without_code: &str, with_code: &str) {
     let (without, with) = f.verdicts();
-    assert!(without.fails_with(code, "ev-1"), "{without:?}");
-    assert!(with.fails_with(code, "ev-1"), "{with:?}");
+    assert!(without.fails_with(without_code, "ev-1"), "{without:?}");
+    assert!(with.fails_with(with_code, "ev-1"), "{with:?}");
+}
+
+fn assert_detected_both(f: &Fixture, code: &str) {
+    assert_caught(f, code, code);
 }
 
 #[test]
@@ -198,9 +231,7 @@ fn deleting_the_last_event_is_caught_by_the_checkpoint() {
     let f = fixture();
     f.sql("DELETE FROM events WHERE case_id = 'ev-1' AND seq = (SELECT max(seq) FROM events WHERE case_id = 'ev-1')");
     // The index row still says how far the case went.
-    let (without, with) = f.verdicts();
-    assert!(without.fails_with("index_mismatch", "ev-1"), "{without:?}");
-    assert!(with.fails_with("stream_truncated", "ev-1"), "{with:?}");
+    assert_caught(&f, "index_mismatch", "stream_truncated");
     f.rebuild_index();
     assert_undetected_without_then_with(&f, "stream_truncated");
 }
@@ -222,9 +253,7 @@ fn deleting_the_tail_with_the_sealed_record_is_caught_by_the_checkpoint() {
 fn deleting_the_tail_but_not_its_outbox_row_is_caught_without_a_checkpoint() {
     let f = fixture();
     f.sql("DELETE FROM events WHERE case_id = 'ev-1' AND seq >= 10");
-    let (without, with) = f.verdicts();
-    assert!(without.fails_with("outbox_mismatch", "ev-1"), "{without:?}");
-    assert!(with.fails_with("stream_truncated", "ev-1"), "{with:?}");
+    assert_caught(&f, "outbox_mismatch", "stream_truncated");
 }
 
 #[test]
@@ -251,13 +280,7 @@ fn truncating_the_file_to_zero_bytes_is_caught_by_the_checkpoint() {
     let f = fixture();
     std::fs::write(&f.db, b"").unwrap();
     assert_undetected_without_then_with(&f, "stream_missing");
-    planck()
-        .args(["verify", "--db"])
-        .arg(&f.db)
-        .arg("--checkpoint")
-        .arg(&f.checkpoint)
-        .arg("--public-key")
-        .arg(&f.public)
+    verify(&f.db, Some((&f.checkpoint, &f.public)))
         .assert()
         .code(1)
         .stdout(predicate::str::contains("FAIL  ev-1"))
@@ -400,28 +423,12 @@ fn a_forger_who_backdates_an_event_is_caught_without_a_checkpoint() {
 fn verify_with_a_wrong_key_names_the_key() {
     let f = fixture();
     let other = f.key.with_file_name("other.key");
-    planck()
-        .arg("keygen")
-        .arg("-o")
-        .arg(&other)
-        .assert()
-        .code(0);
+    keygen(&other);
     let mut other_pub = other.clone().into_os_string();
     other_pub.push(".pub");
-    let out = planck()
-        .args(["verify", "--db"])
-        .arg(&f.db)
-        .arg("--checkpoint")
-        .arg(&f.checkpoint)
-        .arg("--public-key")
-        .arg(&other_pub)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = verify_refused(&f.db, &f.checkpoint, Path::new(&other_pub));
     let cp: Value = serde_json::from_str(&std::fs::read_to_string(&f.checkpoint).unwrap()).unwrap();
     let signer = cp["key_id"].as_str().unwrap();
-    assert!(stderr.contains("does not hold"), "{stderr}");
     assert!(
         stderr.contains(signer),
         "the message names the signing key id: {stderr}"
@@ -435,18 +442,7 @@ fn verify_with_a_wrong_root_fails_clearly() {
     let mut cp: Value = serde_json::from_str(&text).unwrap();
     cp["root"] = Value::from("00".repeat(32));
     std::fs::write(&f.checkpoint, serde_json::to_string_pretty(&cp).unwrap()).unwrap();
-    let out = planck()
-        .args(["verify", "--db"])
-        .arg(&f.db)
-        .arg("--checkpoint")
-        .arg(&f.checkpoint)
-        .arg("--public-key")
-        .arg(&f.public)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("does not hold"), "{stderr}");
+    let stderr = verify_refused(&f.db, &f.checkpoint, &f.public);
     assert!(
         stderr.contains("root"),
         "the message names the root: {stderr}"
@@ -465,15 +461,7 @@ fn verify_with_a_checkpoint_of_another_database_names_the_streams() {
         .output()
         .unwrap();
     let other_cp = dir.path().join("other.json");
-    planck()
-        .args(["checkpoint", "--db"])
-        .arg(&other_db)
-        .arg("--key")
-        .arg(&f.key)
-        .arg("-o")
-        .arg(&other_cp)
-        .assert()
-        .code(0);
+    take_checkpoint(&other_db, &f.key, &other_cp);
     let v = verdict(&f.db, Some((&other_cp, &f.public)));
     assert_eq!(v.exit, 1, "{v:?}");
     assert!(
@@ -526,9 +514,7 @@ fn a_scenario_rerun_on_the_same_database_never_dates_an_event_before_the_last() 
     for pair in after.windows(2) {
         assert!(pair[1].ts_ms >= pair[0].ts_ms, "{pair:#?}");
     }
-    planck()
-        .args(["verify", "--db"])
-        .arg(&db)
+    verify(&db, None)
         .assert()
         .code(0)
         .stdout(predicate::str::contains("every case holds"));

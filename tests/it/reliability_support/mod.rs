@@ -219,25 +219,7 @@ impl Store for Counting {
         }
         result
     }
-    fn idempotency(
-        &self,
-        key: &str,
-    ) -> Result<Option<planck::host::IdempotencyRecord>, planck::host::StoreError> {
-        self.0.idempotency(key)
-    }
-    fn cases(&self) -> Result<Vec<String>, planck::host::StoreError> {
-        self.0.cases()
-    }
-    fn pending_signals(
-        &self,
-        limit: usize,
-    ) -> Result<Vec<planck::host::StoredSignal>, planck::host::StoreError> {
-        self.0.pending_signals(limit)
-    }
-    fn mark_delivered(&self, ids: &[String]) -> Result<(), planck::host::StoreError> {
-        self.0.mark_delivered(ids)
-    }
-    forward_index_queries!(0);
+    forward_except_load_and_append!(0);
 }
 
 impl StoreSpec {
