@@ -18,37 +18,11 @@ use planck::policy::Principal;
 use planck::spine::Command;
 use serde_json::{Value, json};
 
-/// The event-coordination lifecycle of `case`, as (who, command) steps.
-fn steps(case: &str) -> Vec<(Principal, Command)> {
-    vec![
-        (client(), submit(case, "event-coordination")),
-        (admin(), cmd(case, "approve_task", Value::Null)),
-        (
-            admin(),
-            cmd(case, "assign_task", json!({ "operator": "op-lee" })),
-        ),
-        (admin(), cmd(case, "create_job", Value::Null)),
-        (lee(), cmd(case, "claim_job", Value::Null)),
-        (lee(), cmd(case, "advance", json!({ "to": "arrived" }))),
-        (lee(), cmd(case, "advance", json!({ "to": "in_progress" }))),
-        (
-            lee(),
-            cmd(
-                case,
-                "complete_service_event",
-                json!({ "outcome": "delivered" }),
-            ),
-        ),
-        (lee(), cmd(case, "complete_job", Value::Null)),
-        (admin(), cmd(case, "close_task", Value::Null)),
-    ]
-}
-
 /// Drive `cases` lifecycles interleaved (one step of each case in turn), so that with a small
 /// cache every case is evicted between two of its commands. Checks the bound after every
 /// command.
 fn interleaved<S: Store>(engine: &Engine<S, MemoryTransport, ManualClock>, cases: &[String]) {
-    let all: Vec<Vec<(Principal, Command)>> = cases.iter().map(|c| steps(c)).collect();
+    let all: Vec<Vec<(Principal, Command)>> = cases.iter().map(|c| ten_steps(c)).collect();
     for step in 0..all[0].len() {
         for lifecycle in &all {
             let (who, command) = lifecycle[step].clone();

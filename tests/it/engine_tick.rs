@@ -73,30 +73,7 @@ fn escalations_once_per_phase_entry<S: Store>(engine: &Engine<S, MemoryTransport
     assert!(engine.tick().unwrap().is_empty());
 
     // Completed work never escalates.
-    ok(
-        engine,
-        &lee(),
-        cmd("w-1", "advance", json!({ "to": "arrived" })),
-    );
-    ok(
-        engine,
-        &lee(),
-        cmd("w-1", "advance", json!({ "to": "in_progress" })),
-    );
-    ok(
-        engine,
-        &lee(),
-        cmd(
-            "w-1",
-            "attach_evidence",
-            json!({ "category": "after", "ref": "s3://a.jpg" }),
-        ),
-    );
-    ok(
-        engine,
-        &lee(),
-        cmd("w-1", "complete_service_event", Value::Null),
-    );
+    finish_service_event(engine, "w-1", Some("s3://a.jpg"));
     clock.advance(100 * HOUR);
     assert!(engine.tick().unwrap().is_empty());
 

@@ -1,5 +1,6 @@
-//! Shared helpers for the engine tests: a registry of the shipped surfaces plus two test
-//! surfaces, principals, engines on each store, and command builders.
+//! Shared helpers for the engine tests: a registry of the shipped surfaces plus three test
+//! surfaces, engines on each store, and the principals and command builders of
+//! [`crate::common`].
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,10 +14,14 @@ use std::sync::Arc;
 
 use planck::engine::{Engine, Receipt};
 use planck::host::{Clock, ManualClock, MemoryStore, MemoryTransport, Store, Transport};
-use planck::policy::{Principal, Role};
+use planck::policy::Principal;
 use planck::spine::{Command, Millis};
 use planck::surface::registry::Registry;
 use serde_json::{Value, json};
+
+use crate::common::surface_from_toml;
+/// The principals and command builders of the spine tests, the same here.
+pub use crate::common::{admin, client, cmd, lee, max, op_cmd, submit, system};
 
 /// 2026-01-10T09:00:00Z.
 pub const T0: Millis = 1_768_035_600_000;
@@ -155,16 +160,7 @@ after = "1h"
 signal = "quote_stale"
 "#;
 
-fn compile(text: &str) -> planck::surface::Surface {
-    let (def, diags) = planck::surface::toml::parse(text);
-    assert!(
-        !planck::surface::diagnostic::has_errors(&diags),
-        "{diags:#?}"
-    );
-    planck::surface::compile::compile(&def).unwrap().surface
-}
-
-/// The shipped surfaces (from `surfaces/`) and the two test surfaces.
+/// The shipped surfaces (from `surfaces/`) and the three test surfaces.
 pub fn registry() -> Arc<Registry> {
     let mut registry = Registry::new();
     let report = registry.load_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("surfaces"));
@@ -173,64 +169,10 @@ pub fn registry() -> Arc<Registry> {
         "{:#?}",
         report.failures().collect::<Vec<_>>()
     );
-    registry.register(compile(WATCHED)).unwrap();
-    registry.register(compile(OPEN_DESK)).unwrap();
-    registry.register(compile(GOVERNED)).unwrap();
-    Arc::new(registry)
-}
-
-pub fn client() -> Principal {
-    Principal::new("client-ava", [Role::Client])
-}
-pub fn admin() -> Principal {
-    Principal::new("admin-kim", [Role::Admin])
-}
-pub fn lee() -> Principal {
-    Principal::new("op-lee", [Role::Operator])
-}
-pub fn max() -> Principal {
-    Principal::new("op-max", [Role::Operator])
-}
-pub fn system() -> Principal {
-    Principal::new("billing", [Role::System])
-}
-
-/// A directory command from its name and JSON arguments.
-pub fn op_cmd(name: &str, args: Value) -> Command {
-    Command::for_operator(name, &args).unwrap()
-}
-
-/// A command from its name and JSON arguments.
-pub fn cmd(case: &str, name: &str, args: Value) -> Command {
-    Command::from_json(case, name, &args).unwrap()
-}
-
-/// The intake each surface accepts.
-pub fn intake_for(slug: &str) -> Value {
-    match slug {
-        "event-coordination" => json!({
-            "contact": "ava@example.com", "event_details": "40 guests", "preferred_timing": "Sat pm"
-        }),
-        "auto-detailing" => json!({
-            "contact": "ava@example.com", "vehicle": "2019 Civic", "service_address": "1 Main St",
-            "preferred_timing": "Mon am"
-        }),
-        _ => json!({ "contact": "ava@example.com" }),
+    for text in [WATCHED, OPEN_DESK, GOVERNED] {
+        registry.register(surface_from_toml(text)).unwrap();
     }
-}
-
-/// `submit_request` for `slug`.
-pub fn submit(case: &str, slug: &str) -> Command {
-    let photos = if slug == "auto-detailing" {
-        json!(["p1.jpg", "p2.jpg"])
-    } else {
-        json!([])
-    };
-    cmd(
-        case,
-        "submit_request",
-        json!({ "surface": slug, "intake": intake_for(slug), "photos": photos }),
-    )
+    Arc::new(registry)
 }
 
 /// An engine on a fresh memory store, with a memory transport and a manual clock at [`T0`].
@@ -289,13 +231,38 @@ pub fn to_job<S: Store, T: Transport, C: Clock>(engine: &Engine<S, T, C>, case: 
     ok(engine, &admin(), cmd(case, "create_job", Value::Null));
 }
 
-/// The seed's ten-step event-coordination lifecycle, ending with a closed task and a captured
-/// settlement. Returns every receipt.
-pub fn event_coordination<S: Store, T: Transport, C: Clock>(
+/// op-lee, who has claimed the job on `case`, moves it to `arrived` and `in_progress`,
+/// attaches the `after` evidence `evidence` when given, and completes the service event.
+pub fn finish_service_event<S: Store, T: Transport, C: Clock>(
     engine: &Engine<S, T, C>,
     case: &str,
-) -> Vec<Receipt> {
-    let steps: Vec<(Principal, Command)> = vec![
+    evidence: Option<&str>,
+) {
+    ok(
+        engine,
+        &lee(),
+        cmd(case, "advance", json!({ "to": "arrived" })),
+    );
+    ok(
+        engine,
+        &lee(),
+        cmd(case, "advance", json!({ "to": "in_progress" })),
+    );
+    if let Some(reference) = evidence {
+        let attach = json!({ "category": "after", "ref": reference });
+        ok(engine, &lee(), cmd(case, "attach_evidence", attach));
+    }
+    ok(
+        engine,
+        &lee(),
+        cmd(case, "complete_service_event", Value::Null),
+    );
+}
+
+/// The seed's ten event-coordination steps on `case`, submit to a closed task, as (who,
+/// command) pairs.
+pub fn ten_steps(case: &str) -> Vec<(Principal, Command)> {
+    vec![
         (client(), submit(case, "event-coordination")),
         (admin(), cmd(case, "approve_task", Value::Null)),
         (
@@ -316,17 +283,23 @@ pub fn event_coordination<S: Store, T: Transport, C: Clock>(
         ),
         (lee(), cmd(case, "complete_job", Value::Null)),
         (admin(), cmd(case, "close_task", Value::Null)),
-        (
-            system(),
-            cmd(
-                case,
-                "record_settlement",
-                json!({ "status": "captured", "amount_minor": 125000, "currency": "USD" }),
-            ),
-        ),
-    ];
-    steps
+    ]
+}
+
+/// The seed's ten-step event-coordination lifecycle ([`ten_steps`]), ending with a closed task
+/// and a captured settlement. Returns every receipt.
+pub fn event_coordination<S: Store, T: Transport, C: Clock>(
+    engine: &Engine<S, T, C>,
+    case: &str,
+) -> Vec<Receipt> {
+    let settle = cmd(
+        case,
+        "record_settlement",
+        json!({ "status": "captured", "amount_minor": 125000, "currency": "USD" }),
+    );
+    ten_steps(case)
         .into_iter()
+        .chain([(system(), settle)])
         .map(|(who, command)| ok(engine, &who, command))
         .collect()
 }
