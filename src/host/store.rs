@@ -415,168 +415,92 @@ pub fn check_append(append: &Append<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
-impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
-    fn load(&self, case: &str) -> Result<Vec<StoredEvent>, StoreError> {
-        (**self).load(case)
-    }
-    fn load_after(&self, case: &str, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
-        (**self).load_after(case, after)
-    }
-    fn append(&self, append: &Append<'_>) -> Result<Committed, StoreError> {
-        (**self).append(append)
-    }
-    fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        (**self).idempotency(key)
-    }
-    fn cases(&self) -> Result<Vec<String>, StoreError> {
-        (**self).cases()
-    }
-    fn pending_signals(&self, limit: usize) -> Result<Vec<StoredSignal>, StoreError> {
-        (**self).pending_signals(limit)
-    }
-    fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
-        (**self).mark_delivered(ids)
-    }
-    fn desk(&self, operator: &str, limit: usize) -> Result<DeskRows, StoreError> {
-        (**self).desk(operator, limit)
-    }
-    fn queue(&self, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
-        (**self).queue(limit)
-    }
-    fn list(
-        &self,
-        filter: &CaseFilter,
-        after: Option<&ListCursor>,
-        limit: usize,
-    ) -> Result<Vec<CaseIndex>, StoreError> {
-        (**self).list(filter, after, limit)
-    }
-    fn due(&self, now: Millis, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
-        (**self).due(now, limit)
-    }
-    fn operators(&self) -> Result<Vec<OperatorIndex>, StoreError> {
-        (**self).operators()
-    }
-    fn index_row(&self, stream: &str) -> Result<Option<IndexRow>, StoreError> {
-        (**self).index_row(stream)
-    }
-    fn index_state(&self) -> Result<IndexState, StoreError> {
-        (**self).index_state()
-    }
-    fn begin_reindex(&self) -> Result<(), StoreError> {
-        (**self).begin_reindex()
-    }
-    fn reindex(
-        &self,
-        stream: &str,
-        version: u64,
-        row: Option<&IndexRow>,
-    ) -> Result<bool, StoreError> {
-        (**self).reindex(stream, version, row)
-    }
-    fn finish_reindex(&self) -> Result<(), StoreError> {
-        (**self).finish_reindex()
-    }
-    fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
-        (**self).feed(after, limit)
-    }
-
-    fn heads(&self) -> Result<Vec<StreamHead>, StoreError> {
-        (**self).heads()
-    }
-    fn outbox_of(&self, stream: &str) -> Result<Vec<StoredSignal>, StoreError> {
-        (**self).outbox_of(stream)
-    }
-    fn idempotency_of(&self, stream: &str) -> Result<Vec<IdempotencyRecord>, StoreError> {
-        (**self).idempotency_of(stream)
-    }
-    fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
-        (**self).referenced_streams()
-    }
-    fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        (**self).case_key(stream)
-    }
+/// Writes `impl Store for` each pointer type given (over `S: Store + ?Sized`), forwarding
+/// every method to the store it points at.
+macro_rules! forward_store_through {
+    ($($pointer:ty),+ $(,)?) => {$(
+        impl<S: Store + ?Sized> Store for $pointer {
+            fn load(&self, case: &str) -> Result<Vec<StoredEvent>, StoreError> {
+                (**self).load(case)
+            }
+            fn load_after(&self, case: &str, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
+                (**self).load_after(case, after)
+            }
+            fn append(&self, append: &Append<'_>) -> Result<Committed, StoreError> {
+                (**self).append(append)
+            }
+            fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+                (**self).idempotency(key)
+            }
+            fn cases(&self) -> Result<Vec<String>, StoreError> {
+                (**self).cases()
+            }
+            fn pending_signals(&self, limit: usize) -> Result<Vec<StoredSignal>, StoreError> {
+                (**self).pending_signals(limit)
+            }
+            fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
+                (**self).mark_delivered(ids)
+            }
+            fn desk(&self, operator: &str, limit: usize) -> Result<DeskRows, StoreError> {
+                (**self).desk(operator, limit)
+            }
+            fn queue(&self, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
+                (**self).queue(limit)
+            }
+            fn list(
+                &self,
+                filter: &CaseFilter,
+                after: Option<&ListCursor>,
+                limit: usize,
+            ) -> Result<Vec<CaseIndex>, StoreError> {
+                (**self).list(filter, after, limit)
+            }
+            fn due(&self, now: Millis, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
+                (**self).due(now, limit)
+            }
+            fn operators(&self) -> Result<Vec<OperatorIndex>, StoreError> {
+                (**self).operators()
+            }
+            fn index_row(&self, stream: &str) -> Result<Option<IndexRow>, StoreError> {
+                (**self).index_row(stream)
+            }
+            fn index_state(&self) -> Result<IndexState, StoreError> {
+                (**self).index_state()
+            }
+            fn begin_reindex(&self) -> Result<(), StoreError> {
+                (**self).begin_reindex()
+            }
+            fn reindex(
+                &self,
+                stream: &str,
+                version: u64,
+                row: Option<&IndexRow>,
+            ) -> Result<bool, StoreError> {
+                (**self).reindex(stream, version, row)
+            }
+            fn finish_reindex(&self) -> Result<(), StoreError> {
+                (**self).finish_reindex()
+            }
+            fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
+                (**self).feed(after, limit)
+            }
+            fn heads(&self) -> Result<Vec<StreamHead>, StoreError> {
+                (**self).heads()
+            }
+            fn outbox_of(&self, stream: &str) -> Result<Vec<StoredSignal>, StoreError> {
+                (**self).outbox_of(stream)
+            }
+            fn idempotency_of(&self, stream: &str) -> Result<Vec<IdempotencyRecord>, StoreError> {
+                (**self).idempotency_of(stream)
+            }
+            fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
+                (**self).referenced_streams()
+            }
+            fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError> {
+                (**self).case_key(stream)
+            }
+        }
+    )+};
 }
 
-impl<S: Store + ?Sized> Store for &S {
-    fn load(&self, case: &str) -> Result<Vec<StoredEvent>, StoreError> {
-        (**self).load(case)
-    }
-    fn load_after(&self, case: &str, after: u64) -> Result<Vec<StoredEvent>, StoreError> {
-        (**self).load_after(case, after)
-    }
-    fn append(&self, append: &Append<'_>) -> Result<Committed, StoreError> {
-        (**self).append(append)
-    }
-    fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        (**self).idempotency(key)
-    }
-    fn cases(&self) -> Result<Vec<String>, StoreError> {
-        (**self).cases()
-    }
-    fn pending_signals(&self, limit: usize) -> Result<Vec<StoredSignal>, StoreError> {
-        (**self).pending_signals(limit)
-    }
-    fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
-        (**self).mark_delivered(ids)
-    }
-    fn desk(&self, operator: &str, limit: usize) -> Result<DeskRows, StoreError> {
-        (**self).desk(operator, limit)
-    }
-    fn queue(&self, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
-        (**self).queue(limit)
-    }
-    fn list(
-        &self,
-        filter: &CaseFilter,
-        after: Option<&ListCursor>,
-        limit: usize,
-    ) -> Result<Vec<CaseIndex>, StoreError> {
-        (**self).list(filter, after, limit)
-    }
-    fn due(&self, now: Millis, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
-        (**self).due(now, limit)
-    }
-    fn operators(&self) -> Result<Vec<OperatorIndex>, StoreError> {
-        (**self).operators()
-    }
-    fn index_row(&self, stream: &str) -> Result<Option<IndexRow>, StoreError> {
-        (**self).index_row(stream)
-    }
-    fn index_state(&self) -> Result<IndexState, StoreError> {
-        (**self).index_state()
-    }
-    fn begin_reindex(&self) -> Result<(), StoreError> {
-        (**self).begin_reindex()
-    }
-    fn reindex(
-        &self,
-        stream: &str,
-        version: u64,
-        row: Option<&IndexRow>,
-    ) -> Result<bool, StoreError> {
-        (**self).reindex(stream, version, row)
-    }
-    fn finish_reindex(&self) -> Result<(), StoreError> {
-        (**self).finish_reindex()
-    }
-    fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
-        (**self).feed(after, limit)
-    }
-
-    fn heads(&self) -> Result<Vec<StreamHead>, StoreError> {
-        (**self).heads()
-    }
-    fn outbox_of(&self, stream: &str) -> Result<Vec<StoredSignal>, StoreError> {
-        (**self).outbox_of(stream)
-    }
-    fn idempotency_of(&self, stream: &str) -> Result<Vec<IdempotencyRecord>, StoreError> {
-        (**self).idempotency_of(stream)
-    }
-    fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
-        (**self).referenced_streams()
-    }
-    fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        (**self).case_key(stream)
-    }
-}
+forward_store_through!(std::sync::Arc<S>, &S);
