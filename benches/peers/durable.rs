@@ -12,7 +12,6 @@
 //! Each level runs on a fresh database: a warm-up run (not counted), then one measured run of a
 //! fixed duration; clients stop starting commands when it ends and their last command counts.
 
-use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use planck::host::{
@@ -22,64 +21,21 @@ use planck::host::{
 use planck::spine::Command;
 use serde_json::{Value, json};
 
+use crate::driver::{self, LEVELS};
 use crate::support::{self, Step};
-
-/// The concurrency levels of the group-commit figure (the Restate driver's levels).
-pub const LEVELS: [usize; 3] = [1, 16, 64];
 
 type BenchEngine<S> = planck::engine::Engine<S, NullTransport, ManualClock>;
 
-/// One client: lifecycles on fresh cases until `run_for` has passed; each command's latency.
+/// One client: each step through `Engine::execute`, timed, then checked applied.
 fn client<S: Store>(engine: &BenchEngine<S>, steps: &[Step], run_for: Duration) -> Vec<Duration> {
-    let end = Instant::now() + run_for;
-    let mut latencies = Vec::with_capacity(4096);
-    loop {
-        let case = support::fresh_case("d");
-        for s in steps {
-            if Instant::now() >= end {
-                return latencies;
-            }
-            let command = Command::new(&case, s.body.clone());
-            let start = Instant::now();
-            let receipt = engine.execute(&s.who, &command, None).unwrap();
-            latencies.push(start.elapsed());
-            assert!(receipt.is_applied(), "{}: {receipt:?}", s.label);
-        }
-    }
-}
-
-/// `clients` threads at once for `run_for`: every command's latency and the wall time.
-fn run<S: Store + Sync>(
-    engine: &BenchEngine<S>,
-    clients: usize,
-    run_for: Duration,
-) -> (Vec<Duration>, Duration) {
-    let steps = support::lifecycle("peer-lifecycle");
-    let barrier = Barrier::new(clients + 1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..clients)
-            .map(|_| {
-                let (steps, barrier) = (&steps, &barrier);
-                scope.spawn(move || {
-                    barrier.wait();
-                    client(engine, steps, run_for)
-                })
-            })
-            .collect();
-        barrier.wait();
+    driver::client("d", steps, run_for, |case, s| {
+        let command = Command::new(case, s.body.clone());
         let start = Instant::now();
-        let latencies: Vec<Duration> = handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect();
-        (latencies, start.elapsed())
+        let receipt = engine.execute(&s.who, &command, None).unwrap();
+        let took = start.elapsed();
+        assert!(receipt.is_applied(), "{}: {receipt:?}", s.label);
+        took
     })
-}
-
-/// The `p`-th percentile (0–100) of sorted latencies, in ms (the Restate driver's rule).
-fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((p / 100.0) * sorted.len() as f64) as usize;
-    sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1e3
 }
 
 /// One level on `engine`: a warm-up, then the measured run, as the JSON object the table reads.
@@ -89,28 +45,15 @@ fn level<S: Store + Sync>(
     warmup: Duration,
     run_for: Duration,
 ) -> Value {
-    run(engine, clients, warmup);
-    let (mut latencies, elapsed) = run(engine, clients, run_for);
-    latencies.sort_unstable();
-    let seconds = elapsed.as_secs_f64();
-    json!({
-        "clients": clients,
-        "commands": latencies.len(),
-        "seconds": seconds,
-        "commands_per_s": latencies.len() as f64 / seconds,
-        "p50_ms": percentile_ms(&latencies, 50.0),
-        "p99_ms": percentile_ms(&latencies, 99.0),
-        "max_ms": percentile_ms(&latencies, 100.0),
-    })
+    let steps = support::lifecycle("peer-lifecycle");
+    driver::run(clients, || client(engine, &steps, warmup));
+    let (latencies, elapsed) = driver::run(clients, || client(engine, &steps, run_for));
+    driver::level(clients, latencies, elapsed)
 }
 
 /// Every durable-command figure.
 pub fn figures(quick: bool) -> Vec<(&'static str, Value)> {
-    let (warmup, run_for) = if quick {
-        (Duration::from_millis(300), Duration::from_secs(1))
-    } else {
-        (Duration::from_secs(1), Duration::from_secs(5))
-    };
+    let (warmup, run_for) = driver::durations(quick);
     let dir = tempfile::tempdir().unwrap();
     let full = || SqliteOptions {
         synchronous: Synchronous::Full,

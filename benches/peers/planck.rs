@@ -31,6 +31,7 @@
     reason = "a bench stops loudly on a broken fixture"
 )]
 
+mod driver;
 mod durable;
 mod serve_http;
 mod sqlite_floor;

@@ -14,17 +14,14 @@
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use planck::policy::{Principal, Role};
 use planck::serve::users::add_user;
 use serde_json::{Value, json};
 
+use crate::driver::{self, LEVELS};
 use crate::support::{self, Step};
-
-/// The concurrency levels (the Restate driver's).
-pub const LEVELS: [usize; 3] = [1, 16, 64];
 
 /// A running `planck serve`, stopped with SIGTERM (then killed) when dropped.
 pub struct Service {
@@ -146,102 +143,52 @@ fn requests(service: &Service, steps: &[Step]) -> Vec<Request> {
         .collect()
 }
 
-/// One client: lifecycles on fresh cases until `run_for` has passed; each command's latency.
+/// One client: each step as an HTTP request on its own connection-keeping agent, timed, then
+/// checked (200, `applied`).
 fn client(base: &str, requests: &[Request], run_for: Duration) -> Vec<Duration> {
     let agent = agent();
-    let end = Instant::now() + run_for;
-    let mut latencies = Vec::with_capacity(4096);
-    loop {
-        let case = support::fresh_case("h");
-        for r in requests {
-            if Instant::now() >= end {
-                return latencies;
-            }
-            let url = format!("{base}/api/cases/{case}/commands/{}", r.command);
-            let start = Instant::now();
-            let mut response = agent
-                .post(&url)
-                .header("authorization", format!("Bearer {}", r.token))
-                .content_type("application/json")
-                .send(r.body.as_str())
-                .unwrap();
-            let body = response.body_mut().read_to_string().unwrap();
-            latencies.push(start.elapsed());
-            assert_eq!(response.status().as_u16(), 200, "{}: {body}", r.command);
-            assert!(
-                body.starts_with(r#"{"outcome":"applied""#),
-                "{}: {body}",
-                r.command
-            );
-        }
-    }
-}
-
-fn run(
-    base: &str,
-    requests: &[Request],
-    clients: usize,
-    run_for: Duration,
-) -> (Vec<Duration>, Duration) {
-    let barrier = Barrier::new(clients + 1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..clients)
-            .map(|_| {
-                let barrier = &barrier;
-                scope.spawn(move || {
-                    barrier.wait();
-                    client(base, requests, run_for)
-                })
-            })
-            .collect();
-        barrier.wait();
+    driver::client("h", requests, run_for, |case, r| {
+        let url = format!("{base}/api/cases/{case}/commands/{}", r.command);
         let start = Instant::now();
-        let latencies: Vec<Duration> = handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect();
-        (latencies, start.elapsed())
+        let mut response = agent
+            .post(&url)
+            .header("authorization", format!("Bearer {}", r.token))
+            .content_type("application/json")
+            .send(r.body.as_str())
+            .unwrap();
+        let body = response.body_mut().read_to_string().unwrap();
+        let took = start.elapsed();
+        assert_eq!(response.status().as_u16(), 200, "{}: {body}", r.command);
+        assert!(
+            body.starts_with(r#"{"outcome":"applied""#),
+            "{}: {body}",
+            r.command
+        );
+        took
     })
-}
-
-fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((p / 100.0) * sorted.len() as f64) as usize;
-    sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1e3
 }
 
 /// Every level, as the JSON the table reads.
 pub fn figures(quick: bool) -> Vec<(&'static str, Value)> {
-    let (warmup, run_for) = if quick {
-        (Duration::from_millis(300), Duration::from_secs(1))
-    } else {
-        (Duration::from_secs(1), Duration::from_secs(5))
-    };
+    let (warmup, run_for) = driver::durations(quick);
     let steps = support::lifecycle("peer-lifecycle");
     let mut levels = Vec::with_capacity(LEVELS.len());
     for clients in LEVELS {
         let dir = tempfile::tempdir().unwrap();
         let service = start(dir.path());
         let requests = requests(&service, &steps);
-        run(&service.base, &requests, clients, warmup);
-        let (mut latencies, elapsed) = run(&service.base, &requests, clients, run_for);
+        let base = service.base.as_str();
+        driver::run(clients, || client(base, &requests, warmup));
+        let (latencies, elapsed) = driver::run(clients, || client(base, &requests, run_for));
         drop(service);
-        latencies.sort_unstable();
-        let seconds = elapsed.as_secs_f64();
+        let level = driver::level(clients, latencies, elapsed);
         eprintln!(
             "planck serve, {clients} client(s): {:.0} commands/s, p50 {:.2} ms, p99 {:.2} ms",
-            latencies.len() as f64 / seconds,
-            percentile_ms(&latencies, 50.0),
-            percentile_ms(&latencies, 99.0)
+            level["commands_per_s"].as_f64().unwrap(),
+            level["p50_ms"].as_f64().unwrap(),
+            level["p99_ms"].as_f64().unwrap()
         );
-        levels.push(json!({
-            "clients": clients,
-            "commands": latencies.len(),
-            "seconds": seconds,
-            "commands_per_s": latencies.len() as f64 / seconds,
-            "p50_ms": percentile_ms(&latencies, 50.0),
-            "p99_ms": percentile_ms(&latencies, 99.0),
-            "max_ms": percentile_ms(&latencies, 100.0),
-        }));
+        levels.push(level);
     }
     vec![("durable_serve_http", Value::Array(levels))]
 }
