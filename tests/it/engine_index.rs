@@ -107,7 +107,7 @@ fn lifecycle_keeps_every_row_true<S: Store>(engine: &Engine<S, MemoryTransport, 
     assert_eq!(row(store, "w-1").next_due_at, None);
     assert_verifies(engine);
     // Through to the end.
-    finish_service_event(engine, "w-1", "p.jpg");
+    finish_service_event(engine, "w-1", Some("p.jpg"));
     ok(engine, &lee(), cmd("w-1", "complete_job", Value::Null));
     let r = row(store, "w-1");
     assert_eq!(r.job, Some(JobState::Completed));

@@ -73,7 +73,7 @@ fn escalations_once_per_phase_entry<S: Store>(engine: &Engine<S, MemoryTransport
     assert!(engine.tick().unwrap().is_empty());
 
     // Completed work never escalates.
-    finish_service_event(engine, "w-1", "s3://a.jpg");
+    finish_service_event(engine, "w-1", Some("s3://a.jpg"));
     clock.advance(100 * HOUR);
     assert!(engine.tick().unwrap().is_empty());
 

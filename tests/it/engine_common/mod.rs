@@ -232,11 +232,11 @@ pub fn to_job<S: Store, T: Transport, C: Clock>(engine: &Engine<S, T, C>, case: 
 }
 
 /// op-lee, who has claimed the job on `case`, moves it to `arrived` and `in_progress`,
-/// attaches the `after` evidence `reference` and completes the service event.
+/// attaches the `after` evidence `evidence` when given, and completes the service event.
 pub fn finish_service_event<S: Store, T: Transport, C: Clock>(
     engine: &Engine<S, T, C>,
     case: &str,
-    reference: &str,
+    evidence: Option<&str>,
 ) {
     ok(
         engine,
@@ -248,15 +248,10 @@ pub fn finish_service_event<S: Store, T: Transport, C: Clock>(
         &lee(),
         cmd(case, "advance", json!({ "to": "in_progress" })),
     );
-    ok(
-        engine,
-        &lee(),
-        cmd(
-            case,
-            "attach_evidence",
-            json!({ "category": "after", "ref": reference }),
-        ),
-    );
+    if let Some(reference) = evidence {
+        let attach = json!({ "category": "after", "ref": reference });
+        ok(engine, &lee(), cmd(case, "attach_evidence", attach));
+    }
     ok(
         engine,
         &lee(),
