@@ -8,8 +8,8 @@
 //! before the clock starts.
 //!
 //! - **floor**: each process writes those rows into planck's own tables (a schema created by
-//!   `PostgresStore`, so the same columns, keys and indexes) with plain prepared statements,
-//!   one transaction per command: `BEGIN`, the version row (`INSERT`, then `UPDATE … WHERE
+//!   `PostgresStore`, so the same columns, keys and indexes) with the store's own one-row
+//!   statements (`PostgresStore::row_statements`), prepared once, one transaction per command: `BEGIN`, the version row (`INSERT`, then `UPDATE … WHERE
 //!   version = expected`), one `INSERT` per event, the key, one per signal, the index row's
 //!   upsert, `COMMIT`. This is what a hand-written writer of the same rows does.
 //! - **store**: each process hands the same rows to `PostgresStore::append` (no engine): the
@@ -130,49 +130,11 @@ fn writes(n: usize, prefix: &str) -> Vec<Write> {
     out
 }
 
-/// Statements of the floor, on planck's tables in `s`.
-fn floor_sql(s: &str) -> [String; 6] {
-    [
-        format!("INSERT INTO {s}.planck_cases (case_id, version) VALUES ($1, $2)"),
-        format!("UPDATE {s}.planck_cases SET version = $2 WHERE case_id = $1 AND version = $3"),
-        format!(
-            "INSERT INTO {s}.planck_events (event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq,
-                    actor, surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest,
-                    host_ts_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-        ),
-        format!(
-            "INSERT INTO {s}.planck_idempotency (key, fingerprint, case_id, outcome, recorded_at)
-             VALUES ($1, $2, $3, $4, $5)"
-        ),
-        format!(
-            "INSERT INTO {s}.planck_outbox (id, case_id, kind, at, payload, event_id, event_digest)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        ),
-        format!(
-            "INSERT INTO {s}.planck_case_index (case_id, created, version, surface, surface_version, task,
-                    assignee, job, owner, phase, stage, service_event, pending_approval, queue, claim_open,
-                    completed_visible, created_at, last_activity, next_due_at)
-             VALUES ($1, COALESCE((SELECT created FROM {s}.planck_cases WHERE case_id = $1), 0),
-                     $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-             ON CONFLICT (case_id) DO UPDATE SET
-                version = excluded.version, surface = excluded.surface,
-                surface_version = excluded.surface_version, task = excluded.task,
-                assignee = excluded.assignee, job = excluded.job, owner = excluded.owner,
-                phase = excluded.phase, stage = excluded.stage, service_event = excluded.service_event,
-                pending_approval = excluded.pending_approval, queue = excluded.queue,
-                claim_open = excluded.claim_open, completed_visible = excluded.completed_visible,
-                created_at = excluded.created_at, last_activity = excluded.last_activity,
-                next_due_at = excluded.next_due_at"
-        ),
-    ]
-}
-
 /// A floor child: write the rows for `secs`; rows (events) written and the time spent writing.
 fn floor_child(url: &str, schema: &str, secs: f64) -> (u64, f64) {
     let mut client = Client::connect(url, NoTls).unwrap();
     let [new_case, bump, event, record, signal, row] =
-        floor_sql(schema).map(|sql| client.prepare(&sql).unwrap());
+        PostgresStore::row_statements(schema).map(|sql| client.prepare(&sql).unwrap());
     let prefix = format!("f{}", std::process::id());
     let (mut rows, mut spent) = (0u64, Duration::ZERO);
     while spent.as_secs_f64() < secs {
@@ -188,7 +150,7 @@ fn floor_child(url: &str, schema: &str, secs: f64) -> (u64, f64) {
                 t.execute(&new_case, &[&w.case, &version]).unwrap()
             } else {
                 let expected = i64::try_from(w.expected).unwrap();
-                t.execute(&bump, &[&w.case, &version, &expected]).unwrap()
+                t.execute(&bump, &[&w.case, &expected, &version]).unwrap()
             };
             assert_eq!(claimed, 1);
             for (e, (actor, payload)) in w.events.iter().zip(&w.texts) {

@@ -16,6 +16,7 @@
 
 pub mod render;
 pub mod source;
+pub(crate) mod toml;
 
 use serde::Serialize;
 use std::fmt;

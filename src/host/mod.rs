@@ -11,6 +11,8 @@
 mod clock;
 pub mod conformance;
 pub mod index;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod index_sql;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;

@@ -77,8 +77,9 @@ use postgres::{Client, NoTls, Row, Statement};
 
 use crate::host::index::{
     CaseFilter, CaseIndex, DeskRows, FeedEntry, IndexRow, IndexState, ListCursor,
-    OPERATOR_STREAM_PREFIX, OperatorIndex, QueueNeed, SurfaceSelector,
+    OPERATOR_STREAM_PREFIX, OperatorIndex, QueueNeed,
 };
+use crate::host::index_sql::{CASE_COLUMNS, CaseColumns, ListQuery, OperatorColumns, SqlValue};
 use crate::host::store::{
     Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, StreamHead,
     check_append,
@@ -92,10 +93,6 @@ pub const PG_SCHEMA_VERSION: i64 = 2;
 
 /// Rows the sequencer numbers per transaction.
 const SEQUENCE_BATCH: i64 = 10_000;
-
-/// The columns of a `planck_case_index` row, in the order [`case_from_row`] reads them.
-const CASE_COLUMNS: &str = "case_id, version, surface, surface_version, task, assignee, job, owner, phase, stage,
-    service_event, pending_approval, queue, claim_open, completed_visible, created_at, last_activity, next_due_at";
 
 /// The columns of an event, in the order [`event_from_row`] reads them.
 const EVENT_COLUMNS: &str =
@@ -626,6 +623,25 @@ impl PostgresStore {
         &self.schema
     }
 
+    /// The store's own one-row statements in `schema`, in the order a command's rows are
+    /// written: create the case's version row (`$1` case, `$2` version), move it (`$1` case,
+    /// `$2` expected version, `$3` new version), insert an event, the idempotency record, a
+    /// signal, and upsert the case's index row. Not part of the API: the PostgreSQL bench's
+    /// raw-insert floor (`benches/peers/pg_instances.rs`) runs them, so that the floor writes
+    /// exactly the rows and columns the store writes.
+    #[doc(hidden)]
+    pub fn row_statements(schema: &str) -> [String; 6] {
+        let sql = Sql::new(schema);
+        [
+            sql.insert_case,
+            sql.bump_case,
+            sql.insert_event,
+            sql.insert_key,
+            sql.insert_signal,
+            sql.upsert_case_row,
+        ]
+    }
+
     /// Drop the schema and everything in it (tests use it to clean up a schema of their own).
     /// Refuses to drop `public`.
     pub fn drop_schema(&self) -> Result<(), StoreError> {
@@ -822,72 +838,54 @@ fn event_from_row(case: &str, row: &Row, at: usize) -> Result<StoredEvent, Store
     })
 }
 
+/// Column `i` of `row`, or the error `read` makes of a failure to decode it.
+fn column<'a, T: postgres::types::FromSql<'a>>(
+    row: &'a Row,
+    i: usize,
+    read: fn(postgres::Error) -> StoreError,
+) -> Result<T, StoreError> {
+    row.try_get(i).map_err(read)
+}
+
 /// A `planck_case_index` row (the columns of [`CASE_COLUMNS`] from column `at`).
 fn case_from_row(row: &Row, at: usize) -> Result<CaseIndex, StoreError> {
-    let read = |e: postgres::Error| {
+    fn read(e: postgres::Error) -> StoreError {
         StoreError::corrupt("the index", "a row does not decode", Some(Box::new(e)))
-    };
-    let case: String = row.try_get(at).map_err(read)?;
-    let bad = |what: &str| {
-        StoreError::corrupt(
-            case.clone(),
-            format!("the index row has an unreadable {what}"),
-            None,
-        )
-    };
-    let version: i64 = row.try_get(at + 1).map_err(read)?;
-    let surface_version: i64 = row.try_get(at + 3).map_err(read)?;
-    let text = |i: usize| row.try_get::<_, Option<String>>(at + i).map_err(read);
-    fn parse<T>(text: Option<String>, parse: impl Fn(&str) -> Option<T>) -> Result<Option<T>, ()> {
-        text.map(|t| parse(&t).ok_or(())).transpose()
     }
-    Ok(CaseIndex {
-        version: u64::try_from(version).map_err(|_| bad("version"))?,
-        surface: row.try_get(at + 2).map_err(read)?,
-        surface_version: u32::try_from(surface_version).map_err(|_| bad("surface version"))?,
-        task: parse(text(4)?, TaskState::parse).map_err(|()| bad("task state"))?,
-        assignee: text(5)?,
-        job: parse(text(6)?, JobState::parse).map_err(|()| bad("job state"))?,
-        owner: text(7)?,
-        phase: text(8)?,
-        stage: text(9)?,
-        service_event: parse(text(10)?, ServiceEventState::parse)
-            .map_err(|()| bad("service event state"))?,
-        pending_approval: text(11)?,
-        queue: parse(text(12)?, QueueNeed::parse).map_err(|()| bad("queue need"))?,
-        claim_open: row.try_get(at + 13).map_err(read)?,
-        completed_visible: row.try_get(at + 14).map_err(read)?,
-        created_at: row.try_get(at + 15).map_err(read)?,
-        last_activity: row.try_get(at + 16).map_err(read)?,
-        next_due_at: row.try_get(at + 17).map_err(read)?,
-        case,
-    })
+    CaseColumns {
+        case: column(row, at, read)?,
+        version: column(row, at + 1, read)?,
+        surface: column(row, at + 2, read)?,
+        surface_version: column(row, at + 3, read)?,
+        task: column(row, at + 4, read)?,
+        assignee: column(row, at + 5, read)?,
+        job: column(row, at + 6, read)?,
+        owner: column(row, at + 7, read)?,
+        phase: column(row, at + 8, read)?,
+        stage: column(row, at + 9, read)?,
+        service_event: column(row, at + 10, read)?,
+        pending_approval: column(row, at + 11, read)?,
+        queue: column(row, at + 12, read)?,
+        claim_open: column(row, at + 13, read)?,
+        completed_visible: column(row, at + 14, read)?,
+        created_at: column(row, at + 15, read)?,
+        last_activity: column(row, at + 16, read)?,
+        next_due_at: column(row, at + 17, read)?,
+    }
+    .decode()
 }
 
 fn operator_from_row(row: &Row) -> Result<OperatorIndex, StoreError> {
-    let read = backend("reading the operator index");
-    let operator: String = row.try_get(0).map_err(read)?;
-    let version: i64 = row
-        .try_get(1)
-        .map_err(backend("reading the operator index"))?;
-    let surfaces: String = row
-        .try_get(3)
-        .map_err(backend("reading the operator index"))?;
-    let bad = |what: &str| {
-        StoreError::corrupt(
-            format!("{OPERATOR_STREAM_PREFIX}{operator}"),
-            format!("the operator index row has an unreadable {what}"),
-            None,
-        )
-    };
-    Ok(OperatorIndex {
-        version: u64::try_from(version).map_err(|_| bad("version"))?,
-        status: row
-            .try_get(2)
-            .map_err(backend("reading the operator index"))?,
-        surfaces: serde_json::from_str(&surfaces).map_err(|_| bad("surface list"))?,
-        operator,
-    })
+    fn read(e: postgres::Error) -> StoreError {
+        backend("reading the operator index")(e)
+    }
+    OperatorColumns {
+        operator: column(row, 0, read)?,
+        version: column(row, 1, read)?,
+        status: column(row, 2, read)?,
+        surfaces: column(row, 3, read)?,
+    }
+    .decode()
 }
 
 /// An event row read by the feed: failures name the event's case when it can be read.
@@ -1458,68 +1456,23 @@ impl Store for PostgresStore {
         after: Option<&ListCursor>,
         limit: usize,
     ) -> Result<Vec<CaseIndex>, StoreError> {
-        let mut clauses: Vec<String> = Vec::new();
-        let mut params: Vec<Box<dyn postgres::types::ToSql + Sync>> = Vec::new();
-        let mut bind = |clauses: &mut Vec<String>,
-                        clause: &str,
-                        value: Box<dyn postgres::types::ToSql + Sync>| {
-            params.push(value);
-            clauses.push(clause.replace('?', &format!("${}", params.len())));
+        let table = format!("{}.planck_case_index", self.schema);
+        let Some(query) = ListQuery::new(&table, filter, after, limit, |n| format!("${n}")) else {
+            return Ok(Vec::new());
         };
-        match filter.surface_selector() {
-            SurfaceSelector::Any => {}
-            SurfaceSelector::Slug(slug) => {
-                bind(&mut clauses, "surface = ?", Box::new(slug.to_string()))
-            }
-            SurfaceSelector::Exact(slug, version) => {
-                bind(&mut clauses, "surface = ?", Box::new(slug.to_string()));
-                bind(
-                    &mut clauses,
-                    "surface_version = ?",
-                    Box::new(i64::from(version)),
-                );
-            }
-            SurfaceSelector::Nothing => return Ok(Vec::new()),
-        }
-        match filter.job {
-            None => {}
-            Some(None) => clauses.push("job IS NULL".to_string()),
-            Some(Some(job)) => bind(&mut clauses, "job = ?", Box::new(job.as_str().to_string())),
-        }
-        if let Some(phase) = &filter.phase {
-            bind(&mut clauses, "phase = ?", Box::new(phase.clone()));
-        }
-        if let Some(assignee) = &filter.assignee {
-            bind(&mut clauses, "assignee = ?", Box::new(assignee.clone()));
-        }
-        if let Some(owner) = &filter.owner {
-            bind(&mut clauses, "owner = ?", Box::new(owner.clone()));
-        }
-        if let Some(cursor) = after {
-            bind(
-                &mut clauses,
-                "last_activity <= ?",
-                Box::new(cursor.last_activity),
-            );
-            let n = params.len();
-            params.push(Box::new(cursor.case.clone()));
-            clauses.push(format!("(last_activity, case_id) < (${n}, ${})", n + 1));
-        }
-        params.push(Box::new(limit_param(limit)));
-        let where_clause = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", clauses.join(" AND "))
-        };
-        let sql = format!(
-            "SELECT {CASE_COLUMNS} FROM {}.planck_case_index {where_clause}
-              ORDER BY last_activity DESC, case_id DESC LIMIT ${}",
-            self.schema,
-            params.len()
-        );
+        let params: Vec<Box<dyn postgres::types::ToSql + Sync>> = query
+            .values
+            .into_iter()
+            .map(|value| -> Box<dyn postgres::types::ToSql + Sync> {
+                match value {
+                    SqlValue::Text(text) => Box::new(text),
+                    SqlValue::Integer(n) => Box::new(n),
+                }
+            })
+            .collect();
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
             params.iter().map(|p| p.as_ref()).collect();
-        self.cases_query(&sql, &refs)
+        self.cases_query(&query.sql, &refs)
     }
 
     fn due(&self, now: Millis, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {

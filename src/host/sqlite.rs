@@ -34,8 +34,9 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, pa
 
 use crate::host::index::{
     CaseFilter, CaseIndex, DeskRows, FeedEntry, IndexRow, IndexState, ListCursor,
-    OPERATOR_STREAM_PREFIX, OperatorIndex, QueueNeed, SurfaceSelector,
+    OPERATOR_STREAM_PREFIX, OperatorIndex, QueueNeed,
 };
+use crate::host::index_sql::{CASE_COLUMNS, CaseColumns, ListQuery, OperatorColumns, SqlValue};
 use crate::host::store::{
     Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, StreamHead,
     check_append,
@@ -150,10 +151,6 @@ UPDATE events SET position = n.p
   FROM (SELECT rowid AS r, ROW_NUMBER() OVER (ORDER BY rowid) AS p FROM events) AS n
  WHERE n.r = events.rowid;
 ";
-
-/// The columns of a `case_index` row, in the order [`case_row`] reads them.
-const CASE_COLUMNS: &str = "case_id, version, surface, surface_version, task, assignee, job, owner, phase, stage,
-    service_event, pending_approval, queue, claim_open, completed_visible, created_at, last_activity, next_due_at";
 
 /// The columns of an event, in the order [`event_row`] reads them (from `offset`).
 const EVENT_COLUMNS: &str =
@@ -861,102 +858,26 @@ fn decode_event(row: EventTuple) -> Result<StoredEvent, StoreError> {
 }
 
 /// A `case_index` row's columns ([`CASE_COLUMNS`]), as read.
-type CaseTuple = (
-    String,
-    i64,
-    String,
-    i64,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    bool,
-    bool,
-    i64,
-    i64,
-    Option<i64>,
-);
-
-fn case_tuple(row: &rusqlite::Row<'_>) -> rusqlite::Result<CaseTuple> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-        row.get(9)?,
-        row.get(10)?,
-        row.get(11)?,
-        row.get(12)?,
-        row.get(13)?,
-        row.get(14)?,
-        row.get(15)?,
-        row.get(16)?,
-        row.get(17)?,
-    ))
-}
-
-/// Decode a `case_index` row.
-fn case_row(row: CaseTuple) -> Result<CaseIndex, StoreError> {
-    let (
-        case,
-        version,
-        surface,
-        surface_version,
-        task,
-        assignee,
-        job,
-        owner,
-        phase,
-        stage,
-        service_event,
-        pending_approval,
-        queue,
-        claim_open,
-        completed_visible,
-        created_at,
-        last_activity,
-        next_due_at,
-    ) = row;
-    let bad = |what: &str| {
-        StoreError::corrupt(
-            case.clone(),
-            format!("the index row has an unreadable {what}"),
-            None,
-        )
-    };
-    fn parse<T>(text: Option<String>, parse: impl Fn(&str) -> Option<T>) -> Result<Option<T>, ()> {
-        text.map(|t| parse(&t).ok_or(())).transpose()
-    }
-    Ok(CaseIndex {
-        version: u64::try_from(version).map_err(|_| bad("version"))?,
-        surface_version: u32::try_from(surface_version).map_err(|_| bad("surface version"))?,
-        task: parse(task, TaskState::parse).map_err(|()| bad("task state"))?,
-        job: parse(job, JobState::parse).map_err(|()| bad("job state"))?,
-        service_event: parse(service_event, ServiceEventState::parse)
-            .map_err(|()| bad("service event state"))?,
-        queue: parse(queue, QueueNeed::parse).map_err(|()| bad("queue need"))?,
-        case,
-        surface,
-        assignee,
-        owner,
-        phase,
-        stage,
-        pending_approval,
-        claim_open,
-        completed_visible,
-        created_at,
-        last_activity,
-        next_due_at,
+fn case_columns(row: &rusqlite::Row<'_>) -> rusqlite::Result<CaseColumns> {
+    Ok(CaseColumns {
+        case: row.get(0)?,
+        version: row.get(1)?,
+        surface: row.get(2)?,
+        surface_version: row.get(3)?,
+        task: row.get(4)?,
+        assignee: row.get(5)?,
+        job: row.get(6)?,
+        owner: row.get(7)?,
+        phase: row.get(8)?,
+        stage: row.get(9)?,
+        service_event: row.get(10)?,
+        pending_approval: row.get(11)?,
+        queue: row.get(12)?,
+        claim_open: row.get(13)?,
+        completed_visible: row.get(14)?,
+        created_at: row.get(15)?,
+        last_activity: row.get(16)?,
+        next_due_at: row.get(17)?,
     })
 }
 
@@ -969,11 +890,11 @@ fn query_cases(
     let read = backend("reading the index");
     let mut stmt = conn.prepare_cached(sql).map_err(read)?;
     let rows = stmt
-        .query_map(params, case_tuple)
+        .query_map(params, case_columns)
         .map_err(backend("reading the index"))?;
     let mut out = Vec::new();
     for row in rows {
-        out.push(case_row(row.map_err(backend("reading the index"))?)?);
+        out.push(row.map_err(backend("reading the index"))?.decode()?);
     }
     Ok(out)
 }
@@ -988,12 +909,14 @@ fn query_cases_created(
         .prepare_cached(sql)
         .map_err(backend("reading the index"))?;
     let rows = stmt
-        .query_map(params, |row| Ok((row.get::<_, i64>(18)?, case_tuple(row)?)))
+        .query_map(params, |row| {
+            Ok((row.get::<_, i64>(18)?, case_columns(row)?))
+        })
         .map_err(backend("reading the index"))?;
     let mut out = Vec::new();
     for row in rows {
         let (created, case) = row.map_err(backend("reading the index"))?;
-        out.push((created, case_row(case)?));
+        out.push((created, case.decode()?));
     }
     Ok(out)
 }
@@ -1134,65 +1057,15 @@ impl SqliteStore {
     ) -> Result<Vec<CaseIndex>, StoreError> {
         let conn = self.conn();
         ready(&conn)?;
-        use rusqlite::types::Value as V;
-        let mut clauses: Vec<String> = Vec::new();
-        let mut values: Vec<V> = Vec::new();
-        let mut bind = |clauses: &mut Vec<String>, clause: &str, value: V| {
-            values.push(value);
-            clauses.push(clause.replace('?', &format!("?{}", values.len())));
+        let Some(query) = ListQuery::new("case_index", filter, after, limit, |n| format!("?{n}"))
+        else {
+            return Ok(Vec::new());
         };
-        match filter.surface_selector() {
-            SurfaceSelector::Any => {}
-            SurfaceSelector::Slug(slug) => bind(&mut clauses, "surface = ?", V::Text(slug.into())),
-            SurfaceSelector::Exact(slug, version) => {
-                bind(&mut clauses, "surface = ?", V::Text(slug.into()));
-                bind(
-                    &mut clauses,
-                    "surface_version = ?",
-                    V::Integer(i64::from(version)),
-                );
-            }
-            SurfaceSelector::Nothing => return Ok(Vec::new()),
-        }
-        match filter.job {
-            None => {}
-            Some(None) => clauses.push("job IS NULL".to_string()),
-            Some(Some(job)) => bind(&mut clauses, "job = ?", V::Text(job.as_str().into())),
-        }
-        if let Some(phase) = &filter.phase {
-            bind(&mut clauses, "phase = ?", V::Text(phase.clone()));
-        }
-        if let Some(assignee) = &filter.assignee {
-            bind(&mut clauses, "assignee = ?", V::Text(assignee.clone()));
-        }
-        if let Some(owner) = &filter.owner {
-            bind(&mut clauses, "owner = ?", V::Text(owner.clone()));
-        }
-        if let Some(cursor) = after {
-            bind(
-                &mut clauses,
-                "last_activity <= ?",
-                V::Integer(cursor.last_activity),
-            );
-            let n = values.len();
-            values.push(V::Text(cursor.case.clone()));
-            clauses.push(format!("(last_activity, case_id) < (?{n}, ?{})", n + 1));
-        }
-        values.push(V::Integer(limit_param(limit)));
-        let where_clause = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", clauses.join(" AND "))
-        };
-        query_cases(
-            &conn,
-            &format!(
-                "SELECT {CASE_COLUMNS} FROM case_index {where_clause}
-                  ORDER BY last_activity DESC, case_id DESC LIMIT ?{}",
-                values.len()
-            ),
-            rusqlite::params_from_iter(values),
-        )
+        let values = query.values.into_iter().map(|value| match value {
+            SqlValue::Text(text) => rusqlite::types::Value::Text(text),
+            SqlValue::Integer(n) => rusqlite::types::Value::Integer(n),
+        });
+        query_cases(&conn, &query.sql, rusqlite::params_from_iter(values))
     }
 
     pub(crate) fn query_due(
@@ -1285,31 +1158,20 @@ fn operator_rows(conn: &Connection, one: Option<&str>) -> Result<Vec<OperatorInd
         .map_err(read)?;
     let rows = stmt
         .query_map([one], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-            ))
+            Ok(OperatorColumns {
+                operator: r.get(0)?,
+                version: r.get(1)?,
+                status: r.get(2)?,
+                surfaces: r.get(3)?,
+            })
         })
         .map_err(backend("reading the operator index"))?;
     let mut out = Vec::new();
     for row in rows {
-        let (operator, version, status, surfaces) =
-            row.map_err(backend("reading the operator index"))?;
-        let bad = |what: &str| {
-            StoreError::corrupt(
-                format!("{OPERATOR_STREAM_PREFIX}{operator}"),
-                format!("the operator index row has an unreadable {what}"),
-                None,
-            )
-        };
-        out.push(OperatorIndex {
-            version: u64::try_from(version).map_err(|_| bad("version"))?,
-            surfaces: serde_json::from_str(&surfaces).map_err(|_| bad("surface list"))?,
-            operator,
-            status,
-        });
+        out.push(
+            row.map_err(backend("reading the operator index"))?
+                .decode()?,
+        );
     }
     Ok(out)
 }

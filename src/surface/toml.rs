@@ -14,6 +14,9 @@
 use ::toml::Spanned;
 use ::toml::de::{DeTable, DeValue};
 
+use crate::diagnostic::toml::{
+    closest, list_in_backticks, span_of, syntax_error, type_name, wrong_type,
+};
 use crate::surface::ast::{
     ClaimPolicy, Definition, Escalation, Evidence, Execution, Header, Intake, Node, Operators,
     Ownership, PaymentTiming, Phase, RecordContainer, Rule, Span, SpanIgnored, Status, Transition,
@@ -93,7 +96,16 @@ pub fn parse(source: &str) -> (Definition, Vec<Diagnostic>) {
         diags: Vec::new(),
         dropped: 0,
     };
-    let mut syntax: Vec<Diagnostic> = errors.iter().map(syntax_error).collect();
+    let mut syntax: Vec<Diagnostic> = errors
+        .iter()
+        .map(|error| {
+            syntax_error(
+                Code::TomlSyntax,
+                error,
+                "the file must be valid TOML before its surface can be checked",
+            )
+        })
+        .collect();
     let def = walker.definition(root.get_ref());
     if !errors.is_empty() {
         // The recovered tree is a best effort: an unclosed header swallows the keys after
@@ -111,48 +123,6 @@ pub fn parse(source: &str) -> (Definition, Vec<Diagnostic>) {
         diags.push(dropped_note(walker.dropped));
     }
     (def, diags)
-}
-
-/// The span of a `toml` value or key.
-fn span_of<T>(spanned: &Spanned<T>) -> Span {
-    Span::from(spanned.span())
-}
-
-/// "a string", "an integer", ... for messages.
-fn type_name(value: &DeValue<'_>) -> &'static str {
-    match value {
-        DeValue::String(_) => "a string",
-        DeValue::Integer(_) => "an integer",
-        DeValue::Float(_) => "a float",
-        DeValue::Boolean(_) => "a boolean",
-        DeValue::Datetime(_) => "a date-time",
-        DeValue::Array(_) => "an array",
-        DeValue::Table(_) => "a table",
-    }
-}
-
-/// The known name closest to `word`, when it is close enough to be a likely typo.
-pub(crate) fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
-    if word.len() > 64 {
-        return None;
-    }
-    let limit = (word.chars().count() / 3).max(1);
-    known
-        .iter()
-        // Edit distance with adjacent transpositions (optimal string alignment), in characters.
-        .map(|k| (strsim::osa_distance(word, k), *k))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-/// `` `a`, `b`, `c` `` for help texts.
-pub(crate) fn list_in_backticks(items: &[&str]) -> String {
-    items
-        .iter()
-        .map(|i| format!("`{i}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The content span of a string literal: inside the quotes, and for multi-line strings after
@@ -416,14 +386,7 @@ impl Walker<'_> {
     }
 
     fn wrong_type(&mut self, span: Span, key: &str, expected: &str, found: &DeValue<'_>) {
-        self.push(
-            Diagnostic::error(
-                Code::WrongType,
-                span,
-                format!("`{key}` must be {expected}, found {}", type_name(found)),
-            )
-            .with_label(format!("expected {expected}")),
-        );
+        self.push(wrong_type(Code::WrongType, span, key, expected, found));
     }
 
     /// A string value; `None` (and a diagnostic) when it is absent but required or mistyped.
@@ -663,16 +626,6 @@ impl Walker<'_> {
     }
 }
 
-/// A `toml` parse error as a `toml_syntax` diagnostic at the error's span.
-fn syntax_error(error: &::toml::de::Error) -> Diagnostic {
-    let span = error.span().map(Span::from).unwrap_or_default();
-    let message = error.message().trim().trim_end_matches('.').to_string();
-    let message = lowercase_first(&message);
-    Diagnostic::error(Code::TomlSyntax, span, format!("invalid TOML: {message}"))
-        .with_label("here")
-        .with_help("the file must be valid TOML before its surface can be checked")
-}
-
 fn table_name(key: &str) -> &'static str {
     match key {
         "surface" => "[surface]",
@@ -684,14 +637,6 @@ fn table_name(key: &str) -> &'static str {
         "rule" => "[[rule]]",
         "escalation" => "[[escalation]]",
         _ => "the table",
-    }
-}
-
-fn lowercase_first(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 
@@ -838,7 +783,5 @@ label = "Complete"
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("slgu", "slug"), 1);
-        assert_eq!(closest("stauts", &["status", "slug"]), Some("status"));
-        assert_eq!(closest("zzz", &["status", "slug"]), None);
     }
 }

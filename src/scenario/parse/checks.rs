@@ -5,7 +5,7 @@ use ::toml::de::{DeTable, DeValue};
 use crate::diagnostic::line_col;
 use crate::scenario::diagnostic::{Code, Diagnostic};
 use crate::scenario::model::{Check, CheckField, CheckTarget, Expected};
-use crate::surface::toml::{closest, list_in_backticks};
+use crate::diagnostic::toml::{closest, list_in_backticks};
 
 use super::{CHECK_KEYS, STEP_KEYS, Table, Walker, span_of};
 

@@ -15,14 +15,15 @@
 
 use std::path::Path;
 
-use ::toml::Spanned;
 use ::toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::{Source, Span};
 use crate::scenario::diagnostic::{Code, Diagnostic};
 use crate::scenario::model::Scenario;
 use crate::spine::case::Millis;
-use crate::surface::toml::{closest, list_in_backticks};
+use crate::diagnostic::toml::{
+    closest, list_in_backticks, span_of, syntax_error, type_name, wrong_type,
+};
 
 mod checks;
 mod setup;
@@ -127,17 +128,11 @@ pub fn parse(source: &str, file: &Path) -> Result<Scenario, Vec<Diagnostic>> {
         diags: Vec::new(),
     };
     for error in &errors {
-        let span = error.span().map(Span::from).unwrap_or_default();
-        let message = error.message().trim().trim_end_matches('.').to_string();
-        walker.push(
-            Diagnostic::error(
-                Code::TomlSyntax,
-                span,
-                format!("invalid TOML: {}", lowercase_first(&message)),
-            )
-            .with_label("here")
-            .with_help("the file must be valid TOML before its scenario can be read"),
-        );
+        walker.push(syntax_error(
+            Code::TomlSyntax,
+            error,
+            "the file must be valid TOML before its scenario can be read",
+        ));
     }
     let scenario = walker.scenario(root.get_ref(), file);
     let mut diags = walker.diags;
@@ -152,32 +147,6 @@ pub fn parse(source: &str, file: &Path) -> Result<Scenario, Vec<Diagnostic>> {
     } else {
         diags.sort_by_key(|d| (d.span.start, d.span.end));
         Err(diags)
-    }
-}
-
-fn lowercase_first(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) if !chars.as_str().starts_with(|c: char| c.is_uppercase()) => {
-            first.to_lowercase().chain(chars).collect()
-        }
-        _ => text.to_string(),
-    }
-}
-
-fn span_of<T>(spanned: &Spanned<T>) -> Span {
-    Span::from(spanned.span())
-}
-
-fn type_name(value: &DeValue<'_>) -> &'static str {
-    match value {
-        DeValue::String(_) => "a string",
-        DeValue::Integer(_) => "an integer",
-        DeValue::Float(_) => "a float",
-        DeValue::Boolean(_) => "a boolean",
-        DeValue::Datetime(_) => "a date-time",
-        DeValue::Array(_) => "an array",
-        DeValue::Table(_) => "a table",
     }
 }
 
@@ -288,14 +257,7 @@ impl Walker<'_> {
     }
 
     fn wrong_type(&mut self, span: Span, key: &str, expected: &str, found: &DeValue<'_>) {
-        self.push(
-            Diagnostic::error(
-                Code::WrongType,
-                span,
-                format!("`{key}` must be {expected}, found {}", type_name(found)),
-            )
-            .with_label(format!("expected {expected}")),
-        );
+        self.push(wrong_type(Code::WrongType, span, key, expected, found));
     }
 
     fn missing(&mut self, cx: &Table<'_, '_>, key: &str, help: &str) {

@@ -9,7 +9,7 @@ use crate::policy::{Principal, Role};
 use crate::scenario::diagnostic::{Code, Diagnostic};
 use crate::scenario::model::{DEFAULT_START_MS, SurfacePath};
 use crate::spine::case::Millis;
-use crate::surface::toml::{closest, list_in_backticks};
+use crate::diagnostic::toml::{closest, list_in_backticks};
 
 use super::{PRINCIPAL_KEYS, Table, Walker, parse_time, span_of, type_name};
 

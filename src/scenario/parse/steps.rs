@@ -12,7 +12,7 @@ use crate::scenario::model::{Action, At, Expect, ExpectError, Step};
 use crate::spine::case::Millis;
 use crate::spine::{Command, CommandKind, RejectionCode};
 use crate::surface::parse_duration;
-use crate::surface::toml::{closest, list_in_backticks};
+use crate::diagnostic::toml::{closest, list_in_backticks};
 use crate::surface::validate::is_duration_form;
 
 use super::{

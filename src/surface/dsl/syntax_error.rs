@@ -6,7 +6,7 @@ use pest::error::{ErrorVariant, InputLocation};
 use super::grammar::Rule;
 use crate::surface::ast::Span;
 use crate::surface::diagnostic::{Code, Diagnostic};
-use crate::surface::toml::closest;
+use crate::diagnostic::toml::closest;
 
 /// The human name of each grammar rule, used in "expected …" messages.
 fn human_rule(rule: &Rule) -> String {

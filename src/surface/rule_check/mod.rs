@@ -32,7 +32,7 @@ use crate::spine::case::{JobState, ServiceEventState, SettlementStatus, TaskStat
 use crate::spine::operator::OperatorStatus;
 use crate::surface::diagnostic::{Code, Severity};
 use crate::surface::rules::parse_for_analysis;
-use crate::surface::toml::{closest, list_in_backticks};
+use crate::diagnostic::toml::{closest, list_in_backticks};
 
 mod checker;
 mod scope;

@@ -26,7 +26,7 @@ use crate::surface::ast::{Definition, Node, Span};
 use crate::surface::diagnostic::{Code, Diagnostic};
 use crate::surface::limits::MAX_DIAGNOSTICS;
 use crate::surface::rules::Guard;
-use crate::surface::toml::{closest, list_in_backticks};
+use crate::diagnostic::toml::{closest, list_in_backticks};
 
 mod escalations;
 mod names;

@@ -11,7 +11,7 @@ use super::{Cx, is_blank, text_of};
 use crate::policy::Role;
 use crate::surface::ast::Span;
 use crate::surface::diagnostic::{Code, Diagnostic};
-use crate::surface::toml::{closest, list_in_backticks};
+use crate::diagnostic::toml::{closest, list_in_backticks};
 
 pub(super) fn check_phase_count(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
     let count = cx.def.phases.len();

@@ -11,7 +11,7 @@ use crate::surface::diagnostic::{Code, Diagnostic, Severity};
 use crate::surface::limits::{MAX_RULES, MAX_STRING_BYTES};
 use crate::surface::rule_check;
 use crate::surface::rules::{Guard, GuardError};
-use crate::surface::toml::{closest, list_in_backticks};
+use crate::diagnostic::toml::{closest, list_in_backticks};
 
 pub(super) fn check_rule_triggers(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
     for r in &cx.def.rules {
