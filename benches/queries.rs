@@ -10,6 +10,9 @@
 //! - `queries/append`: one append (a new case's submission) with its index row against the
 //!   same append without it, in one run: what the index adds to the write path.
 //! - `queries/tick`: `Engine::tick` with 10 cases due among 10³ and among 10⁵ idle cases.
+//! - `queries/postgres`: the desk, queue and list on `PostgresStore` at 10³ and 10⁵ cases
+//!   (feature `postgres`, and `PLANCK_PG_URL` naming a server; skipped otherwise). The schema
+//!   `bench_queries_<n>` holds the same cases, made the same way, and stays on the server.
 //!
 //! **The databases.** 13 real cases are made through the engine (`event-coordination`): 3 in
 //! the governance queue and 10 Jobs of op-lee (2 queued, 5 claimed in three phases, 3
@@ -102,7 +105,13 @@ fn engine(path: &Path) -> Db {
     )
 }
 
-fn send(engine: &Db, who: &Principal, case: &str, command: &str, args: Value) {
+fn send<S: Store>(
+    engine: &Engine<S, NullTransport, ManualClock>,
+    who: &Principal,
+    case: &str,
+    command: &str,
+    args: Value,
+) {
     engine.clock().advance(MINUTE);
     let command = Command::from_json(case, command, &args).unwrap();
     let receipt = engine.execute(who, &command, None).unwrap();
@@ -111,7 +120,12 @@ fn send(engine: &Db, who: &Principal, case: &str, command: &str, args: Value) {
 
 /// Submit `case` on `surface` and take it `steps` steps: 0 submitted, 1 approved, 2 assigned
 /// to op-lee, 3 Job created, 4 claimed, 5 on site, 6 under way, 7 completed.
-fn drive(engine: &Db, surface: &str, case: &str, steps: u32) {
+fn drive<S: Store>(
+    engine: &Engine<S, NullTransport, ManualClock>,
+    surface: &str,
+    case: &str,
+    steps: u32,
+) {
     let client = Principal::new("client-ava", [Role::Client]);
     let admin = Principal::new("admin-kim", [Role::Admin]);
     let lee = Principal::new("op-lee", [Role::Operator]);
@@ -239,22 +253,31 @@ fn sizes() -> Vec<u64> {
     SIZES.into_iter().filter(|n| *n <= max_cases()).collect()
 }
 
-fn queries(c: &mut Criterion) {
-    let claimed = CaseFilter {
+/// The list the benches read: event-coordination cases whose Job is claimed.
+fn claimed_filter() -> CaseFilter {
+    CaseFilter {
         surface: Some("event-coordination".into()),
         job: Some(Some(JobState::Claimed)),
         ..CaseFilter::default()
-    };
+    }
+}
+
+/// The answers have the same size at every scale, on every store.
+fn answers_hold<S: Store>(engine: &Engine<S, NullTransport, ManualClock>, claimed: &CaseFilter) {
+    let desk = engine.desk("op-lee").unwrap();
+    assert_eq!(
+        (desk.queued.len(), desk.active.len(), desk.completed.len()),
+        (2, 5, 3)
+    );
+    assert_eq!(engine.governance_queue().unwrap().len(), 3);
+    assert_eq!(engine.list(claimed, None, 50).unwrap().cases.len(), 50);
+}
+
+fn queries(c: &mut Criterion) {
+    let claimed = claimed_filter();
     for n in sizes() {
         let engine = engine(&database(n));
-        // The answers have the same size at every scale.
-        let desk = engine.desk("op-lee").unwrap();
-        assert_eq!(
-            (desk.queued.len(), desk.active.len(), desk.completed.len()),
-            (2, 5, 3)
-        );
-        assert_eq!(engine.governance_queue().unwrap().len(), 3);
-        assert_eq!(engine.list(&claimed, None, 50).unwrap().cases.len(), 50);
+        answers_hold(&engine, &claimed);
         let mut group = c.benchmark_group("queries");
         group.bench_with_input(BenchmarkId::new("desk", n), &n, |b, _| {
             b.iter(|| engine.desk("op-lee").unwrap())
@@ -293,6 +316,13 @@ fn append(c: &mut Criterion) {
         row.case = case.clone();
         (case, events, IndexRow::Case(row))
     };
+    for with_index in [false, true] {
+        let frames = wal_frames_per_append(dir.path(), &mut fresh, with_index);
+        eprintln!(
+            "queries/append: {frames:.1} WAL frames (pages) per append {} its index row",
+            if with_index { "with" } else { "without" }
+        );
+    }
     let mut group = c.benchmark_group("queries/append");
     for with_index in [false, true] {
         let name = if with_index {
@@ -318,6 +348,43 @@ fn append(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// The pages (WAL frames) one append writes, over 20 appends into a fresh file after 50 to
+/// warm it: what the index row costs in writes, a figure no machine load changes. Each commit
+/// writes every page it changed, so each index the row touches is about one more page.
+fn wal_frames_per_append(
+    dir: &Path,
+    fresh: &mut impl FnMut() -> (String, Vec<planck::audit::StoredEvent>, IndexRow),
+    with_index: bool,
+) -> f64 {
+    const COUNTED: i64 = 20;
+    let path = dir.join(format!("frames-{with_index}.db"));
+    let store = SqliteStore::open_with(&path, options()).unwrap();
+    let mut append = |n: i64| {
+        for _ in 0..n {
+            let (case, events, row) = fresh();
+            let append = Append::new(&case, 0, &events);
+            let append = if with_index {
+                append.with_index(Some(&row))
+            } else {
+                append
+            };
+            store.append(&append).unwrap();
+        }
+    };
+    append(50);
+    let probe = rusqlite::Connection::open(&path).unwrap();
+    // (busy, frames in the WAL, frames checkpointed)
+    let checkpoint = |mode: &str| -> i64 {
+        probe
+            .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(1))
+            .unwrap()
+    };
+    checkpoint("TRUNCATE");
+    append(COUNTED);
+    let frames = checkpoint("PASSIVE");
+    frames as f64 / COUNTED as f64
 }
 
 /// `tick` with 10 cases due among `idle` idle ones.
@@ -354,5 +421,149 @@ fn tick(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, queries, append, tick);
+/// The same desk, queue and list on `PostgresStore`, at 10³ and 10⁵ cases, when
+/// `PLANCK_PG_URL` names a server (`eval "$(bash scripts/ci_postgres.sh start)"`).
+#[cfg(feature = "postgres")]
+fn queries_postgres(c: &mut Criterion) {
+    let Ok(url) = std::env::var("PLANCK_PG_URL") else {
+        eprintln!("queries/postgres: SKIPPED (PLANCK_PG_URL is not set)");
+        return;
+    };
+    for n in [1_000u64, 100_000]
+        .into_iter()
+        .filter(|n| *n <= max_cases())
+    {
+        let engine = pg::engine(&url, &pg::database(&url, n));
+        let claimed = claimed_filter();
+        answers_hold(&engine, &claimed);
+        let mut group = c.benchmark_group("queries/postgres");
+        group.bench_with_input(BenchmarkId::new("desk", n), &n, |b, _| {
+            b.iter(|| engine.desk("op-lee").unwrap())
+        });
+        group.bench_with_input(BenchmarkId::new("queue", n), &n, |b, _| {
+            b.iter(|| engine.governance_queue().unwrap())
+        });
+        group.bench_with_input(BenchmarkId::new("list", n), &n, |b, _| {
+            b.iter(|| engine.list(&claimed, None, 50).unwrap())
+        });
+        group.finish();
+    }
+}
+
+#[cfg(not(feature = "postgres"))]
+fn queries_postgres(_: &mut Criterion) {
+    eprintln!("queries/postgres: SKIPPED (built without the `postgres` feature)");
+}
+
+/// The PostgreSQL databases: the same 13 cases made through the engine, and the same copies
+/// of the 10 Jobs made with SQL (`generate_series`), in a schema `bench_queries_<n>` kept on
+/// the server between runs (dropped and rebuilt when its size is wrong).
+#[cfg(feature = "postgres")]
+mod pg {
+    use super::*;
+    use planck::host::{PostgresOptions, PostgresStore};
+    use postgres::{Client, NoTls};
+
+    pub type PgDb = Engine<PostgresStore, NullTransport, ManualClock>;
+
+    pub fn engine(url: &str, schema: &str) -> PgDb {
+        let store = PostgresStore::connect_with(
+            url,
+            PostgresOptions {
+                schema: schema.to_string(),
+                ..PostgresOptions::default()
+            },
+        )
+        .unwrap();
+        Engine::new(registry(), store, NullTransport, ManualClock::new(NOW))
+    }
+
+    pub fn database(url: &str, n: u64) -> String {
+        let s = format!("bench_queries_{n}");
+        let mut client = Client::connect(url, NoTls).unwrap();
+        let built: i64 = client
+            .query_one(
+                "SELECT count(*) FROM information_schema.tables
+                  WHERE table_schema = $1 AND table_name = 'planck_case_index'",
+                &[&s],
+            )
+            .unwrap()
+            .get(0);
+        if built == 1 {
+            let rows: i64 = client
+                .query_one(&format!("SELECT count(*) FROM {s}.planck_case_index"), &[])
+                .unwrap()
+                .get(0);
+            if u64::try_from(rows).unwrap() == n + 3 {
+                return s;
+            }
+        }
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE"))
+            .unwrap();
+        let start = Instant::now();
+        let engine = engine(url, &s);
+        for (case, steps) in [("queue-1", 0), ("queue-2", 1), ("queue-3", 2)] {
+            drive(&engine, "event-coordination", case, steps);
+        }
+        for (i, steps) in [3, 3, 4, 4, 5, 5, 6, 7, 7, 7].into_iter().enumerate() {
+            drive(&engine, "event-coordination", &format!("job-{i}"), steps);
+        }
+        // Every event of the 13 cases gets its feed position before the copies follow them.
+        engine.store().sequence().unwrap();
+        let copies = i64::try_from(n / JOBS).unwrap();
+        let mut tx = client.transaction().unwrap();
+        tx.batch_execute(&format!(
+            "CREATE TEMP TABLE tmpl ON COMMIT DROP AS
+                 SELECT e.*, row_number() OVER (ORDER BY position) AS rn
+                   FROM {s}.planck_events e WHERE case_id LIKE 'job-%';
+             CREATE TEMP TABLE base ON COMMIT DROP AS
+                 SELECT (SELECT max(position) FROM {s}.planck_events) AS top,
+                        (SELECT count(*) FROM tmpl) AS per_copy;
+             INSERT INTO {s}.planck_cases (case_id, version)
+                 SELECT c.case_id || '-' || k, c.version
+                   FROM {s}.planck_cases c, generate_series(1, {last}) AS k
+                  WHERE c.case_id LIKE 'job-%' ORDER BY k, c.created;
+             INSERT INTO {s}.planck_events (case_id, seq, event_id, event_type, schema_version,
+                     ts_utc, ts_ms, actor, surface, surface_fingerprint, idempotency_key, payload,
+                     prev_digest, digest, host_ts_ms, position, tx)
+                 SELECT t.case_id || '-' || k, t.seq, t.case_id || '-' || k || ':' || t.seq,
+                        t.event_type, t.schema_version, t.ts_utc, t.ts_ms,
+                        replace(t.actor, '\"op-lee\"', '\"op-' || k || '\"'), t.surface,
+                        t.surface_fingerprint, t.idempotency_key,
+                        replace(t.payload, '\"op-lee\"', '\"op-' || k || '\"'), t.prev_digest,
+                        t.digest, t.host_ts_ms, b.top + (k - 1) * b.per_copy + t.rn, '0'::xid8
+                   FROM tmpl t, base b, generate_series(1, {last}) AS k;
+             INSERT INTO {s}.planck_case_index (case_id, created, version, surface,
+                     surface_version, task, assignee, job, owner, phase, stage, service_event,
+                     pending_approval, queue, claim_open, completed_visible, created_at,
+                     last_activity, next_due_at)
+                 SELECT i.case_id || '-' || k,
+                        (SELECT created FROM {s}.planck_cases c WHERE c.case_id = i.case_id || '-' || k),
+                        i.version, i.surface, i.surface_version, i.task,
+                        replace(i.assignee, 'op-lee', 'op-' || k), i.job,
+                        replace(i.owner, 'op-lee', 'op-' || k), i.phase, i.stage, i.service_event,
+                        i.pending_approval, i.queue, i.claim_open, i.completed_visible,
+                        i.created_at, i.last_activity, i.next_due_at
+                   FROM {s}.planck_case_index i, generate_series(1, {last}) AS k
+                  WHERE i.case_id LIKE 'job-%';",
+            last = copies - 1,
+        ))
+        .unwrap();
+        tx.commit().unwrap();
+        client
+            .batch_execute(&format!(
+                "ANALYZE {s}.planck_case_index; ANALYZE {s}.planck_events;"
+            ))
+            .unwrap();
+        eprintln!(
+            "built PostgreSQL schema {s} ({} cases) in {:.1} s",
+            n + 3,
+            start.elapsed().as_secs_f64()
+        );
+        s
+    }
+}
+
+criterion_group!(benches, queries, queries_postgres, append, tick);
 criterion_main!(benches);
