@@ -3,9 +3,9 @@
 use ::toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::line_col;
+use crate::diagnostic::toml::{closest, list_in_backticks};
 use crate::scenario::diagnostic::{Code, Diagnostic};
 use crate::scenario::model::{Check, CheckField, CheckTarget, Expected};
-use crate::diagnostic::toml::{closest, list_in_backticks};
 
 use super::{CHECK_KEYS, STEP_KEYS, Table, Walker, span_of};
 

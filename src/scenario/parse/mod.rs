@@ -17,13 +17,13 @@ use std::path::Path;
 
 use ::toml::de::{DeTable, DeValue};
 
+use crate::diagnostic::toml::{
+    closest, list_in_backticks, span_of, syntax_error, type_name, wrong_type,
+};
 use crate::diagnostic::{Source, Span};
 use crate::scenario::diagnostic::{Code, Diagnostic};
 use crate::scenario::model::Scenario;
 use crate::spine::case::Millis;
-use crate::diagnostic::toml::{
-    closest, list_in_backticks, span_of, syntax_error, type_name, wrong_type,
-};
 
 mod checks;
 mod setup;

@@ -5,11 +5,11 @@ use std::path::Path;
 use ::toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::Span;
+use crate::diagnostic::toml::{closest, list_in_backticks};
 use crate::policy::{Principal, Role};
 use crate::scenario::diagnostic::{Code, Diagnostic};
 use crate::scenario::model::{DEFAULT_START_MS, SurfacePath};
 use crate::spine::case::Millis;
-use crate::diagnostic::toml::{closest, list_in_backticks};
 
 use super::{PRINCIPAL_KEYS, Table, Walker, parse_time, span_of, type_name};
 

@@ -6,13 +6,13 @@ use ::toml::de::{DeTable, DeValue};
 use serde_json::{Map, Number, Value};
 
 use crate::diagnostic::line_col;
+use crate::diagnostic::toml::{closest, list_in_backticks};
 use crate::policy::Principal;
 use crate::scenario::diagnostic::{Code, Diagnostic};
 use crate::scenario::model::{Action, At, Expect, ExpectError, Step};
 use crate::spine::case::Millis;
 use crate::spine::{Command, CommandKind, RejectionCode};
 use crate::surface::parse_duration;
-use crate::diagnostic::toml::{closest, list_in_backticks};
 use crate::surface::validate::is_duration_form;
 
 use super::{

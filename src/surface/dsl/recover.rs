@@ -7,9 +7,9 @@ use super::Unread;
 use super::convert::{Cx, Seen};
 use super::grammar::{Rule, SurfaceParser};
 use super::syntax_error::syntax_diagnostic;
+use crate::diagnostic::toml::closest;
 use crate::surface::ast::{Definition, Span};
 use crate::surface::diagnostic::Diagnostic;
-use crate::diagnostic::toml::closest;
 
 /// The statement keywords, for cutting a broken file into statements.
 const STATEMENT_KEYWORDS: &[&str] = &[

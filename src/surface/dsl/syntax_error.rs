@@ -4,9 +4,9 @@
 use pest::error::{ErrorVariant, InputLocation};
 
 use super::grammar::Rule;
+use crate::diagnostic::toml::closest;
 use crate::surface::ast::Span;
 use crate::surface::diagnostic::{Code, Diagnostic};
-use crate::diagnostic::toml::closest;
 
 /// The human name of each grammar rule, used in "expected …" messages.
 fn human_rule(rule: &Rule) -> String {

@@ -26,13 +26,13 @@ use std::ops::Range;
 
 use rhai::{ASTFlags, ASTNode, Expr, FnCallExpr, Position};
 
+use crate::diagnostic::toml::{closest, list_in_backticks};
 use crate::policy::Role;
 use crate::spine::CommandKind;
 use crate::spine::case::{JobState, ServiceEventState, SettlementStatus, TaskState};
 use crate::spine::operator::OperatorStatus;
 use crate::surface::diagnostic::{Code, Severity};
 use crate::surface::rules::parse_for_analysis;
-use crate::diagnostic::toml::{closest, list_in_backticks};
 
 mod checker;
 mod scope;

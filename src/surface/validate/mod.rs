@@ -22,11 +22,11 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::diagnostic::toml::{closest, list_in_backticks};
 use crate::surface::ast::{Definition, Node, Span};
 use crate::surface::diagnostic::{Code, Diagnostic};
 use crate::surface::limits::MAX_DIAGNOSTICS;
 use crate::surface::rules::Guard;
-use crate::diagnostic::toml::{closest, list_in_backticks};
 
 mod escalations;
 mod names;

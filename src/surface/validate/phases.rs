@@ -8,10 +8,10 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Bfs, Reversed};
 
 use super::{Cx, is_blank, text_of};
+use crate::diagnostic::toml::{closest, list_in_backticks};
 use crate::policy::Role;
 use crate::surface::ast::Span;
 use crate::surface::diagnostic::{Code, Diagnostic};
-use crate::diagnostic::toml::{closest, list_in_backticks};
 
 pub(super) fn check_phase_count(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
     let count = cx.def.phases.len();

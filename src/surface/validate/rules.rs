@@ -5,13 +5,13 @@
 use std::collections::HashSet;
 
 use super::{Cx, TRANSITION_TRIGGER, declared, is_blank, text_of};
+use crate::diagnostic::toml::{closest, list_in_backticks};
 use crate::spine::CommandKind;
 use crate::surface::ast::{Node, Span};
 use crate::surface::diagnostic::{Code, Diagnostic, Severity};
 use crate::surface::limits::{MAX_RULES, MAX_STRING_BYTES};
 use crate::surface::rule_check;
 use crate::surface::rules::{Guard, GuardError};
-use crate::diagnostic::toml::{closest, list_in_backticks};
 
 pub(super) fn check_rule_triggers(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
     for r in &cx.def.rules {
