@@ -186,3 +186,4 @@ mod surface_props;
 mod surface_roundtrip;
 mod truth;
 mod truth_erasure;
+mod truth_postgres;

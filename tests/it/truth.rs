@@ -28,9 +28,9 @@
 //! | edit an actor, recompute every digest, outbox and receipt | no | yes (`head_mismatch`) |
 //! | backdate an event, recompute every digest | yes (`time_backwards`) | yes |
 //!
-//! PostgreSQL stores the same rows and runs the same `verify_store`; these attacks are
-//! scripted against SQLite only (the checks read the store through the `Store` trait, whose
-//! reads the conformance suite pins on both backends).
+//! The same attacks on PostgreSQL: [`crate::truth_postgres`]. What does not depend on the store
+//! (the verdicts, the assertions, the forger's digest computation and edits) is in
+//! [`crate::common::truth`].
 
 #![allow(
     clippy::unwrap_used,
@@ -49,7 +49,11 @@ use predicates::prelude::*;
 use serde_json::Value;
 use tempfile::TempDir;
 
-const TEN_STEPS: &str = "examples/scenarios/event-coordination.toml";
+use crate::common::truth::{
+    Judged, TEN_STEPS, Verdict, assert_backdating_caught, assert_caught, assert_detected_both,
+    assert_holds_both, assert_undetected_without_then_with, backdate_the_last_event,
+    change_the_closer, cut_the_settlement, envelope_swap, rechain,
+};
 
 fn planck() -> Command {
     let mut cmd = Command::cargo_bin("planck").unwrap();
@@ -145,33 +149,15 @@ impl Fixture {
             .assert()
             .code(0);
     }
+}
 
+impl Judged for Fixture {
     /// `planck verify --format json`, without and with the checkpoint.
     fn verdicts(&self) -> (Verdict, Verdict) {
         (
             verdict(&self.db, None),
             verdict(&self.db, Some((&self.checkpoint, &self.public))),
         )
-    }
-}
-
-/// What `planck verify` said: its exit code and every failure's `(code, case)`.
-#[derive(Debug)]
-struct Verdict {
-    exit: i32,
-    failures: Vec<(String, String)>,
-}
-
-impl Verdict {
-    fn holds(&self) -> bool {
-        self.exit == 0 && self.failures.is_empty()
-    }
-    fn fails_with(&self, code: &str, case: &str) -> bool {
-        self.exit == 1
-            && self
-                .failures
-                .iter()
-                .any(|(c, s)| c.as_str() == code && s.as_str() == case)
     }
 }
 
@@ -201,29 +187,9 @@ fn verdict(db: &Path, checkpoint: Option<(&Path, &Path)>) -> Verdict {
     Verdict { exit, failures }
 }
 
-fn assert_undetected_without_then_with(f: &Fixture, with_code: &str) {
-    let (without, with) = f.verdicts();
-    assert!(without.holds(), "{without:?}");
-    assert!(with.fails_with(with_code, "ev-1"), "{with:?}");
-}
-
-/// Caught without the checkpoint (with `without_code`) and with it (with `with_code`).
-fn assert_caught(f: &Fixture, without_code: &str, with_code: &str) {
-    let (without, with) = f.verdicts();
-    assert!(without.fails_with(without_code, "ev-1"), "{without:?}");
-    assert!(with.fails_with(with_code, "ev-1"), "{with:?}");
-}
-
-fn assert_detected_both(f: &Fixture, code: &str) {
-    assert_caught(f, code, code);
-}
-
 #[test]
 fn the_untouched_database_holds_with_and_without_the_checkpoint() {
-    let f = fixture();
-    let (without, with) = f.verdicts();
-    assert!(without.holds(), "{without:?}");
-    assert!(with.holds(), "{with:?}");
+    assert_holds_both(&fixture());
 }
 
 #[test]
@@ -325,19 +291,11 @@ fn deleting_an_idempotency_record_is_caught_without_a_checkpoint() {
 }
 
 /// The forger: load the case through the public API, let `edit` change the events, then
-/// recompute every digest and link from the first changed event on (the canonical form and
-/// the digest rule are public) and rewrite the event rows, the outbox rows and the
-/// idempotency receipts so that they agree.
+/// recompute every digest and link ([`rechain`]) and rewrite the event rows, the outbox rows
+/// and the idempotency receipts so that they agree.
 fn forge(db: &Path, edit: impl FnOnce(&mut [StoredEvent])) {
     let original = SqliteStore::open(db).unwrap().load("ev-1").unwrap();
-    let mut events = original.clone();
-    edit(&mut events);
-    let mut prev = planck::audit::GENESIS_DIGEST.to_string();
-    for event in &mut events {
-        event.prev_digest.clone_from(&prev);
-        event.digest = event.compute_digest().unwrap();
-        prev.clone_from(&event.digest);
-    }
+    let events = rechain(&original, edit);
     let conn = rusqlite::Connection::open(db).unwrap();
     for (old, new) in original.iter().zip(&events) {
         if old == new {
@@ -362,9 +320,7 @@ fn forge(db: &Path, edit: impl FnOnce(&mut [StoredEvent])) {
             rusqlite::params![new.digest, new.event_id],
         )
         .unwrap();
-        // Receipts hold whole envelopes: replace the old one's JSON by the new one's.
-        let old_json = serde_json::to_string(old).unwrap();
-        let new_json = serde_json::to_string(new).unwrap();
+        let (old_json, new_json) = envelope_swap(old, new);
         conn.execute(
             "UPDATE idempotency SET outcome = replace(outcome, ?1, ?2)",
             rusqlite::params![old_json, new_json],
@@ -376,47 +332,22 @@ fn forge(db: &Path, edit: impl FnOnce(&mut [StoredEvent])) {
 #[test]
 fn a_forger_who_edits_a_payload_and_recomputes_every_digest_is_caught_by_the_checkpoint() {
     let f = fixture();
-    forge(&f.db, |events| {
-        // The settlement (after the sealed Record): 1850.00 USD becomes 185.00.
-        let settlement = events
-            .iter_mut()
-            .find(|e| e.event_type == "settlement_recorded")
-            .unwrap();
-        let mut payload = serde_json::to_value(&settlement.payload).unwrap();
-        assert_eq!(payload["amount_minor"], 185_000, "{payload}");
-        payload["amount_minor"] = Value::from(18_500);
-        settlement.payload = serde_json::from_value(payload).unwrap();
-    });
+    forge(&f.db, cut_the_settlement);
     assert_undetected_without_then_with(&f, "head_mismatch");
 }
 
 #[test]
 fn a_forger_who_edits_an_actor_and_recomputes_every_digest_is_caught_by_the_checkpoint() {
     let f = fixture();
-    forge(&f.db, |events| {
-        let closed = events.last_mut().unwrap();
-        let mut actor = serde_json::to_value(&closed.actor).unwrap();
-        assert_eq!(actor["id"], "admin-kim", "{actor}");
-        actor["id"] = Value::from("admin-eve");
-        closed.actor = serde_json::from_value(actor).unwrap();
-    });
+    forge(&f.db, change_the_closer);
     assert_undetected_without_then_with(&f, "head_mismatch");
 }
 
 #[test]
 fn a_forger_who_backdates_an_event_is_caught_without_a_checkpoint() {
     let f = fixture();
-    forge(&f.db, |events| {
-        let last = events.last_mut().unwrap();
-        last.ts_ms -= 30 * 24 * 3_600_000;
-        last.ts_utc = jiff::Timestamp::from_millisecond(last.ts_ms)
-            .unwrap()
-            .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string();
-    });
-    let (without, with) = f.verdicts();
-    assert!(without.fails_with("time_backwards", "ev-1"), "{without:?}");
-    assert!(!with.holds(), "{with:?}");
+    forge(&f.db, backdate_the_last_event);
+    assert_backdating_caught(&f);
 }
 
 #[test]

@@ -9,6 +9,8 @@
     reason = "test helpers assert by panicking"
 )]
 
+pub mod truth;
+
 use std::path::Path;
 
 use std::collections::BTreeMap;
