@@ -40,8 +40,9 @@ struct Inner {
     first_pending: usize,
     /// Each case's place in `order` (its creation ordinal).
     ordinal: HashMap<String, u64>,
-    /// The global feed: position `p` is entry `p - 1`.
-    feed: Vec<(String, u64)>,
+    /// The global feed: position `p` is entry `p - 1`, `(ordinal, seq)` (the case is
+    /// `order[ordinal]`, so an entry copies no string).
+    feed: Vec<(u64, u64)>,
     index: Index,
     /// Keys for sealed personal data, by stream (outside the events).
     case_keys: HashMap<String, zeroize::Zeroizing<Vec<u8>>>,
@@ -319,20 +320,25 @@ impl Store for MemoryStore {
         }
         let mut committed = Committed::unnumbered();
         if !events.is_empty() {
-            if actual == 0 {
-                let ordinal = inner.order.len() as u64;
-                inner.ordinal.insert(case.to_string(), ordinal);
-                inner.order.push(case.to_string());
-            }
+            let ordinal = match inner.ordinal.get(case) {
+                Some(ordinal) if actual != 0 => *ordinal,
+                _ => {
+                    let ordinal = inner.order.len() as u64;
+                    inner.ordinal.insert(case.to_string(), ordinal);
+                    inner.order.push(case.to_string());
+                    ordinal
+                }
+            };
             committed = Committed::numbered(inner.feed.len() as u64 + 1, events.len());
             for event in events {
-                inner.feed.push((case.to_string(), event.seq));
+                inner.feed.push((ordinal, event.seq));
             }
-            inner
-                .events
-                .entry(case.to_string())
-                .or_default()
-                .extend(copies);
+            match inner.events.get_mut(case) {
+                Some(stored) => stored.extend(copies),
+                None => {
+                    inner.events.insert(case.to_string(), copies);
+                }
+            }
         }
         if let Some(row) = append.index {
             let created = inner.ordinal.get(case).copied().unwrap_or(u64::MAX);
@@ -533,7 +539,7 @@ impl Store for MemoryStore {
         let inner = self.lock();
         let start = usize::try_from(after).unwrap_or(usize::MAX);
         let mut out = Vec::new();
-        for (offset, (case, seq)) in inner
+        for (offset, (ordinal, seq)) in inner
             .feed
             .get(start..)
             .unwrap_or_default()
@@ -541,9 +547,10 @@ impl Store for MemoryStore {
             .take(limit)
             .enumerate()
         {
-            let event = inner
-                .events
-                .get(case)
+            let event = usize::try_from(*ordinal)
+                .ok()
+                .and_then(|ordinal| inner.order.get(ordinal))
+                .and_then(|case| inner.events.get(case))
                 .and_then(|events| events.get(usize::try_from(*seq).ok()?.checked_sub(1)?));
             // An event edited away by `tamper` leaves a hole, which `verify` reports.
             if let Some(event) = event {
