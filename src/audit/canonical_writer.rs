@@ -10,6 +10,7 @@
 //! appears twice) makes it give up with [`Unsupported`]; the caller then takes the reference
 //! path, so the bytes never depend on which path ran.
 
+use std::cell::Cell;
 use std::fmt;
 
 use serde::ser::{self, Serialize};
@@ -37,11 +38,24 @@ type Result<T = ()> = std::result::Result<T, Unsupported>;
 /// Write `value` to `out` in canonical form, or give up (leaving `out` partly written: the
 /// caller truncates it).
 pub(crate) fn write<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result {
-    let mut stack = Vec::with_capacity(32);
-    value.serialize(Writer {
+    thread_local! {
+        /// The entry stack, kept between calls on this thread (every digest writes one
+        /// value, so a fresh stack each time was an allocation per event).
+        static STACK: Cell<Vec<Entry>> = const { Cell::new(Vec::new()) };
+    }
+    // Taken out while in use, so a nested call (none today) would simply start empty.
+    let mut stack = STACK.take();
+    stack.clear();
+    stack.reserve(32);
+    let result = value.serialize(Writer {
         out,
         stack: &mut stack,
-    })
+    });
+    stack.clear();
+    if stack.capacity() <= 1024 {
+        STACK.set(stack);
+    }
+    result
 }
 
 /// A string: copied between quotes when nothing in it needs escaping (serde_json escapes only

@@ -319,8 +319,10 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             // Sensitive intake fields are sealed under a new key of the case (here, not in
             // `decide`: randomness stays out of the core); the plaintext events are what the
             // cached case folds and the index row is derived from.
-            let plain = events.clone();
-            let (events, case_key) = self.seal_sensitive(case_id, &pin, events)?;
+            let (events, plain, case_key) = match self.seal_sensitive(case_id, &pin, &events)? {
+                Some((sealed, case_key)) => (sealed, Some(events), Some(case_key)),
+                None => (events, None, None),
+            };
             let envelope = Envelope {
                 case_id,
                 actor: principal,
@@ -363,10 +365,18 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 .events()
                 .iter()
                 .any(|e| matches!(e.payload, Event::PersonalDataErased { .. }));
-            let mut folded = receipt.events().to_vec();
-            for (event, payload) in folded.iter_mut().zip(plain) {
-                event.payload = payload;
-            }
+            // What the case folds: the stored events, or (when intake was sealed) copies of
+            // them carrying the plaintext.
+            let folded: Cow<'_, [StoredEvent]> = match plain {
+                None => Cow::Borrowed(receipt.events()),
+                Some(plain) => {
+                    let mut folded = receipt.events().to_vec();
+                    for (event, payload) in folded.iter_mut().zip(plain) {
+                        event.payload = payload;
+                    }
+                    Cow::Owned(folded)
+                }
+            };
             // Fold the new events first: the index row is the case as they leave it. On a
             // conflict the snapshot is dropped, as the store no longer continues it.
             let extended = snapshot.extend(&folded);
@@ -381,7 +391,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             } else {
                 let mut after = snapshot.case.clone();
                 let mut profile = snapshot.profile.clone();
-                for event in &folded {
+                for event in folded.iter() {
                     spine::apply(&mut after, &event.payload);
                     let _ = operator::apply_profile(&mut profile, &event.payload);
                 }

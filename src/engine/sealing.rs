@@ -8,36 +8,40 @@ use crate::spine::{Event, SurfacePin};
 
 impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     /// Seal the sensitive intake fields of a `request_submitted` among `events` under a new
-    /// key of the case, returned to be stored with them; `events` unchanged (and no key) when
-    /// the pinned surface declares none.
+    /// key of the case: the sealed copy of `events` and the key, to be stored together.
+    /// `None` (nothing copied, no key) when no event carries a field the pinned surface
+    /// declares sensitive, so `events` are stored as they are.
     pub(super) fn seal_sensitive(
         &self,
         case_id: &str,
         pin: &SurfacePin,
-        mut events: Vec<Event>,
-    ) -> Result<(Vec<Event>, Option<sealed::CaseKey>), EngineError> {
+        events: &[Event],
+    ) -> Result<Option<(Vec<Event>, sealed::CaseKey)>, EngineError> {
         let Some(surface) = catalog::pinned(&self.registry, pin) else {
-            return Ok((events, None));
+            return Ok(None);
         };
         let fields = &surface.intake().sensitive;
-        let mut key = None;
-        for event in &mut events {
+        let carries = |event: &Event| {
+            matches!(event, Event::RequestSubmitted { intake, .. }
+                if fields.iter().any(|f| intake.contains_key(f)))
+        };
+        if !events.iter().any(carries) {
+            return Ok(None);
+        }
+        let fail = |source| EngineError::Seal {
+            case: case_id.to_string(),
+            source,
+        };
+        let key = sealed::CaseKey::generate().map_err(fail)?;
+        let mut sealed_events = events.to_vec();
+        for event in &mut sealed_events {
             if let Event::RequestSubmitted { intake, .. } = event
                 && fields.iter().any(|f| intake.contains_key(f))
             {
-                let fail = |source| EngineError::Seal {
-                    case: case_id.to_string(),
-                    source,
-                };
-                if key.is_none() {
-                    key = Some(sealed::CaseKey::generate().map_err(fail)?);
-                }
-                if let Some(key) = &key {
-                    sealed::seal_intake(key, case_id, fields, intake).map_err(fail)?;
-                }
+                sealed::seal_intake(&key, case_id, fields, intake).map_err(fail)?;
             }
         }
-        Ok((events, key))
+        Ok(Some((sealed_events, key)))
     }
 
     /// The case's stored events with every sealed intake value opened with the case's key

@@ -40,8 +40,9 @@ struct Inner {
     first_pending: usize,
     /// Each case's place in `order` (its creation ordinal).
     ordinal: HashMap<String, u64>,
-    /// The global feed: position `p` is entry `p - 1`.
-    feed: Vec<(String, u64)>,
+    /// The global feed: position `p` is entry `p - 1`, `(ordinal, seq)` (the case is
+    /// `order[ordinal]`, so an entry copies no string).
+    feed: Vec<(u64, u64)>,
     index: Index,
     /// Keys for sealed personal data, by stream (outside the events).
     case_keys: HashMap<String, zeroize::Zeroizing<Vec<u8>>>,
@@ -80,59 +81,75 @@ impl Index {
             }
             return;
         }
-        if let Some((created, old)) = self.cases.remove(stream) {
-            self.keys(created, &old, false);
-        }
-        if let Some(IndexRow::Case(row)) = row {
-            self.keys(created, row, true);
-            self.cases
-                .insert(stream.to_string(), (created, row.clone()));
-        }
+        let new = match row {
+            Some(IndexRow::Case(row)) => Some(row),
+            _ => None,
+        };
+        let old = match (new, self.cases.get_mut(stream)) {
+            // Replaced in place: the map keeps its key.
+            (Some(row), Some(slot)) => Some(std::mem::replace(slot, (created, row.clone()))),
+            (Some(row), None) => self
+                .cases
+                .insert(stream.to_string(), (created, row.clone())),
+            (None, _) => self.cases.remove(stream),
+        };
+        let old_keys = old.as_ref().map(|(created, row)| Keys::of(*created, row));
+        let new_keys = new.map(|row| Keys::of(created, row));
+        self.rekey(old_keys.unwrap_or_default(), new_keys.unwrap_or_default());
     }
 
-    /// Insert (`add`) or remove the ordered keys of `row`.
-    fn keys(&mut self, created: u64, row: &CaseIndex, add: bool) {
-        fn set<K: Ord>(set: &mut BTreeSet<K>, key: K, add: bool) {
-            if add {
-                set.insert(key);
-            } else {
-                set.remove(&key);
+    /// Move the ordered keys of a row from `old` to `new`, touching only the sets whose key
+    /// changed (most commands change one or two of them), so an unchanged key costs no copy.
+    fn rekey(&mut self, old: Keys<'_>, new: Keys<'_>) {
+        fn swap<B: PartialEq, K: Ord>(
+            set: &mut BTreeSet<K>,
+            old: Option<B>,
+            new: Option<B>,
+            owned: impl Fn(B) -> K,
+        ) {
+            if old == new {
+                return;
+            }
+            if let Some(old) = old {
+                set.remove(&owned(old));
+            }
+            if let Some(new) = new {
+                set.insert(owned(new));
             }
         }
-        let case = row.case.clone();
-        if row.job == Some(JobState::Queued) {
-            if let Some(assignee) = &row.assignee {
-                set(
-                    &mut self.assigned_queued,
-                    (assignee.clone(), created, case.clone()),
-                    add,
-                );
-            }
-            if row.claim_open {
-                set(&mut self.open_queued, (created, case.clone()), add);
-            }
-        }
-        if let Some(owner) = &row.owner {
-            let slot = match row.job {
-                Some(JobState::Claimed) => Some(0),
-                Some(JobState::Completed) if row.completed_visible => Some(1),
-                _ => None,
-            };
-            if let Some(slot) = slot {
-                set(
-                    &mut self.owned,
-                    (owner.clone(), slot, created, case.clone()),
-                    add,
-                );
-            }
-        }
-        if row.queue.is_some() {
-            set(&mut self.queue, (created, case.clone()), add);
-        }
-        if let Some(due) = row.next_due_at {
-            set(&mut self.due, (due, case.clone()), add);
-        }
-        set(&mut self.activity, (row.last_activity, case), add);
+        swap(
+            &mut self.assigned_queued,
+            old.assigned_queued,
+            new.assigned_queued,
+            |(a, c, k): (&str, u64, &str)| (a.to_string(), c, k.to_string()),
+        );
+        swap(
+            &mut self.open_queued,
+            old.open_queued,
+            new.open_queued,
+            |(c, k): (u64, &str)| (c, k.to_string()),
+        );
+        swap(
+            &mut self.owned,
+            old.owned,
+            new.owned,
+            |(o, s, c, k): (&str, u8, u64, &str)| (o.to_string(), s, c, k.to_string()),
+        );
+        swap(
+            &mut self.queue,
+            old.queue,
+            new.queue,
+            |(c, k): (u64, &str)| (c, k.to_string()),
+        );
+        swap(&mut self.due, old.due, new.due, |(d, k): (Millis, &str)| {
+            (d, k.to_string())
+        });
+        swap(
+            &mut self.activity,
+            old.activity,
+            new.activity,
+            |(a, k): (Millis, &str)| (a, k.to_string()),
+        );
     }
 
     fn row(&self, case: &str) -> Option<CaseIndex> {
@@ -144,6 +161,46 @@ impl Index {
             Err(StoreError::IndexNotReady)
         } else {
             Ok(())
+        }
+    }
+}
+
+/// The ordered keys of one case's index row, borrowed from it: one per set of [`Index`]
+/// (`None` where the row is not in that set). The default is a row in no set.
+#[derive(Default)]
+struct Keys<'a> {
+    assigned_queued: Option<(&'a str, u64, &'a str)>,
+    open_queued: Option<(u64, &'a str)>,
+    owned: Option<(&'a str, u8, u64, &'a str)>,
+    queue: Option<(u64, &'a str)>,
+    due: Option<(Millis, &'a str)>,
+    activity: Option<(Millis, &'a str)>,
+}
+
+impl<'a> Keys<'a> {
+    fn of(created: u64, row: &'a CaseIndex) -> Self {
+        let case = row.case.as_str();
+        let queued = row.job == Some(JobState::Queued);
+        let slot = match row.job {
+            Some(JobState::Claimed) => Some(0),
+            Some(JobState::Completed) if row.completed_visible => Some(1),
+            _ => None,
+        };
+        Keys {
+            assigned_queued: row
+                .assignee
+                .as_deref()
+                .filter(|_| queued)
+                .map(|assignee| (assignee, created, case)),
+            open_queued: (queued && row.claim_open).then_some((created, case)),
+            owned: row
+                .owner
+                .as_deref()
+                .zip(slot)
+                .map(|(owner, slot)| (owner, slot, created, case)),
+            queue: row.queue.is_some().then_some((created, case)),
+            due: row.next_due_at.map(|due| (due, case)),
+            activity: Some((row.last_activity, case)),
         }
     }
 }
@@ -263,20 +320,25 @@ impl Store for MemoryStore {
         }
         let mut committed = Committed::unnumbered();
         if !events.is_empty() {
-            if actual == 0 {
-                let ordinal = inner.order.len() as u64;
-                inner.ordinal.insert(case.to_string(), ordinal);
-                inner.order.push(case.to_string());
-            }
+            let ordinal = match inner.ordinal.get(case) {
+                Some(ordinal) if actual != 0 => *ordinal,
+                _ => {
+                    let ordinal = inner.order.len() as u64;
+                    inner.ordinal.insert(case.to_string(), ordinal);
+                    inner.order.push(case.to_string());
+                    ordinal
+                }
+            };
             committed = Committed::numbered(inner.feed.len() as u64 + 1, events.len());
             for event in events {
-                inner.feed.push((case.to_string(), event.seq));
+                inner.feed.push((ordinal, event.seq));
             }
-            inner
-                .events
-                .entry(case.to_string())
-                .or_default()
-                .extend(copies);
+            match inner.events.get_mut(case) {
+                Some(stored) => stored.extend(copies),
+                None => {
+                    inner.events.insert(case.to_string(), copies);
+                }
+            }
         }
         if let Some(row) = append.index {
             let created = inner.ordinal.get(case).copied().unwrap_or(u64::MAX);
@@ -477,7 +539,7 @@ impl Store for MemoryStore {
         let inner = self.lock();
         let start = usize::try_from(after).unwrap_or(usize::MAX);
         let mut out = Vec::new();
-        for (offset, (case, seq)) in inner
+        for (offset, (ordinal, seq)) in inner
             .feed
             .get(start..)
             .unwrap_or_default()
@@ -485,9 +547,10 @@ impl Store for MemoryStore {
             .take(limit)
             .enumerate()
         {
-            let event = inner
-                .events
-                .get(case)
+            let event = usize::try_from(*ordinal)
+                .ok()
+                .and_then(|ordinal| inner.order.get(ordinal))
+                .and_then(|case| inner.events.get(case))
                 .and_then(|events| events.get(usize::try_from(*seq).ok()?.checked_sub(1)?));
             // An event edited away by `tamper` leaves a hole, which `verify` reports.
             if let Some(event) = event {

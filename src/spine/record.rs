@@ -84,11 +84,41 @@ fn record_digest(body: &RecordBody) -> Result<String, serde_json::Error> {
     struct Body<'a> {
         case: &'a str,
         completed_at: Millis,
-        evidence: Vec<Item<'a>>,
+        evidence: Items<'a>,
         operator: &'a str,
         outcome: Option<&'a str>,
-        phases: Vec<Phase<'a>>,
+        phases: Phases<'a>,
         surface: Pin<'a>,
+    }
+    /// The evidence, written as a list of [`Item`]s straight from the slice (no copy).
+    struct Items<'a>(&'a [EvidenceItem]);
+    impl serde::Serialize for Items<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(self.0.iter().map(|item| {
+                let EvidenceItem {
+                    category,
+                    reference,
+                    by,
+                    at,
+                } = item;
+                Item {
+                    at: *at,
+                    by,
+                    category,
+                    reference,
+                }
+            }))
+        }
+    }
+    /// The phases, written as a list of [`Phase`]s straight from the slice (no copy).
+    struct Phases<'a>(&'a [PhaseEntry]);
+    impl serde::Serialize for Phases<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(self.0.iter().map(|entry| {
+                let PhaseEntry { phase, at } = entry;
+                Phase { at: *at, phase }
+            }))
+        }
     }
     let RecordBody {
         case,
@@ -107,32 +137,10 @@ fn record_digest(body: &RecordBody) -> Result<String, serde_json::Error> {
     let view = Body {
         case,
         completed_at: *completed_at,
-        evidence: evidence
-            .iter()
-            .map(|item| {
-                let EvidenceItem {
-                    category,
-                    reference,
-                    by,
-                    at,
-                } = item;
-                Item {
-                    at: *at,
-                    by,
-                    category,
-                    reference,
-                }
-            })
-            .collect(),
+        evidence: Items(evidence),
         operator,
         outcome: outcome.as_deref(),
-        phases: phases
-            .iter()
-            .map(|entry| {
-                let PhaseEntry { phase, at } = entry;
-                Phase { at: *at, phase }
-            })
-            .collect(),
+        phases: Phases(phases),
         surface: Pin {
             fingerprint,
             slug,
