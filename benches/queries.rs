@@ -538,14 +538,15 @@ mod pg {
                      surface_version, task, assignee, job, owner, phase, stage, service_event,
                      pending_approval, queue, claim_open, completed_visible, created_at,
                      last_activity, next_due_at)
-                 SELECT i.case_id || '-' || k,
-                        (SELECT created FROM {s}.planck_cases c WHERE c.case_id = i.case_id || '-' || k),
-                        i.version, i.surface, i.surface_version, i.task,
+                 SELECT c.case_id, c.created, i.version, i.surface, i.surface_version, i.task,
                         replace(i.assignee, 'op-lee', 'op-' || k), i.job,
                         replace(i.owner, 'op-lee', 'op-' || k), i.phase, i.stage, i.service_event,
                         i.pending_approval, i.queue, i.claim_open, i.completed_visible,
                         i.created_at, i.last_activity, i.next_due_at
-                   FROM {s}.planck_case_index i, generate_series(1, {last}) AS k
+                   FROM {s}.planck_case_index i CROSS JOIN generate_series(1, {last}) AS k
+                   -- A join, not a lookup per row: the index's case ids are `COLLATE \"C\"`,
+                   -- the cases' are not, so a correlated lookup cannot use the cases' key.
+                   JOIN {s}.planck_cases c ON c.case_id = (i.case_id || '-' || k) COLLATE \"default\"
                   WHERE i.case_id LIKE 'job-%';",
             last = copies - 1,
         ))
