@@ -253,42 +253,43 @@ fn sizes() -> Vec<u64> {
     SIZES.into_iter().filter(|n| *n <= max_cases()).collect()
 }
 
-/// The list the benches read: event-coordination cases whose Job is claimed.
-fn claimed_filter() -> CaseFilter {
-    CaseFilter {
+/// The desk, the queue and the list (event-coordination cases whose Job is claimed, 50) of
+/// the database with `n` Jobs, in the criterion group `name`. The answers have the same size
+/// at every scale and on every store; they are checked before timing.
+fn desk_queue_list<S: Store>(
+    c: &mut Criterion,
+    name: &str,
+    engine: &Engine<S, NullTransport, ManualClock>,
+    n: u64,
+) {
+    let claimed = CaseFilter {
         surface: Some("event-coordination".into()),
         job: Some(Some(JobState::Claimed)),
         ..CaseFilter::default()
-    }
-}
-
-/// The answers have the same size at every scale, on every store.
-fn answers_hold<S: Store>(engine: &Engine<S, NullTransport, ManualClock>, claimed: &CaseFilter) {
+    };
     let desk = engine.desk("op-lee").unwrap();
     assert_eq!(
         (desk.queued.len(), desk.active.len(), desk.completed.len()),
         (2, 5, 3)
     );
     assert_eq!(engine.governance_queue().unwrap().len(), 3);
-    assert_eq!(engine.list(claimed, None, 50).unwrap().cases.len(), 50);
+    assert_eq!(engine.list(&claimed, None, 50).unwrap().cases.len(), 50);
+    let mut group = c.benchmark_group(name);
+    group.bench_with_input(BenchmarkId::new("desk", n), &n, |b, _| {
+        b.iter(|| engine.desk("op-lee").unwrap())
+    });
+    group.bench_with_input(BenchmarkId::new("queue", n), &n, |b, _| {
+        b.iter(|| engine.governance_queue().unwrap())
+    });
+    group.bench_with_input(BenchmarkId::new("list", n), &n, |b, _| {
+        b.iter(|| engine.list(&claimed, None, 50).unwrap())
+    });
+    group.finish();
 }
 
 fn queries(c: &mut Criterion) {
-    let claimed = claimed_filter();
     for n in sizes() {
-        let engine = engine(&database(n));
-        answers_hold(&engine, &claimed);
-        let mut group = c.benchmark_group("queries");
-        group.bench_with_input(BenchmarkId::new("desk", n), &n, |b, _| {
-            b.iter(|| engine.desk("op-lee").unwrap())
-        });
-        group.bench_with_input(BenchmarkId::new("queue", n), &n, |b, _| {
-            b.iter(|| engine.governance_queue().unwrap())
-        });
-        group.bench_with_input(BenchmarkId::new("list", n), &n, |b, _| {
-            b.iter(|| engine.list(&claimed, None, 50).unwrap())
-        });
-        group.finish();
+        desk_queue_list(c, "queries", &engine(&database(n)), n);
     }
 }
 
@@ -434,19 +435,7 @@ fn queries_postgres(c: &mut Criterion) {
         .filter(|n| *n <= max_cases())
     {
         let engine = pg::engine(&url, &pg::database(&url, n));
-        let claimed = claimed_filter();
-        answers_hold(&engine, &claimed);
-        let mut group = c.benchmark_group("queries/postgres");
-        group.bench_with_input(BenchmarkId::new("desk", n), &n, |b, _| {
-            b.iter(|| engine.desk("op-lee").unwrap())
-        });
-        group.bench_with_input(BenchmarkId::new("queue", n), &n, |b, _| {
-            b.iter(|| engine.governance_queue().unwrap())
-        });
-        group.bench_with_input(BenchmarkId::new("list", n), &n, |b, _| {
-            b.iter(|| engine.list(&claimed, None, 50).unwrap())
-        });
-        group.finish();
+        desk_queue_list(c, "queries/postgres", &engine, n);
     }
 }
 

@@ -56,6 +56,24 @@ pub(crate) fn wrong_type<C>(
     .with_label(format!("expected {expected}"))
 }
 
+/// "`key` must be an array of tables" with `code` at `value`, which is something else.
+pub(crate) fn not_an_array_of_tables<C>(
+    code: C,
+    value: &Spanned<DeValue<'_>>,
+    key: &str,
+) -> Diagnostic<C> {
+    Diagnostic::error(
+        code,
+        span_of(value),
+        format!(
+            "`{key}` must be an array of tables, found {}",
+            type_name(value.get_ref())
+        ),
+    )
+    .with_label("expected an array of tables")
+    .with_help(format!("write each entry as its own `[[{key}]]` table"))
+}
+
 /// The known name closest to `word`, when it is close enough to be a likely typo.
 pub(crate) fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
     if word.len() > 64 {

@@ -15,7 +15,8 @@ use ::toml::Spanned;
 use ::toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::toml::{
-    closest, list_in_backticks, span_of, syntax_error, type_name, wrong_type,
+    closest, list_in_backticks, not_an_array_of_tables, span_of, syntax_error, type_name,
+    wrong_type,
 };
 use crate::surface::ast::{
     ClaimPolicy, Definition, Escalation, Evidence, Execution, Header, Intake, Node, Operators,
@@ -310,18 +311,7 @@ impl Walker<'_> {
         name: &'static str,
     ) -> Vec<TableCx<'t, 'i>> {
         let DeValue::Array(items) = value.get_ref() else {
-            self.push(
-                Diagnostic::error(
-                    Code::WrongType,
-                    span_of(value),
-                    format!(
-                        "`{key}` must be an array of tables, found {}",
-                        type_name(value.get_ref())
-                    ),
-                )
-                .with_label("expected an array of tables")
-                .with_help(format!("write each entry as its own `[[{key}]]` table")),
-            );
+            self.push(not_an_array_of_tables(Code::WrongType, value, key));
             return Vec::new();
         };
         let mut tables = Vec::with_capacity(items.len());
