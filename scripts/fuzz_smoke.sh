@@ -2,6 +2,8 @@
 # A bounded fuzz run of every cargo-fuzz target (fuzz/README.md says more).
 #
 #   bash scripts/fuzz_smoke.sh [SECONDS]      # default 30 seconds per target
+#   bash scripts/fuzz_smoke.sh --build-only   # install and build only (CI runs this beside
+#                                             # another build, then the runs after it)
 #
 # Installs cargo-fuzz when it is missing, builds the targets, seeds each corpus from the
 # committed seeds plus the repository's own surfaces and scenarios, and runs each target for
@@ -18,7 +20,14 @@
 # run under plain `cargo test` (tests/it/fuzz_regressions.rs), so no known crash goes unchecked.
 set -uo pipefail
 
-seconds="${1:-30}"
+seconds=30
+build_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --build-only) build_only=1 ;;
+    *) seconds="$arg" ;;
+  esac
+done
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo/fuzz" || exit 1
 export RUSTC_BOOTSTRAP=1
@@ -47,7 +56,12 @@ build() {
   fi
   return "$rc"
 }
+# The sanitizer the last build settled on, so a run after `--build-only` builds nothing again.
+chosen="target/smoke-sanitizer"
 sanitizer=(--sanitizer address)
+if [ "$(cat "$chosen" 2>/dev/null)" = "none" ]; then
+  sanitizer=(--sanitizer none)
+fi
 if ! build "${sanitizer[@]}"; then
   tail -20 "$build_log" >&2
   say "building with AddressSanitizer failed; retrying without a sanitizer (panics and hangs are still found)"
@@ -59,6 +73,11 @@ if ! build "${sanitizer[@]}"; then
   fi
 fi
 rm -f "$build_log"
+mkdir -p target && echo "${sanitizer[1]}" > "$chosen"
+if [ "$build_only" = "1" ]; then
+  say "built every target (sanitizer: ${sanitizer[1]})"
+  exit 0
+fi
 
 # Corpora: committed seeds + the repository's surfaces and scenarios (so they stay current).
 for t in "${targets[@]}"; do
