@@ -9,6 +9,8 @@
 //!   logarithmically.
 //! - `queries/append`: one append (a new case's submission) with its index row against the
 //!   same append without it, in one run: what the index adds to the write path.
+//!   `queries/append_full` is the same on `synchronous = FULL`, the store's default (one fsync
+//!   per commit).
 //! - `queries/tick`: `Engine::tick` with 10 cases due among 10³ and among 10⁵ idle cases.
 //! - `queries/postgres`: the desk, queue and list on `PostgresStore` at 10³ and 10⁵ cases
 //!   (feature `postgres`, and `PLANCK_PG_URL` naming a server; skipped otherwise). The schema
@@ -293,9 +295,21 @@ fn queries(c: &mut Criterion) {
     }
 }
 
-/// One append of a new case's submission, with and without its index row.
+/// One append of a new case's submission, with and without its index row, at both
+/// durabilities: `queries/append` on `synchronous = NORMAL` (what the other benches here use:
+/// no fsync, so the pages written are the whole cost) and `queries/append_full` on `FULL`, the
+/// store's default (one fsync of the WAL per commit, as a host runs it out of the box).
 fn append(c: &mut Criterion) {
+    append_at(c, "queries/append", Synchronous::Normal);
+    append_at(c, "queries/append_full", Synchronous::Full);
+}
+
+fn append_at(c: &mut Criterion, group_name: &str, synchronous: Synchronous) {
     let dir = tempfile::tempdir().unwrap();
+    let options = || SqliteOptions {
+        synchronous,
+        ..SqliteOptions::default()
+    };
     let store = SqliteStore::open_with(dir.path().join("append.db"), options()).unwrap();
     // A real submission and its row, made by the engine, to copy under new case ids.
     let template_engine = engine(&dir.path().join("template.db"));
@@ -320,11 +334,11 @@ fn append(c: &mut Criterion) {
     for with_index in [false, true] {
         let frames = wal_frames_per_append(dir.path(), &mut fresh, with_index);
         eprintln!(
-            "queries/append: {frames:.1} WAL frames (pages) per append {} its index row",
+            "{group_name}: {frames:.1} WAL frames (pages) per append {} its index row",
             if with_index { "with" } else { "without" }
         );
     }
-    let mut group = c.benchmark_group("queries/append");
+    let mut group = c.benchmark_group(group_name);
     for with_index in [false, true] {
         let name = if with_index {
             "with_index"

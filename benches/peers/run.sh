@@ -12,8 +12,12 @@
 #   --markdown    print the table as Markdown (what BENCHMARKS.md holds)
 #   --restate     run the Restate peer (the default without --quick)
 #   --no-restate  leave it out (its rows then say "not run")
+#   --debug-build planck's side from the unoptimized test build (`cargo test --bench peers`),
+#                 which reuses a `cargo test` build instead of a release one: a smoke test of
+#                 every side (CI runs it with --quick); its figures are not measurements, and
+#                 the table says so instead of judging the targets.
 # The raw JSON of each side is left in $PLANCK_PEERS_OUT (default: a temporary directory).
-# $PLANCK_PEERS_CARGO_ARGS is passed to `cargo bench` (CI sets --all-features to reuse its build).
+# $PLANCK_PEERS_CARGO_ARGS is passed to `cargo bench` (e.g. `--features postgres`, to reuse a build made with it).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,14 +25,16 @@ root="$(cd "$here/../.." && pwd)"
 quick=()
 table=()
 restate=
+cargo_cmd=bench
 xstate_args=(20000 7)
 statig_args=(1000000 7)
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=(--quick); xstate_args=(5000 3); statig_args=(200000 3) ;;
-    --markdown) table=(--markdown) ;;
+    --markdown) table+=(--markdown) ;;
     --restate) restate=1 ;;
     --no-restate) restate=0 ;;
+    --debug-build) cargo_cmd=test; table+=(--debug-build) ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -47,9 +53,9 @@ fi
 out="${PLANCK_PEERS_OUT:-$(mktemp -d)}"
 mkdir -p "$out"
 
-echo "building and running planck's figures (cargo bench --bench peers) ..." >&2
+echo "building and running planck's figures (cargo $cargo_cmd --bench peers) ..." >&2
 read -r -a cargo_args <<< "${PLANCK_PEERS_CARGO_ARGS:-}"
-(cd "$root" && cargo bench --quiet "${cargo_args[@]}" --bench peers -- --json "${quick[@]}") > "$out/planck.json"
+(cd "$root" && cargo "$cargo_cmd" --quiet "${cargo_args[@]}" --bench peers -- --json "${quick[@]}") > "$out/planck.json"
 
 echo "running XState v5 ..." >&2
 node "$here/xstate.mjs" "${xstate_args[@]}" > "$out/xstate.json"
