@@ -298,19 +298,10 @@ fn queries(c: &mut Criterion) {
 /// One append of a new case's submission, with and without its index row, at both
 /// durabilities: `queries/append` on `synchronous = NORMAL` (what the other benches here use:
 /// no fsync, so the pages written are the whole cost) and `queries/append_full` on `FULL`, the
-/// store's default (one fsync of the WAL per commit, as a host runs it out of the box).
+/// store's default (one fsync of the WAL per commit, as a host runs it out of the box). The
+/// pages an append writes do not depend on the durability, so they are counted once.
 fn append(c: &mut Criterion) {
-    append_at(c, "queries/append", Synchronous::Normal);
-    append_at(c, "queries/append_full", Synchronous::Full);
-}
-
-fn append_at(c: &mut Criterion, group_name: &str, synchronous: Synchronous) {
     let dir = tempfile::tempdir().unwrap();
-    let options = || SqliteOptions {
-        synchronous,
-        ..SqliteOptions::default()
-    };
-    let store = SqliteStore::open_with(dir.path().join("append.db"), options()).unwrap();
     // A real submission and its row, made by the engine, to copy under new case ids.
     let template_engine = engine(&dir.path().join("template.db"));
     drive(&template_engine, "event-coordination", "t-0", 0);
@@ -334,35 +325,46 @@ fn append_at(c: &mut Criterion, group_name: &str, synchronous: Synchronous) {
     for with_index in [false, true] {
         let frames = wal_frames_per_append(dir.path(), &mut fresh, with_index);
         eprintln!(
-            "{group_name}: {frames:.1} WAL frames (pages) per append {} its index row",
+            "queries/append: {frames:.1} WAL frames (pages) per append {} its index row",
             if with_index { "with" } else { "without" }
         );
     }
-    let mut group = c.benchmark_group(group_name);
-    for with_index in [false, true] {
-        let name = if with_index {
-            "with_index"
-        } else {
-            "without_index"
-        };
-        group.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                let prepared: Vec<_> = (0..iters).map(|_| fresh()).collect();
-                let start = Instant::now();
-                for (case, events, row) in &prepared {
-                    let append = Append::new(case, 0, events);
-                    let append = if with_index {
-                        append.with_index(Some(row))
-                    } else {
-                        append
-                    };
-                    store.append(&append).unwrap();
-                }
-                start.elapsed()
-            })
-        });
+    for (group_name, file, options) in [
+        ("queries/append", "append.db", options()),
+        // The store's default options: `synchronous = FULL`.
+        (
+            "queries/append_full",
+            "append-full.db",
+            SqliteOptions::default(),
+        ),
+    ] {
+        let store = SqliteStore::open_with(dir.path().join(file), options).unwrap();
+        let mut group = c.benchmark_group(group_name);
+        for with_index in [false, true] {
+            let name = if with_index {
+                "with_index"
+            } else {
+                "without_index"
+            };
+            group.bench_function(name, |b| {
+                b.iter_custom(|iters| {
+                    let prepared: Vec<_> = (0..iters).map(|_| fresh()).collect();
+                    let start = Instant::now();
+                    for (case, events, row) in &prepared {
+                        let append = Append::new(case, 0, events);
+                        let append = if with_index {
+                            append.with_index(Some(row))
+                        } else {
+                            append
+                        };
+                        store.append(&append).unwrap();
+                    }
+                    start.elapsed()
+                })
+            });
+        }
+        group.finish();
     }
-    group.finish();
 }
 
 /// The pages (WAL frames) one append writes, over 20 appends into a fresh file after 50 to

@@ -17,7 +17,7 @@
 #                 every side (CI runs it with --quick); its figures are not measurements, and
 #                 the table says so instead of judging the targets.
 # The raw JSON of each side is left in $PLANCK_PEERS_OUT (default: a temporary directory).
-# $PLANCK_PEERS_CARGO_ARGS is passed to `cargo bench` (e.g. `--features postgres`, to reuse a build made with it).
+# $PLANCK_PEERS_CARGO_ARGS is passed to cargo (e.g. `--features postgres`, to reuse a build made with it).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
