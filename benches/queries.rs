@@ -404,6 +404,175 @@ fn wal_frames_per_append(
     frames as f64 / COUNTED as f64
 }
 
+/// The cases of a built database that one more move can be appended to: every claimed Job,
+/// with its version and index row.
+struct Targets {
+    cases: Vec<(String, u64, planck::host::CaseIndex)>,
+    next: usize,
+    /// The last activity the next append gives its row (past every row in the database).
+    clock: i64,
+}
+
+impl Targets {
+    fn of(store: &SqliteStore, path: &Path) -> Targets {
+        let probe = rusqlite::Connection::open(path).unwrap();
+        let mut stmt = probe
+            .prepare("SELECT case_id FROM case_index WHERE job = 'claimed' ORDER BY case_id")
+            .unwrap();
+        let ids: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let clock: i64 = probe
+            .query_row("SELECT MAX(last_activity) FROM case_index", [], |r| r.get(0))
+            .unwrap();
+        let cases = ids
+            .into_iter()
+            .map(|id| {
+                let Some(IndexRow::Case(row)) = store.index_row(&id).unwrap() else {
+                    panic!("no index row for {id}")
+                };
+                (id, row.version, row)
+            })
+            .collect();
+        Targets {
+            cases,
+            next: 0,
+            clock,
+        }
+    }
+
+    /// The next claimed case's move: `moved` (a real move's events) renumbered onto it, its
+    /// expected version, and its row after the move (new version, phase and last activity).
+    fn next(
+        &mut self,
+        moved: &[planck::audit::StoredEvent],
+        after: &planck::host::CaseIndex,
+    ) -> (String, u64, Vec<planck::audit::StoredEvent>, IndexRow) {
+        let slot = self.next % self.cases.len();
+        self.next += 1;
+        self.clock += 1;
+        let (case, version, row) = &mut self.cases[slot];
+        let expected = *version;
+        let events: Vec<_> = moved
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let mut e = e.clone();
+                e.case_id = case.clone();
+                e.seq = expected + 1 + i as u64;
+                e.event_id = format!("{case}:moved:{}", e.seq);
+                e
+            })
+            .collect();
+        *version += events.len() as u64;
+        row.version = *version;
+        row.phase = after.phase.clone();
+        row.stage = after.stage.clone();
+        row.last_activity = self.clock;
+        (case.clone(), expected, events, IndexRow::Case(row.clone()))
+    }
+}
+
+/// One append in the middle of a lifecycle, with and without its index row, on a copy of the
+/// database of 10⁵ cases (10⁴ when `PLANCK_BENCH_MAX_CASES` is lower): a claimed Job's
+/// ServiceEvent moves on (the events of a real `advance`, renumbered onto each claimed case in
+/// turn), its row's version, phase and last activity change, nothing else. Most appends of a
+/// lifecycle are like this one, and in a database this size the row's old index entries and
+/// the new ones are on different pages. `queries/move` on `synchronous = NORMAL`,
+/// `queries/move_full` on `FULL`; the pages are counted once, on a third copy.
+fn append_move(c: &mut Criterion) {
+    let n = if max_cases() >= 100_000 {
+        100_000
+    } else {
+        10_000
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // A real move and the row after it: t-0 is on site, t-1 one move further (under way).
+    let template = engine(&dir.path().join("template.db"));
+    drive(&template, "event-coordination", "t-0", 5);
+    drive(&template, "event-coordination", "t-1", 6);
+    let on_site = template.history("t-0").unwrap().len();
+    let moved = template.history("t-1").unwrap()[on_site..].to_vec();
+    let Some(IndexRow::Case(after)) = template.store().index_row("t-1").unwrap() else {
+        panic!("no index row")
+    };
+    let copy = |name: &str, options: SqliteOptions| {
+        let path = dir.path().join(name);
+        std::fs::copy(database(n), &path).unwrap();
+        let store = SqliteStore::open_with(&path, options).unwrap();
+        let targets = Targets::of(&store, &path);
+        (path, store, targets)
+    };
+    {
+        let (path, store, mut targets) = copy("move-frames.db", options());
+        let probe = rusqlite::Connection::open(&path).unwrap();
+        for with_index in [false, true] {
+            let mut append = |count: i64| {
+                for _ in 0..count {
+                    let (case, expected, events, row) = targets.next(&moved, &after);
+                    let append = Append::new(&case, expected, &events);
+                    let append = if with_index {
+                        append.with_index(Some(&row))
+                    } else {
+                        append
+                    };
+                    store.append(&append).unwrap();
+                }
+            };
+            append(50);
+            let checkpoint = |mode: &str| -> i64 {
+                probe
+                    .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(1))
+                    .unwrap()
+            };
+            checkpoint("TRUNCATE");
+            // Few enough that the WAL stays below SQLite's automatic checkpoint (1,000 pages).
+            append(40);
+            let frames = checkpoint("PASSIVE");
+            eprintln!(
+                "queries/move ({n} cases): {:.1} WAL frames (pages) per append {} its index row",
+                frames as f64 / 40.0,
+                if with_index { "with" } else { "without" }
+            );
+        }
+    }
+    for (group_name, file, options) in [
+        ("queries/move", "move.db", options()),
+        ("queries/move_full", "move-full.db", SqliteOptions::default()),
+    ] {
+        let (_path, store, mut targets) = copy(file, options);
+        let mut group = c.benchmark_group(group_name);
+        for with_index in [false, true] {
+            let name = if with_index {
+                "with_index"
+            } else {
+                "without_index"
+            };
+            group.bench_function(name, |b| {
+                b.iter_custom(|iters| {
+                    let prepared: Vec<_> = (0..iters)
+                        .map(|_| targets.next(&moved, &after))
+                        .collect();
+                    let start = Instant::now();
+                    for (case, expected, events, row) in &prepared {
+                        let append = Append::new(case, *expected, events);
+                        let append = if with_index {
+                            append.with_index(Some(row))
+                        } else {
+                            append
+                        };
+                        store.append(&append).unwrap();
+                    }
+                    start.elapsed()
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
 /// `tick` with 10 cases due among `idle` idle ones.
 fn tick(c: &mut Criterion) {
     let mut group = c.benchmark_group("queries/tick");
@@ -571,5 +740,5 @@ mod pg {
     }
 }
 
-criterion_group!(benches, queries, queries_postgres, append, tick);
+criterion_group!(benches, queries, queries_postgres, append, append_move, tick);
 criterion_main!(benches);

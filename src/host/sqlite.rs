@@ -27,21 +27,26 @@
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
 use crate::host::index::{
     CaseFilter, CaseIndex, DeskRows, FeedEntry, IndexRow, IndexState, ListCursor,
     OPERATOR_STREAM_PREFIX, OperatorIndex, QueueNeed,
 };
-use crate::host::index_sql::{CASE_COLUMNS, CaseColumns, ListQuery, OperatorColumns, SqlValue};
+use crate::host::index_sql::{CASE_COLUMNS, CaseColumns, OperatorColumns};
+use crate::host::sqlite_list;
 use crate::host::store::{
     Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, StreamHead,
     check_append,
 };
 use crate::spine::{JobState, Millis, ServiceEventState, TaskState};
+
+/// Prepared statements each connection keeps.
+const STATEMENT_CACHE: usize = 64;
 
 /// The schema version this build writes and reads (`PRAGMA user_version`). Version 1 (no
 /// feed positions, no index) is upgraded on open.
@@ -131,14 +136,17 @@ CREATE TABLE IF NOT EXISTS case_keys (
 CREATE INDEX IF NOT EXISTS events_case_starts ON events (seq) WHERE seq = 1;
 CREATE UNIQUE INDEX IF NOT EXISTS events_position ON events (position);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered) WHERE delivered = 0;
-CREATE INDEX IF NOT EXISTS case_index_assignee ON case_index (assignee, job, created);
-CREATE INDEX IF NOT EXISTS case_index_owner ON case_index (owner, job, created);
+DROP INDEX IF EXISTS case_index_assignee;
+DROP INDEX IF EXISTS case_index_owner;
+DROP INDEX IF EXISTS case_index_job;
+CREATE INDEX IF NOT EXISTS case_index_assigned ON case_index (assignee, job, created) WHERE assignee IS NOT NULL;
+CREATE INDEX IF NOT EXISTS case_index_owned ON case_index (owner, job, created) WHERE owner IS NOT NULL;
 CREATE INDEX IF NOT EXISTS case_index_open ON case_index (created) WHERE job = 'queued' AND claim_open = 1;
 CREATE INDEX IF NOT EXISTS case_index_queue ON case_index (created) WHERE queue IS NOT NULL;
 CREATE INDEX IF NOT EXISTS case_index_due ON case_index (next_due_at, case_id) WHERE next_due_at IS NOT NULL;
-CREATE INDEX IF NOT EXISTS case_index_activity ON case_index (last_activity, case_id);
-CREATE INDEX IF NOT EXISTS case_index_job ON case_index (job, last_activity, case_id);
-CREATE INDEX IF NOT EXISTS case_index_surface ON case_index (surface, last_activity, case_id);
+DROP INDEX IF EXISTS case_index_activity;
+DROP INDEX IF EXISTS case_index_surface;
+CREATE INDEX IF NOT EXISTS case_index_list ON case_index (surface, job, last_activity, case_id);
 CREATE INDEX IF NOT EXISTS outbox_case ON outbox (case_id);
 CREATE INDEX IF NOT EXISTS idempotency_case ON idempotency (case_id);
 ";
@@ -233,6 +241,9 @@ impl SqliteStore {
     ) -> Result<SqliteStore, StoreError> {
         conn.busy_timeout(options.busy_timeout)
             .map_err(backend("setting the busy timeout"))?;
+        // Room for the statements of every query and for the few shapes of a row's update
+        // (one per set of changed columns: see `PreparedRow::write`).
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         if path.is_some() {
             let mode: String = conn
                 .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
@@ -446,52 +457,65 @@ impl<'a> PreparedRow<'a> {
         }
     }
 
-    /// Upsert the row (the case's `created` is the position of its first event).
+    /// Write the row: insert it (the case's `created` is the position of its first event), or
+    /// update only the columns whose values changed. SQLite maintains an index on an `UPDATE`
+    /// only when the statement sets one of its columns, so a row that names every column
+    /// would rewrite an entry in every index on every append; naming only what changed leaves
+    /// untouched the indexes of unchanged values (most moves change the version, the phase and
+    /// the last activity, nothing a desk or the queue reads).
     fn write(&self, conn: &Connection) -> Result<(), StoreError> {
         let write = backend("writing the index row");
         match self {
             PreparedRow::Case(row) => {
-                conn.prepare_cached(
-                    "INSERT INTO case_index (case_id, created, version, surface, surface_version, task, assignee, job,
-                            owner, phase, stage, service_event, pending_approval, queue, claim_open,
-                            completed_visible, created_at, last_activity, next_due_at)
-                     VALUES (?1, COALESCE((SELECT position FROM events WHERE case_id = ?1 AND seq = 1), 0),
-                             ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
-                     ON CONFLICT (case_id) DO UPDATE SET
-                        version = excluded.version, surface = excluded.surface,
-                        surface_version = excluded.surface_version, task = excluded.task,
-                        assignee = excluded.assignee, job = excluded.job, owner = excluded.owner,
-                        phase = excluded.phase, stage = excluded.stage,
-                        service_event = excluded.service_event,
-                        pending_approval = excluded.pending_approval, queue = excluded.queue,
-                        claim_open = excluded.claim_open,
-                        completed_visible = excluded.completed_visible,
-                        created_at = excluded.created_at, last_activity = excluded.last_activity,
-                        next_due_at = excluded.next_due_at",
-                )
-                .and_then(|mut stmt| {
-                    stmt.execute(params![
-                        row.case,
-                        to_i64(&row.case, "version", row.version).unwrap_or(i64::MAX),
-                        row.surface,
-                        row.surface_version,
-                        row.task.map(TaskState::as_str),
-                        row.assignee,
-                        row.job.map(JobState::as_str),
-                        row.owner,
-                        row.phase,
-                        row.stage,
-                        row.service_event.map(ServiceEventState::as_str),
-                        row.pending_approval,
-                        row.queue.map(QueueNeed::as_str),
-                        row.claim_open,
-                        row.completed_visible,
-                        row.created_at,
-                        row.last_activity,
-                        row.next_due_at,
-                    ])
-                })
-                .map_err(write)?;
+                let new = case_values(row);
+                let old: Option<Vec<Value>> = conn
+                    .prepare_cached(&SELECT_CASE_VALUES)
+                    .and_then(|mut stmt| {
+                        stmt.query_row([row.case.as_str()], |r| {
+                            (0..CASE_VALUE_COLUMNS.len()).map(|i| r.get(i)).collect()
+                        })
+                        .optional()
+                    })
+                    .map_err(backend("reading the index row"))?;
+                match old {
+                    None => {
+                        conn.prepare_cached(&INSERT_CASE_ROW)
+                        .and_then(|mut stmt| {
+                            stmt.execute(rusqlite::params_from_iter(
+                                std::iter::once(Value::Text(row.case.clone())).chain(new),
+                            ))
+                        })
+                        .map_err(write)?;
+                    }
+                    Some(old) => {
+                        let changed: Vec<(usize, Value)> = new
+                            .into_iter()
+                            .enumerate()
+                            .filter(|(i, value)| old.get(*i) != Some(value))
+                            .collect();
+                        if changed.is_empty() {
+                            return Ok(());
+                        }
+                        let set: Vec<String> = changed
+                            .iter()
+                            .enumerate()
+                            .map(|(n, (i, _))| {
+                                format!("{} = ?{}", CASE_VALUE_COLUMNS.get(*i).unwrap_or(&""), n + 2)
+                            })
+                            .collect();
+                        conn.prepare_cached(&format!(
+                            "UPDATE case_index SET {} WHERE case_id = ?1",
+                            set.join(", ")
+                        ))
+                        .and_then(|mut stmt| {
+                            stmt.execute(rusqlite::params_from_iter(
+                                std::iter::once(Value::Text(row.case.clone()))
+                                    .chain(changed.into_iter().map(|(_, value)| value)),
+                            ))
+                        })
+                        .map_err(write)?;
+                    }
+                }
             }
             PreparedRow::Operator(row, surfaces) => {
                 conn.prepare_cached(
@@ -512,6 +536,75 @@ impl<'a> PreparedRow<'a> {
         }
         Ok(())
     }
+}
+
+/// The columns of a `case_index` row that an append writes (every column but the key and
+/// `created`), in the order of [`case_values`].
+const CASE_VALUE_COLUMNS: [&str; 17] = [
+    "version",
+    "surface",
+    "surface_version",
+    "task",
+    "assignee",
+    "job",
+    "owner",
+    "phase",
+    "stage",
+    "service_event",
+    "pending_approval",
+    "queue",
+    "claim_open",
+    "completed_visible",
+    "created_at",
+    "last_activity",
+    "next_due_at",
+];
+
+/// Read a case's [`CASE_VALUE_COLUMNS`].
+static SELECT_CASE_VALUES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM case_index WHERE case_id = ?1",
+        CASE_VALUE_COLUMNS.join(", ")
+    )
+});
+
+/// Insert a case's row: `?1` the case, then [`CASE_VALUE_COLUMNS`] in order; `created` is the
+/// position of the case's first event.
+static INSERT_CASE_ROW: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO case_index (case_id, created, {})
+         VALUES (?1, COALESCE((SELECT position FROM events WHERE case_id = ?1 AND seq = 1), 0), {})",
+        CASE_VALUE_COLUMNS.join(", "),
+        (2..CASE_VALUE_COLUMNS.len() + 2)
+            .map(|n| format!("?{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+});
+
+/// A case's row as the values of [`CASE_VALUE_COLUMNS`], typed as SQLite stores them (so that
+/// a stored row read back compares equal to the row that wrote it).
+fn case_values(row: &CaseIndex) -> [Value; 17] {
+    let text = |t: Option<&str>| t.map_or(Value::Null, |t| Value::Text(t.to_string()));
+    [
+        Value::Integer(i64::try_from(row.version).unwrap_or(i64::MAX)),
+        Value::Text(row.surface.clone()),
+        Value::Integer(i64::from(row.surface_version)),
+        text(row.task.map(TaskState::as_str)),
+        text(row.assignee.as_deref()),
+        text(row.job.map(JobState::as_str)),
+        text(row.owner.as_deref()),
+        text(row.phase.as_deref()),
+        text(row.stage.as_deref()),
+        text(row.service_event.map(ServiceEventState::as_str)),
+        text(row.pending_approval.as_deref()),
+        text(row.queue.map(QueueNeed::as_str)),
+        Value::Integer(i64::from(row.claim_open)),
+        Value::Integer(i64::from(row.completed_visible)),
+        Value::Integer(row.created_at),
+        Value::Integer(row.last_activity),
+        row.next_due_at.map_or(Value::Null, Value::Integer),
+    ]
 }
 
 /// Remove the index row of `stream`.
@@ -992,13 +1085,13 @@ impl SqliteStore {
         // Each column reads its own index in `created` order and stops at `limit`: the cost is
         // what the desk shows, not how many cases there are. The queued column is two such reads
         // (assigned to the operator; open to anyone) merged here: as one `UNION`, or even as the
-        // open read alone, SQLite's planner picks `case_index_job` (every queued Job) over the
+        // open read alone, SQLite's planner picks `case_index_jobs` (every queued Job) over the
         // partial index, with or without `ANALYZE`. `INDEXED BY` pins each plan (a statement
         // whose index cannot answer it fails to prepare rather than scanning).
         let assigned = query_cases_created(
             &conn,
             &format!(
-                "SELECT {CASE_COLUMNS}, created FROM case_index INDEXED BY case_index_assignee
+                "SELECT {CASE_COLUMNS}, created FROM case_index INDEXED BY case_index_assigned
                   WHERE assignee = ?1 AND job = 'queued' ORDER BY created LIMIT ?2"
             ),
             params![operator, n],
@@ -1015,7 +1108,7 @@ impl SqliteStore {
         let active = query_cases(
             &conn,
             &format!(
-                "SELECT {CASE_COLUMNS} FROM case_index INDEXED BY case_index_owner
+                "SELECT {CASE_COLUMNS} FROM case_index INDEXED BY case_index_owned
                   WHERE owner = ?1 AND job = 'claimed' ORDER BY created LIMIT ?2"
             ),
             params![operator, n],
@@ -1023,7 +1116,7 @@ impl SqliteStore {
         let completed = query_cases(
             &conn,
             &format!(
-                "SELECT {CASE_COLUMNS} FROM case_index INDEXED BY case_index_owner
+                "SELECT {CASE_COLUMNS} FROM case_index INDEXED BY case_index_owned
                   WHERE owner = ?1 AND job = 'completed' AND completed_visible = 1
                   ORDER BY created DESC LIMIT ?2"
             ),
@@ -1057,15 +1150,13 @@ impl SqliteStore {
     ) -> Result<Vec<CaseIndex>, StoreError> {
         let conn = self.conn();
         ready(&conn)?;
-        let Some(query) = ListQuery::new("case_index", filter, after, limit, |n| format!("?{n}"))
-        else {
-            return Ok(Vec::new());
-        };
-        let values = query.values.into_iter().map(|value| match value {
-            SqlValue::Text(text) => rusqlite::types::Value::Text(text),
-            SqlValue::Integer(n) => rusqlite::types::Value::Integer(n),
-        });
-        query_cases(&conn, &query.sql, rusqlite::params_from_iter(values))
+        // The ranges and the rows are read in one transaction: one snapshot of the index.
+        let snapshot = conn
+            .unchecked_transaction()
+            .map_err(backend("reading the index"))?;
+        sqlite_list::list(&snapshot, filter, after, limit, |conn, sql, values| {
+            query_cases(conn, sql, rusqlite::params_from_iter(values))
+        })
     }
 
     pub(crate) fn query_due(
