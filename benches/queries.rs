@@ -3,14 +3,19 @@
 //! What it isolates, on `SqliteStore` (WAL, `synchronous = NORMAL`):
 //! - `queries/desk`, `queries/queue`, `queries/list`: `Engine::desk("op-lee")`,
 //!   `Engine::governance_queue()` and `Engine::list(surface = event-coordination, job =
-//!   claimed, 50)` at 10³, 10⁴, 10⁵ and 10⁶ cases. The answer has the same size at every scale
+//!   claimed, 50)` at 10³, 10⁴, 10⁵ and 10⁶ cases; `queries/list_all` the same list without a
+//!   filter (on SQLite, one range per surface and Job state, merged). The answer has the same size at every scale
 //!   (op-lee's desk holds 10 Jobs, the queue 3 cases, the list page 50), so the figures show
 //!   what the number of *other* cases costs: with the index, time should grow at most
 //!   logarithmically.
 //! - `queries/append`: one append (a new case's submission) with its index row against the
 //!   same append without it, in one run: what the index adds to the write path.
 //!   `queries/append_full` is the same on `synchronous = FULL`, the store's default (one fsync
-//!   per commit).
+//!   per commit). `queries/append_group` is the same from 16 threads at once on the
+//!   group-commit store (FULL), whose appends share commits.
+//! - `queries/move`, `queries/move_full`: the same pair for an append in the middle of a
+//!   lifecycle (a claimed Job's ServiceEvent moves on) on a copy of the 10⁵-case database, where
+//!   a row's old index entries and its new ones are on different pages.
 //! - `queries/tick`: `Engine::tick` with 10 cases due among 10³ and among 10⁵ idle cases.
 //! - `queries/postgres`: the desk, queue and list on `PostgresStore` at 10³ and 10⁵ cases
 //!   (feature `postgres`, and `PLANCK_PG_URL` naming a server; skipped otherwise). The schema
@@ -48,8 +53,8 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use planck::engine::Engine;
 use planck::host::{
-    Append, CaseFilter, IndexRow, ManualClock, NullTransport, SqliteOptions, SqliteStore, Store,
-    Synchronous,
+    Append, CaseFilter, GroupCommitSqliteStore, IndexRow, ManualClock, NullTransport,
+    SqliteOptions, SqliteStore, Store, Synchronous,
 };
 use planck::policy::{Principal, Role};
 use planck::spine::{Command, JobState};
@@ -286,6 +291,10 @@ fn desk_queue_list<S: Store>(
     group.bench_with_input(BenchmarkId::new("list", n), &n, |b, _| {
         b.iter(|| engine.list(&claimed, None, 50).unwrap())
     });
+    // No filter: on SQLite, every surface and Job state is a range of its own, merged.
+    group.bench_with_input(BenchmarkId::new("list_all", n), &n, |b, _| {
+        b.iter(|| engine.list(&CaseFilter::default(), None, 50).unwrap())
+    });
     group.finish();
 }
 
@@ -365,7 +374,48 @@ fn append(c: &mut Criterion) {
         }
         group.finish();
     }
+    // The same submissions from `GROUP_THREADS` threads at once on the group-commit store
+    // (`synchronous = FULL`), the way `planck serve` writes: appends that arrive together share
+    // one commit, and so the index pages they change (the newest end of an index is one page
+    // for the whole group). Time per append.
+    let store = GroupCommitSqliteStore::open(dir.path().join("append-group.db")).unwrap();
+    let mut group = c.benchmark_group("queries/append_group");
+    for with_index in [false, true] {
+        let name = if with_index {
+            "with_index"
+        } else {
+            "without_index"
+        };
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let prepared: Vec<_> = (0..iters).map(|_| fresh()).collect();
+                let chunk = prepared.len().div_ceil(GROUP_THREADS).max(1);
+                let store = &store;
+                let start = Instant::now();
+                std::thread::scope(|scope| {
+                    for part in prepared.chunks(chunk) {
+                        scope.spawn(move || {
+                            for (case, events, row) in part {
+                                let append = Append::new(case, 0, events);
+                                let append = if with_index {
+                                    append.with_index(Some(row))
+                                } else {
+                                    append
+                                };
+                                store.append(&append).unwrap();
+                            }
+                        });
+                    }
+                });
+                start.elapsed()
+            })
+        });
+    }
+    group.finish();
 }
+
+/// Threads appending at once in `queries/append_group`.
+const GROUP_THREADS: usize = 16;
 
 /// The pages (WAL frames) one append writes, over 20 appends into a fresh file after 50 to
 /// warm it: what the index row costs in writes, a figure no machine load changes. Each commit
@@ -425,7 +475,9 @@ impl Targets {
             .map(Result::unwrap)
             .collect();
         let clock: i64 = probe
-            .query_row("SELECT MAX(last_activity) FROM case_index", [], |r| r.get(0))
+            .query_row("SELECT MAX(last_activity) FROM case_index", [], |r| {
+                r.get(0)
+            })
             .unwrap();
         let cases = ids
             .into_iter()
@@ -540,7 +592,11 @@ fn append_move(c: &mut Criterion) {
     }
     for (group_name, file, options) in [
         ("queries/move", "move.db", options()),
-        ("queries/move_full", "move-full.db", SqliteOptions::default()),
+        (
+            "queries/move_full",
+            "move-full.db",
+            SqliteOptions::default(),
+        ),
     ] {
         let (_path, store, mut targets) = copy(file, options);
         let mut group = c.benchmark_group(group_name);
@@ -552,9 +608,8 @@ fn append_move(c: &mut Criterion) {
             };
             group.bench_function(name, |b| {
                 b.iter_custom(|iters| {
-                    let prepared: Vec<_> = (0..iters)
-                        .map(|_| targets.next(&moved, &after))
-                        .collect();
+                    let prepared: Vec<_> =
+                        (0..iters).map(|_| targets.next(&moved, &after)).collect();
                     let start = Instant::now();
                     for (case, expected, events, row) in &prepared {
                         let append = Append::new(case, *expected, events);
@@ -740,5 +795,12 @@ mod pg {
     }
 }
 
-criterion_group!(benches, queries, queries_postgres, append, append_move, tick);
+criterion_group!(
+    benches,
+    queries,
+    queries_postgres,
+    append,
+    append_move,
+    tick
+);
 criterion_main!(benches);

@@ -480,12 +480,12 @@ impl<'a> PreparedRow<'a> {
                 match old {
                     None => {
                         conn.prepare_cached(&INSERT_CASE_ROW)
-                        .and_then(|mut stmt| {
-                            stmt.execute(rusqlite::params_from_iter(
-                                std::iter::once(Value::Text(row.case.clone())).chain(new),
-                            ))
-                        })
-                        .map_err(write)?;
+                            .and_then(|mut stmt| {
+                                stmt.execute(rusqlite::params_from_iter(
+                                    std::iter::once(Value::Text(row.case.clone())).chain(new),
+                                ))
+                            })
+                            .map_err(write)?;
                     }
                     Some(old) => {
                         let changed: Vec<(usize, Value)> = new
@@ -500,7 +500,11 @@ impl<'a> PreparedRow<'a> {
                             .iter()
                             .enumerate()
                             .map(|(n, (i, _))| {
-                                format!("{} = ?{}", CASE_VALUE_COLUMNS.get(*i).unwrap_or(&""), n + 2)
+                                format!(
+                                    "{} = ?{}",
+                                    CASE_VALUE_COLUMNS.get(*i).unwrap_or(&""),
+                                    n + 2
+                                )
                             })
                             .collect();
                         conn.prepare_cached(&format!(

@@ -83,10 +83,7 @@ pub(crate) fn list(
     }
     if let Some(cursor) = after {
         // The first clause bounds the index range; the second is the exact order.
-        bind(
-            "last_activity <= {}",
-            Value::Integer(cursor.last_activity),
-        );
+        bind("last_activity <= {}", Value::Integer(cursor.last_activity));
         let at = bound.len() + 2;
         bound.push(Value::Integer(cursor.last_activity));
         bound.push(Value::Text(cursor.case.clone()));
@@ -113,9 +110,10 @@ pub(crate) fn list(
                     job.map_or(Value::Null, |job| Value::Text(job.as_str().into())),
                 ];
                 let found = stmt
-                    .query_map(params_from_iter(head.into_iter().chain(bound.clone())), |r| {
-                        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-                    })
+                    .query_map(
+                        params_from_iter(head.into_iter().chain(bound.clone())),
+                        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+                    )
                     .map_err(backend)?;
                 for key in found {
                     keys.push(key.map_err(backend)?);
