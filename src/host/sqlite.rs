@@ -4,23 +4,27 @@
 //! as columns, the actor and the payload as JSON text, primary key `(case_id, seq)`, and the
 //! event's global `position`), `idempotency` (one row per key), `outbox` (one row per signal,
 //! primary key the signal id, with a `delivered` flag), `case_index` and `operator_index`
-//! (one index row per stream, docs/queries.md) and `planck_meta` (the last position given and
-//! the index state). The schema version is kept in `PRAGMA user_version`.
+//! (one index row per stream, docs/queries.md) and `planck_meta` (the index state). The schema version is kept in `PRAGMA user_version`.
 //! The database runs in WAL mode; every append is one `BEGIN IMMEDIATE` transaction that checks
 //! the case's version and the idempotency key, then writes events, key, outbox rows and the
 //! index row, so several processes may share one file. `PRIMARY KEY (case_id, seq)` backs the
 //! version check.
 //!
 //! **The feed.** The writer is serialized (`BEGIN IMMEDIATE`), so each append numbers its
-//! events inside its transaction from the counter `planck_meta.last_position` (a counter, not
-//! `rowid`, which SQLite may reuse): positions are given in commit order, without holes, and a
-//! reader (which sees only committed transactions) never finds a new event below one it saw.
+//! events inside its transaction from the greatest position stored (`MAX(position)`, one seek
+//! down the unique index `events_position`; events are never deleted, so no position is given
+//! twice, and unlike `rowid` nothing else moves it): positions are given in commit order,
+//! without holes, and a reader (which sees only committed transactions) never finds a new
+//! event below one it saw. (Version 2 kept the last position in a counter row, one more page
+//! for every append to write.)
 //!
 //! **Migration.** A version 1 database (before the index and the feed) is upgraded when it is
 //! opened: its events get positions in `rowid` order (the order they were committed in), the
 //! index tables are created empty, and the index state is `needs_rebuild` when it holds any
 //! event (queries then fail with [`StoreError::IndexNotReady`] until `planck reindex`, which
-//! has the surfaces, writes every row).
+//! has the surfaces, writes every row). A version 2 database loses the SQL indexes version 3
+//! does without and its position counter; its index rows stay as they are. A database of a
+//! newer version is refused, so an older build never writes to a file it does not understand.
 //!
 //! This is the only module (with other adapters under `host/`) that touches SQLite. It never
 //! interprets events beyond decoding them.
@@ -48,9 +52,9 @@ use crate::spine::{JobState, Millis, ServiceEventState, TaskState};
 /// Prepared statements each connection keeps.
 const STATEMENT_CACHE: usize = 64;
 
-/// The schema version this build writes and reads (`PRAGMA user_version`). Version 1 (no
-/// feed positions, no index) is upgraded on open.
-pub const SCHEMA_VERSION: i64 = 2;
+/// The schema version this build writes and reads (`PRAGMA user_version`). Versions 1 (no
+/// feed positions, no index) and 2 (more SQL indexes, a position counter) are upgraded on open.
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The tables version 2 added to version 1.
 const SCHEMA_V2: &str = "
@@ -136,16 +140,11 @@ CREATE TABLE IF NOT EXISTS case_keys (
 CREATE INDEX IF NOT EXISTS events_case_starts ON events (seq) WHERE seq = 1;
 CREATE UNIQUE INDEX IF NOT EXISTS events_position ON events (position);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered) WHERE delivered = 0;
-DROP INDEX IF EXISTS case_index_assignee;
-DROP INDEX IF EXISTS case_index_owner;
-DROP INDEX IF EXISTS case_index_job;
 CREATE INDEX IF NOT EXISTS case_index_assigned ON case_index (assignee, job, created) WHERE assignee IS NOT NULL;
 CREATE INDEX IF NOT EXISTS case_index_owned ON case_index (owner, job, created) WHERE owner IS NOT NULL;
 CREATE INDEX IF NOT EXISTS case_index_open ON case_index (created) WHERE job = 'queued' AND claim_open = 1;
 CREATE INDEX IF NOT EXISTS case_index_queue ON case_index (created) WHERE queue IS NOT NULL;
 CREATE INDEX IF NOT EXISTS case_index_due ON case_index (next_due_at, case_id) WHERE next_due_at IS NOT NULL;
-DROP INDEX IF EXISTS case_index_activity;
-DROP INDEX IF EXISTS case_index_surface;
 CREATE INDEX IF NOT EXISTS case_index_list ON case_index (surface, job, last_activity, case_id);
 CREATE INDEX IF NOT EXISTS outbox_case ON outbox (case_id);
 CREATE INDEX IF NOT EXISTS idempotency_case ON idempotency (case_id);
@@ -158,6 +157,19 @@ ALTER TABLE events ADD COLUMN position INTEGER;
 UPDATE events SET position = n.p
   FROM (SELECT rowid AS r, ROW_NUMBER() OVER (ORDER BY rowid) AS p FROM events) AS n
  WHERE n.r = events.rowid;
+";
+
+/// Version 2 → 3: the index's SQL indexes that every append paid for and that version 3 does
+/// without (the desk's indexes now hold only cases with an assignee or an owner, and one index
+/// orders cases by activity: [`INDEXES`]), and the feed counter, now read off
+/// `events_position`.
+const MIGRATE_V2: &str = "
+DROP INDEX IF EXISTS case_index_assignee;
+DROP INDEX IF EXISTS case_index_owner;
+DROP INDEX IF EXISTS case_index_job;
+DROP INDEX IF EXISTS case_index_activity;
+DROP INDEX IF EXISTS case_index_surface;
+DELETE FROM planck_meta WHERE key = 'last_position';
 ";
 
 /// The columns of an event, in the order [`event_row`] reads them (from `offset`).
@@ -345,11 +357,7 @@ fn migrate_in_transaction(conn: &Connection) -> Result<(), StoreError> {
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(backend("reading the schema version"))?;
     let meta = |state: &str| {
-        format!(
-            "INSERT OR IGNORE INTO planck_meta (key, value) VALUES
-                ('last_position', (SELECT COALESCE(MAX(position), 0) FROM events)),
-                ('index_state', '{state}');"
-        )
+        format!("INSERT OR IGNORE INTO planck_meta (key, value) VALUES ('index_state', '{state}');")
     };
     let migrated = match version {
         0 => conn
@@ -369,6 +377,11 @@ fn migrate_in_transaction(conn: &Connection) -> Result<(), StoreError> {
             ))
             .map_err(backend("migrating the schema from version 1"))
         }
+        2 => conn
+            .execute_batch(&format!(
+                "{MIGRATE_V2} PRAGMA user_version = {SCHEMA_VERSION};"
+            ))
+            .map_err(backend("migrating the schema from version 2")),
         SCHEMA_VERSION => Ok(()),
         newer => Err(StoreError::backend(
             "opening the database",
@@ -742,9 +755,10 @@ impl<'a> PreparedAppend<'a> {
         let signals = self.signals.as_slice();
         let mut committed = Committed::unnumbered();
         if !rows.is_empty() {
-            // The writer is serialized: the counter read here is the last position committed.
+            // The writer is serialized, and events are never deleted: the greatest position
+            // is the last one given (one seek down `events_position`, nothing to write back).
             let last: i64 = conn
-                .prepare_cached("SELECT value FROM planck_meta WHERE key = 'last_position'")
+                .prepare_cached("SELECT COALESCE(MAX(position), 0) FROM events")
                 .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
                 .map_err(backend("reading the feed position"))?;
             let mut insert = conn
@@ -790,9 +804,6 @@ impl<'a> PreparedAppend<'a> {
                         }
                     })?;
             }
-            conn.prepare_cached("UPDATE planck_meta SET value = ?1 WHERE key = 'last_position'")
-                .and_then(|mut stmt| stmt.execute([position]))
-                .map_err(backend("moving the feed position"))?;
             let first = u64::try_from(last).unwrap_or(0) + 1;
             committed = Committed::numbered(first, rows.len());
         }
