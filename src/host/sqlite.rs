@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use rusqlite::types::Value;
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
 use crate::host::index::{
@@ -476,49 +476,62 @@ impl<'a> PreparedRow<'a> {
     /// would rewrite an entry in every index on every append; naming only what changed leaves
     /// untouched the indexes of unchanged values (most moves change the version, the phase and
     /// the last activity, nothing a desk or the queue reads).
-    fn write(&self, conn: &Connection) -> Result<(), StoreError> {
+    fn write(&self, conn: &Connection, created: Option<i64>) -> Result<(), StoreError> {
         let write = backend("writing the index row");
         match self {
             PreparedRow::Case(row) => {
                 let new = case_values(row);
-                let old: Option<Vec<Value>> = conn
+                let case = ToSqlOutput::Borrowed(ValueRef::Text(row.case.as_bytes()));
+                if let Some(created) = created {
+                    // A new stream: its first event was just written at `created`, so there is
+                    // no row to compare with (one left behind by a damaged file is replaced).
+                    conn.prepare_cached(&INSERT_NEW_CASE_ROW)
+                        .and_then(|mut stmt| {
+                            stmt.execute(rusqlite::params_from_iter(
+                                [case, ToSqlOutput::Owned(Value::Integer(created))]
+                                    .into_iter()
+                                    .chain(new.into_iter().map(ToSqlOutput::Borrowed)),
+                            ))
+                        })
+                        .map_err(write)?;
+                    return Ok(());
+                }
+                // Which columns differ from the stored row, one bit each (none stored: `None`).
+                let changed: Option<u32> = conn
                     .prepare_cached(&SELECT_CASE_VALUES)
                     .and_then(|mut stmt| {
                         stmt.query_row([row.case.as_str()], |r| {
-                            (0..CASE_VALUE_COLUMNS.len()).map(|i| r.get(i)).collect()
+                            let mut changed = 0u32;
+                            for (i, value) in new.iter().enumerate() {
+                                if r.get_ref(i)? != *value {
+                                    changed |= 1 << i;
+                                }
+                            }
+                            Ok(changed)
                         })
                         .optional()
                     })
                     .map_err(backend("reading the index row"))?;
-                match old {
+                match changed {
                     None => {
                         conn.prepare_cached(&INSERT_CASE_ROW)
                             .and_then(|mut stmt| {
                                 stmt.execute(rusqlite::params_from_iter(
-                                    std::iter::once(Value::Text(row.case.clone())).chain(new),
+                                    std::iter::once(case)
+                                        .chain(new.into_iter().map(ToSqlOutput::Borrowed)),
                                 ))
                             })
                             .map_err(write)?;
                     }
-                    Some(old) => {
-                        let changed: Vec<(usize, Value)> = new
-                            .into_iter()
-                            .enumerate()
-                            .filter(|(i, value)| old.get(*i) != Some(value))
-                            .collect();
-                        if changed.is_empty() {
-                            return Ok(());
-                        }
-                        let set: Vec<String> = changed
+                    Some(0) => {}
+                    Some(changed) => {
+                        let is_changed = |i: &usize| changed & (1 << i) != 0;
+                        let set: Vec<String> = CASE_VALUE_COLUMNS
                             .iter()
                             .enumerate()
-                            .map(|(n, (i, _))| {
-                                format!(
-                                    "{} = ?{}",
-                                    CASE_VALUE_COLUMNS.get(*i).unwrap_or(&""),
-                                    n + 2
-                                )
-                            })
+                            .filter(|(i, _)| is_changed(i))
+                            .enumerate()
+                            .map(|(n, (_, column))| format!("{column} = ?{}", n + 2))
                             .collect();
                         conn.prepare_cached(&format!(
                             "UPDATE case_index SET {} WHERE case_id = ?1",
@@ -526,8 +539,12 @@ impl<'a> PreparedRow<'a> {
                         ))
                         .and_then(|mut stmt| {
                             stmt.execute(rusqlite::params_from_iter(
-                                std::iter::once(Value::Text(row.case.clone()))
-                                    .chain(changed.into_iter().map(|(_, value)| value)),
+                                std::iter::once(case).chain(
+                                    new.into_iter()
+                                        .enumerate()
+                                        .filter(|(i, _)| is_changed(i))
+                                        .map(|(_, value)| ToSqlOutput::Borrowed(value)),
+                                ),
                             ))
                         })
                         .map_err(write)?;
@@ -599,14 +616,29 @@ static INSERT_CASE_ROW: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Insert a new stream's row: `?1` the case, `?2` its `created` position, then
+/// [`CASE_VALUE_COLUMNS`] in order.
+static INSERT_NEW_CASE_ROW: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT OR REPLACE INTO case_index (case_id, created, {}) VALUES (?1, ?2, {})",
+        CASE_VALUE_COLUMNS.join(", "),
+        (3..CASE_VALUE_COLUMNS.len() + 3)
+            .map(|n| format!("?{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+});
+
 /// A case's row as the values of [`CASE_VALUE_COLUMNS`], typed as SQLite stores them (so that
-/// a stored row read back compares equal to the row that wrote it).
-fn case_values(row: &CaseIndex) -> [Value; 17] {
-    let text = |t: Option<&str>| t.map_or(Value::Null, |t| Value::Text(t.to_string()));
+/// a stored row read back compares equal to the row that wrote it), borrowed from the row.
+fn case_values(row: &CaseIndex) -> [ValueRef<'_>; 17] {
+    fn text(t: Option<&str>) -> ValueRef<'_> {
+        t.map_or(ValueRef::Null, |t| ValueRef::Text(t.as_bytes()))
+    }
     [
-        Value::Integer(i64::try_from(row.version).unwrap_or(i64::MAX)),
-        Value::Text(row.surface.clone()),
-        Value::Integer(i64::from(row.surface_version)),
+        ValueRef::Integer(i64::try_from(row.version).unwrap_or(i64::MAX)),
+        ValueRef::Text(row.surface.as_bytes()),
+        ValueRef::Integer(i64::from(row.surface_version)),
         text(row.task.map(TaskState::as_str)),
         text(row.assignee.as_deref()),
         text(row.job.map(JobState::as_str)),
@@ -616,11 +648,11 @@ fn case_values(row: &CaseIndex) -> [Value; 17] {
         text(row.service_event.map(ServiceEventState::as_str)),
         text(row.pending_approval.as_deref()),
         text(row.queue.map(QueueNeed::as_str)),
-        Value::Integer(i64::from(row.claim_open)),
-        Value::Integer(i64::from(row.completed_visible)),
-        Value::Integer(row.created_at),
-        Value::Integer(row.last_activity),
-        row.next_due_at.map_or(Value::Null, Value::Integer),
+        ValueRef::Integer(i64::from(row.claim_open)),
+        ValueRef::Integer(i64::from(row.completed_visible)),
+        ValueRef::Integer(row.created_at),
+        ValueRef::Integer(row.last_activity),
+        row.next_due_at.map_or(ValueRef::Null, ValueRef::Integer),
     ]
 }
 
@@ -871,7 +903,13 @@ impl<'a> PreparedAppend<'a> {
                 .map_err(backend("destroying a case key"))?;
         }
         if let Some(row) = &self.index {
-            row.write(conn)?;
+            // A new stream's first event is the first one just written.
+            let created = committed
+                .positions
+                .as_ref()
+                .filter(|_| self.expected_version == 0)
+                .and_then(|positions| i64::try_from(positions.start).ok());
+            row.write(conn, created)?;
         }
         Ok(committed)
     }
@@ -1455,7 +1493,7 @@ impl Store for SqliteStore {
             return Ok(false);
         }
         match &prepared {
-            Some(row) => row.write(&tx)?,
+            Some(row) => row.write(&tx, None)?,
             None => delete_row(&tx, stream)?,
         }
         tx.commit().map_err(backend("committing a reindex"))?;
