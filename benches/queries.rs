@@ -3,14 +3,19 @@
 //! What it isolates, on `SqliteStore` (WAL, `synchronous = NORMAL`):
 //! - `queries/desk`, `queries/queue`, `queries/list`: `Engine::desk("op-lee")`,
 //!   `Engine::governance_queue()` and `Engine::list(surface = event-coordination, job =
-//!   claimed, 50)` at 10³, 10⁴, 10⁵ and 10⁶ cases. The answer has the same size at every scale
+//!   claimed, 50)` at 10³, 10⁴, 10⁵ and 10⁶ cases; `queries/list_all` the same list without a
+//!   filter (on SQLite, one range per surface and Job state, merged). The answer has the same size at every scale
 //!   (op-lee's desk holds 10 Jobs, the queue 3 cases, the list page 50), so the figures show
 //!   what the number of *other* cases costs: with the index, time should grow at most
 //!   logarithmically.
 //! - `queries/append`: one append (a new case's submission) with its index row against the
 //!   same append without it, in one run: what the index adds to the write path.
 //!   `queries/append_full` is the same on `synchronous = FULL`, the store's default (one fsync
-//!   per commit).
+//!   per commit). `queries/append_group` is the same from 16 threads at once on the
+//!   group-commit store (FULL), whose appends share commits.
+//! - `queries/move`, `queries/move_full`: the same pair for an append in the middle of a
+//!   lifecycle (a claimed Job's ServiceEvent moves on) on a copy of the 10⁵-case database, where
+//!   a row's old index entries and its new ones are on different pages.
 //! - `queries/tick`: `Engine::tick` with 10 cases due among 10³ and among 10⁵ idle cases.
 //! - `queries/postgres`: the desk, queue and list on `PostgresStore` at 10³ and 10⁵ cases
 //!   (feature `postgres`, and `PLANCK_PG_URL` naming a server; skipped otherwise). The schema
@@ -48,8 +53,8 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use planck::engine::Engine;
 use planck::host::{
-    Append, CaseFilter, IndexRow, ManualClock, NullTransport, SqliteOptions, SqliteStore, Store,
-    Synchronous,
+    Append, CaseFilter, GroupCommitSqliteStore, IndexRow, ManualClock, NullTransport,
+    SqliteOptions, SqliteStore, Store, Synchronous,
 };
 use planck::policy::{Principal, Role};
 use planck::spine::{Command, JobState};
@@ -286,6 +291,10 @@ fn desk_queue_list<S: Store>(
     group.bench_with_input(BenchmarkId::new("list", n), &n, |b, _| {
         b.iter(|| engine.list(&claimed, None, 50).unwrap())
     });
+    // No filter: on SQLite, every surface and Job state is a range of its own, merged.
+    group.bench_with_input(BenchmarkId::new("list_all", n), &n, |b, _| {
+        b.iter(|| engine.list(&CaseFilter::default(), None, 50).unwrap())
+    });
     group.finish();
 }
 
@@ -365,7 +374,48 @@ fn append(c: &mut Criterion) {
         }
         group.finish();
     }
+    // The same submissions from `GROUP_THREADS` threads at once on the group-commit store
+    // (`synchronous = FULL`), the way `planck serve` writes: appends that arrive together share
+    // one commit, and so the index pages they change (the newest end of an index is one page
+    // for the whole group). Time per append.
+    let store = GroupCommitSqliteStore::open(dir.path().join("append-group.db")).unwrap();
+    let mut group = c.benchmark_group("queries/append_group");
+    for with_index in [false, true] {
+        let name = if with_index {
+            "with_index"
+        } else {
+            "without_index"
+        };
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let prepared: Vec<_> = (0..iters).map(|_| fresh()).collect();
+                let chunk = prepared.len().div_ceil(GROUP_THREADS).max(1);
+                let store = &store;
+                let start = Instant::now();
+                std::thread::scope(|scope| {
+                    for part in prepared.chunks(chunk) {
+                        scope.spawn(move || {
+                            for (case, events, row) in part {
+                                let append = Append::new(case, 0, events);
+                                let append = if with_index {
+                                    append.with_index(Some(row))
+                                } else {
+                                    append
+                                };
+                                store.append(&append).unwrap();
+                            }
+                        });
+                    }
+                });
+                start.elapsed()
+            })
+        });
+    }
+    group.finish();
 }
+
+/// Threads appending at once in `queries/append_group`.
+const GROUP_THREADS: usize = 16;
 
 /// The pages (WAL frames) one append writes, over 20 appends into a fresh file after 50 to
 /// warm it: what the index row costs in writes, a figure no machine load changes. Each commit
@@ -402,6 +452,180 @@ fn wal_frames_per_append(
     append(COUNTED);
     let frames = checkpoint("PASSIVE");
     frames as f64 / COUNTED as f64
+}
+
+/// The cases of a built database that one more move can be appended to: every claimed Job,
+/// with its version and index row.
+struct Targets {
+    cases: Vec<(String, u64, planck::host::CaseIndex)>,
+    next: usize,
+    /// The last activity the next append gives its row (past every row in the database).
+    clock: i64,
+}
+
+impl Targets {
+    fn of(store: &SqliteStore, path: &Path) -> Targets {
+        let probe = rusqlite::Connection::open(path).unwrap();
+        let mut stmt = probe
+            .prepare("SELECT case_id FROM case_index WHERE job = 'claimed' ORDER BY case_id")
+            .unwrap();
+        let ids: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let clock: i64 = probe
+            .query_row("SELECT MAX(last_activity) FROM case_index", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let cases = ids
+            .into_iter()
+            .map(|id| {
+                let Some(IndexRow::Case(row)) = store.index_row(&id).unwrap() else {
+                    panic!("no index row for {id}")
+                };
+                (id, row.version, row)
+            })
+            .collect();
+        Targets {
+            cases,
+            next: 0,
+            clock,
+        }
+    }
+
+    /// The next claimed case's move: `moved` (a real move's events) renumbered onto it, its
+    /// expected version, and its row after the move (new version, phase and last activity).
+    fn next(
+        &mut self,
+        moved: &[planck::audit::StoredEvent],
+        after: &planck::host::CaseIndex,
+    ) -> (String, u64, Vec<planck::audit::StoredEvent>, IndexRow) {
+        let slot = self.next % self.cases.len();
+        self.next += 1;
+        self.clock += 1;
+        let (case, version, row) = &mut self.cases[slot];
+        let expected = *version;
+        let events: Vec<_> = moved
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let mut e = e.clone();
+                e.case_id = case.clone();
+                e.seq = expected + 1 + i as u64;
+                e.event_id = format!("{case}:moved:{}", e.seq);
+                e
+            })
+            .collect();
+        *version += events.len() as u64;
+        row.version = *version;
+        row.phase = after.phase.clone();
+        row.stage = after.stage.clone();
+        row.last_activity = self.clock;
+        (case.clone(), expected, events, IndexRow::Case(row.clone()))
+    }
+}
+
+/// One append in the middle of a lifecycle, with and without its index row, on a copy of the
+/// database of 10⁵ cases (10⁴ when `PLANCK_BENCH_MAX_CASES` is lower): a claimed Job's
+/// ServiceEvent moves on (the events of a real `advance`, renumbered onto each claimed case in
+/// turn), its row's version, phase and last activity change, nothing else. Most appends of a
+/// lifecycle are like this one, and in a database this size the row's old index entries and
+/// the new ones are on different pages. `queries/move` on `synchronous = NORMAL`,
+/// `queries/move_full` on `FULL`; the pages are counted once, on a third copy.
+fn append_move(c: &mut Criterion) {
+    let n = if max_cases() >= 100_000 {
+        100_000
+    } else {
+        10_000
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // A real move and the row after it: t-0 is on site, t-1 one move further (under way).
+    let template = engine(&dir.path().join("template.db"));
+    drive(&template, "event-coordination", "t-0", 5);
+    drive(&template, "event-coordination", "t-1", 6);
+    let on_site = template.history("t-0").unwrap().len();
+    let moved = template.history("t-1").unwrap()[on_site..].to_vec();
+    let Some(IndexRow::Case(after)) = template.store().index_row("t-1").unwrap() else {
+        panic!("no index row")
+    };
+    let copy = |name: &str, options: SqliteOptions| {
+        let path = dir.path().join(name);
+        std::fs::copy(database(n), &path).unwrap();
+        let store = SqliteStore::open_with(&path, options).unwrap();
+        let targets = Targets::of(&store, &path);
+        (path, store, targets)
+    };
+    {
+        let (path, store, mut targets) = copy("move-frames.db", options());
+        let probe = rusqlite::Connection::open(&path).unwrap();
+        for with_index in [false, true] {
+            let mut append = |count: i64| {
+                for _ in 0..count {
+                    let (case, expected, events, row) = targets.next(&moved, &after);
+                    let append = Append::new(&case, expected, &events);
+                    let append = if with_index {
+                        append.with_index(Some(&row))
+                    } else {
+                        append
+                    };
+                    store.append(&append).unwrap();
+                }
+            };
+            append(50);
+            let checkpoint = |mode: &str| -> i64 {
+                probe
+                    .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(1))
+                    .unwrap()
+            };
+            checkpoint("TRUNCATE");
+            // Few enough that the WAL stays below SQLite's automatic checkpoint (1,000 pages).
+            append(40);
+            let frames = checkpoint("PASSIVE");
+            eprintln!(
+                "queries/move ({n} cases): {:.1} WAL frames (pages) per append {} its index row",
+                frames as f64 / 40.0,
+                if with_index { "with" } else { "without" }
+            );
+        }
+    }
+    for (group_name, file, options) in [
+        ("queries/move", "move.db", options()),
+        (
+            "queries/move_full",
+            "move-full.db",
+            SqliteOptions::default(),
+        ),
+    ] {
+        let (_path, store, mut targets) = copy(file, options);
+        let mut group = c.benchmark_group(group_name);
+        for with_index in [false, true] {
+            let name = if with_index {
+                "with_index"
+            } else {
+                "without_index"
+            };
+            group.bench_function(name, |b| {
+                b.iter_custom(|iters| {
+                    let prepared: Vec<_> =
+                        (0..iters).map(|_| targets.next(&moved, &after)).collect();
+                    let start = Instant::now();
+                    for (case, expected, events, row) in &prepared {
+                        let append = Append::new(case, *expected, events);
+                        let append = if with_index {
+                            append.with_index(Some(row))
+                        } else {
+                            append
+                        };
+                        store.append(&append).unwrap();
+                    }
+                    start.elapsed()
+                })
+            });
+        }
+        group.finish();
+    }
 }
 
 /// `tick` with 10 cases due among `idle` idle ones.
@@ -571,5 +795,12 @@ mod pg {
     }
 }
 
-criterion_group!(benches, queries, queries_postgres, append, tick);
+criterion_group!(
+    benches,
+    queries,
+    queries_postgres,
+    append,
+    append_move,
+    tick
+);
 criterion_main!(benches);

@@ -20,6 +20,8 @@ mod postgres;
 mod sqlite;
 #[cfg(feature = "sqlite")]
 mod sqlite_group;
+#[cfg(feature = "sqlite")]
+mod sqlite_list;
 mod store;
 mod transport;
 #[cfg(feature = "webhook")]

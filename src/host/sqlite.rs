@@ -4,48 +4,57 @@
 //! as columns, the actor and the payload as JSON text, primary key `(case_id, seq)`, and the
 //! event's global `position`), `idempotency` (one row per key), `outbox` (one row per signal,
 //! primary key the signal id, with a `delivered` flag), `case_index` and `operator_index`
-//! (one index row per stream, docs/queries.md) and `planck_meta` (the last position given and
-//! the index state). The schema version is kept in `PRAGMA user_version`.
+//! (one index row per stream, docs/queries.md) and `planck_meta` (the index state). The schema version is kept in `PRAGMA user_version`.
 //! The database runs in WAL mode; every append is one `BEGIN IMMEDIATE` transaction that checks
 //! the case's version and the idempotency key, then writes events, key, outbox rows and the
 //! index row, so several processes may share one file. `PRIMARY KEY (case_id, seq)` backs the
 //! version check.
 //!
 //! **The feed.** The writer is serialized (`BEGIN IMMEDIATE`), so each append numbers its
-//! events inside its transaction from the counter `planck_meta.last_position` (a counter, not
-//! `rowid`, which SQLite may reuse): positions are given in commit order, without holes, and a
-//! reader (which sees only committed transactions) never finds a new event below one it saw.
+//! events inside its transaction from the greatest position stored (`MAX(position)`, one seek
+//! down the unique index `events_position`; events are never deleted, so no position is given
+//! twice, and unlike `rowid` nothing else moves it): positions are given in commit order,
+//! without holes, and a reader (which sees only committed transactions) never finds a new
+//! event below one it saw. (Version 2 kept the last position in a counter row, one more page
+//! for every append to write.)
 //!
 //! **Migration.** A version 1 database (before the index and the feed) is upgraded when it is
 //! opened: its events get positions in `rowid` order (the order they were committed in), the
 //! index tables are created empty, and the index state is `needs_rebuild` when it holds any
 //! event (queries then fail with [`StoreError::IndexNotReady`] until `planck reindex`, which
-//! has the surfaces, writes every row).
+//! has the surfaces, writes every row). A version 2 database loses the SQL indexes version 3
+//! does without and its position counter; its index rows stay as they are. A database of a
+//! newer version is refused, so an older build never writes to a file it does not understand.
 //!
 //! This is the only module (with other adapters under `host/`) that touches SQLite. It never
 //! interprets events beyond decoding them.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
 use crate::host::index::{
     CaseFilter, CaseIndex, DeskRows, FeedEntry, IndexRow, IndexState, ListCursor,
     OPERATOR_STREAM_PREFIX, OperatorIndex, QueueNeed,
 };
-use crate::host::index_sql::{CASE_COLUMNS, CaseColumns, ListQuery, OperatorColumns, SqlValue};
+use crate::host::index_sql::{CASE_COLUMNS, CaseColumns, OperatorColumns};
+use crate::host::sqlite_list;
 use crate::host::store::{
     Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, StreamHead,
     check_append,
 };
 use crate::spine::{JobState, Millis, ServiceEventState, TaskState};
 
-/// The schema version this build writes and reads (`PRAGMA user_version`). Version 1 (no
-/// feed positions, no index) is upgraded on open.
-pub const SCHEMA_VERSION: i64 = 2;
+/// Prepared statements each connection keeps.
+const STATEMENT_CACHE: usize = 64;
+
+/// The schema version this build writes and reads (`PRAGMA user_version`). Versions 1 (no
+/// feed positions, no index) and 2 (more SQL indexes, a position counter) are upgraded on open.
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The tables version 2 added to version 1.
 const SCHEMA_V2: &str = "
@@ -131,14 +140,12 @@ CREATE TABLE IF NOT EXISTS case_keys (
 CREATE INDEX IF NOT EXISTS events_case_starts ON events (seq) WHERE seq = 1;
 CREATE UNIQUE INDEX IF NOT EXISTS events_position ON events (position);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered) WHERE delivered = 0;
-CREATE INDEX IF NOT EXISTS case_index_assignee ON case_index (assignee, job, created);
-CREATE INDEX IF NOT EXISTS case_index_owner ON case_index (owner, job, created);
+CREATE INDEX IF NOT EXISTS case_index_assigned ON case_index (assignee, job, created) WHERE assignee IS NOT NULL;
+CREATE INDEX IF NOT EXISTS case_index_owned ON case_index (owner, job, created) WHERE owner IS NOT NULL;
 CREATE INDEX IF NOT EXISTS case_index_open ON case_index (created) WHERE job = 'queued' AND claim_open = 1;
 CREATE INDEX IF NOT EXISTS case_index_queue ON case_index (created) WHERE queue IS NOT NULL;
 CREATE INDEX IF NOT EXISTS case_index_due ON case_index (next_due_at, case_id) WHERE next_due_at IS NOT NULL;
-CREATE INDEX IF NOT EXISTS case_index_activity ON case_index (last_activity, case_id);
-CREATE INDEX IF NOT EXISTS case_index_job ON case_index (job, last_activity, case_id);
-CREATE INDEX IF NOT EXISTS case_index_surface ON case_index (surface, last_activity, case_id);
+CREATE INDEX IF NOT EXISTS case_index_list ON case_index (surface, job, last_activity, case_id);
 CREATE INDEX IF NOT EXISTS outbox_case ON outbox (case_id);
 CREATE INDEX IF NOT EXISTS idempotency_case ON idempotency (case_id);
 ";
@@ -150,6 +157,19 @@ ALTER TABLE events ADD COLUMN position INTEGER;
 UPDATE events SET position = n.p
   FROM (SELECT rowid AS r, ROW_NUMBER() OVER (ORDER BY rowid) AS p FROM events) AS n
  WHERE n.r = events.rowid;
+";
+
+/// Version 2 → 3: the index's SQL indexes that every append paid for and that version 3 does
+/// without (the desk's indexes now hold only cases with an assignee or an owner, and one index
+/// orders cases by activity: [`INDEXES`]), and the feed counter, now read off
+/// `events_position`.
+const MIGRATE_V2: &str = "
+DROP INDEX IF EXISTS case_index_assignee;
+DROP INDEX IF EXISTS case_index_owner;
+DROP INDEX IF EXISTS case_index_job;
+DROP INDEX IF EXISTS case_index_activity;
+DROP INDEX IF EXISTS case_index_surface;
+DELETE FROM planck_meta WHERE key = 'last_position';
 ";
 
 /// The columns of an event, in the order [`event_row`] reads them (from `offset`).
@@ -233,6 +253,9 @@ impl SqliteStore {
     ) -> Result<SqliteStore, StoreError> {
         conn.busy_timeout(options.busy_timeout)
             .map_err(backend("setting the busy timeout"))?;
+        // Room for the statements of every query and for the few shapes of a row's update
+        // (one per set of changed columns: see `PreparedRow::write`).
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         if path.is_some() {
             let mode: String = conn
                 .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
@@ -334,11 +357,7 @@ fn migrate_in_transaction(conn: &Connection) -> Result<(), StoreError> {
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(backend("reading the schema version"))?;
     let meta = |state: &str| {
-        format!(
-            "INSERT OR IGNORE INTO planck_meta (key, value) VALUES
-                ('last_position', (SELECT COALESCE(MAX(position), 0) FROM events)),
-                ('index_state', '{state}');"
-        )
+        format!("INSERT OR IGNORE INTO planck_meta (key, value) VALUES ('index_state', '{state}');")
     };
     let migrated = match version {
         0 => conn
@@ -358,6 +377,11 @@ fn migrate_in_transaction(conn: &Connection) -> Result<(), StoreError> {
             ))
             .map_err(backend("migrating the schema from version 1"))
         }
+        2 => conn
+            .execute_batch(&format!(
+                "{MIGRATE_V2} PRAGMA user_version = {SCHEMA_VERSION};"
+            ))
+            .map_err(backend("migrating the schema from version 2")),
         SCHEMA_VERSION => Ok(()),
         newer => Err(StoreError::backend(
             "opening the database",
@@ -446,52 +470,86 @@ impl<'a> PreparedRow<'a> {
         }
     }
 
-    /// Upsert the row (the case's `created` is the position of its first event).
-    fn write(&self, conn: &Connection) -> Result<(), StoreError> {
+    /// Write the row: insert it (the case's `created` is the position of its first event), or
+    /// update only the columns whose values changed. SQLite maintains an index on an `UPDATE`
+    /// only when the statement sets one of its columns, so a row that names every column
+    /// would rewrite an entry in every index on every append; naming only what changed leaves
+    /// untouched the indexes of unchanged values (most moves change the version, the phase and
+    /// the last activity, nothing a desk or the queue reads).
+    fn write(&self, conn: &Connection, created: Option<i64>) -> Result<(), StoreError> {
         let write = backend("writing the index row");
         match self {
             PreparedRow::Case(row) => {
-                conn.prepare_cached(
-                    "INSERT INTO case_index (case_id, created, version, surface, surface_version, task, assignee, job,
-                            owner, phase, stage, service_event, pending_approval, queue, claim_open,
-                            completed_visible, created_at, last_activity, next_due_at)
-                     VALUES (?1, COALESCE((SELECT position FROM events WHERE case_id = ?1 AND seq = 1), 0),
-                             ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
-                     ON CONFLICT (case_id) DO UPDATE SET
-                        version = excluded.version, surface = excluded.surface,
-                        surface_version = excluded.surface_version, task = excluded.task,
-                        assignee = excluded.assignee, job = excluded.job, owner = excluded.owner,
-                        phase = excluded.phase, stage = excluded.stage,
-                        service_event = excluded.service_event,
-                        pending_approval = excluded.pending_approval, queue = excluded.queue,
-                        claim_open = excluded.claim_open,
-                        completed_visible = excluded.completed_visible,
-                        created_at = excluded.created_at, last_activity = excluded.last_activity,
-                        next_due_at = excluded.next_due_at",
-                )
-                .and_then(|mut stmt| {
-                    stmt.execute(params![
-                        row.case,
-                        to_i64(&row.case, "version", row.version).unwrap_or(i64::MAX),
-                        row.surface,
-                        row.surface_version,
-                        row.task.map(TaskState::as_str),
-                        row.assignee,
-                        row.job.map(JobState::as_str),
-                        row.owner,
-                        row.phase,
-                        row.stage,
-                        row.service_event.map(ServiceEventState::as_str),
-                        row.pending_approval,
-                        row.queue.map(QueueNeed::as_str),
-                        row.claim_open,
-                        row.completed_visible,
-                        row.created_at,
-                        row.last_activity,
-                        row.next_due_at,
-                    ])
-                })
-                .map_err(write)?;
+                let new = case_values(row);
+                let case = ToSqlOutput::Borrowed(ValueRef::Text(row.case.as_bytes()));
+                if let Some(created) = created {
+                    // A new stream: its first event was just written at `created`, so there is
+                    // no row to compare with (one left behind by a damaged file is replaced).
+                    conn.prepare_cached(&INSERT_NEW_CASE_ROW)
+                        .and_then(|mut stmt| {
+                            stmt.execute(rusqlite::params_from_iter(
+                                [case, ToSqlOutput::Owned(Value::Integer(created))]
+                                    .into_iter()
+                                    .chain(new.into_iter().map(ToSqlOutput::Borrowed)),
+                            ))
+                        })
+                        .map_err(write)?;
+                    return Ok(());
+                }
+                // Which columns differ from the stored row, one bit each (none stored: `None`).
+                let changed: Option<u32> = conn
+                    .prepare_cached(&SELECT_CASE_VALUES)
+                    .and_then(|mut stmt| {
+                        stmt.query_row([row.case.as_str()], |r| {
+                            let mut changed = 0u32;
+                            for (i, value) in new.iter().enumerate() {
+                                if r.get_ref(i)? != *value {
+                                    changed |= 1 << i;
+                                }
+                            }
+                            Ok(changed)
+                        })
+                        .optional()
+                    })
+                    .map_err(backend("reading the index row"))?;
+                match changed {
+                    None => {
+                        conn.prepare_cached(&INSERT_CASE_ROW)
+                            .and_then(|mut stmt| {
+                                stmt.execute(rusqlite::params_from_iter(
+                                    std::iter::once(case)
+                                        .chain(new.into_iter().map(ToSqlOutput::Borrowed)),
+                                ))
+                            })
+                            .map_err(write)?;
+                    }
+                    Some(0) => {}
+                    Some(changed) => {
+                        let is_changed = |i: &usize| changed & (1 << i) != 0;
+                        let set: Vec<String> = CASE_VALUE_COLUMNS
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| is_changed(i))
+                            .enumerate()
+                            .map(|(n, (_, column))| format!("{column} = ?{}", n + 2))
+                            .collect();
+                        conn.prepare_cached(&format!(
+                            "UPDATE case_index SET {} WHERE case_id = ?1",
+                            set.join(", ")
+                        ))
+                        .and_then(|mut stmt| {
+                            stmt.execute(rusqlite::params_from_iter(
+                                std::iter::once(case).chain(
+                                    new.into_iter()
+                                        .enumerate()
+                                        .filter(|(i, _)| is_changed(i))
+                                        .map(|(_, value)| ToSqlOutput::Borrowed(value)),
+                                ),
+                            ))
+                        })
+                        .map_err(write)?;
+                    }
+                }
             }
             PreparedRow::Operator(row, surfaces) => {
                 conn.prepare_cached(
@@ -512,6 +570,90 @@ impl<'a> PreparedRow<'a> {
         }
         Ok(())
     }
+}
+
+/// The columns of a `case_index` row that an append writes (every column but the key and
+/// `created`), in the order of [`case_values`].
+const CASE_VALUE_COLUMNS: [&str; 17] = [
+    "version",
+    "surface",
+    "surface_version",
+    "task",
+    "assignee",
+    "job",
+    "owner",
+    "phase",
+    "stage",
+    "service_event",
+    "pending_approval",
+    "queue",
+    "claim_open",
+    "completed_visible",
+    "created_at",
+    "last_activity",
+    "next_due_at",
+];
+
+/// Read a case's [`CASE_VALUE_COLUMNS`].
+static SELECT_CASE_VALUES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM case_index WHERE case_id = ?1",
+        CASE_VALUE_COLUMNS.join(", ")
+    )
+});
+
+/// Insert a case's row: `?1` the case, then [`CASE_VALUE_COLUMNS`] in order; `created` is the
+/// position of the case's first event.
+static INSERT_CASE_ROW: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO case_index (case_id, created, {})
+         VALUES (?1, COALESCE((SELECT position FROM events WHERE case_id = ?1 AND seq = 1), 0), {})",
+        CASE_VALUE_COLUMNS.join(", "),
+        (2..CASE_VALUE_COLUMNS.len() + 2)
+            .map(|n| format!("?{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+});
+
+/// Insert a new stream's row: `?1` the case, `?2` its `created` position, then
+/// [`CASE_VALUE_COLUMNS`] in order.
+static INSERT_NEW_CASE_ROW: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT OR REPLACE INTO case_index (case_id, created, {}) VALUES (?1, ?2, {})",
+        CASE_VALUE_COLUMNS.join(", "),
+        (3..CASE_VALUE_COLUMNS.len() + 3)
+            .map(|n| format!("?{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+});
+
+/// A case's row as the values of [`CASE_VALUE_COLUMNS`], typed as SQLite stores them (so that
+/// a stored row read back compares equal to the row that wrote it), borrowed from the row.
+fn case_values(row: &CaseIndex) -> [ValueRef<'_>; 17] {
+    fn text(t: Option<&str>) -> ValueRef<'_> {
+        t.map_or(ValueRef::Null, |t| ValueRef::Text(t.as_bytes()))
+    }
+    [
+        ValueRef::Integer(i64::try_from(row.version).unwrap_or(i64::MAX)),
+        ValueRef::Text(row.surface.as_bytes()),
+        ValueRef::Integer(i64::from(row.surface_version)),
+        text(row.task.map(TaskState::as_str)),
+        text(row.assignee.as_deref()),
+        text(row.job.map(JobState::as_str)),
+        text(row.owner.as_deref()),
+        text(row.phase.as_deref()),
+        text(row.stage.as_deref()),
+        text(row.service_event.map(ServiceEventState::as_str)),
+        text(row.pending_approval.as_deref()),
+        text(row.queue.map(QueueNeed::as_str)),
+        ValueRef::Integer(i64::from(row.claim_open)),
+        ValueRef::Integer(i64::from(row.completed_visible)),
+        ValueRef::Integer(row.created_at),
+        ValueRef::Integer(row.last_activity),
+        row.next_due_at.map_or(ValueRef::Null, ValueRef::Integer),
+    ]
 }
 
 /// Remove the index row of `stream`.
@@ -645,9 +787,10 @@ impl<'a> PreparedAppend<'a> {
         let signals = self.signals.as_slice();
         let mut committed = Committed::unnumbered();
         if !rows.is_empty() {
-            // The writer is serialized: the counter read here is the last position committed.
+            // The writer is serialized, and events are never deleted: the greatest position
+            // is the last one given (one seek down `events_position`, nothing to write back).
             let last: i64 = conn
-                .prepare_cached("SELECT value FROM planck_meta WHERE key = 'last_position'")
+                .prepare_cached("SELECT COALESCE(MAX(position), 0) FROM events")
                 .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
                 .map_err(backend("reading the feed position"))?;
             let mut insert = conn
@@ -693,9 +836,6 @@ impl<'a> PreparedAppend<'a> {
                         }
                     })?;
             }
-            conn.prepare_cached("UPDATE planck_meta SET value = ?1 WHERE key = 'last_position'")
-                .and_then(|mut stmt| stmt.execute([position]))
-                .map_err(backend("moving the feed position"))?;
             let first = u64::try_from(last).unwrap_or(0) + 1;
             committed = Committed::numbered(first, rows.len());
         }
@@ -763,7 +903,13 @@ impl<'a> PreparedAppend<'a> {
                 .map_err(backend("destroying a case key"))?;
         }
         if let Some(row) = &self.index {
-            row.write(conn)?;
+            // A new stream's first event is the first one just written.
+            let created = committed
+                .positions
+                .as_ref()
+                .filter(|_| self.expected_version == 0)
+                .and_then(|positions| i64::try_from(positions.start).ok());
+            row.write(conn, created)?;
         }
         Ok(committed)
     }
@@ -992,13 +1138,13 @@ impl SqliteStore {
         // Each column reads its own index in `created` order and stops at `limit`: the cost is
         // what the desk shows, not how many cases there are. The queued column is two such reads
         // (assigned to the operator; open to anyone) merged here: as one `UNION`, or even as the
-        // open read alone, SQLite's planner picks `case_index_job` (every queued Job) over the
+        // open read alone, SQLite's planner picks `case_index_jobs` (every queued Job) over the
         // partial index, with or without `ANALYZE`. `INDEXED BY` pins each plan (a statement
         // whose index cannot answer it fails to prepare rather than scanning).
         let assigned = query_cases_created(
             &conn,
             &format!(
-                "SELECT {CASE_COLUMNS}, created FROM case_index INDEXED BY case_index_assignee
+                "SELECT {CASE_COLUMNS}, created FROM case_index INDEXED BY case_index_assigned
                   WHERE assignee = ?1 AND job = 'queued' ORDER BY created LIMIT ?2"
             ),
             params![operator, n],
@@ -1015,7 +1161,7 @@ impl SqliteStore {
         let active = query_cases(
             &conn,
             &format!(
-                "SELECT {CASE_COLUMNS} FROM case_index INDEXED BY case_index_owner
+                "SELECT {CASE_COLUMNS} FROM case_index INDEXED BY case_index_owned
                   WHERE owner = ?1 AND job = 'claimed' ORDER BY created LIMIT ?2"
             ),
             params![operator, n],
@@ -1023,7 +1169,7 @@ impl SqliteStore {
         let completed = query_cases(
             &conn,
             &format!(
-                "SELECT {CASE_COLUMNS} FROM case_index INDEXED BY case_index_owner
+                "SELECT {CASE_COLUMNS} FROM case_index INDEXED BY case_index_owned
                   WHERE owner = ?1 AND job = 'completed' AND completed_visible = 1
                   ORDER BY created DESC LIMIT ?2"
             ),
@@ -1057,15 +1203,13 @@ impl SqliteStore {
     ) -> Result<Vec<CaseIndex>, StoreError> {
         let conn = self.conn();
         ready(&conn)?;
-        let Some(query) = ListQuery::new("case_index", filter, after, limit, |n| format!("?{n}"))
-        else {
-            return Ok(Vec::new());
-        };
-        let values = query.values.into_iter().map(|value| match value {
-            SqlValue::Text(text) => rusqlite::types::Value::Text(text),
-            SqlValue::Integer(n) => rusqlite::types::Value::Integer(n),
-        });
-        query_cases(&conn, &query.sql, rusqlite::params_from_iter(values))
+        // The ranges and the rows are read in one transaction: one snapshot of the index.
+        let snapshot = conn
+            .unchecked_transaction()
+            .map_err(backend("reading the index"))?;
+        sqlite_list::list(&snapshot, filter, after, limit, |conn, sql, values| {
+            query_cases(conn, sql, rusqlite::params_from_iter(values))
+        })
     }
 
     pub(crate) fn query_due(
@@ -1349,7 +1493,7 @@ impl Store for SqliteStore {
             return Ok(false);
         }
         match &prepared {
-            Some(row) => row.write(&tx)?,
+            Some(row) => row.write(&tx, None)?,
             None => delete_row(&tx, stream)?,
         }
         tx.commit().map_err(backend("committing a reindex"))?;

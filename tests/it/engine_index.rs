@@ -450,6 +450,111 @@ fn a_version_1_sqlite_database_is_upgraded_and_needs_a_rebuild() {
     assert_eq!(store.feed(0, 100).unwrap().len(), 8);
 }
 
+/// A version 2 SQLite database: the SQL indexes and the position counter version 3 does
+/// without, made by rewriting a new one's schema.
+fn downgrade_to_v2(path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "DROP INDEX case_index_assigned; DROP INDEX case_index_owned; DROP INDEX case_index_list;
+         CREATE INDEX case_index_assignee ON case_index (assignee, job, created);
+         CREATE INDEX case_index_owner ON case_index (owner, job, created);
+         CREATE INDEX case_index_activity ON case_index (last_activity, case_id);
+         CREATE INDEX case_index_job ON case_index (job, last_activity, case_id);
+         CREATE INDEX case_index_surface ON case_index (surface, last_activity, case_id);
+         INSERT INTO planck_meta (key, value)
+              VALUES ('last_position', (SELECT MAX(position) FROM events));
+         PRAGMA user_version = 2;",
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_version_2_sqlite_database_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.db");
+    let order: Vec<String> = {
+        let engine = Engine::new(
+            registry(),
+            SqliteStore::open(&path).unwrap(),
+            MemoryTransport::new(),
+            ManualClock::new(T0),
+        );
+        to_job(&engine, "ev-1", "event-coordination");
+        ok(&engine, &client(), submit("ev-2", "event-coordination"));
+        ok(&engine, &lee(), cmd("ev-1", "claim_job", Value::Null));
+        engine
+            .feed(0, 100)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event.event_id)
+            .collect()
+    };
+    downgrade_to_v2(&path);
+    let store = SqliteStore::open(&path).unwrap();
+    let schema = |sql: &str| -> Vec<String> {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let mut stmt = conn.prepare(sql).unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let mut indexes = schema(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'case_index'
+           AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    );
+    indexes.sort();
+    assert_eq!(
+        indexes,
+        [
+            "case_index_assigned",
+            "case_index_due",
+            "case_index_list",
+            "case_index_open",
+            "case_index_owned",
+            "case_index_queue"
+        ]
+    );
+    assert!(schema("SELECT key FROM planck_meta WHERE key = 'last_position'").is_empty());
+    assert_eq!(
+        schema("SELECT CAST(user_version AS TEXT) FROM pragma_user_version"),
+        [planck::host::SCHEMA_VERSION.to_string()]
+    );
+    assert_eq!(store.index_state().unwrap(), IndexState::Ready);
+    let feed: Vec<String> = store
+        .feed(0, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event.event_id)
+        .collect();
+    assert_eq!(feed, order, "the feed is unchanged");
+    let engine = Engine::new(
+        registry(),
+        store,
+        MemoryTransport::new(),
+        ManualClock::new(T0),
+    );
+    assert_verifies(&engine);
+    // New appends keep numbering after the old events, and the queries answer at once.
+    ok(&engine, &admin(), cmd("ev-2", "approve_task", Value::Null));
+    let next = engine.feed(order.len() as u64, 10).unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].event.event_id, "ev-2:2");
+    assert_eq!(next[0].position, order.len() as u64 + 1);
+    assert_eq!(engine.desk("op-lee").unwrap().active[0].case, "ev-1");
+    assert_eq!(
+        engine
+            .list(&planck::host::CaseFilter::default(), None, 10)
+            .unwrap()
+            .cases
+            .iter()
+            .map(|c| c.view.case.as_str())
+            .collect::<Vec<_>>(),
+        ["ev-2", "ev-1"]
+    );
+    assert_verifies(&engine);
+}
+
 #[cfg(feature = "postgres")]
 #[test]
 fn a_version_1_postgres_schema_is_upgraded_and_needs_a_rebuild() {

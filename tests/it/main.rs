@@ -162,6 +162,7 @@ mod engine_views;
 mod explore_surfaces;
 mod feed_promise;
 mod fuzz_regressions;
+mod index_differential;
 mod limits_hostile;
 mod postgres_conformance;
 mod postgres_races;
