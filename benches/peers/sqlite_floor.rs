@@ -1,8 +1,9 @@
 //! The durable-store figures: `SqliteStore` against a raw rusqlite insert of the same rows.
 //!
 //! The floor writes exactly the bytes `SqliteStore` writes for an event (the envelope columns,
-//! the actor and the payload as JSON text), already serialized, into a table with the same
-//! schema, the same pragmas (WAL, `synchronous = FULL`) and one prepared statement: once with
+//! the actor and the payload as JSON text, the event's feed position), already serialized, into
+//! a table with the same schema and the same SQL indexes (the feed's `events_position` and
+//! `events_case_starts` among them), the same pragmas (WAL, `synchronous = FULL`) and one prepared statement: once with
 //! one row per transaction, once batched (`BATCH` rows per transaction). planck's side appends
 //! the same events through the `Store` trait, one event per append (so one row per
 //! transaction, version check included), one case at a time; and from several threads at once
@@ -74,8 +75,12 @@ CREATE TABLE events (
     payload             TEXT    NOT NULL,
     prev_digest         TEXT    NOT NULL,
     digest              TEXT    NOT NULL,
+    position            INTEGER,
+    host_ts_ms          INTEGER,
     PRIMARY KEY (case_id, seq)
-);";
+);
+CREATE INDEX events_case_starts ON events (seq) WHERE seq = 1;
+CREATE UNIQUE INDEX events_position ON events (position);";
 
 fn floor_db(path: &Path, synchronous: &str) -> Connection {
     let conn = Connection::open(path).unwrap();
@@ -89,20 +94,23 @@ fn floor_db(path: &Path, synchronous: &str) -> Connection {
     conn
 }
 
-/// Raw inserts of `rows`, `per_tx` rows per transaction.
-fn floor_insert(conn: &Connection, rows: &[Row], per_tx: usize) {
+/// Raw inserts of `rows`, `per_tx` rows per transaction, numbered on from `position` (the
+/// feed position `SqliteStore` gives each event, here a counter the caller keeps).
+fn floor_insert(conn: &Connection, rows: &[Row], per_tx: usize, position: &mut i64) {
     for chunk in rows.chunks(per_tx) {
         conn.execute_batch("BEGIN IMMEDIATE").unwrap();
         {
             let mut insert = conn
                 .prepare_cached(
                     "INSERT INTO events (event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor,
-                                         surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                         surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest,
+                                         position, host_ts_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 )
                 .unwrap();
             for r in chunk {
                 let e = &r.event;
+                *position += 1;
                 insert
                     .execute(params![
                         e.event_id,
@@ -118,7 +126,9 @@ fn floor_insert(conn: &Connection, rows: &[Row], per_tx: usize) {
                         e.idempotency_key,
                         r.payload,
                         e.prev_digest,
-                        e.digest
+                        e.digest,
+                        *position,
+                        e.host_ts_ms
                     ])
                     .unwrap();
             }
@@ -181,11 +191,12 @@ pub fn figures(
 
     // The floor: raw rusqlite, synchronous = FULL.
     let conn = floor_db(&dir.path().join("floor.db"), "FULL");
+    let mut position = 0i64;
     if want("sqlite_floor_full_rows") {
         let one = timed_rate(budget, || {
             let rows = rows(fresh_events(&surface, cases_per_batch).concat());
             let start = Instant::now();
-            floor_insert(&conn, &rows, 1);
+            floor_insert(&conn, &rows, 1, &mut position);
             (rows.len() as u64, start.elapsed())
         });
         out.push(("sqlite_floor_full_rows_per_s", json!(one)));
@@ -195,7 +206,7 @@ pub fn figures(
         let grouped = timed_rate(budget, || {
             let rows = rows(fresh_events(&surface, 2 * cases_per_batch).concat());
             let start = Instant::now();
-            floor_insert(&conn, &rows, THREADS);
+            floor_insert(&conn, &rows, THREADS, &mut position);
             (rows.len() as u64, start.elapsed())
         });
         out.push(("sqlite_floor_full_group_rows_per_s", json!(grouped)));
@@ -204,7 +215,7 @@ pub fn figures(
         let batched = timed_rate(budget, || {
             let rows = rows(fresh_events(&surface, 8 * cases_per_batch).concat());
             let start = Instant::now();
-            floor_insert(&conn, &rows, BATCH);
+            floor_insert(&conn, &rows, BATCH, &mut position);
             (rows.len() as u64, start.elapsed())
         });
         out.push(("sqlite_floor_full_batched_rows_per_s", json!(batched)));
