@@ -483,7 +483,9 @@ impl<'a> PreparedRow<'a> {
     /// only when the statement sets one of its columns, so a row that names every column
     /// would rewrite an entry in every index on every append; naming only what changed leaves
     /// untouched the indexes of unchanged values (most moves change the version, the phase and
-    /// the last activity, nothing a desk or the queue reads).
+    /// the last activity, nothing a desk or the queue reads). `created` is the position of a new
+    /// stream's first event, written in the same transaction: then the row is inserted without
+    /// reading first. `None` (a stream with earlier events, or a rebuild) reads the stored row.
     fn write(&self, conn: &Connection, created: Option<i64>) -> Result<(), StoreError> {
         let write = backend("writing the index row");
         match self {
