@@ -350,23 +350,13 @@ fn append(c: &mut Criterion) {
         let store = SqliteStore::open_with(dir.path().join(file), options).unwrap();
         let mut group = c.benchmark_group(group_name);
         for with_index in [false, true] {
-            let name = if with_index {
-                "with_index"
-            } else {
-                "without_index"
-            };
+            let name = bench_name(with_index);
             group.bench_function(name, |b| {
                 b.iter_custom(|iters| {
                     let prepared: Vec<_> = (0..iters).map(|_| fresh()).collect();
                     let start = Instant::now();
                     for (case, events, row) in &prepared {
-                        let append = Append::new(case, 0, events);
-                        let append = if with_index {
-                            append.with_index(Some(row))
-                        } else {
-                            append
-                        };
-                        store.append(&append).unwrap();
+                        write(&store, case, 0, events, row, with_index);
                     }
                     start.elapsed()
                 })
@@ -381,11 +371,7 @@ fn append(c: &mut Criterion) {
     let store = GroupCommitSqliteStore::open(dir.path().join("append-group.db")).unwrap();
     let mut group = c.benchmark_group("queries/append_group");
     for with_index in [false, true] {
-        let name = if with_index {
-            "with_index"
-        } else {
-            "without_index"
-        };
+        let name = bench_name(with_index);
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let prepared: Vec<_> = (0..iters).map(|_| fresh()).collect();
@@ -396,13 +382,7 @@ fn append(c: &mut Criterion) {
                     for part in prepared.chunks(chunk) {
                         scope.spawn(move || {
                             for (case, events, row) in part {
-                                let append = Append::new(case, 0, events);
-                                let append = if with_index {
-                                    append.with_index(Some(row))
-                                } else {
-                                    append
-                                };
-                                store.append(&append).unwrap();
+                                write(store, case, 0, events, row, with_index);
                             }
                         });
                     }
@@ -425,23 +405,22 @@ fn wal_frames_per_append(
     fresh: &mut impl FnMut() -> (String, Vec<planck::audit::StoredEvent>, IndexRow),
     with_index: bool,
 ) -> f64 {
-    const COUNTED: i64 = 20;
     let path = dir.join(format!("frames-{with_index}.db"));
     let store = SqliteStore::open_with(&path, options()).unwrap();
-    let mut append = |n: i64| {
+    wal_frames(&path, 20, |n| {
         for _ in 0..n {
             let (case, events, row) = fresh();
-            let append = Append::new(&case, 0, &events);
-            let append = if with_index {
-                append.with_index(Some(&row))
-            } else {
-                append
-            };
-            store.append(&append).unwrap();
+            write(&store, &case, 0, &events, &row, with_index);
         }
-    };
+    })
+}
+
+/// WAL frames per append of the file at `path`, over `counted` appends after 50 to warm it;
+/// `append(n)` makes `n` appends. `counted` stays small enough that the WAL stays below
+/// SQLite's automatic checkpoint (1,000 pages).
+fn wal_frames(path: &Path, counted: i64, mut append: impl FnMut(i64)) -> f64 {
     append(50);
-    let probe = rusqlite::Connection::open(&path).unwrap();
+    let probe = rusqlite::Connection::open(path).unwrap();
     // (busy, frames in the WAL, frames checkpointed)
     let checkpoint = |mode: &str| -> i64 {
         probe
@@ -449,9 +428,35 @@ fn wal_frames_per_append(
             .unwrap()
     };
     checkpoint("TRUNCATE");
-    append(COUNTED);
-    let frames = checkpoint("PASSIVE");
-    frames as f64 / COUNTED as f64
+    append(counted);
+    checkpoint("PASSIVE") as f64 / counted as f64
+}
+
+/// One append of `events` to `case` at `expected`, with `row` as its index row or without.
+fn write<S: Store>(
+    store: &S,
+    case: &str,
+    expected: u64,
+    events: &[planck::audit::StoredEvent],
+    row: &IndexRow,
+    with_index: bool,
+) {
+    let append = Append::new(case, expected, events);
+    let append = if with_index {
+        append.with_index(Some(row))
+    } else {
+        append
+    };
+    store.append(&append).unwrap();
+}
+
+/// The bench of a with/without pair.
+fn bench_name(with_index: bool) -> &'static str {
+    if with_index {
+        "with_index"
+    } else {
+        "without_index"
+    }
 }
 
 /// The cases of a built database that one more move can be appended to: every claimed Job,
@@ -559,33 +564,15 @@ fn append_move(c: &mut Criterion) {
     };
     {
         let (path, store, mut targets) = copy("move-frames.db", options());
-        let probe = rusqlite::Connection::open(&path).unwrap();
         for with_index in [false, true] {
-            let mut append = |count: i64| {
+            let frames = wal_frames(&path, 40, |count| {
                 for _ in 0..count {
                     let (case, expected, events, row) = targets.next(&moved, &after);
-                    let append = Append::new(&case, expected, &events);
-                    let append = if with_index {
-                        append.with_index(Some(&row))
-                    } else {
-                        append
-                    };
-                    store.append(&append).unwrap();
+                    write(&store, &case, expected, &events, &row, with_index);
                 }
-            };
-            append(50);
-            let checkpoint = |mode: &str| -> i64 {
-                probe
-                    .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get(1))
-                    .unwrap()
-            };
-            checkpoint("TRUNCATE");
-            // Few enough that the WAL stays below SQLite's automatic checkpoint (1,000 pages).
-            append(40);
-            let frames = checkpoint("PASSIVE");
+            });
             eprintln!(
-                "queries/move ({n} cases): {:.1} WAL frames (pages) per append {} its index row",
-                frames as f64 / 40.0,
+                "queries/move ({n} cases): {frames:.1} WAL frames (pages) per append {} its index row",
                 if with_index { "with" } else { "without" }
             );
         }
@@ -601,24 +588,14 @@ fn append_move(c: &mut Criterion) {
         let (_path, store, mut targets) = copy(file, options);
         let mut group = c.benchmark_group(group_name);
         for with_index in [false, true] {
-            let name = if with_index {
-                "with_index"
-            } else {
-                "without_index"
-            };
+            let name = bench_name(with_index);
             group.bench_function(name, |b| {
                 b.iter_custom(|iters| {
                     let prepared: Vec<_> =
                         (0..iters).map(|_| targets.next(&moved, &after)).collect();
                     let start = Instant::now();
                     for (case, expected, events, row) in &prepared {
-                        let append = Append::new(case, *expected, events);
-                        let append = if with_index {
-                            append.with_index(Some(row))
-                        } else {
-                            append
-                        };
-                        store.append(&append).unwrap();
+                        write(&store, case, *expected, events, row, with_index);
                     }
                     start.elapsed()
                 })

@@ -492,19 +492,22 @@ impl<'a> PreparedRow<'a> {
             PreparedRow::Case(row) => {
                 let new = case_values(row);
                 let case = ToSqlOutput::Borrowed(ValueRef::Text(row.case.as_bytes()));
+                let insert = |created: i64| {
+                    conn.prepare_cached(&INSERT_CASE_ROW)
+                        .and_then(|mut stmt| {
+                            stmt.execute(rusqlite::params_from_iter(
+                                [case.clone(), ToSqlOutput::Owned(Value::Integer(created))]
+                                    .into_iter()
+                                    .chain(new.iter().copied().map(ToSqlOutput::Borrowed)),
+                            ))
+                        })
+                        .map(|_| ())
+                        .map_err(backend("writing the index row"))
+                };
                 if let Some(created) = created {
                     // A new stream: its first event was just written at `created`, so there is
                     // no row to compare with (one left behind by a damaged file is replaced).
-                    conn.prepare_cached(&INSERT_NEW_CASE_ROW)
-                        .and_then(|mut stmt| {
-                            stmt.execute(rusqlite::params_from_iter(
-                                [case, ToSqlOutput::Owned(Value::Integer(created))]
-                                    .into_iter()
-                                    .chain(new.into_iter().map(ToSqlOutput::Borrowed)),
-                            ))
-                        })
-                        .map_err(write)?;
-                    return Ok(());
+                    return insert(created);
                 }
                 // Which columns differ from the stored row, one bit each (none stored: `None`).
                 let changed: Option<u32> = conn
@@ -524,14 +527,14 @@ impl<'a> PreparedRow<'a> {
                     .map_err(backend("reading the index row"))?;
                 match changed {
                     None => {
-                        conn.prepare_cached(&INSERT_CASE_ROW)
-                            .and_then(|mut stmt| {
-                                stmt.execute(rusqlite::params_from_iter(
-                                    std::iter::once(case)
-                                        .chain(new.into_iter().map(ToSqlOutput::Borrowed)),
-                                ))
-                            })
-                            .map_err(write)?;
+                        // No row yet (a rebuild): `created` is the position of the first event.
+                        let created: i64 = conn
+                            .prepare_cached(
+                                "SELECT COALESCE((SELECT position FROM events WHERE case_id = ?1 AND seq = 1), 0)",
+                            )
+                            .and_then(|mut stmt| stmt.query_row([row.case.as_str()], |r| r.get(0)))
+                            .map_err(backend("reading the case's first position"))?;
+                        insert(created)?;
                     }
                     Some(0) => {}
                     Some(changed) => {
@@ -612,23 +615,9 @@ static SELECT_CASE_VALUES: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Insert a case's row: `?1` the case, then [`CASE_VALUE_COLUMNS`] in order; `created` is the
-/// position of the case's first event.
+/// Insert a case's row (replacing one left behind): `?1` the case, `?2` its `created`
+/// position, then [`CASE_VALUE_COLUMNS`] in order.
 static INSERT_CASE_ROW: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "INSERT INTO case_index (case_id, created, {})
-         VALUES (?1, COALESCE((SELECT position FROM events WHERE case_id = ?1 AND seq = 1), 0), {})",
-        CASE_VALUE_COLUMNS.join(", "),
-        (2..CASE_VALUE_COLUMNS.len() + 2)
-            .map(|n| format!("?{n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
-});
-
-/// Insert a new stream's row: `?1` the case, `?2` its `created` position, then
-/// [`CASE_VALUE_COLUMNS`] in order.
-static INSERT_NEW_CASE_ROW: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT OR REPLACE INTO case_index (case_id, created, {}) VALUES (?1, ?2, {})",
         CASE_VALUE_COLUMNS.join(", "),

@@ -23,15 +23,6 @@ use crate::host::index::{CaseFilter, CaseIndex, ListCursor, SurfaceSelector};
 use crate::host::index_sql::{CASE_COLUMNS, ListQuery, SqlValue};
 use crate::spine::JobState;
 
-/// The Job states a range can hold: no Job yet, then each state.
-const JOBS: [Option<JobState>; 5] = [
-    None,
-    Some(JobState::Queued),
-    Some(JobState::Claimed),
-    Some(JobState::Completed),
-    Some(JobState::Cancelled),
-];
-
 fn backend(err: rusqlite::Error) -> StoreError {
     StoreError::backend("reading the index", err)
 }
@@ -63,9 +54,12 @@ pub(crate) fn list(
         SurfaceSelector::Exact(slug, version) => (vec![slug.to_string()], Some(version)),
         SurfaceSelector::Any => (surfaces(conn)?, None),
     };
+    // The Job states a range can hold: no Job yet, then each state.
     let jobs: Vec<Option<JobState>> = match filter.job {
         Some(job) => vec![job],
-        None => JOBS.to_vec(),
+        None => std::iter::once(None)
+            .chain(JobState::ALL.map(Some))
+            .collect(),
     };
     // One statement shape for every range: `?1` the surface, `?2` the Job state (NULL: no
     // Job), then the other filters, the cursor and the limit.

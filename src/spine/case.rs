@@ -149,6 +149,14 @@ pub enum JobState {
 }
 
 impl JobState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [JobState; 4] = [
+        JobState::Queued,
+        JobState::Claimed,
+        JobState::Completed,
+        JobState::Cancelled,
+    ];
+
     /// The state's name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -161,14 +169,7 @@ impl JobState {
 
     /// Parse a state name.
     pub fn parse(name: &str) -> Option<JobState> {
-        [
-            Self::Queued,
-            Self::Claimed,
-            Self::Completed,
-            Self::Cancelled,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == name)
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
     }
 }
 

@@ -378,6 +378,26 @@ fn a_subscriber_follows_the_feed_at_least_once() {
     assert_eq!(last, [21, 22]);
 }
 
+/// Two cases on a new SQLite file at `path` (ev-1 claimed, ev-2 submitted); the feed's event
+/// ids in order.
+fn two_cases_on_file(path: &std::path::Path) -> Vec<String> {
+    let engine = Engine::new(
+        registry(),
+        SqliteStore::open(path).unwrap(),
+        MemoryTransport::new(),
+        ManualClock::new(T0),
+    );
+    to_job(&engine, "ev-1", "event-coordination");
+    ok(&engine, &client(), submit("ev-2", "event-coordination"));
+    ok(&engine, &lee(), cmd("ev-1", "claim_job", Value::Null));
+    engine
+        .feed(0, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event.event_id)
+        .collect()
+}
+
 /// A version 1 SQLite database (before the feed and the index): made by stripping a new one
 /// down to the version 1 schema.
 fn downgrade_to_v1(path: &std::path::Path) {
@@ -395,23 +415,7 @@ fn downgrade_to_v1(path: &std::path::Path) {
 fn a_version_1_sqlite_database_is_upgraded_and_needs_a_rebuild() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.db");
-    let order: Vec<String> = {
-        let engine = Engine::new(
-            registry(),
-            SqliteStore::open(&path).unwrap(),
-            MemoryTransport::new(),
-            ManualClock::new(T0),
-        );
-        to_job(&engine, "ev-1", "event-coordination");
-        ok(&engine, &client(), submit("ev-2", "event-coordination"));
-        ok(&engine, &lee(), cmd("ev-1", "claim_job", Value::Null));
-        engine
-            .feed(0, 100)
-            .unwrap()
-            .into_iter()
-            .map(|e| e.event.event_id)
-            .collect()
-    };
+    let order = two_cases_on_file(&path);
     downgrade_to_v1(&path);
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(store.index_state().unwrap(), IndexState::NeedsRebuild);
@@ -472,23 +476,7 @@ fn downgrade_to_v2(path: &std::path::Path) {
 fn a_version_2_sqlite_database_is_upgraded_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v2.db");
-    let order: Vec<String> = {
-        let engine = Engine::new(
-            registry(),
-            SqliteStore::open(&path).unwrap(),
-            MemoryTransport::new(),
-            ManualClock::new(T0),
-        );
-        to_job(&engine, "ev-1", "event-coordination");
-        ok(&engine, &client(), submit("ev-2", "event-coordination"));
-        ok(&engine, &lee(), cmd("ev-1", "claim_job", Value::Null));
-        engine
-            .feed(0, 100)
-            .unwrap()
-            .into_iter()
-            .map(|e| e.event.event_id)
-            .collect()
-    };
+    let order = two_cases_on_file(&path);
     downgrade_to_v2(&path);
     let store = SqliteStore::open(&path).unwrap();
     let schema = |sql: &str| -> Vec<String> {

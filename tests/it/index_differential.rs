@@ -19,15 +19,13 @@ use planck::spine::JobState;
 use proptest::prelude::*;
 
 const SURFACES: [&str; 3] = ["alpha", "beta", "gamma"];
-const JOBS: [Option<JobState>; 5] = [
-    None,
-    Some(JobState::Queued),
-    Some(JobState::Claimed),
-    Some(JobState::Completed),
-    Some(JobState::Cancelled),
-];
 const NAMES: [Option<&str>; 3] = [None, Some("op-a"), Some("op-b")];
 const PHASES: [Option<&str>; 3] = [None, Some("doing"), Some("checking")];
+
+/// No Job (0), or the Job state `i - 1`.
+fn job(i: usize) -> Option<JobState> {
+    i.checked_sub(1).map(|i| JobState::ALL[i])
+}
 
 /// The parts of a row the queries read, as indexes into the tables above.
 #[derive(Clone, Debug)]
@@ -75,7 +73,7 @@ fn row(case: &str, version: u64, s: &Shape) -> IndexRow {
     fixture_row(case, version, |r: &mut CaseIndex| {
         r.surface = SURFACES[s.surface].to_string();
         r.surface_version = s.version;
-        r.job = JOBS[s.job];
+        r.job = job(s.job);
         r.phase = PHASES[s.phase].map(String::from);
         r.stage = r.phase.clone();
         r.assignee = NAMES[s.assignee].map(String::from);
@@ -123,7 +121,7 @@ impl Filter {
                 Some(v) => format!("{}@{v}", SURFACES[s]),
                 None => SURFACES[s].to_string(),
             }),
-            job: self.job.map(|j| JOBS[j]),
+            job: self.job.map(job),
             phase: self.phase.and_then(|p| PHASES[p].map(String::from)),
             assignee: self.assignee.and_then(|a| NAMES[a].map(String::from)),
             owner: self.owner.and_then(|o| NAMES[o].map(String::from)),
