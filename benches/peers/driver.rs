@@ -22,26 +22,57 @@ pub fn durations(quick: bool) -> (Duration, Duration) {
     }
 }
 
-/// One client: lifecycles on fresh cases (`support::fresh_case(prefix)`) until `run_for` has
-/// passed. `step` sends one step on a case, checks the answer and returns how long the command
-/// took; every command's latency.
+/// What one client sends, in order: whole lifecycles (`steps`) on fresh cases
+/// (`support::fresh_case(prefix)`), one step after another, until `run_for` has passed.
+pub struct Schedule<'a, T> {
+    prefix: &'a str,
+    steps: &'a [T],
+    end: Instant,
+    case: String,
+    at: usize,
+}
+
+impl<'a, T> Schedule<'a, T> {
+    /// A schedule that ends `run_for` from now.
+    pub fn new(prefix: &'a str, steps: &'a [T], run_for: Duration) -> Self {
+        Schedule {
+            prefix,
+            steps,
+            end: Instant::now() + run_for,
+            case: String::new(),
+            at: steps.len(),
+        }
+    }
+
+    /// The next step and the case it is for; `None` once the time is up.
+    pub fn next_step(&mut self) -> Option<(&str, &'a T)> {
+        if Instant::now() >= self.end {
+            return None;
+        }
+        if self.at >= self.steps.len() {
+            self.case = support::fresh_case(self.prefix);
+            self.at = 0;
+        }
+        let step = self.steps.get(self.at)?;
+        self.at += 1;
+        Some((&self.case, step))
+    }
+}
+
+/// One client on its own thread: its [`Schedule`]. `step` sends one step on a case, checks
+/// the answer and returns how long the command took; every command's latency.
 pub fn client<T>(
     prefix: &str,
     steps: &[T],
     run_for: Duration,
     mut step: impl FnMut(&str, &T) -> Duration,
 ) -> Vec<Duration> {
-    let end = Instant::now() + run_for;
+    let mut schedule = Schedule::new(prefix, steps, run_for);
     let mut latencies = Vec::with_capacity(4096);
-    loop {
-        let case = support::fresh_case(prefix);
-        for s in steps {
-            if Instant::now() >= end {
-                return latencies;
-            }
-            latencies.push(step(&case, s));
-        }
+    while let Some((case, s)) = schedule.next_step() {
+        latencies.push(step(case, s));
     }
+    latencies
 }
 
 /// `clients` threads let go at once, each running `client`: every command's latency and the
@@ -65,6 +96,26 @@ pub fn run(clients: usize, client: impl Fn() -> Vec<Duration> + Sync) -> (Vec<Du
             .flat_map(|h| h.join().unwrap())
             .collect();
         (latencies, start.elapsed())
+    })
+}
+
+/// `clients` tasks on one thread (a current-thread tokio runtime), started together, each
+/// running `client()`: every command's latency and the wall time. One thread drives every
+/// connection, as the Restate driver (one node process) drives its peer, so the load generator
+/// takes a small share of the machine it shares with the service instead of a thread per
+/// client.
+pub fn run_async<F: Future<Output = Vec<Duration>>>(
+    clients: usize,
+    client: impl Fn() -> F,
+) -> (Vec<Duration>, Duration) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let start = Instant::now();
+        let latencies = futures_util::future::join_all((0..clients).map(|_| client())).await;
+        (latencies.into_iter().flatten().collect(), start.elapsed())
     })
 }
 

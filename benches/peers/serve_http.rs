@@ -2,6 +2,10 @@
 //! once, each running whole peer lifecycles (the 11 commands) on fresh cases, one command after
 //! another, each a `POST /api/cases/{case}/commands/{command}` with the bearer token of the
 //! principal who sends it, awaited before the next. Every answer is checked (200, `applied`).
+//! Every client keeps one HTTP/1.1 connection (hyper), and all of them run as tasks on one
+//! thread (`driver::run_async`), as the Restate driver's clients share one node process: the
+//! load generator shares the machine's two cores with the server, and a thread per client
+//! (the first version of this driver, ureq) took about half of them.
 //!
 //! Each level starts the real binary (`planck serve`, the bench build) on a fresh SQLite
 //! database on an ephemeral loopback port, with the `peer-lifecycle` surface and a users file of
@@ -16,6 +20,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use http_body_util::BodyExt as _;
+use hyper::header;
 use planck::policy::{Principal, Role};
 use planck::serve::users::add_user;
 use serde_json::{Value, json};
@@ -118,7 +124,8 @@ pub fn token(service: &Service, login: &str) -> String {
 struct Request {
     command: &'static str,
     body: String,
-    token: String,
+    /// `Bearer TOKEN` of the principal who sends it.
+    authorization: String,
 }
 
 fn requests(service: &Service, steps: &[Step]) -> Vec<Request> {
@@ -138,34 +145,47 @@ fn requests(service: &Service, steps: &[Step]) -> Vec<Request> {
         .map(|s| Request {
             command: s.body.kind().as_str(),
             body: json!({ "args": s.body.args_json() }).to_string(),
-            token: token_of(&s.who),
+            authorization: format!("Bearer {}", token_of(&s.who)),
         })
         .collect()
 }
 
-/// One client: each step as an HTTP request on its own connection-keeping agent, timed, then
-/// checked (200, `applied`).
-fn client(base: &str, requests: &[Request], run_for: Duration) -> Vec<Duration> {
-    let agent = agent();
-    driver::client("h", requests, run_for, |case, r| {
-        let url = format!("{base}/api/cases/{case}/commands/{}", r.command);
-        let start = Instant::now();
-        let mut response = agent
-            .post(&url)
-            .header("authorization", format!("Bearer {}", r.token))
-            .content_type("application/json")
-            .send(r.body.as_str())
+/// One client: its own keep-alive HTTP/1.1 connection (hyper), each step a request on it,
+/// timed from the request's write to the answer's last byte, then checked (200, `applied`).
+async fn client(authority: &str, requests: &[Request], run_for: Duration) -> Vec<Duration> {
+    let stream = tokio::net::TcpStream::connect(authority).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake::<_, String>(hyper_util::rt::TokioIo::new(stream))
+            .await
             .unwrap();
-        let body = response.body_mut().read_to_string().unwrap();
-        let took = start.elapsed();
-        assert_eq!(response.status().as_u16(), 200, "{}: {body}", r.command);
+    let connection = tokio::spawn(connection);
+    let mut schedule = driver::Schedule::new("h", requests, run_for);
+    let mut latencies = Vec::with_capacity(4096);
+    while let Some((case, r)) = schedule.next_step() {
+        let request = hyper::Request::post(format!("/api/cases/{case}/commands/{}", r.command))
+            .header(header::HOST, authority)
+            .header(header::AUTHORIZATION, r.authorization.as_str())
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(r.body.clone())
+            .unwrap();
+        let start = Instant::now();
+        sender.ready().await.unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        latencies.push(start.elapsed());
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(status.as_u16(), 200, "{}: {body}", r.command);
         assert!(
             body.starts_with(r#"{"outcome":"applied""#),
             "{}: {body}",
             r.command
         );
-        took
-    })
+    }
+    drop(sender);
+    connection.await.unwrap().unwrap();
+    latencies
 }
 
 /// Every level, as the JSON the table reads.
@@ -177,9 +197,10 @@ pub fn figures(quick: bool) -> Vec<(&'static str, Value)> {
         let dir = tempfile::tempdir().unwrap();
         let service = start(dir.path());
         let requests = requests(&service, &steps);
-        let base = service.base.as_str();
-        driver::run(clients, || client(base, &requests, warmup));
-        let (latencies, elapsed) = driver::run(clients, || client(base, &requests, run_for));
+        let authority = service.base.trim_start_matches("http://");
+        driver::run_async(clients, || client(authority, &requests, warmup));
+        let (latencies, elapsed) =
+            driver::run_async(clients, || client(authority, &requests, run_for));
         drop(service);
         let level = driver::level(clients, latencies, elapsed);
         eprintln!(
