@@ -77,6 +77,10 @@ struct Queue {
 
 /// What one caller queued.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "each lives in its caller's `Arc<Pending>`, one allocation already; a box would add a second per append"
+)]
 enum Work {
     /// An append, serialized.
     Append(PreparedAppend<'static>),
@@ -575,7 +579,9 @@ mod tests {
                                         .with_outbox(std::slice::from_ref(&signal)),
                                 )
                                 .unwrap();
-                            store.mark_delivered(&[signal.id.clone()]).unwrap();
+                            store
+                                .mark_delivered(std::slice::from_ref(&signal.id))
+                                .unwrap();
                             let pending = store.pending_signals(1000).unwrap();
                             assert!(
                                 pending.iter().all(|p| p.id != signal.id),
