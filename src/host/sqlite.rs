@@ -1319,6 +1319,19 @@ fn operator_rows(conn: &Connection, one: Option<&str>) -> Result<Vec<OperatorInd
     Ok(out)
 }
 
+/// Mark the outbox rows `ids` delivered on `conn`, which must be inside a write transaction
+/// (the caller commits: [`SqliteStore`] in a transaction of its own, the group-commit store in
+/// the next group's).
+pub(crate) fn mark_delivered_on(conn: &Connection, ids: &[String]) -> Result<(), StoreError> {
+    let mut update = conn
+        .prepare_cached("UPDATE outbox SET delivered = 1 WHERE id = ?1")
+        .map_err(backend("marking signals"))?;
+    for id in ids {
+        update.execute([id]).map_err(backend("marking signals"))?;
+    }
+    Ok(())
+}
+
 /// After an erasure commits: copy the WAL into the database file and truncate it, so the
 /// erased key's bytes (zeroed in the file by `secure_delete`) leave the WAL too. Best effort:
 /// a reader holding an old snapshot keeps the WAL until it is done (the next erasure or
@@ -1418,14 +1431,7 @@ impl Store for SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend("marking signals"))?;
-        {
-            let mut update = tx
-                .prepare_cached("UPDATE outbox SET delivered = 1 WHERE id = ?1")
-                .map_err(backend("marking signals"))?;
-            for id in ids {
-                update.execute([id]).map_err(backend("marking signals"))?;
-            }
-        }
+        mark_delivered_on(&tx, ids)?;
         tx.commit().map_err(backend("marking signals"))
     }
 

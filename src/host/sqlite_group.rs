@@ -16,6 +16,11 @@
 //! one group are written in arrival order, so a later append sees an earlier one's events, as
 //! it would one commit later. If the group cannot commit, every caller in it gets the error.
 //!
+//! Marking signals delivered ([`Store::mark_delivered`], which the engine calls after every
+//! command that emits one) queues the same way and rides in the next group's transaction: it
+//! returns after that commit, as it would after its own, without a commit (and an fsync) of
+//! its own holding the write lock between two groups.
+//!
 //! A lone caller pays nothing for this: it finds no commit under way, leads a group of one and
 //! commits at once. Under concurrency, the threads just acknowledged are still on their way
 //! back when the next leader starts; so, like PostgreSQL's `commit_delay`/`commit_siblings`, a
@@ -33,7 +38,7 @@ use rusqlite::TransactionBehavior;
 use crate::host::index::{
     CaseFilter, CaseIndex, DeskRows, FeedEntry, IndexRow, IndexState, ListCursor, OperatorIndex,
 };
-use crate::host::sqlite::{PreparedAppend, SqliteOptions, SqliteStore};
+use crate::host::sqlite::{PreparedAppend, SqliteOptions, SqliteStore, mark_delivered_on};
 use crate::host::store::{
     Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, StreamHead,
 };
@@ -70,10 +75,47 @@ struct Queue {
     expected: usize,
 }
 
-/// One caller's append, and what its caller is waiting for.
+/// What one caller queued.
+#[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "each lives in its caller's `Arc<Pending>`, one allocation already; a box would add a second per append"
+)]
+enum Work {
+    /// An append, serialized.
+    Append(PreparedAppend<'static>),
+    /// Outbox rows to mark delivered.
+    MarkDelivered(Vec<String>),
+}
+
+impl Work {
+    /// The checks, which write nothing (a mark has none).
+    fn check(&self, tx: &rusqlite::Connection) -> Result<(), StoreError> {
+        match self {
+            Work::Append(append) => append.check(tx),
+            Work::MarkDelivered(_) => Ok(()),
+        }
+    }
+
+    /// The writes, once the checks passed: what the append committed, `None` for a mark.
+    fn insert(&self, tx: &rusqlite::Connection) -> Result<Option<Committed>, StoreError> {
+        match self {
+            Work::Append(append) => append.insert(tx).map(Some),
+            Work::MarkDelivered(ids) => mark_delivered_on(tx, ids).map(|()| None),
+        }
+    }
+
+    /// Checks, then writes.
+    fn write(&self, tx: &rusqlite::Connection) -> Result<Option<Committed>, StoreError> {
+        self.check(tx)?;
+        self.insert(tx)
+    }
+}
+
+/// One caller's work, and what its caller is waiting for.
 #[derive(Debug)]
 struct Pending {
-    append: PreparedAppend<'static>,
+    work: Work,
     slot: Mutex<Slot>,
     /// Signalled (for this caller alone) when `slot` changes.
     ready: Condvar,
@@ -86,8 +128,8 @@ enum Slot {
     Waiting,
     /// The previous leader handed the lead to this caller: lead the next group.
     Lead,
-    /// Its group committed (or failed): the result.
-    Done(Result<Committed, StoreError>),
+    /// Its group committed (or failed): the result (`None` for a mark).
+    Done(Result<Option<Committed>, StoreError>),
 }
 
 impl Pending {
@@ -166,13 +208,52 @@ impl GroupCommitSqliteStore {
         self.reader.as_ref().unwrap_or(&self.store)
     }
 
+    /// Queue `work`, lead a group when it is this caller's turn, and return once the group
+    /// that holds `work` committed (or failed).
+    fn submit(&self, work: Work) -> Result<Option<Committed>, StoreError> {
+        let mine = Arc::new(Pending {
+            work,
+            slot: Mutex::new(Slot::Waiting),
+            ready: Condvar::new(),
+        });
+        {
+            let mut queue = lock(&self.queue);
+            queue.waiting.push(Arc::clone(&mine));
+            if queue.leading {
+                if queue.taken + queue.waiting.len() >= queue.expected {
+                    self.arrived.notify_one();
+                }
+            } else {
+                queue.leading = true;
+                *lock(&mine.slot) = Slot::Lead;
+            }
+        }
+        loop {
+            let mut slot = lock(&mine.slot);
+            while matches!(*slot, Slot::Waiting) {
+                slot = mine
+                    .ready
+                    .wait(slot)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            match std::mem::replace(&mut *slot, Slot::Waiting) {
+                Slot::Done(result) => return result,
+                // Lead: ours is still queued, so the group we lead holds it.
+                Slot::Lead | Slot::Waiting => {
+                    drop(slot);
+                    self.lead();
+                }
+            }
+        }
+    }
+
     /// Lead one group: open a transaction, write each queued append in its own savepoint as it
     /// is taken from the queue (so appends still on their way are written while others arrive),
     /// stop when the queue is empty and the group is as big as the last one (or the wait is
     /// over), commit once, and hand every caller of the group its result.
     fn lead(&self) {
         let mut group: Vec<Arc<Pending>> = Vec::new();
-        let mut results: Vec<Result<Committed, StoreError>> = Vec::new();
+        let mut results: Vec<Result<Option<Committed>, StoreError>> = Vec::new();
         let outcome = self.write_group(&mut group, &mut results);
         // Hand the lead to the first caller still queued (or give it up) before waking this
         // group's callers, so the next group is written while they wake.
@@ -206,7 +287,7 @@ impl GroupCommitSqliteStore {
     fn write_group(
         &self,
         group: &mut Vec<Arc<Pending>>,
-        results: &mut Vec<Result<Committed, StoreError>>,
+        results: &mut Vec<Result<Option<Committed>, StoreError>>,
     ) -> Result<(), StoreError> {
         let backend = |what: &'static str| move |e: rusqlite::Error| StoreError::backend(what, e);
         let mut conn = self.store.conn();
@@ -257,8 +338,8 @@ impl GroupCommitSqliteStore {
             let first = group.len();
             group.extend(batch);
             for pending in group.iter().skip(first) {
-                let result = match pending.append.check(&tx) {
-                    Ok(()) => match pending.append.insert(&tx) {
+                let result = match pending.work.check(&tx) {
+                    Ok(()) => match pending.work.insert(&tx) {
                         Ok(committed) => Ok(committed),
                         Err(_) => {
                             clean = false;
@@ -290,7 +371,7 @@ impl GroupCommitSqliteStore {
         };
         for pending in group.iter() {
             run("SAVEPOINT planck_append").map_err(backend("opening an append's savepoint"))?;
-            let result = pending.append.write(&tx);
+            let result = pending.work.write(&tx);
             match &result {
                 // Keep the append: fold its savepoint into the transaction.
                 Ok(_) => run("RELEASE planck_append"),
@@ -319,46 +400,14 @@ impl Store for GroupCommitSqliteStore {
     fn append(&self, append: &Append<'_>) -> Result<Committed, StoreError> {
         // Serialize (and copy) before queueing: the leader may be another thread.
         let append = PreparedAppend::new(append)?.into_owned();
-        let mine = Arc::new(Pending {
-            append,
-            slot: Mutex::new(Slot::Waiting),
-            ready: Condvar::new(),
-        });
-        {
-            let mut queue = lock(&self.queue);
-            queue.waiting.push(Arc::clone(&mine));
-            if queue.leading {
-                if queue.taken + queue.waiting.len() >= queue.expected {
-                    self.arrived.notify_one();
-                }
-            } else {
-                queue.leading = true;
-                *lock(&mine.slot) = Slot::Lead;
-            }
+        let erases = append.erase_case_key;
+        let committed = self.submit(Work::Append(append))?.ok_or_else(|| {
+            StoreError::backend("committing a group of appends", "no result for the append")
+        })?;
+        if erases {
+            crate::host::sqlite::checkpoint_after_erasure(&self.store.conn());
         }
-        loop {
-            let mut slot = lock(&mine.slot);
-            while matches!(*slot, Slot::Waiting) {
-                slot = mine
-                    .ready
-                    .wait(slot)
-                    .unwrap_or_else(PoisonError::into_inner);
-            }
-            match std::mem::replace(&mut *slot, Slot::Waiting) {
-                Slot::Done(result) => {
-                    if result.is_ok() && mine.append.erase_case_key {
-                        drop(slot);
-                        crate::host::sqlite::checkpoint_after_erasure(&self.store.conn());
-                    }
-                    return result;
-                }
-                // Lead: ours is still queued, so the group we lead holds it.
-                Slot::Lead | Slot::Waiting => {
-                    drop(slot);
-                    self.lead();
-                }
-            }
-        }
+        Ok(committed)
     }
 
     fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
@@ -374,7 +423,10 @@ impl Store for GroupCommitSqliteStore {
     }
 
     fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
-        self.store.mark_delivered(ids)
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.submit(Work::MarkDelivered(ids.to_vec())).map(|_| ())
     }
 
     fn desk(&self, operator: &str, limit: usize) -> Result<DeskRows, StoreError> {
@@ -499,6 +551,55 @@ mod tests {
         other.execute_batch("ROLLBACK").unwrap();
         store.append(&Append::new("c", 0, &events)).unwrap();
         assert_eq!(store.load("c").unwrap().len(), 1);
+    }
+
+    /// Threads append events that emit signals and mark their signals delivered while others
+    /// append: every mark lands in a group's commit, returns only after it, and is on the file
+    /// when the store is opened again; no signal is left pending or marked twice over.
+    #[test]
+    fn marks_ride_in_groups_and_are_durable_when_they_return() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("marks.db");
+        const THREADS: usize = 8;
+        const ROUNDS: u64 = 12;
+        {
+            let store = GroupCommitSqliteStore::open(&path).unwrap();
+            std::thread::scope(|scope| {
+                for t in 0..THREADS {
+                    let store = &store;
+                    scope.spawn(move || {
+                        let case = format!("case-{t}");
+                        for round in 0..ROUNDS {
+                            let events = conformance::fixture_tail(&case, round, 1).unwrap();
+                            let signal =
+                                conformance::fixture_signal(&events[0], "record", round as usize);
+                            store
+                                .append(
+                                    &Append::new(&case, round, &events)
+                                        .with_outbox(std::slice::from_ref(&signal)),
+                                )
+                                .unwrap();
+                            store
+                                .mark_delivered(std::slice::from_ref(&signal.id))
+                                .unwrap();
+                            let pending = store.pending_signals(1000).unwrap();
+                            assert!(
+                                pending.iter().all(|p| p.id != signal.id),
+                                "{} is still pending after mark_delivered returned",
+                                signal.id
+                            );
+                        }
+                    });
+                }
+            });
+            store.mark_delivered(&[]).unwrap();
+        }
+        let reopened = GroupCommitSqliteStore::open(&path).unwrap();
+        assert!(reopened.pending_signals(1000).unwrap().is_empty());
+        let signals: usize = (0..THREADS)
+            .map(|t| reopened.outbox_of(&format!("case-{t}")).unwrap().len())
+            .sum();
+        assert_eq!(signals as u64, THREADS as u64 * ROUNDS);
     }
 
     /// Many threads append to their own cases and race on a shared one: every append to an
