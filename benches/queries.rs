@@ -333,20 +333,9 @@ fn append(c: &mut Criterion) {
     };
     for with_index in [false, true] {
         let frames = wal_frames_per_append(dir.path(), &mut fresh, with_index);
-        eprintln!(
-            "queries/append: {frames:.1} WAL frames (pages) per append {} its index row",
-            if with_index { "with" } else { "without" }
-        );
+        print_frames("queries/append", frames, with_index);
     }
-    for (group_name, file, options) in [
-        ("queries/append", "append.db", options()),
-        // The store's default options: `synchronous = FULL`.
-        (
-            "queries/append_full",
-            "append-full.db",
-            SqliteOptions::default(),
-        ),
-    ] {
+    for (group_name, file, options) in durabilities("queries/append", "append") {
         let store = SqliteStore::open_with(dir.path().join(file), options).unwrap();
         let mut group = c.benchmark_group(group_name);
         for with_index in [false, true] {
@@ -448,6 +437,25 @@ fn write<S: Store>(
         append
     };
     store.append(&append).unwrap();
+}
+
+/// A bench group at the benches' durability ([`options`]) and at the store's default
+/// (`synchronous = FULL`, group `…_full`): the group's name, its file's name and the options.
+fn durabilities(group: &str, file: &str) -> [(String, String, SqliteOptions); 2] {
+    [
+        (group.to_string(), format!("{file}.db"), options()),
+        (
+            format!("{group}_full"),
+            format!("{file}-full.db"),
+            SqliteOptions::default(),
+        ),
+    ]
+}
+
+/// Print the pages per append a with/without run wrote.
+fn print_frames(what: &str, frames: f64, with_index: bool) {
+    let with = if with_index { "with" } else { "without" };
+    eprintln!("{what}: {frames:.1} WAL frames (pages) per append {with} its index row");
 }
 
 /// The bench of a with/without pair.
@@ -571,21 +579,11 @@ fn append_move(c: &mut Criterion) {
                     write(&store, &case, expected, &events, &row, with_index);
                 }
             });
-            eprintln!(
-                "queries/move ({n} cases): {frames:.1} WAL frames (pages) per append {} its index row",
-                if with_index { "with" } else { "without" }
-            );
+            print_frames(&format!("queries/move ({n} cases)"), frames, with_index);
         }
     }
-    for (group_name, file, options) in [
-        ("queries/move", "move.db", options()),
-        (
-            "queries/move_full",
-            "move-full.db",
-            SqliteOptions::default(),
-        ),
-    ] {
-        let (_path, store, mut targets) = copy(file, options);
+    for (group_name, file, options) in durabilities("queries/move", "move") {
+        let (_path, store, mut targets) = copy(&file, options);
         let mut group = c.benchmark_group(group_name);
         for with_index in [false, true] {
             let name = bench_name(with_index);

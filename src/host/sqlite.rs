@@ -511,12 +511,13 @@ impl<'a> PreparedRow<'a> {
                 }
                 // Which columns differ from the stored row, one bit each (none stored: `None`).
                 let changed: Option<u32> = conn
-                    .prepare_cached(&SELECT_CASE_VALUES)
+                    .prepare_cached(&SELECT_CASE_ROW)
                     .and_then(|mut stmt| {
                         stmt.query_row([row.case.as_str()], |r| {
                             let mut changed = 0u32;
+                            // Column 0 is the key.
                             for (i, value) in new.iter().enumerate() {
-                                if r.get_ref(i)? != *value {
+                                if r.get_ref(i + 1)? != *value {
                                     changed |= 1 << i;
                                 }
                             }
@@ -585,35 +586,17 @@ impl<'a> PreparedRow<'a> {
     }
 }
 
-/// The columns of a `case_index` row that an append writes (every column but the key and
-/// `created`), in the order of [`case_values`].
-const CASE_VALUE_COLUMNS: [&str; 17] = [
-    "version",
-    "surface",
-    "surface_version",
-    "task",
-    "assignee",
-    "job",
-    "owner",
-    "phase",
-    "stage",
-    "service_event",
-    "pending_approval",
-    "queue",
-    "claim_open",
-    "completed_visible",
-    "created_at",
-    "last_activity",
-    "next_due_at",
-];
+/// The columns of a `case_index` row that an append writes, in the order of [`case_values`]:
+/// [`CASE_COLUMNS`] after the key (`created` is not among them).
+static CASE_VALUE_COLUMNS: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| CASE_COLUMNS.split(',').map(str::trim).skip(1).collect());
 
-/// Read a case's [`CASE_VALUE_COLUMNS`].
-static SELECT_CASE_VALUES: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT {} FROM case_index WHERE case_id = ?1",
-        CASE_VALUE_COLUMNS.join(", ")
-    )
-});
+/// How many [`CASE_VALUE_COLUMNS`] there are.
+const CASE_VALUES: usize = 17;
+
+/// Read a case's row: [`CASE_COLUMNS`] of `case_id = ?1`.
+pub(crate) static SELECT_CASE_ROW: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {CASE_COLUMNS} FROM case_index WHERE case_id = ?1"));
 
 /// Insert a case's row (replacing one left behind): `?1` the case, `?2` its `created`
 /// position, then [`CASE_VALUE_COLUMNS`] in order.
@@ -630,7 +613,7 @@ static INSERT_CASE_ROW: LazyLock<String> = LazyLock::new(|| {
 
 /// A case's row as the values of [`CASE_VALUE_COLUMNS`], typed as SQLite stores them (so that
 /// a stored row read back compares equal to the row that wrote it), borrowed from the row.
-fn case_values(row: &CaseIndex) -> [ValueRef<'_>; 17] {
+fn case_values(row: &CaseIndex) -> [ValueRef<'_>; CASE_VALUES] {
     fn text(t: Option<&str>) -> ValueRef<'_> {
         t.map_or(ValueRef::Null, |t| ValueRef::Text(t.as_bytes()))
     }
@@ -1243,14 +1226,10 @@ impl SqliteStore {
                 .into_iter()
                 .next()
                 .map(IndexRow::Operator)),
-            None => Ok(query_cases(
-                &conn,
-                &format!("SELECT {CASE_COLUMNS} FROM case_index WHERE case_id = ?1"),
-                [stream],
-            )?
-            .into_iter()
-            .next()
-            .map(IndexRow::Case)),
+            None => Ok(query_cases(&conn, &SELECT_CASE_ROW, [stream])?
+                .into_iter()
+                .next()
+                .map(IndexRow::Case)),
         }
     }
 
@@ -1605,6 +1584,15 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
     use rusqlite::StatementStatus;
+
+    /// The columns an append compares and writes are [`CASE_COLUMNS`] after the key, as many
+    /// as [`case_values`] gives, in its order.
+    #[test]
+    fn the_written_columns_are_the_read_columns_after_the_key() {
+        assert_eq!(CASE_VALUE_COLUMNS.len(), CASE_VALUES);
+        assert_eq!(CASE_VALUE_COLUMNS.first(), Some(&"version"));
+        assert_eq!(CASE_VALUE_COLUMNS.last(), Some(&"next_due_at"));
+    }
 
     #[test]
     fn a_cached_statement_keeps_its_plan_whatever_is_bound() {

@@ -20,7 +20,8 @@ use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use crate::host::StoreError;
 use crate::host::index::{CaseFilter, CaseIndex, ListCursor, SurfaceSelector};
-use crate::host::index_sql::{CASE_COLUMNS, ListQuery, SqlValue};
+use crate::host::index_sql::{ListQuery, SqlValue};
+use crate::host::sqlite::SELECT_CASE_ROW;
 use crate::spine::JobState;
 
 fn backend(err: rusqlite::Error) -> StoreError {
@@ -119,9 +120,8 @@ pub(crate) fn list(
     keys.sort_unstable_by(|a, b| b.cmp(a));
     keys.truncate(limit);
     let mut page = Vec::with_capacity(keys.len());
-    let sql = format!("SELECT {CASE_COLUMNS} FROM case_index WHERE case_id = ?1");
     for (_, case) in keys {
-        page.extend(rows(conn, &sql, vec![Value::Text(case)])?);
+        page.extend(rows(conn, &SELECT_CASE_ROW, vec![Value::Text(case)])?);
     }
     Ok(page)
 }

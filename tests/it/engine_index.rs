@@ -125,12 +125,7 @@ fn every_append_leaves_the_row_its_events_imply_in_memory() {
 #[test]
 fn every_append_leaves_the_row_its_events_imply_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::new(
-        registry(),
-        SqliteStore::open(dir.path().join("index.db")).unwrap(),
-        MemoryTransport::new(),
-        ManualClock::new(T0),
-    );
+    let engine = engine_on(SqliteStore::open(dir.path().join("index.db")).unwrap());
     lifecycle_keeps_every_row_true(&engine);
 }
 
@@ -161,12 +156,7 @@ fn tick_reads_only_the_cases_that_are_due() {
         inner: MemoryStore::new(),
         loads: AtomicUsize::new(0),
     });
-    let engine = Engine::new(
-        registry(),
-        Arc::clone(&store),
-        MemoryTransport::new(),
-        ManualClock::new(T0),
-    );
+    let engine = engine_on(Arc::clone(&store));
     // Idle work: jobs on a surface without escalations, and requests nobody acted on.
     for i in 0..40 {
         to_job(&engine, &format!("idle-{i}"), "event-coordination");
@@ -381,16 +371,16 @@ fn a_subscriber_follows_the_feed_at_least_once() {
 /// Two cases on a new SQLite file at `path` (ev-1 claimed, ev-2 submitted); the feed's event
 /// ids in order.
 fn two_cases_on_file(path: &std::path::Path) -> Vec<String> {
-    let engine = Engine::new(
-        registry(),
-        SqliteStore::open(path).unwrap(),
-        MemoryTransport::new(),
-        ManualClock::new(T0),
-    );
+    let engine = engine_on(SqliteStore::open(path).unwrap());
     to_job(&engine, "ev-1", "event-coordination");
     ok(&engine, &client(), submit("ev-2", "event-coordination"));
     ok(&engine, &lee(), cmd("ev-1", "claim_job", Value::Null));
-    engine
+    feed_ids(engine.store())
+}
+
+/// The event ids of `store`'s feed, in order (its first 100).
+fn feed_ids<S: Store>(store: &S) -> Vec<String> {
+    store
         .feed(0, 100)
         .unwrap()
         .into_iter()
@@ -419,12 +409,7 @@ fn a_version_1_sqlite_database_is_upgraded_and_needs_a_rebuild() {
     downgrade_to_v1(&path);
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(store.index_state().unwrap(), IndexState::NeedsRebuild);
-    let feed: Vec<String> = store
-        .feed(0, 100)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.event.event_id)
-        .collect();
+    let feed = feed_ids(&store);
     assert_eq!(
         feed, order,
         "old events get positions in the order they were committed"
@@ -433,12 +418,7 @@ fn a_version_1_sqlite_database_is_upgraded_and_needs_a_rebuild() {
         store.desk("op-lee", 10),
         Err(StoreError::IndexNotReady)
     ));
-    let engine = Engine::new(
-        registry(),
-        store,
-        MemoryTransport::new(),
-        ManualClock::new(T0),
-    );
+    let engine = engine_on(store);
     let report = engine.verify().unwrap();
     assert!(report.index_needs_rebuild && !report.ok() && report.failures.is_empty());
     // New appends keep numbering after the old events.
@@ -509,19 +489,9 @@ fn a_version_2_sqlite_database_is_upgraded_in_place() {
         [planck::host::SCHEMA_VERSION.to_string()]
     );
     assert_eq!(store.index_state().unwrap(), IndexState::Ready);
-    let feed: Vec<String> = store
-        .feed(0, 100)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.event.event_id)
-        .collect();
+    let feed = feed_ids(&store);
     assert_eq!(feed, order, "the feed is unchanged");
-    let engine = Engine::new(
-        registry(),
-        store,
-        MemoryTransport::new(),
-        ManualClock::new(T0),
-    );
+    let engine = engine_on(store);
     assert_verifies(&engine);
     // New appends keep numbering after the old events, and the queries answer at once.
     ok(&engine, &admin(), cmd("ev-2", "approve_task", Value::Null));
@@ -554,12 +524,7 @@ fn a_version_1_postgres_schema_is_upgraded_and_needs_a_rebuild() {
     };
     let scratch = Scratch::new(&url, "upgrade");
     {
-        let engine = Engine::new(
-            registry(),
-            scratch.reopen(),
-            MemoryTransport::new(),
-            ManualClock::new(T0),
-        );
+        let engine = engine_on(scratch.reopen());
         to_job(&engine, "ev-1", "event-coordination");
         ok(&engine, &client(), submit("ev-2", "event-coordination"));
     }
@@ -583,12 +548,7 @@ fn a_version_1_postgres_schema_is_upgraded_and_needs_a_rebuild() {
         [1, 2, 3, 4, 5]
     );
     assert!(matches!(store.queue(10), Err(StoreError::IndexNotReady)));
-    let engine = Engine::new(
-        registry(),
-        store,
-        MemoryTransport::new(),
-        ManualClock::new(T0),
-    );
+    let engine = engine_on(store);
     ok(&engine, &admin(), cmd("ev-2", "approve_task", Value::Null));
     assert_eq!(engine.feed(5, 10).unwrap()[0].event.event_id, "ev-2:2");
     assert_eq!(engine.rebuild_index().unwrap().rows, 2);

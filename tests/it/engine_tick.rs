@@ -99,12 +99,7 @@ fn escalations_once_per_phase_entry<S: Store>(engine: &Engine<S, MemoryTransport
 
 #[test]
 fn tick_on_the_memory_store() {
-    let engine = Engine::new(
-        registry(),
-        MemoryStore::new(),
-        MemoryTransport::new(),
-        ManualClock::new(T0),
-    );
+    let engine = engine_on(MemoryStore::new());
     escalations_once_per_phase_entry(&engine);
 }
 
@@ -112,12 +107,7 @@ fn tick_on_the_memory_store() {
 fn tick_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("tick.db")).unwrap();
-    let engine = Engine::new(
-        registry(),
-        store,
-        MemoryTransport::new(),
-        ManualClock::new(T0),
-    );
+    let engine = engine_on(store);
     escalations_once_per_phase_entry(&engine);
 }
 

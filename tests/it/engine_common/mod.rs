@@ -179,9 +179,14 @@ pub fn registry() -> Arc<Registry> {
 pub type MemEngine = Engine<MemoryStore, MemoryTransport, ManualClock>;
 
 pub fn memory_engine() -> MemEngine {
+    engine_on(MemoryStore::new())
+}
+
+/// An engine on `store`, with [`registry`], a memory transport and a manual clock at [`T0`].
+pub fn engine_on<S: Store>(store: S) -> Engine<S, MemoryTransport, ManualClock> {
     Engine::new(
         registry(),
-        MemoryStore::new(),
+        store,
         MemoryTransport::new(),
         ManualClock::new(T0),
     )
