@@ -49,9 +49,10 @@
 //!   and publish) is delivered by [`Engine::deliver_pending`] / [`Engine::recover`]. Signal ids
 //!   are stable, so consumers drop repeats.
 //!
-//! This file holds the write path (`execute`, `tick`, delivery) and what it shares; the reads
-//! are in `queries.rs`, `verify` and the index rebuild in `verify.rs`, idempotency keys and
-//! their fingerprints in `idempotency.rs`, and sealing sensitive intake in `sealing.rs`.
+//! This file holds `tick`, delivery and what the write path shares. `execute` and
+//! `execute_async` are in `execute.rs`; the reads in `queries.rs`; `verify` and the index
+//! rebuild in `verify.rs`; idempotency keys and their fingerprints in `idempotency.rs`; and
+//! sealing sensitive intake in `sealing.rs`.
 
 mod cache;
 mod catalog;

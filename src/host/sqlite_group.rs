@@ -793,6 +793,117 @@ mod tests {
         assert_eq!(signals as u64, THREADS as u64 * ROUNDS);
     }
 
+    /// Threads that wait and tasks that await append at once, each to its own cases: leading
+    /// passes between caller threads and the writer thread, every append gets its own result,
+    /// and every acknowledged event is on the file when it is opened again.
+    #[test]
+    fn awaiting_tasks_and_waiting_threads_share_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mixed.db");
+        const THREADS: usize = 4;
+        const TASKS: usize = 16;
+        const ROUNDS: u64 = 10;
+        {
+            let store = Arc::new(GroupCommitSqliteStore::open(&path).unwrap());
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .build()
+                .unwrap();
+            std::thread::scope(|scope| {
+                for t in 0..THREADS {
+                    let store = &store;
+                    scope.spawn(move || {
+                        let case = format!("thread-{t}");
+                        for round in 0..ROUNDS {
+                            let events = conformance::fixture_tail(&case, round, 1).unwrap();
+                            store.append(&Append::new(&case, round, &events)).unwrap();
+                        }
+                    });
+                }
+                runtime.block_on(async {
+                    let tasks: Vec<_> = (0..TASKS)
+                        .map(|t| {
+                            let store = Arc::clone(&store);
+                            tokio::spawn(async move {
+                                let case = format!("task-{t}");
+                                for round in 0..ROUNDS {
+                                    let events =
+                                        conformance::fixture_tail(&case, round, 1).unwrap();
+                                    let commit = store
+                                        .append_async(&Append::new(&case, round, &events))
+                                        .unwrap();
+                                    commit.await.unwrap();
+                                }
+                                // A stale version is refused, and only this append.
+                                let events = conformance::fixture_tail(&case, 0, 1).unwrap();
+                                let stale =
+                                    store.append_async(&Append::new(&case, 0, &events)).unwrap();
+                                assert!(matches!(stale.await, Err(StoreError::Conflict { .. })));
+                            })
+                        })
+                        .collect();
+                    for task in tasks {
+                        task.await.unwrap();
+                    }
+                });
+            });
+        }
+        let reopened = GroupCommitSqliteStore::open(&path).unwrap();
+        for case in (0..THREADS)
+            .map(|t| format!("thread-{t}"))
+            .chain((0..TASKS).map(|t| format!("task-{t}")))
+        {
+            let events = reopened.load(&case).unwrap();
+            assert_eq!(events.len() as u64, ROUNDS, "{case}");
+            assert!(events.iter().zip(1..).all(|(e, seq)| e.seq == seq));
+        }
+    }
+
+    /// Work queued for the writer thread is written before the store is dropped: the futures
+    /// of a store dropped right after queueing still resolve with their commits.
+    #[test]
+    fn dropping_the_store_writes_what_awaiting_callers_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("drop.db");
+        const CASES: usize = 32;
+        let events: Vec<_> = (0..CASES)
+            .map(|i| conformance::fixture_tail(&format!("c-{i}"), 0, 1).unwrap())
+            .collect();
+        let store = GroupCommitSqliteStore::open(&path).unwrap();
+        let commits: Vec<_> = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                store
+                    .append_async(&Append::new(&format!("c-{i}"), 0, e))
+                    .unwrap()
+            })
+            .collect();
+        let marked = store
+            .mark_delivered_async(&["nothing-pending".to_string()])
+            .unwrap();
+        drop(store);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let all = async {
+                for commit in commits {
+                    commit.await.unwrap();
+                }
+                marked.await.unwrap();
+            };
+            tokio::time::timeout(std::time::Duration::from_secs(30), all)
+                .await
+                .expect("every queued append resolves after the drop");
+        });
+        let reopened = GroupCommitSqliteStore::open(&path).unwrap();
+        for i in 0..CASES {
+            assert_eq!(reopened.load(&format!("c-{i}")).unwrap().len(), 1);
+        }
+    }
+
     /// Many threads append to their own cases and race on a shared one: every append to an
     /// own case lands, exactly one of each round of racing appends wins, the losers get a
     /// conflict, and every acknowledged event is there once the callers return.
