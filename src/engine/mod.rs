@@ -49,14 +49,16 @@
 //!   and publish) is delivered by [`Engine::deliver_pending`] / [`Engine::recover`]. Signal ids
 //!   are stable, so consumers drop repeats.
 //!
-//! This file holds the write path (`execute`, `tick`, delivery) and what it shares; the reads
-//! are in `queries.rs`, `verify` and the index rebuild in `verify.rs`, idempotency keys and
-//! their fingerprints in `idempotency.rs`, and sealing sensitive intake in `sealing.rs`.
+//! This file holds `tick`, delivery and what the write path shares. `execute` and
+//! `execute_async` are in `execute.rs`; the reads in `queries.rs`; `verify` and the index
+//! rebuild in `verify.rs`; idempotency keys and their fingerprints in `idempotency.rs`; and
+//! sealing sensitive intake in `sealing.rs`.
 
 mod cache;
 mod catalog;
 mod desk;
 mod error;
+mod execute;
 mod idempotency;
 mod index;
 mod queries;
@@ -70,8 +72,6 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use serde_json::json;
-
 pub use cache::CACHED_CASES;
 pub(crate) use desk::active_job;
 pub use desk::{ActiveJob, DeskView, MissingEvidence, Move};
@@ -82,16 +82,11 @@ pub use subscriber::{CursorStore, FileCursor, MemoryCursor, Subscriber, Subscrib
 pub use verify::{Rebuilt, verify_store, verify_with};
 pub use view::{CaseView, Desk, ListPage, Listed, PhaseView, QueueItem};
 
-use idempotency::{check_key, redacted, replay_key};
-
-use crate::audit::sealed;
 use crate::audit::{Envelope, GENESIS_DIGEST, StoredEvent, StoredSignal};
-use crate::host::{Append, CaseIndex, Clock, IdempotencyRecord, Store, StoreError, Transport};
+use crate::host::{Append, CaseIndex, Clock, Store, StoreError, Transport};
 use crate::policy::{Principal, Role};
 use crate::spine::operator;
-use crate::spine::{
-    self, Case, Command, Event, Rejection, RejectionCode, SurfacePin, WithProfiles,
-};
+use crate::spine::{self, Case, Command, Event, SurfacePin, WithProfiles};
 use crate::surface::Surface;
 use crate::surface::registry::Registry;
 
@@ -181,280 +176,6 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     /// The clock.
     pub fn clock(&self) -> &C {
         &self.clock
-    }
-
-    // -----------------------------------------------------------------------------------------
-    // Writes.
-
-    /// Judge and, if accepted, append `command` sent by `principal` (from the host's session),
-    /// optionally under an idempotency `key`. See the module docs for the idempotency, conflict
-    /// and delivery rules. Errors are failures of the store or of serialization only; a
-    /// refused command is `Ok(Receipt::Rejected(_))`.
-    ///
-    /// Each call runs inside a `planck.execute` [`tracing`] span (fields `command`, `case`,
-    /// `principal`, and once answered `outcome`, `code`, `attempts`, `conflict_retries`,
-    /// `store_us`) and ends with one event in it; without a subscriber this costs a branch.
-    pub fn execute(
-        &self,
-        principal: &Principal,
-        command: &Command,
-        key: Option<&str>,
-    ) -> Result<Receipt, EngineError> {
-        let span = tracing::info_span!(
-            "planck.execute",
-            command = command.kind().as_str(),
-            case = command.case.as_str(),
-            principal = principal.id.as_str(),
-            outcome = tracing::field::Empty,
-            code = tracing::field::Empty,
-            attempts = tracing::field::Empty,
-            conflict_retries = tracing::field::Empty,
-            store_us = tracing::field::Empty,
-        );
-        if span.is_disabled() {
-            return self.execute_measured(principal, command, key, &mut Stats::off());
-        }
-        let _entered = span.enter();
-        let mut stats = Stats::on();
-        let result = self.execute_measured(principal, command, key, &mut stats);
-        let store_us = u64::try_from(stats.store.as_micros()).unwrap_or(u64::MAX);
-        let retries = stats.attempts.saturating_sub(1);
-        span.record("attempts", stats.attempts);
-        span.record("conflict_retries", retries);
-        span.record("store_us", store_us);
-        match &result {
-            Ok(receipt) => {
-                let code = receipt.code().map(RejectionCode::as_str);
-                span.record("outcome", receipt.outcome());
-                if let Some(code) = code {
-                    span.record("code", code);
-                }
-                // The span carries the fields; the event marks the answer.
-                tracing::info!("command answered");
-            }
-            Err(err) => {
-                span.record("outcome", "error");
-                tracing::error!(error = %err, "command failed");
-            }
-        }
-        result
-    }
-
-    /// [`Engine::execute`], counting attempts and the time spent in the store into `stats`.
-    fn execute_measured(
-        &self,
-        principal: &Principal,
-        command: &Command,
-        key: Option<&str>,
-        stats: &mut Stats,
-    ) -> Result<Receipt, EngineError> {
-        // Only a key is bound to the command's fingerprint; without one it is never read.
-        // A sensitive intake value never enters the fingerprint: the idempotency table would
-        // otherwise hold an unkeyed hash of it, an oracle for low-entropy personal data.
-        let sensitive = match &command.body {
-            spine::CommandBody::SubmitRequest { surface, .. } => self.sensitive_fields(surface),
-            _ => Vec::new(),
-        };
-        let fingerprint = match key {
-            Some(_) if !sensitive.is_empty() => {
-                command_fingerprint(principal, &redacted(command, &sensitive))?
-            }
-            Some(_) => command_fingerprint(principal, command)?,
-            None => String::new(),
-        };
-        if let Some(key) = key {
-            if let Err(rejection) = check_key(key) {
-                return Ok(Receipt::Rejected(rejection));
-            }
-            if let Some(first) = stats.time(|| self.store.idempotency(key))? {
-                return replay_key(&first, &fingerprint);
-            }
-        }
-        let case_id = command.case.as_str();
-        let mut attempts = 0;
-        // Whether a cached snapshot may be decided on unread (see the module docs): until the
-        // first refusal or conflict of this command.
-        let mut trust_cache = true;
-        loop {
-            attempts += 1;
-            stats.attempts = attempts;
-            let cached = if trust_cache {
-                self.cases.take(case_id)
-            } else {
-                None
-            };
-            let unread = cached.is_some();
-            let mut snapshot = match cached {
-                Some(snapshot) => snapshot,
-                None => stats.time(|| self.snapshot(case_id))?,
-            };
-            let catalog = stats.time(|| self.catalog_for(&snapshot, principal, command))?;
-            let case = &snapshot.case;
-            let (now, host_at) = monotonic(self.clock.now(), snapshot.last_ts);
-            let events = match spine::decide(case, &catalog, principal, command, now) {
-                Ok(events) => events,
-                Err(rejection) => {
-                    self.cases.put(snapshot);
-                    if unread {
-                        // Read what the store holds past the cached version, and decide again.
-                        trust_cache = false;
-                        attempts -= 1;
-                        continue;
-                    }
-                    // The state that refused the command may be the work of this same command,
-                    // sent concurrently under the same key, committed between the key lookup
-                    // above and this load: the answer is then its outcome, as a duplicate.
-                    if let Some(key) = key
-                        && let Some(first) = stats.time(|| self.store.idempotency(key))?
-                    {
-                        return replay_key(&first, &fingerprint);
-                    }
-                    return Ok(Receipt::Rejected(rejection));
-                }
-            };
-            let pin = pin_of(case, &events).ok_or_else(|| EngineError::Unpinned {
-                case: case_id.to_string(),
-            })?;
-            let surface = catalog::pinned(&self.registry, &pin);
-            // Sensitive intake fields are sealed under a new key of the case (here, not in
-            // `decide`: randomness stays out of the core); the plaintext events are what the
-            // cached case folds and the index row is derived from.
-            let (events, plain, case_key) = match self.seal_sensitive(case_id, &pin, &events)? {
-                Some((sealed, case_key)) => (sealed, Some(events), Some(case_key)),
-                None => (events, None, None),
-            };
-            let envelope = Envelope {
-                case_id,
-                actor: principal,
-                surface: &pin,
-                idempotency_key: key,
-                at: now,
-                host_at,
-            };
-            let sealed = envelope
-                .seal_after(snapshot.version, &snapshot.last_digest, events)
-                .map_err(|source| EngineError::Envelope {
-                    case: case_id.to_string(),
-                    source,
-                })?;
-            let outbox: Vec<StoredSignal> = sealed
-                .iter()
-                .filter_map(StoredEvent::outbox_signal)
-                .collect();
-            let receipt = Receipt::Applied {
-                case: case_id.to_string(),
-                events: sealed,
-            };
-            let record = match key {
-                Some(key) => Some(IdempotencyRecord {
-                    key: key.to_string(),
-                    fingerprint: fingerprint.clone(),
-                    case_id: case_id.to_string(),
-                    outcome: serde_json::to_string(&receipt).map_err(|source| {
-                        EngineError::Serialization {
-                            what: format!("the outcome for idempotency key `{key}`"),
-                            source,
-                        }
-                    })?,
-                    recorded_at: now,
-                }),
-                None => None,
-            };
-            let version = snapshot.version();
-            let erases = receipt
-                .events()
-                .iter()
-                .any(|e| matches!(e.payload, Event::PersonalDataErased { .. }));
-            // What the case folds: the stored events, or (when intake was sealed) copies of
-            // them carrying the plaintext.
-            let folded: Cow<'_, [StoredEvent]> = match plain {
-                None => Cow::Borrowed(receipt.events()),
-                Some(plain) => {
-                    let mut folded = receipt.events().to_vec();
-                    for (event, payload) in folded.iter_mut().zip(plain) {
-                        event.payload = payload;
-                    }
-                    Cow::Owned(folded)
-                }
-            };
-            // Fold the new events first: the index row is the case as they leave it. On a
-            // conflict the snapshot is dropped, as the store no longer continues it.
-            let extended = snapshot.extend(&folded);
-            let row = if extended {
-                index::row_for(
-                    case_id,
-                    &snapshot.case,
-                    snapshot.profile.as_ref(),
-                    surface,
-                    now,
-                )
-            } else {
-                let mut after = snapshot.case.clone();
-                let mut profile = snapshot.profile.clone();
-                for event in folded.iter() {
-                    spine::apply(&mut after, &event.payload);
-                    let _ = operator::apply_profile(&mut profile, &event.payload);
-                }
-                index::row_for(case_id, &after, profile.as_ref(), surface, now)
-            };
-            let mut append = Append::new(case_id, version, receipt.events())
-                .with_idempotency(record.as_ref())
-                .with_outbox(&outbox)
-                .with_index(row.as_ref())
-                .with_case_key(case_key.as_ref().map(sealed::CaseKey::as_bytes));
-            if erases {
-                append = append.erasing_case_key();
-            }
-            match stats.time(|| self.store.append(&append)) {
-                Ok(_) => {
-                    // After an erasure the cached plaintext goes too: the next read opens
-                    // nothing.
-                    if extended && !erases {
-                        self.cases.put(snapshot);
-                    }
-                    self.publish_new(&outbox);
-                    return Ok(receipt);
-                }
-                Err(StoreError::Conflict { .. }) => {
-                    // The same command with the same key may be what beat us.
-                    if let Some(key) = key
-                        && let Some(first) = self.store.idempotency(key)?
-                    {
-                        return replay_key(&first, &fingerprint);
-                    }
-                    if unread {
-                        // The cached case was behind the store: not a race, not a retry.
-                        trust_cache = false;
-                        attempts -= 1;
-                        continue;
-                    }
-                    if attempts <= CONFLICT_RETRIES {
-                        continue;
-                    }
-                    return Ok(Receipt::Rejected(
-                        Rejection::new(
-                            RejectionCode::Conflict,
-                            format!("case `{case_id}` kept changing under the command ({attempts} attempts); send it again"),
-                        )
-                        .with_detail(json!({ "attempts": attempts })),
-                    ));
-                }
-                Err(StoreError::KeyTaken { key }) => {
-                    // A concurrent command recorded the key first: answer as if it had been
-                    // there when we looked.
-                    return match self.store.idempotency(&key)? {
-                        Some(first) => replay_key(&first, &fingerprint),
-                        None => Err(StoreError::corrupt(
-                            key,
-                            "the key is taken but has no record",
-                            None,
-                        )
-                        .into()),
-                    };
-                }
-                Err(other) => return Err(other.into()),
-            }
-        }
     }
 
     /// Raise every escalation that is due at the clock's `now` and return the events appended
@@ -553,21 +274,6 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             }
         }
         Ok(Vec::new())
-    }
-
-    /// Publish signals that were just committed, in order, marking each delivered; stop at the
-    /// first failure (what is left stays pending for [`Engine::deliver_pending`]). The command
-    /// is already committed, so failures here are not the caller's error.
-    fn publish_new(&self, signals: &[StoredSignal]) {
-        let mut delivered = Vec::new();
-        for signal in signals {
-            if self.transport.publish(signal).is_err() {
-                break;
-            }
-            delivered.push(signal.id.clone());
-        }
-        // If marking fails the signals stay pending and are delivered again: at least once.
-        let _ = self.store.mark_delivered(&delivered);
     }
 
     /// Offer every pending signal to the transport, oldest first, marking each delivered.
@@ -730,40 +436,4 @@ fn pin_of<'a>(case: &'a Case, events: &[Event]) -> Option<Cow<'a, SurfacePin>> {
                 _ => None,
             })
         })
-}
-
-/// What one [`Engine::execute`] cost: attempts and time spent in the store. Time is measured
-/// only when a tracing subscriber listens (`on`), so an engine without one reads no clock.
-struct Stats {
-    attempts: u32,
-    store: std::time::Duration,
-    timing: bool,
-}
-
-impl Stats {
-    fn on() -> Self {
-        Stats {
-            attempts: 0,
-            store: std::time::Duration::ZERO,
-            timing: true,
-        }
-    }
-
-    fn off() -> Self {
-        Stats {
-            timing: false,
-            ..Stats::on()
-        }
-    }
-
-    /// Run a store call, adding its duration when timing.
-    fn time<R>(&mut self, call: impl FnOnce() -> R) -> R {
-        if !self.timing {
-            return call();
-        }
-        let start = std::time::Instant::now();
-        let result = call();
-        self.store += start.elapsed();
-        result
-    }
 }

@@ -40,8 +40,8 @@ pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStore, Synchronous};
 #[cfg(feature = "sqlite")]
 pub use sqlite_group::{DEFAULT_MAX_WAIT, GroupCommitSqliteStore, MAX_GROUP};
 pub use store::{
-    Append, BoxError, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
-    StreamHead, check_append,
+    Append, BoxError, Commit, Committed, IdempotencyRecord, Store, StoreError, StoredEvent,
+    StoredSignal, StreamHead, check_append,
 };
 pub use transport::{MemoryTransport, NullTransport, Transport, TransportError};
 #[cfg(feature = "webhook")]

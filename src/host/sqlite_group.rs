@@ -28,9 +28,19 @@
 //! [`GroupCommitSqliteStore::with_max_wait`]) for as many to queue before it commits. That only
 //! delays a commit, never an acknowledgement past its commit. Reads go straight to SQLite on a
 //! second connection (on a file), so they never wait behind a group's commit.
+//!
+//! A caller on an async runtime awaits its commit instead ([`Store::append_async`],
+//! [`Store::mark_delivered_async`]): its work queues the same way, but it never leads a group
+//! (that would block the runtime's thread through a commit). A writer thread of the store's
+//! own, started by the first such caller, leads whenever the next queued work is awaited; it
+//! wakes each awaiting task once its group committed, so no thread is parked per caller.
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rusqlite::TransactionBehavior;
@@ -40,7 +50,8 @@ use crate::host::index::{
 };
 use crate::host::sqlite::{PreparedAppend, SqliteOptions, SqliteStore, mark_delivered_on};
 use crate::host::store::{
-    Append, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal, StreamHead,
+    Append, Commit, Committed, IdempotencyRecord, Store, StoreError, StoredEvent, StoredSignal,
+    StreamHead,
 };
 use crate::spine::Millis;
 
@@ -54,6 +65,14 @@ pub const DEFAULT_MAX_WAIT: Duration = Duration::from_micros(200);
 /// `SqliteStore`; it is a [`Store`] with the same behaviour, schema and file format.
 #[derive(Debug)]
 pub struct GroupCommitSqliteStore {
+    shared: Arc<Shared>,
+    /// The thread that leads groups for awaiting callers, started by the first of them.
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What the callers and the writer thread share.
+#[derive(Debug)]
+struct Shared {
     store: SqliteStore,
     /// A second connection to the same file for reads, so that loading a case never waits
     /// behind a group's commit (WAL readers see only committed appends). `None` in memory.
@@ -61,11 +80,12 @@ pub struct GroupCommitSqliteStore {
     queue: Mutex<Queue>,
     /// Signalled when an append queues while a leader is at work.
     arrived: Condvar,
-    max_wait: Duration,
+    /// Signalled when it is the writer thread's turn to lead, or the store is closing.
+    writer_turn: Condvar,
 }
 
 /// Appends waiting for a leader, whether a leader is at work, and how big the last group was.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Queue {
     waiting: Vec<Arc<Pending>>,
     leading: bool,
@@ -73,6 +93,12 @@ struct Queue {
     /// While a leader waits: how many appends it already took, and how many it waits for.
     taken: usize,
     expected: usize,
+    /// The longest a leader waits for its group to fill up.
+    max_wait: Duration,
+    /// The next group is the writer thread's to lead (its first work is awaited).
+    writer_turn: bool,
+    /// The store is being dropped: the writer thread stops once it has no turn left.
+    closing: bool,
 }
 
 /// What one caller queued.
@@ -116,9 +142,19 @@ impl Work {
 #[derive(Debug)]
 struct Pending {
     work: Work,
-    slot: Mutex<Slot>,
-    /// Signalled (for this caller alone) when `slot` changes.
+    /// Awaited by a task ([`Awaited`]) rather than waited for by a thread: never handed the
+    /// lead.
+    awaited: bool,
+    state: Mutex<State>,
+    /// Signalled (for this caller alone) when the slot changes.
     ready: Condvar,
+}
+
+/// A caller's slot and, for an awaiting task, what wakes it.
+#[derive(Debug)]
+struct State {
+    slot: Slot,
+    waker: Option<Waker>,
 }
 
 /// What a queued caller is waiting for.
@@ -133,9 +169,48 @@ enum Slot {
 }
 
 impl Pending {
+    fn new(work: Work, awaited: bool) -> Arc<Self> {
+        Arc::new(Pending {
+            work,
+            awaited,
+            state: Mutex::new(State {
+                slot: Slot::Waiting,
+                waker: None,
+            }),
+            ready: Condvar::new(),
+        })
+    }
+
     fn set(&self, slot: Slot) {
-        *lock(&self.slot) = slot;
+        let waker = {
+            let mut state = lock(&self.state);
+            state.slot = slot;
+            state.waker.take()
+        };
         self.ready.notify_one();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// The future of an awaited [`Pending`]: ready once its group committed or failed.
+struct Awaited(Arc<Pending>);
+
+impl Future for Awaited {
+    type Output = Result<Option<Committed>, StoreError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = lock(&self.0.state);
+        match std::mem::replace(&mut state.slot, Slot::Waiting) {
+            Slot::Done(result) => Poll::Ready(result),
+            // An awaited caller is never handed the lead; `Lead` cannot be here.
+            waiting @ (Slot::Waiting | Slot::Lead) => {
+                state.slot = waiting;
+                state.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
     }
 }
 
@@ -156,10 +231,7 @@ impl GroupCommitSqliteStore {
         let path = path.as_ref();
         let store = SqliteStore::open_with(path, options)?;
         let reader = SqliteStore::open_with(path, options)?;
-        Ok(Self {
-            reader: Some(reader),
-            ..Self::new(store)
-        })
+        Ok(Self::from_parts(store, Some(reader)))
     }
 
     /// Group the appends of an already open store, reading through a second connection to its
@@ -169,10 +241,7 @@ impl GroupCommitSqliteStore {
             Some(path) => Some(SqliteStore::open(path)?),
             None => None,
         };
-        Ok(Self {
-            reader,
-            ..Self::new(store)
-        })
+        Ok(Self::from_parts(store, reader))
     }
 
     /// A fresh database in memory (gone when the store is dropped).
@@ -183,39 +252,128 @@ impl GroupCommitSqliteStore {
     /// Group the appends of an already open store; reads share its one connection (see
     /// [`GroupCommitSqliteStore::with_reader`]).
     pub fn new(store: SqliteStore) -> Self {
+        Self::from_parts(store, None)
+    }
+
+    fn from_parts(store: SqliteStore, reader: Option<SqliteStore>) -> Self {
         GroupCommitSqliteStore {
-            store,
-            reader: None,
-            queue: Mutex::new(Queue::default()),
-            arrived: Condvar::new(),
-            max_wait: DEFAULT_MAX_WAIT,
+            shared: Arc::new(Shared {
+                store,
+                reader,
+                queue: Mutex::new(Queue {
+                    waiting: Vec::new(),
+                    leading: false,
+                    last_group: 0,
+                    taken: 0,
+                    expected: 0,
+                    max_wait: DEFAULT_MAX_WAIT,
+                    writer_turn: false,
+                    closing: false,
+                }),
+                arrived: Condvar::new(),
+                writer_turn: Condvar::new(),
+            }),
+            writer: Mutex::new(None),
         }
     }
 
     /// How long a leader may wait for its group to fill up to the size of the previous one
     /// (`Duration::ZERO`: never wait, commit whatever is queued).
-    pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
-        self.max_wait = max_wait;
+    pub fn with_max_wait(self, max_wait: Duration) -> Self {
+        lock(&self.shared.queue).max_wait = max_wait;
         self
     }
 
     /// The underlying store (the writing connection).
     pub fn inner(&self) -> &SqliteStore {
-        &self.store
+        &self.shared.store
     }
 
     fn reads(&self) -> &SqliteStore {
+        self.shared.reads()
+    }
+
+    /// Queue `work` for an awaiting caller: the writer thread (started here if need be) leads
+    /// its group when no caller thread does.
+    fn submit_awaited(&self, work: Work) -> Awaited {
+        let mine = Pending::new(work, true);
+        if let Err(err) = self.start_writer() {
+            mine.set(Slot::Done(Err(err)));
+            return Awaited(mine);
+        }
+        let shared = &self.shared;
+        let mut queue = lock(&shared.queue);
+        queue.waiting.push(Arc::clone(&mine));
+        if queue.leading {
+            if queue.taken + queue.waiting.len() >= queue.expected {
+                shared.arrived.notify_one();
+            }
+        } else {
+            queue.leading = true;
+            queue.writer_turn = true;
+            shared.writer_turn.notify_one();
+        }
+        Awaited(mine)
+    }
+
+    /// Start the writer thread unless it runs.
+    fn start_writer(&self) -> Result<(), StoreError> {
+        let mut writer = lock(&self.writer);
+        if writer.is_none() {
+            let shared = Arc::clone(&self.shared);
+            let handle = std::thread::Builder::new()
+                .name("planck-group-writer".to_string())
+                .spawn(move || shared.write_for_awaiting())
+                .map_err(|e| StoreError::backend("starting the group commit's writer thread", e))?;
+            *writer = Some(handle);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for GroupCommitSqliteStore {
+    /// Stop the writer thread once it has led every group still queued for it: nothing that
+    /// was queued is dropped unwritten.
+    fn drop(&mut self) {
+        let handle = lock(&self.writer).take();
+        if let Some(handle) = handle {
+            lock(&self.shared.queue).closing = true;
+            self.shared.writer_turn.notify_one();
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Shared {
+    fn reads(&self) -> &SqliteStore {
         self.reader.as_ref().unwrap_or(&self.store)
+    }
+
+    /// The writer thread: lead every group whose first work is awaited, until the store
+    /// closes with no such group left.
+    fn write_for_awaiting(&self) {
+        loop {
+            {
+                let mut queue = lock(&self.queue);
+                while !queue.writer_turn {
+                    if queue.closing {
+                        return;
+                    }
+                    queue = self
+                        .writer_turn
+                        .wait(queue)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                queue.writer_turn = false;
+            }
+            self.lead();
+        }
     }
 
     /// Queue `work`, lead a group when it is this caller's turn, and return once the group
     /// that holds `work` committed (or failed).
     fn submit(&self, work: Work) -> Result<Option<Committed>, StoreError> {
-        let mine = Arc::new(Pending {
-            work,
-            slot: Mutex::new(Slot::Waiting),
-            ready: Condvar::new(),
-        });
+        let mine = Pending::new(work, false);
         {
             let mut queue = lock(&self.queue);
             queue.waiting.push(Arc::clone(&mine));
@@ -225,22 +383,22 @@ impl GroupCommitSqliteStore {
                 }
             } else {
                 queue.leading = true;
-                *lock(&mine.slot) = Slot::Lead;
+                lock(&mine.state).slot = Slot::Lead;
             }
         }
         loop {
-            let mut slot = lock(&mine.slot);
-            while matches!(*slot, Slot::Waiting) {
-                slot = mine
+            let mut state = lock(&mine.state);
+            while matches!(state.slot, Slot::Waiting) {
+                state = mine
                     .ready
-                    .wait(slot)
+                    .wait(state)
                     .unwrap_or_else(PoisonError::into_inner);
             }
-            match std::mem::replace(&mut *slot, Slot::Waiting) {
+            match std::mem::replace(&mut state.slot, Slot::Waiting) {
                 Slot::Done(result) => return result,
                 // Lead: ours is still queued, so the group we lead holds it.
                 Slot::Lead | Slot::Waiting => {
-                    drop(slot);
+                    drop(state);
                     self.lead();
                 }
             }
@@ -255,12 +413,24 @@ impl GroupCommitSqliteStore {
         let mut group: Vec<Arc<Pending>> = Vec::new();
         let mut results: Vec<Result<Option<Committed>, StoreError>> = Vec::new();
         let outcome = self.write_group(&mut group, &mut results);
-        // Hand the lead to the first caller still queued (or give it up) before waking this
-        // group's callers, so the next group is written while they wake.
+        // The erased key's bytes leave the WAL before the erasure is acknowledged.
+        let erased = group
+            .iter()
+            .any(|p| matches!(&p.work, Work::Append(a) if a.erase_case_key));
+        if erased && outcome.is_ok() {
+            crate::host::sqlite::checkpoint_after_erasure(&self.store.conn());
+        }
+        // Hand the lead to the first caller still queued (the writer thread when that caller
+        // awaits), or give it up, before waking this group's callers, so the next group is
+        // written while they wake.
         {
             let mut queue = lock(&self.queue);
             queue.last_group = group.len();
             match queue.waiting.first() {
+                Some(next) if next.awaited => {
+                    queue.writer_turn = true;
+                    self.writer_turn.notify_one();
+                }
                 Some(next) => next.set(Slot::Lead),
                 None => queue.leading = false,
             }
@@ -302,7 +472,7 @@ impl GroupCommitSqliteStore {
                 return Err(backend("beginning a group of appends")(e));
             }
         };
-        let deadline = Instant::now() + self.max_wait;
+        let deadline = Instant::now() + lock(&self.queue).max_wait;
         // Checks first, then writes, with no savepoint: an append whose checks fail wrote
         // nothing. Only a write failing after its checks passed (a backend error, a repeated
         // outbox id) leaves rows behind; then the whole transaction is dropped and the group
@@ -388,6 +558,11 @@ impl GroupCommitSqliteStore {
     }
 }
 
+/// An append's group committed without a result for it (a bug, reported as an error).
+fn no_result() -> StoreError {
+    StoreError::backend("committing a group of appends", "no result for the append")
+}
+
 impl Store for GroupCommitSqliteStore {
     fn load(&self, case: &str) -> Result<Vec<StoredEvent>, StoreError> {
         self.reads().load(case)
@@ -400,14 +575,20 @@ impl Store for GroupCommitSqliteStore {
     fn append(&self, append: &Append<'_>) -> Result<Committed, StoreError> {
         // Serialize (and copy) before queueing: the leader may be another thread.
         let append = PreparedAppend::new(append)?.into_owned();
-        let erases = append.erase_case_key;
-        let committed = self.submit(Work::Append(append))?.ok_or_else(|| {
-            StoreError::backend("committing a group of appends", "no result for the append")
-        })?;
-        if erases {
-            crate::host::sqlite::checkpoint_after_erasure(&self.store.conn());
-        }
-        Ok(committed)
+        self.shared
+            .submit(Work::Append(append))?
+            .ok_or_else(no_result)
+    }
+
+    fn append_async(&self, append: &Append<'_>) -> Option<Commit<Committed>> {
+        let append = match PreparedAppend::new(append) {
+            Ok(append) => append.into_owned(),
+            Err(err) => return Some(Box::pin(std::future::ready(Err(err)))),
+        };
+        let awaited = self.submit_awaited(Work::Append(append));
+        Some(Box::pin(
+            async move { awaited.await?.ok_or_else(no_result) },
+        ))
     }
 
     fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
@@ -426,7 +607,17 @@ impl Store for GroupCommitSqliteStore {
         if ids.is_empty() {
             return Ok(());
         }
-        self.submit(Work::MarkDelivered(ids.to_vec())).map(|_| ())
+        self.shared
+            .submit(Work::MarkDelivered(ids.to_vec()))
+            .map(|_| ())
+    }
+
+    fn mark_delivered_async(&self, ids: &[String]) -> Option<Commit<()>> {
+        if ids.is_empty() {
+            return Some(Box::pin(std::future::ready(Ok(()))));
+        }
+        let awaited = self.submit_awaited(Work::MarkDelivered(ids.to_vec()));
+        Some(Box::pin(async move { awaited.await.map(|_| ()) }))
     }
 
     fn desk(&self, operator: &str, limit: usize) -> Result<DeskRows, StoreError> {
@@ -463,7 +654,7 @@ impl Store for GroupCommitSqliteStore {
     }
 
     fn begin_reindex(&self) -> Result<(), StoreError> {
-        self.store.begin_reindex()
+        self.inner().begin_reindex()
     }
 
     fn reindex(
@@ -472,11 +663,11 @@ impl Store for GroupCommitSqliteStore {
         version: u64,
         row: Option<&IndexRow>,
     ) -> Result<bool, StoreError> {
-        self.store.reindex(stream, version, row)
+        self.inner().reindex(stream, version, row)
     }
 
     fn finish_reindex(&self) -> Result<(), StoreError> {
-        self.store.finish_reindex()
+        self.inner().finish_reindex()
     }
 
     fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
@@ -501,7 +692,7 @@ impl Store for GroupCommitSqliteStore {
 
     fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError> {
         // From the writer: a reader may not yet see a key the last append wrote.
-        self.store.case_key(stream)
+        self.inner().case_key(stream)
     }
 }
 
@@ -600,6 +791,117 @@ mod tests {
             .map(|t| reopened.outbox_of(&format!("case-{t}")).unwrap().len())
             .sum();
         assert_eq!(signals as u64, THREADS as u64 * ROUNDS);
+    }
+
+    /// Threads that wait and tasks that await append at once, each to its own cases: leading
+    /// passes between caller threads and the writer thread, every append gets its own result,
+    /// and every acknowledged event is on the file when it is opened again.
+    #[test]
+    fn awaiting_tasks_and_waiting_threads_share_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mixed.db");
+        const THREADS: usize = 4;
+        const TASKS: usize = 16;
+        const ROUNDS: u64 = 10;
+        {
+            let store = Arc::new(GroupCommitSqliteStore::open(&path).unwrap());
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .build()
+                .unwrap();
+            std::thread::scope(|scope| {
+                for t in 0..THREADS {
+                    let store = &store;
+                    scope.spawn(move || {
+                        let case = format!("thread-{t}");
+                        for round in 0..ROUNDS {
+                            let events = conformance::fixture_tail(&case, round, 1).unwrap();
+                            store.append(&Append::new(&case, round, &events)).unwrap();
+                        }
+                    });
+                }
+                runtime.block_on(async {
+                    let tasks: Vec<_> = (0..TASKS)
+                        .map(|t| {
+                            let store = Arc::clone(&store);
+                            tokio::spawn(async move {
+                                let case = format!("task-{t}");
+                                for round in 0..ROUNDS {
+                                    let events =
+                                        conformance::fixture_tail(&case, round, 1).unwrap();
+                                    let commit = store
+                                        .append_async(&Append::new(&case, round, &events))
+                                        .unwrap();
+                                    commit.await.unwrap();
+                                }
+                                // A stale version is refused, and only this append.
+                                let events = conformance::fixture_tail(&case, 0, 1).unwrap();
+                                let stale =
+                                    store.append_async(&Append::new(&case, 0, &events)).unwrap();
+                                assert!(matches!(stale.await, Err(StoreError::Conflict { .. })));
+                            })
+                        })
+                        .collect();
+                    for task in tasks {
+                        task.await.unwrap();
+                    }
+                });
+            });
+        }
+        let reopened = GroupCommitSqliteStore::open(&path).unwrap();
+        for case in (0..THREADS)
+            .map(|t| format!("thread-{t}"))
+            .chain((0..TASKS).map(|t| format!("task-{t}")))
+        {
+            let events = reopened.load(&case).unwrap();
+            assert_eq!(events.len() as u64, ROUNDS, "{case}");
+            assert!(events.iter().zip(1..).all(|(e, seq)| e.seq == seq));
+        }
+    }
+
+    /// Work queued for the writer thread is written before the store is dropped: the futures
+    /// of a store dropped right after queueing still resolve with their commits.
+    #[test]
+    fn dropping_the_store_writes_what_awaiting_callers_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("drop.db");
+        const CASES: usize = 32;
+        let events: Vec<_> = (0..CASES)
+            .map(|i| conformance::fixture_tail(&format!("c-{i}"), 0, 1).unwrap())
+            .collect();
+        let store = GroupCommitSqliteStore::open(&path).unwrap();
+        let commits: Vec<_> = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                store
+                    .append_async(&Append::new(&format!("c-{i}"), 0, e))
+                    .unwrap()
+            })
+            .collect();
+        let marked = store
+            .mark_delivered_async(&["nothing-pending".to_string()])
+            .unwrap();
+        drop(store);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let all = async {
+                for commit in commits {
+                    commit.await.unwrap();
+                }
+                marked.await.unwrap();
+            };
+            tokio::time::timeout(std::time::Duration::from_secs(30), all)
+                .await
+                .expect("every queued append resolves after the drop");
+        });
+        let reopened = GroupCommitSqliteStore::open(&path).unwrap();
+        for i in 0..CASES {
+            assert_eq!(reopened.load(&format!("c-{i}")).unwrap().len(), 1);
+        }
     }
 
     /// Many threads append to their own cases and race on a shared one: every append to an

@@ -234,6 +234,11 @@ impl Committed {
     }
 }
 
+/// A commit awaited rather than waited for on a thread ([`Store::append_async`]): resolves
+/// once the store's commit holding the work is durable, with the work's result.
+pub type Commit<T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send>>;
+
 /// Where a host keeps cases. Implement it for your database; run
 /// [`crate::host::conformance::run_all`] against it.
 ///
@@ -266,6 +271,19 @@ pub trait Store: Send + Sync {
     /// Returns what the store assigned ([`Committed`]).
     fn append(&self, append: &Append<'_>) -> Result<Committed, StoreError>;
 
+    /// [`Store::append`] for a caller that awaits the commit instead of blocking its thread:
+    /// the append is checked and queued before this returns, and the future resolves with
+    /// what `append` would have returned once the commit that holds it is durable. Dropping
+    /// the future does not withdraw the append.
+    ///
+    /// `None` (the default) when this store has no such path: the caller then calls
+    /// [`Store::append`] on a thread that may block. A store that commits on a thread of its
+    /// own ([`crate::host::GroupCommitSqliteStore`]) returns `Some`.
+    fn append_async(&self, append: &Append<'_>) -> Option<Commit<Committed>> {
+        let _ = append;
+        None
+    }
+
     /// The record for an idempotency key, if one was written.
     fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
 
@@ -278,6 +296,13 @@ pub trait Store: Send + Sync {
     /// Mark signals delivered so they are not offered again. Unknown ids are ignored; marking
     /// twice is harmless.
     fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError>;
+
+    /// [`Store::mark_delivered`] awaited instead of blocking, as [`Store::append_async`] is;
+    /// `None` (the default) when this store has no such path.
+    fn mark_delivered_async(&self, ids: &[String]) -> Option<Commit<()>> {
+        let _ = ids;
+        None
+    }
 
     // -----------------------------------------------------------------------------------------
     // The index (docs/queries.md): rows written by `append`, read by these queries. Every query
@@ -429,6 +454,9 @@ macro_rules! forward_store_through {
             fn append(&self, append: &Append<'_>) -> Result<Committed, StoreError> {
                 (**self).append(append)
             }
+            fn append_async(&self, append: &Append<'_>) -> Option<Commit<Committed>> {
+                (**self).append_async(append)
+            }
             fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
                 (**self).idempotency(key)
             }
@@ -440,6 +468,9 @@ macro_rules! forward_store_through {
             }
             fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
                 (**self).mark_delivered(ids)
+            }
+            fn mark_delivered_async(&self, ids: &[String]) -> Option<Commit<()>> {
+                (**self).mark_delivered_async(ids)
             }
             fn desk(&self, operator: &str, limit: usize) -> Result<DeskRows, StoreError> {
                 (**self).desk(operator, limit)

@@ -4,7 +4,10 @@
 //! handler goes through [`Backend`], which runs it on tokio's blocking pool through a
 //! [`TaskTracker`], so no runtime thread ever blocks and shutdown can wait for every engine
 //! call that started, even one whose client went away: a command either commits or never
-//! starts. Handlers never touch the engine directly. The desk, the queue and lists are the
+//! starts. Over a store that commits on a thread of its own (the SQLite database of `planck
+//! serve --db`), a command instead runs as a tracked task on the runtime and awaits its commit
+//! ([`Backend::awaiting_commits`]), so no thread is parked per command. Handlers never touch
+//! the engine directly. The desk, the queue and lists are the
 //! engine's indexed queries (docs/queries.md); the feed is the store's. Every applied command
 //! bumps a counter ([`Backend::commits`]) that open feed streams wait on, so they read the
 //! new events at once instead of at their next poll.
@@ -43,6 +46,8 @@ pub struct Backend {
     engine: Arc<ServeEngine>,
     tasks: TaskTracker,
     commits: Arc<watch::Sender<u64>>,
+    /// Commands run on the runtime and await their commits ([`Engine::execute_async`]).
+    await_commits: bool,
 }
 
 impl std::fmt::Debug for Backend {
@@ -71,7 +76,17 @@ impl Backend {
             engine,
             tasks,
             commits: Arc::new(watch::Sender::new(0)),
+            await_commits: false,
         }
+    }
+
+    /// Run commands as tracked tasks on the runtime that await their commits
+    /// ([`Engine::execute_async`]) instead of on the blocking pool (`false`, the default). Only
+    /// for a store whose reads are local and whose [`Store::append_async`] awaits a writer
+    /// thread of its own.
+    pub fn awaiting_commits(mut self, await_commits: bool) -> Self {
+        self.await_commits = await_commits;
+        self
     }
 
     /// A receiver that changes whenever a command executed here was applied (its value counts
@@ -106,9 +121,21 @@ impl Backend {
         command: Command,
         key: Option<String>,
     ) -> Result<Receipt, BackendError> {
-        let receipt = self
-            .run(move |e| e.execute(&principal, &command, key.as_deref()))
-            .await??;
+        let receipt = if self.await_commits {
+            // A task of its own, tracked: the command finishes even if its client goes away.
+            let engine = Arc::clone(&self.engine);
+            self.tasks
+                .spawn(async move {
+                    engine
+                        .execute_async(&principal, &command, key.as_deref())
+                        .await
+                })
+                .await
+                .map_err(|err| BackendError::Join(err.to_string()))??
+        } else {
+            self.run(move |e| e.execute(&principal, &command, key.as_deref()))
+                .await??
+        };
         if matches!(receipt, Receipt::Applied { .. }) {
             self.commits.send_modify(|n| *n = n.wrapping_add(1));
         }

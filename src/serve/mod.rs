@@ -111,6 +111,12 @@ pub struct Config {
     /// The longest a request may take before it answers 408 (its command, if started, still
     /// finishes: retry with the same `Idempotency-Key` to learn the outcome).
     pub request_timeout: Duration,
+    /// Run commands on the async runtime and await their commits
+    /// ([`Engine::execute_async`]) instead of running each on a blocking thread that waits for
+    /// its commit. Only for a store whose reads are local and which commits on a thread of its
+    /// own ([`crate::host::GroupCommitSqliteStore`], which `planck serve --db` opens); `false`
+    /// for any other (PostgreSQL: its reads are network round trips).
+    pub await_commits: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -122,6 +128,7 @@ impl std::fmt::Debug for Config {
             .field("tick_every", &self.tick_every)
             .field("dispatch_every", &self.dispatch_every)
             .field("request_timeout", &self.request_timeout)
+            .field("await_commits", &self.await_commits)
             .finish_non_exhaustive()
     }
 }
@@ -269,7 +276,7 @@ impl Server {
             .map_err(|e| ServeError::Index(e.to_string()))?
             .map_err(|e| ServeError::Index(e.to_string()))?;
         let tasks = TaskTracker::new();
-        let backend = Backend::new(engine, tasks.clone());
+        let backend = Backend::new(engine, tasks.clone()).awaiting_commits(config.await_commits);
         let background = background::Background {
             registry: Arc::clone(&config.registry),
             store: Arc::clone(&config.store),

@@ -147,6 +147,7 @@ mod common;
 mod conformance_memory;
 mod conformance_sqlite;
 mod dsl;
+mod engine_async;
 mod engine_cache;
 mod engine_common;
 mod engine_conflict;

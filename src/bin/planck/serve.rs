@@ -199,6 +199,10 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
     // The store's last reference is dropped after the runtime: a PostgreSQL connection owns a
     // runtime of its own, which may not be dropped inside an async context.
     let keep_store = Arc::clone(&store);
+    // The SQLite database's reads are local and its commits have a writer thread of their
+    // own: commands await their commits on the runtime. PostgreSQL's reads go over the network,
+    // so its commands run on blocking threads.
+    let await_commits = args.postgres.is_none();
     let config = Config {
         listen: args.listen,
         store,
@@ -214,6 +218,7 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         tick_every: args.tick_every,
         dispatch_every: args.dispatch_every,
         request_timeout: args.request_timeout,
+        await_commits,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

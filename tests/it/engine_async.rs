@@ -1,0 +1,186 @@
+//! `Engine::execute_async`: the same answers and the same stored events as `execute`, over a
+//! store that awaits its commits (the group-commit SQLite store) and over one that does not
+//! (memory, appended inline); and racing claims from tasks of two engines on one SQLite file
+//! still give exactly one winner, with the loser told why.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests assert by panicking"
+)]
+
+use crate::engine_common;
+
+use std::sync::Arc;
+
+use engine_common::*;
+use planck::engine::{Engine, Receipt};
+use planck::host::{Clock, GroupCommitSqliteStore, ManualClock, MemoryTransport, Store, Transport};
+use planck::policy::Principal;
+use planck::spine::Command;
+use serde_json::{Value, json};
+
+/// Every command of the seed's lifecycle on `case`, with refusals and keyed repeats among
+/// them: (who, command, key).
+fn script(case: &str) -> Vec<(Principal, Command, Option<String>)> {
+    let mut steps: Vec<(Principal, Command, Option<String>)> = Vec::new();
+    for (i, (who, command)) in ten_steps(case).into_iter().enumerate() {
+        let key = (i % 3 == 0).then(|| format!("{case}-k{i}"));
+        if i == 4 {
+            // Before the claim: op-max may not claim a job assigned to op-lee.
+            steps.push((max(), cmd(case, "claim_job", Value::Null), None));
+        }
+        steps.push((who.clone(), command.clone(), key.clone()));
+        if key.is_some() {
+            // The same keyed command again: a duplicate, answered from its record.
+            steps.push((who, command, key));
+        }
+    }
+    steps.push((
+        system(),
+        cmd(
+            case,
+            "record_settlement",
+            json!({ "status": "captured", "amount_minor": 125000, "currency": "USD" }),
+        ),
+        None,
+    ));
+    steps
+}
+
+fn run_sync<S: Store, T: Transport, C: Clock>(
+    engine: &Engine<S, T, C>,
+    case: &str,
+) -> Vec<Receipt> {
+    script(case)
+        .iter()
+        .map(|(who, command, key)| engine.execute(who, command, key.as_deref()).unwrap())
+        .collect()
+}
+
+async fn run_async<S: Store, T: Transport, C: Clock>(
+    engine: &Engine<S, T, C>,
+    case: &str,
+) -> Vec<Receipt> {
+    let mut receipts = Vec::new();
+    for (who, command, key) in script(case) {
+        receipts.push(
+            engine
+                .execute_async(&who, &command, key.as_deref())
+                .await
+                .unwrap(),
+        );
+    }
+    receipts
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn execute_async_answers_and_stores_what_execute_does() {
+    let reference = memory_engine();
+    let expected = run_sync(&reference, "c-1");
+    assert!(
+        expected.iter().any(|r| !r.is_applied()),
+        "the script has refusals"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let grouped = engine_on(GroupCommitSqliteStore::open(dir.path().join("async.db")).unwrap());
+    let inline = memory_engine();
+    let rt = runtime();
+    for engine_receipts in [
+        rt.block_on(run_async(&grouped, "c-1")),
+        rt.block_on(run_async(&inline, "c-1")),
+    ] {
+        assert_eq!(
+            serde_json::to_value(&engine_receipts).unwrap(),
+            serde_json::to_value(&expected).unwrap()
+        );
+    }
+    let stored = reference.store().load("c-1").unwrap();
+    assert_eq!(grouped.store().load("c-1").unwrap(), stored);
+    assert_eq!(inline.store().load("c-1").unwrap(), stored);
+    assert!(grouped.verify().unwrap().ok());
+    // The completion's signal was published after its commit, as `execute` publishes it.
+    assert!(!reference.transport().delivered().is_empty());
+    assert_eq!(
+        grouped.transport().delivered().len(),
+        reference.transport().delivered().len()
+    );
+    assert!(grouped.store().pending_signals(10).unwrap().is_empty());
+}
+
+#[test]
+fn async_claims_from_two_engines_on_one_file_have_one_winner() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("race.db");
+    let open = || {
+        Arc::new(Engine::new(
+            registry(),
+            GroupCommitSqliteStore::open(&path).unwrap(),
+            MemoryTransport::new(),
+            ManualClock::new(T0),
+        ))
+    };
+    let setup = open();
+    const CASES: usize = 24;
+    for i in 0..CASES {
+        let case = format!("od-{i}");
+        ok(&*setup, &client(), submit(&case, "open-desk"));
+        ok(&*setup, &admin(), cmd(&case, "approve_task", Value::Null));
+        ok(
+            &*setup,
+            &admin(),
+            cmd(&case, "assign_task", json!({ "operator": "op-lee" })),
+        );
+        ok(&*setup, &admin(), cmd(&case, "create_job", Value::Null));
+    }
+    let (first, second) = (open(), open());
+    let rt = runtime();
+    let results: Vec<(Receipt, Receipt)> = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..CASES {
+            let claim = cmd(&format!("od-{i}"), "claim_job", Value::Null);
+            let (first, second) = (Arc::clone(&first), Arc::clone(&second));
+            tasks.push(tokio::spawn(async move {
+                // Both decide before either commits: each awaits its own store's commit.
+                let (lee, max) = (lee(), max());
+                let (lees, maxs) = tokio::join!(
+                    first.execute_async(&lee, &claim, None),
+                    second.execute_async(&max, &claim, None),
+                );
+                (lees.unwrap(), maxs.unwrap())
+            }));
+        }
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.unwrap());
+        }
+        results
+    });
+    for (i, (lees, maxs)) in results.iter().enumerate() {
+        let pair = [lees, maxs];
+        assert_eq!(
+            pair.iter().filter(|r| r.is_applied()).count(),
+            1,
+            "case od-{i}: {pair:?}"
+        );
+        let loser = pair.iter().find(|r| !r.is_applied()).unwrap();
+        assert_eq!(
+            loser.code().map(|c| c.as_str()),
+            Some("invalid_state"),
+            "the loser re-decided: {loser:?}"
+        );
+        let case = setup.case(&format!("od-{i}")).unwrap().unwrap();
+        assert_eq!(case.version, 6);
+    }
+    drop((first, second));
+    assert!(setup.verify().unwrap().ok());
+}
