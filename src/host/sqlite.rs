@@ -822,10 +822,12 @@ impl<'a> PreparedAppend<'a> {
             committed = Committed::numbered(first, rows.len());
         }
         if let Some(r) = idempotency {
-            conn.execute(
+            conn.prepare_cached(
                 "INSERT INTO idempotency (key, fingerprint, case_id, outcome, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![r.key, r.fingerprint, r.case_id, r.outcome, r.recorded_at],
             )
+            .and_then(|mut insert| {
+                insert.execute(params![r.key, r.fingerprint, r.case_id, r.outcome, r.recorded_at])
+            })
             .map_err(|err| {
                 if is_constraint(&err) {
                     StoreError::KeyTaken { key: r.key.clone() }
