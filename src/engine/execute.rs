@@ -204,6 +204,44 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     /// withdraw the append: it commits, and only the answer is lost (a keyed command sent
     /// again is then answered as a duplicate). A host that must finish every command it
     /// started runs this future to completion in a task of its own.
+    ///
+    /// ```
+    /// # #[cfg(all(feature = "sqlite", feature = "serve"))]
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    ///
+    /// use planck::engine::Engine;
+    /// use planck::host::{GroupCommitSqliteStore, ManualClock, NullTransport};
+    /// use planck::policy::{Principal, Role};
+    /// use planck::spine::Command;
+    /// use planck::surface::Registry;
+    /// use serde_json::json;
+    ///
+    /// let mut registry = Registry::new();
+    /// assert!(registry.load_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/surfaces")).is_ok());
+    /// // Appends that arrive together share one commit; awaiting callers never block on it.
+    /// let engine = Engine::new(
+    ///     Arc::new(registry),
+    ///     GroupCommitSqliteStore::open_in_memory()?,
+    ///     NullTransport,
+    ///     ManualClock::new(1_767_225_600_000),
+    /// );
+    /// let client = Principal::new("client-ava", [Role::Client]);
+    /// let intake = json!({ "contact": "ava@example.com", "event_details": "40 guests",
+    ///                      "preferred_timing": "Sat pm" });
+    /// let submit = Command::from_json(
+    ///     "ev-1",
+    ///     "submit_request",
+    ///     &json!({ "surface": "event-coordination", "intake": intake }),
+    /// )?;
+    /// let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    /// let receipt = runtime.block_on(engine.execute_async(&client, &submit, Some("submit-ev-1")))?;
+    /// assert!(receipt.is_applied());
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(all(feature = "sqlite", feature = "serve")))]
+    /// # fn main() {}
+    /// ```
     pub async fn execute_async(
         &self,
         principal: &Principal,
