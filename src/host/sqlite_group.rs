@@ -14,7 +14,9 @@
 //! fail after its checks passed (a backend error, a repeated outbox id), the transaction is
 //! dropped and the group written again with each append in a savepoint of its own. Appends of
 //! one group are written in arrival order, so a later append sees an earlier one's events, as
-//! it would one commit later. If the group cannot commit, every caller in it gets the error.
+//! it would one commit later. If the group cannot commit, every caller in it gets the error;
+//! so does every caller of a group whose leader panics (a bug): the transaction is rolled
+//! back, the lead passes on, and nobody waits forever.
 //!
 //! Marking signals delivered ([`Store::mark_delivered`], which the engine calls after every
 //! command that emits one) queues the same way and rides in the next group's transaction: it
@@ -112,6 +114,9 @@ enum Work {
     Append(PreparedAppend<'static>),
     /// Outbox rows to mark delivered.
     MarkDelivered(Vec<String>),
+    /// Panics when checked: a stand-in for a bug in a leader.
+    #[cfg(test)]
+    Panic,
 }
 
 impl Work {
@@ -120,6 +125,9 @@ impl Work {
         match self {
             Work::Append(append) => append.check(tx),
             Work::MarkDelivered(_) => Ok(()),
+            #[cfg(test)]
+            #[allow(clippy::panic, reason = "the test's stand-in for a bug")]
+            Work::Panic => panic!("a bug in a group's leader"),
         }
     }
 
@@ -128,6 +136,8 @@ impl Work {
         match self {
             Work::Append(append) => append.insert(tx).map(Some),
             Work::MarkDelivered(ids) => mark_delivered_on(tx, ids).map(|()| None),
+            #[cfg(test)]
+            Work::Panic => Ok(None),
         }
     }
 
@@ -412,7 +422,21 @@ impl Shared {
     fn lead(&self) {
         let mut group: Vec<Arc<Pending>> = Vec::new();
         let mut results: Vec<Result<Option<Committed>, StoreError>> = Vec::new();
-        let outcome = self.write_group(&mut group, &mut results);
+        // A panic while writing (a bug) drops the transaction, so nothing of the group is
+        // committed; it must not leave the group's callers waiting forever, nor the queue
+        // without a leader: it fails this group like an error, and the lead passes on.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.write_group(&mut group, &mut results)
+        }))
+        .unwrap_or_else(|_| {
+            tracing::error!(
+                "a group commit's leader panicked; its group was rolled back and failed"
+            );
+            Err(StoreError::backend(
+                "committing a group of appends",
+                "the group's leader panicked; the group was rolled back",
+            ))
+        });
         // The erased key's bytes leave the WAL before the erasure is acknowledged.
         let erased = group
             .iter()
@@ -857,6 +881,38 @@ mod tests {
             assert_eq!(events.len() as u64, ROUNDS, "{case}");
             assert!(events.iter().zip(1..).all(|(e, seq)| e.seq == seq));
         }
+    }
+
+    /// A leader that panics (here, on purpose) fails its group with an error, rolled back,
+    /// and the store goes on: a caller thread that led it, an awaiting task whose group the
+    /// writer thread led, and every caller after them.
+    #[test]
+    fn a_panicking_leader_fails_its_group_and_the_store_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = GroupCommitSqliteStore::open(dir.path().join("panic.db")).unwrap();
+        assert!(matches!(
+            store.shared.submit(Work::Panic),
+            Err(StoreError::Backend { .. })
+        ));
+        let events = conformance::fixture_tail("c", 0, 1).unwrap();
+        store.append(&Append::new("c", 0, &events)).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let answered = async {
+                let failed = store.submit_awaited(Work::Panic).await;
+                assert!(matches!(failed, Err(StoreError::Backend { .. })));
+                let events = conformance::fixture_tail("c", 1, 1).unwrap();
+                let commit = store.append_async(&Append::new("c", 1, &events)).unwrap();
+                commit.await.unwrap();
+            };
+            tokio::time::timeout(std::time::Duration::from_secs(30), answered)
+                .await
+                .expect("the writer thread survives a panicking group");
+        });
+        assert_eq!(store.load("c").unwrap().len(), 2);
     }
 
     /// Work queued for the writer thread is written before the store is dropped: the futures
