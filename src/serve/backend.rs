@@ -2,12 +2,13 @@
 //!
 //! The engine is blocking (a SQLite or PostgreSQL call, a fold, argon2). Every call from a
 //! handler goes through [`Backend`], which runs it on tokio's blocking pool through a
-//! [`TaskTracker`], so no runtime thread ever blocks and shutdown can wait for every engine
-//! call that started, even one whose client went away: a command either commits or never
-//! starts. Over a store that commits on a thread of its own (the SQLite database of `planck
-//! serve --db`), a command instead runs as a tracked task on the runtime and awaits its commit
-//! ([`Backend::awaiting_commits`]), so no thread is parked per command. Handlers never touch
-//! the engine directly. The desk, the queue and lists are the
+//! [`TaskTracker`], so no runtime thread waits on a commit or the network, and shutdown can
+//! wait for every engine call that started, even one whose client went away: a command either
+//! commits or never starts. Over a store that commits on a thread of its own (the SQLite
+//! database of `planck serve --db`), a command instead runs as a tracked task on the runtime
+//! and awaits its commit ([`Backend::awaiting_commits`]), so no thread is parked per command;
+//! its reads (the key, a case not cached) are local SQLite reads. Handlers never touch the
+//! engine directly. The desk, the queue and lists are the
 //! engine's indexed queries (docs/queries.md); the feed is the store's. Every applied command
 //! bumps a counter ([`Backend::commits`]) that open feed streams wait on, so they read the
 //! new events at once instead of at their next poll.
