@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use engine_common::*;
 use planck::engine::{Engine, Receipt};
-use planck::host::{Clock, GroupCommitSqliteStore, ManualClock, MemoryTransport, Store, Transport};
+use planck::host::{Clock, GroupCommitSqliteStore, Store, Transport};
 use planck::policy::Principal;
 use planck::spine::Command;
 use serde_json::{Value, json};
@@ -121,14 +121,7 @@ fn execute_async_answers_and_stores_what_execute_does() {
 fn async_claims_from_two_engines_on_one_file_have_one_winner() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("race.db");
-    let open = || {
-        Arc::new(Engine::new(
-            registry(),
-            GroupCommitSqliteStore::open(&path).unwrap(),
-            MemoryTransport::new(),
-            ManualClock::new(T0),
-        ))
-    };
+    let open = || Arc::new(engine_on(GroupCommitSqliteStore::open(&path).unwrap()));
     let setup = open();
     const CASES: usize = 24;
     for i in 0..CASES {
