@@ -1,14 +1,17 @@
 //! The write path: [`Engine::execute`] and [`Engine::execute_async`].
 //!
-//! Both run the same steps, written once here: [`Engine::begin`] (the idempotency key),
-//! then, per attempt, [`Engine::attempt`] (load or take the cached case, decide, seal, build
-//! the append) and [`Engine::settle`] (what the store's answer means: the receipt, or another
-//! attempt after a conflict). They differ only in how they wait for the append: `execute`
-//! calls [`Store::append`], which blocks its thread until the commit; `execute_async` awaits
-//! [`Store::append_async`] when the store offers it, so a service answering many requests
-//! does not park a thread per request while a group of appends commits.
+//! Both are one function, `execute_measured`: [`Engine::begin`] (the idempotency key), then,
+//! per attempt, [`Engine::attempt`] (load or take the cached case, decide, seal, build the
+//! append) and [`Engine::settle`] (what the store's answer means: the receipt, or another
+//! attempt after a conflict). They differ only in how they wait for the commit ([`Wait`]):
+//! `execute` calls [`Store::append`], which blocks its thread until the commit, so its future
+//! never waits and one poll finishes it; `execute_async` awaits [`Store::append_async`] when
+//! the store offers it, so a service answering many requests does not park a thread per
+//! request while a group of appends commits.
 
 use std::borrow::Cow;
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -18,7 +21,7 @@ use super::idempotency::{check_key, command_fingerprint, redacted, replay_key};
 use super::{CONFLICT_RETRIES, Engine, EngineError, Receipt, cache, catalog, index, pin_of};
 use crate::audit::{Envelope, StoredEvent, StoredSignal, sealed};
 use crate::host::{
-    Append, Clock, Committed, IdempotencyRecord, IndexRow, Store, StoreError, Transport,
+    Append, Clock, Commit, Committed, IdempotencyRecord, IndexRow, Store, StoreError, Transport,
 };
 use crate::policy::Principal;
 use crate::spine::{self, Command, Event, Rejection, RejectionCode, operator};
@@ -69,14 +72,59 @@ impl Attempt {
     }
 }
 
-/// What an attempt came to before its append.
-enum Step {
-    /// The command is answered without an append (refused, or a duplicate of a keyed one).
+/// What an attempt came to: the answer without an append (refused, or a duplicate of a keyed
+/// command), or the append to make.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "made and matched once per attempt: a move, where a box would allocate per command"
+)]
+enum Next {
     Answer(Receipt),
-    /// Decide again: the cached case was behind the store.
-    Again,
-    /// Append this.
-    Append(Box<Attempt>),
+    Append(Attempt),
+}
+
+/// How a command waits for its commit.
+#[derive(Clone, Copy, Debug)]
+enum Wait {
+    /// On its thread: [`Store::append`] returns after the commit.
+    Block,
+    /// Awaiting the store's commit ([`Store::append_async`]) where the store offers it.
+    Await,
+}
+
+impl Wait {
+    /// The commit to await for `append`; `None` to call [`Store::append`].
+    fn append<S: Store>(self, store: &S, append: &Append<'_>) -> Option<Commit<Committed>> {
+        match self {
+            Wait::Block => None,
+            Wait::Await => store.append_async(append),
+        }
+    }
+
+    /// The marking to await for `ids`; `None` to call [`Store::mark_delivered`].
+    fn mark_delivered<S: Store>(self, store: &S, ids: &[String]) -> Option<Commit<()>> {
+        match self {
+            Wait::Block => None,
+            Wait::Await => store.mark_delivered_async(ids),
+        }
+    }
+}
+
+/// The output of a future that never waits: the write path with [`Wait::Block`], where every
+/// store call returns before anything is awaited, so one poll finishes it.
+fn ready_now<T>(future: impl Future<Output = Result<T, EngineError>>) -> Result<T, EngineError> {
+    let mut future = std::pin::pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => output,
+        Poll::Pending => Err(StoreError::backend(
+            "executing a command",
+            "the blocking write path waited for a commit",
+        )
+        .into()),
+    }
 }
 
 /// What one execution cost: attempts and time spent in the store. Time is measured only when
@@ -176,15 +224,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         command: &Command,
         key: Option<&str>,
     ) -> Result<Receipt, EngineError> {
-        let span = execute_span(principal, command);
-        if span.is_disabled() {
-            return self.execute_measured(principal, command, key, &mut Stats::off());
-        }
-        let _entered = span.enter();
-        let mut stats = Stats::on();
-        let result = self.execute_measured(principal, command, key, &mut stats);
-        record_answer(&span, &stats, &result);
-        result
+        ready_now(self.execute_waiting(principal, command, key, Wait::Block))
     }
 
     /// [`Engine::execute`] for a caller on an async runtime: the same answer, the same writes,
@@ -248,15 +288,27 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         command: &Command,
         key: Option<&str>,
     ) -> Result<Receipt, EngineError> {
+        self.execute_waiting(principal, command, key, Wait::Await)
+            .await
+    }
+
+    /// The command inside its `planck.execute` span, waiting for its commit as `wait` says.
+    async fn execute_waiting(
+        &self,
+        principal: &Principal,
+        command: &Command,
+        key: Option<&str>,
+        wait: Wait,
+    ) -> Result<Receipt, EngineError> {
         let span = execute_span(principal, command);
         if span.is_disabled() {
             return self
-                .execute_async_measured(principal, command, key, &mut Stats::off())
+                .execute_measured(principal, command, key, wait, &mut Stats::off())
                 .await;
         }
         let mut stats = Stats::on();
         let result = self
-            .execute_async_measured(principal, command, key, &mut stats)
+            .execute_measured(principal, command, key, wait, &mut stats)
             .instrument(span.clone())
             .await;
         let _entered = span.enter();
@@ -264,64 +316,37 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         result
     }
 
-    /// [`Engine::execute`], counting attempts and the time spent in the store into `stats`.
-    fn execute_measured(
+    /// The write path, counting attempts and the time spent in the store into `stats`.
+    async fn execute_measured(
         &self,
         principal: &Principal,
         command: &Command,
         key: Option<&str>,
+        wait: Wait,
         stats: &mut Stats,
     ) -> Result<Receipt, EngineError> {
         let mut run = match self.begin(principal, command, key, stats)? {
             Ok(run) => run,
             Err(answer) => return Ok(answer),
         };
+        let case_id = command.case.as_str();
         loop {
             let attempt = match self.attempt(&mut run, stats)? {
-                Step::Answer(receipt) => return Ok(receipt),
-                Step::Again => continue,
-                Step::Append(attempt) => attempt,
+                Next::Answer(receipt) => return Ok(receipt),
+                Next::Append(attempt) => attempt,
             };
-            let case_id = command.case.as_str();
-            let result = stats.time(|| self.store.append(&attempt.append(case_id)));
-            if let Some((receipt, outbox)) = self.settle(&mut run, *attempt, result, stats)? {
-                self.publish_new(&outbox);
-                return Ok(receipt);
-            }
-        }
-    }
-
-    /// [`Engine::execute_async`], counting into `stats`.
-    async fn execute_async_measured(
-        &self,
-        principal: &Principal,
-        command: &Command,
-        key: Option<&str>,
-        stats: &mut Stats,
-    ) -> Result<Receipt, EngineError> {
-        let mut run = match self.begin(principal, command, key, stats)? {
-            Ok(run) => run,
-            Err(answer) => return Ok(answer),
-        };
-        loop {
-            let attempt = match self.attempt(&mut run, stats)? {
-                Step::Answer(receipt) => return Ok(receipt),
-                Step::Again => continue,
-                Step::Append(attempt) => attempt,
-            };
-            let case_id = command.case.as_str();
+            let append = attempt.append(case_id);
             let started = stats.start();
-            let commit = self.store.append_async(&attempt.append(case_id));
-            let result = match commit {
+            let result = match wait.append(&self.store, &append) {
                 Some(commit) => commit.await,
-                None => self.store.append(&attempt.append(case_id)),
+                None => self.store.append(&append),
             };
             stats.stop(started);
-            if let Some((receipt, outbox)) = self.settle(&mut run, *attempt, result, stats)? {
+            if let Some((receipt, outbox)) = self.settle(&mut run, attempt, result, stats)? {
                 let delivered = self.publish(&outbox);
                 if !delivered.is_empty() {
                     // If marking fails the signals stay pending and are delivered again.
-                    let _ = match self.store.mark_delivered_async(&delivered) {
+                    let _ = match wait.mark_delivered(&self.store, &delivered) {
                         Some(marked) => marked.await,
                         None => self.store.mark_delivered(&delivered),
                     };
@@ -374,7 +399,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
 
     /// One attempt: the case (cached, or read), the decision, the sealed events and the
     /// append that would store them.
-    fn attempt(&self, run: &mut Run<'_>, stats: &mut Stats) -> Result<Step, EngineError> {
+    fn attempt(&self, run: &mut Run<'_>, stats: &mut Stats) -> Result<Next, EngineError> {
         let (principal, command, key) = (run.principal, run.command, run.key);
         let case_id = command.case.as_str();
         run.attempts += 1;
@@ -397,10 +422,11 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             Err(rejection) => {
                 self.cases.put(snapshot);
                 if unread {
-                    // Read what the store holds past the cached version, and decide again.
+                    // Read what the store holds past the cached version, and decide again
+                    // (once: the cache is no longer trusted).
                     run.trust_cache = false;
                     run.attempts -= 1;
-                    return Ok(Step::Again);
+                    return self.attempt(run, stats);
                 }
                 // The state that refused the command may be the work of this same command,
                 // sent concurrently under the same key, committed between the key lookup and
@@ -408,9 +434,9 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 if let Some(key) = key
                     && let Some(first) = stats.time(|| self.store.idempotency(key))?
                 {
-                    return replay_key(&first, &run.fingerprint).map(Step::Answer);
+                    return replay_key(&first, &run.fingerprint).map(Next::Answer);
                 }
-                return Ok(Step::Answer(Receipt::Rejected(rejection)));
+                return Ok(Next::Answer(Receipt::Rejected(rejection)));
             }
         };
         let pin = pin_of(case, &events).ok_or_else(|| EngineError::Unpinned {
@@ -432,16 +458,8 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             at: now,
             host_at,
         };
-        let sealed = envelope
-            .seal_after(snapshot.version, &snapshot.last_digest, events)
-            .map_err(|source| EngineError::Envelope {
-                case: case_id.to_string(),
-                source,
-            })?;
-        let outbox: Vec<StoredSignal> = sealed
-            .iter()
-            .filter_map(StoredEvent::outbox_signal)
-            .collect();
+        let (sealed, outbox) =
+            super::seal_with_outbox(&envelope, snapshot.version, &snapshot.last_digest, events)?;
         let receipt = Receipt::Applied {
             case: case_id.to_string(),
             events: sealed,
@@ -499,7 +517,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             index::row_for(case_id, &after, profile.as_ref(), surface, now)
         };
         drop(folded);
-        Ok(Step::Append(Box::new(Attempt {
+        Ok(Next::Append(Attempt {
             snapshot,
             unread,
             extended,
@@ -510,7 +528,7 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             record,
             row,
             case_key,
-        })))
+        }))
     }
 
     /// What the store's `result` for `attempt` means: the receipt and the signals to publish

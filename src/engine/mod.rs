@@ -245,17 +245,10 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 at: now,
                 host_at,
             };
-            let sealed =
-                envelope
-                    .seal(stored.last(), events)
-                    .map_err(|source| EngineError::Envelope {
-                        case: case_id.to_string(),
-                        source,
-                    })?;
-            let outbox: Vec<StoredSignal> = sealed
-                .iter()
-                .filter_map(StoredEvent::outbox_signal)
-                .collect();
+            let (seq, digest) = stored
+                .last()
+                .map_or((0, GENESIS_DIGEST), |e| (e.seq, e.digest.as_str()));
+            let (sealed, outbox) = seal_with_outbox(&envelope, seq, digest, events)?;
             for event in &sealed {
                 spine::apply(&mut case, &event.payload);
             }
@@ -415,6 +408,28 @@ fn monotonic(
         Some(last) if now < last => (last, Some(now)),
         _ => (now, None),
     }
+}
+
+/// `events` sealed in `envelope` after the stream's event number `previous_seq` (whose digest
+/// is `previous_digest`; 0 and [`GENESIS_DIGEST`] for a new stream), and the outbox rows of
+/// the signals among them.
+fn seal_with_outbox(
+    envelope: &Envelope<'_>,
+    previous_seq: u64,
+    previous_digest: &str,
+    events: Vec<Event>,
+) -> Result<(Vec<StoredEvent>, Vec<StoredSignal>), EngineError> {
+    let sealed = envelope
+        .seal_after(previous_seq, previous_digest, events)
+        .map_err(|source| EngineError::Envelope {
+            case: envelope.case_id.to_string(),
+            source,
+        })?;
+    let outbox = sealed
+        .iter()
+        .filter_map(StoredEvent::outbox_signal)
+        .collect();
+    Ok((sealed, outbox))
 }
 
 fn fold(id: &str, stored: &[StoredEvent]) -> Case {

@@ -311,18 +311,7 @@ impl GroupCommitSqliteStore {
             mine.set(Slot::Done(Err(err)));
             return Awaited(mine);
         }
-        let shared = &self.shared;
-        let mut queue = lock(&shared.queue);
-        queue.waiting.push(Arc::clone(&mine));
-        if queue.leading {
-            if queue.taken + queue.waiting.len() >= queue.expected {
-                shared.arrived.notify_one();
-            }
-        } else {
-            queue.leading = true;
-            queue.writer_turn = true;
-            shared.writer_turn.notify_one();
-        }
+        self.shared.enqueue(&mine);
         Awaited(mine)
     }
 
@@ -380,22 +369,37 @@ impl Shared {
         }
     }
 
+    /// Queue `mine`. The leader at work is woken once as many as it waits for have queued;
+    /// with no leader at work, `mine`'s caller leads the next group.
+    fn enqueue(&self, mine: &Arc<Pending>) {
+        let mut queue = lock(&self.queue);
+        queue.waiting.push(Arc::clone(mine));
+        if queue.leading {
+            if queue.taken + queue.waiting.len() >= queue.expected {
+                self.arrived.notify_one();
+            }
+        } else {
+            queue.leading = true;
+            self.give_lead(&mut queue, mine);
+        }
+    }
+
+    /// Hand the next group's lead to `next`'s caller: its thread, or the writer thread when
+    /// the caller awaits (a task never leads).
+    fn give_lead(&self, queue: &mut Queue, next: &Pending) {
+        if next.awaited {
+            queue.writer_turn = true;
+            self.writer_turn.notify_one();
+        } else {
+            next.set(Slot::Lead);
+        }
+    }
+
     /// Queue `work`, lead a group when it is this caller's turn, and return once the group
     /// that holds `work` committed (or failed).
     fn submit(&self, work: Work) -> Result<Option<Committed>, StoreError> {
         let mine = Pending::new(work, false);
-        {
-            let mut queue = lock(&self.queue);
-            queue.waiting.push(Arc::clone(&mine));
-            if queue.leading {
-                if queue.taken + queue.waiting.len() >= queue.expected {
-                    self.arrived.notify_one();
-                }
-            } else {
-                queue.leading = true;
-                lock(&mine.state).slot = Slot::Lead;
-            }
-        }
+        self.enqueue(&mine);
         loop {
             let mut state = lock(&mine.state);
             while matches!(state.slot, Slot::Waiting) {
@@ -450,12 +454,8 @@ impl Shared {
         {
             let mut queue = lock(&self.queue);
             queue.last_group = group.len();
-            match queue.waiting.first() {
-                Some(next) if next.awaited => {
-                    queue.writer_turn = true;
-                    self.writer_turn.notify_one();
-                }
-                Some(next) => next.set(Slot::Lead),
+            match queue.waiting.first().map(Arc::clone) {
+                Some(next) => self.give_lead(&mut queue, &next),
                 None => queue.leading = false,
             }
         }
@@ -727,6 +727,18 @@ mod tests {
     use super::*;
     use crate::host::conformance;
 
+    /// Run `work` on a current-thread runtime; more than 30 s is a hang, and fails as `what`.
+    fn within_30s<F: Future>(what: &str, work: F) -> F::Output {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        // The timer is made inside the runtime, whose clock it reads.
+        runtime
+            .block_on(async { tokio::time::timeout(Duration::from_secs(30), work).await })
+            .unwrap_or_else(|_| panic!("{what}: still waiting after 30 s"))
+    }
+
     #[test]
     fn conforms_in_memory_and_on_a_file() {
         if let Err(failures) =
@@ -896,21 +908,12 @@ mod tests {
         ));
         let events = conformance::fixture_tail("c", 0, 1).unwrap();
         store.append(&Append::new("c", 0, &events)).unwrap();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let answered = async {
-                let failed = store.submit_awaited(Work::Panic).await;
-                assert!(matches!(failed, Err(StoreError::Backend { .. })));
-                let events = conformance::fixture_tail("c", 1, 1).unwrap();
-                let commit = store.append_async(&Append::new("c", 1, &events)).unwrap();
-                commit.await.unwrap();
-            };
-            tokio::time::timeout(std::time::Duration::from_secs(30), answered)
-                .await
-                .expect("the writer thread survives a panicking group");
+        within_30s("the writer thread survives a panicking group", async {
+            let failed = store.submit_awaited(Work::Panic).await;
+            assert!(matches!(failed, Err(StoreError::Backend { .. })));
+            let events = conformance::fixture_tail("c", 1, 1).unwrap();
+            let commit = store.append_async(&Append::new("c", 1, &events)).unwrap();
+            commit.await.unwrap();
         });
         assert_eq!(store.load("c").unwrap().len(), 2);
     }
@@ -939,20 +942,11 @@ mod tests {
             .mark_delivered_async(&["nothing-pending".to_string()])
             .unwrap();
         drop(store);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let all = async {
-                for commit in commits {
-                    commit.await.unwrap();
-                }
-                marked.await.unwrap();
-            };
-            tokio::time::timeout(std::time::Duration::from_secs(30), all)
-                .await
-                .expect("every queued append resolves after the drop");
+        within_30s("every queued append resolves after the drop", async {
+            for commit in commits {
+                commit.await.unwrap();
+            }
+            marked.await.unwrap();
         });
         let reopened = GroupCommitSqliteStore::open(&path).unwrap();
         for i in 0..CASES {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use engine_common::*;
 use planck::engine::{Engine, Receipt};
-use planck::host::{Clock, GroupCommitSqliteStore, ManualClock, MemoryTransport, Store, Transport};
+use planck::host::{Clock, GroupCommitSqliteStore, Store, Transport};
 use planck::policy::Principal;
 use planck::spine::Command;
 use serde_json::{Value, json};
@@ -121,26 +121,11 @@ fn execute_async_answers_and_stores_what_execute_does() {
 fn async_claims_from_two_engines_on_one_file_have_one_winner() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("race.db");
-    let open = || {
-        Arc::new(Engine::new(
-            registry(),
-            GroupCommitSqliteStore::open(&path).unwrap(),
-            MemoryTransport::new(),
-            ManualClock::new(T0),
-        ))
-    };
+    let open = || Arc::new(engine_on(GroupCommitSqliteStore::open(&path).unwrap()));
     let setup = open();
     const CASES: usize = 24;
     for i in 0..CASES {
-        let case = format!("od-{i}");
-        ok(&*setup, &client(), submit(&case, "open-desk"));
-        ok(&*setup, &admin(), cmd(&case, "approve_task", Value::Null));
-        ok(
-            &*setup,
-            &admin(),
-            cmd(&case, "assign_task", json!({ "operator": "op-lee" })),
-        );
-        ok(&*setup, &admin(), cmd(&case, "create_job", Value::Null));
+        to_job(&*setup, &format!("od-{i}"), "open-desk");
     }
     let (first, second) = (open(), open());
     let rt = runtime();
@@ -166,20 +151,7 @@ fn async_claims_from_two_engines_on_one_file_have_one_winner() {
         results
     });
     for (i, (lees, maxs)) in results.iter().enumerate() {
-        let pair = [lees, maxs];
-        assert_eq!(
-            pair.iter().filter(|r| r.is_applied()).count(),
-            1,
-            "case od-{i}: {pair:?}"
-        );
-        let loser = pair.iter().find(|r| !r.is_applied()).unwrap();
-        assert_eq!(
-            loser.code().map(|c| c.as_str()),
-            Some("invalid_state"),
-            "the loser re-decided: {loser:?}"
-        );
-        let case = setup.case(&format!("od-{i}")).unwrap().unwrap();
-        assert_eq!(case.version, 6);
+        assert_one_claim_won(&*setup, &format!("od-{i}"), lees, maxs);
     }
     drop((first, second));
     assert!(setup.verify().unwrap().ok());

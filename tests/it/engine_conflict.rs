@@ -160,15 +160,7 @@ fn two_engines_on_one_sqlite_file_race_to_claim_one_job() {
     let setup = open();
     const CASES: usize = 12;
     for i in 0..CASES {
-        let case = format!("od-{i}");
-        ok(&setup, &client(), submit(&case, "open-desk"));
-        ok(&setup, &admin(), cmd(&case, "approve_task", Value::Null));
-        ok(
-            &setup,
-            &admin(),
-            cmd(&case, "assign_task", json!({ "operator": "op-lee" })),
-        );
-        ok(&setup, &admin(), cmd(&case, "create_job", Value::Null));
+        to_job(&setup, &format!("od-{i}"), "open-desk");
     }
     let engines = [Arc::new(open()), Arc::new(open())];
     let barrier = Arc::new(Barrier::new(2));
@@ -197,26 +189,14 @@ fn two_engines_on_one_sqlite_file_race_to_claim_one_job() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     for (i, (lees, maxs)) in results[0].iter().zip(&results[1]).enumerate() {
-        let pair = [lees, maxs];
-        assert_eq!(
-            pair.iter().filter(|r| r.is_applied()).count(),
-            1,
-            "case od-{i}: {pair:?}"
-        );
-        let loser = pair.iter().find(|r| !r.is_applied()).unwrap();
-        assert_eq!(
-            loser.code().map(|c| c.as_str()),
-            Some("invalid_state"),
-            "the loser re-decided: {loser:?}"
-        );
-        let case = setup.case(&format!("od-{i}")).unwrap().unwrap();
+        let case = format!("od-{i}");
+        assert_one_claim_won(&setup, &case, lees, maxs);
         let winner = if lees.is_applied() {
             "op-lee"
         } else {
             "op-max"
         };
-        assert_eq!(case.owner(), Some(winner));
-        assert_eq!(case.version, 6);
+        assert_eq!(setup.case(&case).unwrap().unwrap().owner(), Some(winner));
     }
     assert!(setup.verify().unwrap().ok());
 }

@@ -236,6 +236,30 @@ pub fn to_job<S: Store, T: Transport, C: Clock>(engine: &Engine<S, T, C>, case: 
     ok(engine, &admin(), cmd(case, "create_job", Value::Null));
 }
 
+/// One race for the job of `case` between op-lee's claim (`lees`) and op-max's (`maxs`):
+/// exactly one applied, and the loser decided again on the winner's claim (`invalid_state`,
+/// not `conflict`); the case holds the winner's six events.
+pub fn assert_one_claim_won<S: Store, T: Transport, C: Clock>(
+    engine: &Engine<S, T, C>,
+    case: &str,
+    lees: &Receipt,
+    maxs: &Receipt,
+) {
+    let pair = [lees, maxs];
+    assert_eq!(
+        pair.iter().filter(|r| r.is_applied()).count(),
+        1,
+        "case {case}: {pair:?}"
+    );
+    let loser = pair.iter().find(|r| !r.is_applied()).unwrap();
+    assert_eq!(
+        loser.code().map(|c| c.as_str()),
+        Some("invalid_state"),
+        "the loser re-decided: {loser:?}"
+    );
+    assert_eq!(engine.case(case).unwrap().unwrap().version, 6);
+}
+
 /// op-lee, who has claimed the job on `case`, moves it to `arrived` and `in_progress`,
 /// attaches the `after` evidence `evidence` when given, and completes the service event.
 pub fn finish_service_event<S: Store, T: Transport, C: Clock>(
