@@ -28,8 +28,11 @@
 //! back when the next leader starts; so, like PostgreSQL's `commit_delay`/`commit_siblings`, a
 //! leader whose previous group held several appends waits (at most [`DEFAULT_MAX_WAIT`], see
 //! [`GroupCommitSqliteStore::with_max_wait`]) for as many to queue before it commits. That only
-//! delays a commit, never an acknowledgement past its commit. Reads go straight to SQLite on a
-//! second connection (on a file), so they never wait behind a group's commit.
+//! delays a commit, never an acknowledgement past its commit. Reads go straight to SQLite on
+//! connections of their own (on a file), so they never wait behind a group's commit: a
+//! command's reads (a case, an idempotency key) on one, the queries that return many rows (the
+//! desk, the queue, lists, the feed, verification's scans) on another, so a command never waits
+//! behind a query either.
 //!
 //! A caller on an async runtime awaits its commit instead ([`Store::append_async`],
 //! [`Store::mark_delivered_async`]): its work queues the same way, but it never leads a group
@@ -76,9 +79,13 @@ pub struct GroupCommitSqliteStore {
 #[derive(Debug)]
 struct Shared {
     store: SqliteStore,
-    /// A second connection to the same file for reads, so that loading a case never waits
-    /// behind a group's commit (WAL readers see only committed appends). `None` in memory.
+    /// A second connection to the same file for a command's reads (a case, an idempotency
+    /// key), so that they never wait behind a group's commit (WAL readers see only committed
+    /// appends). `None` in memory.
     reader: Option<SqliteStore>,
+    /// A third connection for the queries that return many rows (desk, queue, lists, feed,
+    /// scans), so that a command's reads never wait behind one either. `None` in memory.
+    queries: Option<SqliteStore>,
     queue: Mutex<Queue>,
     /// Signalled when an append queues while a leader is at work.
     arrived: Condvar,
@@ -241,17 +248,22 @@ impl GroupCommitSqliteStore {
         let path = path.as_ref();
         let store = SqliteStore::open_with(path, options)?;
         let reader = SqliteStore::open_with(path, options)?;
-        Ok(Self::from_parts(store, Some(reader)))
+        let queries = SqliteStore::open_with(path, options)?;
+        Ok(Self::from_parts(store, Some(reader), Some(queries)))
     }
 
-    /// Group the appends of an already open store, reading through a second connection to its
-    /// file (opened with the default options) when it has one.
+    /// Group the appends of an already open store, reading through two more connections to
+    /// its file (opened with the default options) when it has one: one for a command's reads,
+    /// one for the queries that return many rows.
     pub fn with_reader(store: SqliteStore) -> Result<Self, StoreError> {
-        let reader = match store.path() {
-            Some(path) => Some(SqliteStore::open(path)?),
-            None => None,
+        let (reader, queries) = match store.path() {
+            Some(path) => (
+                Some(SqliteStore::open(path)?),
+                Some(SqliteStore::open(path)?),
+            ),
+            None => (None, None),
         };
-        Ok(Self::from_parts(store, reader))
+        Ok(Self::from_parts(store, reader, queries))
     }
 
     /// A fresh database in memory (gone when the store is dropped).
@@ -262,14 +274,19 @@ impl GroupCommitSqliteStore {
     /// Group the appends of an already open store; reads share its one connection (see
     /// [`GroupCommitSqliteStore::with_reader`]).
     pub fn new(store: SqliteStore) -> Self {
-        Self::from_parts(store, None)
+        Self::from_parts(store, None, None)
     }
 
-    fn from_parts(store: SqliteStore, reader: Option<SqliteStore>) -> Self {
+    fn from_parts(
+        store: SqliteStore,
+        reader: Option<SqliteStore>,
+        queries: Option<SqliteStore>,
+    ) -> Self {
         GroupCommitSqliteStore {
             shared: Arc::new(Shared {
                 store,
                 reader,
+                queries,
                 queue: Mutex::new(Queue {
                     waiting: Vec::new(),
                     leading: false,
@@ -301,6 +318,11 @@ impl GroupCommitSqliteStore {
 
     fn reads(&self) -> &SqliteStore {
         self.shared.reads()
+    }
+
+    /// Where the queries that return many rows go: their own connection, else the reads'.
+    fn queries(&self) -> &SqliteStore {
+        self.shared.queries.as_ref().unwrap_or_else(|| self.reads())
     }
 
     /// Queue `work` for an awaiting caller: the writer thread (started here if need be) leads
@@ -620,11 +642,11 @@ impl Store for GroupCommitSqliteStore {
     }
 
     fn cases(&self) -> Result<Vec<String>, StoreError> {
-        self.reads().cases()
+        self.queries().cases()
     }
 
     fn pending_signals(&self, limit: usize) -> Result<Vec<StoredSignal>, StoreError> {
-        self.reads().pending_signals(limit)
+        self.queries().pending_signals(limit)
     }
 
     fn mark_delivered(&self, ids: &[String]) -> Result<(), StoreError> {
@@ -645,11 +667,11 @@ impl Store for GroupCommitSqliteStore {
     }
 
     fn desk(&self, operator: &str, limit: usize) -> Result<DeskRows, StoreError> {
-        self.reads().desk(operator, limit)
+        self.queries().desk(operator, limit)
     }
 
     fn queue(&self, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
-        self.reads().queue(limit)
+        self.queries().queue(limit)
     }
 
     fn list(
@@ -658,23 +680,23 @@ impl Store for GroupCommitSqliteStore {
         after: Option<&ListCursor>,
         limit: usize,
     ) -> Result<Vec<CaseIndex>, StoreError> {
-        self.reads().list(filter, after, limit)
+        self.queries().list(filter, after, limit)
     }
 
     fn due(&self, now: Millis, limit: usize) -> Result<Vec<CaseIndex>, StoreError> {
-        self.reads().due(now, limit)
+        self.queries().due(now, limit)
     }
 
     fn operators(&self) -> Result<Vec<OperatorIndex>, StoreError> {
-        self.reads().operators()
+        self.queries().operators()
     }
 
     fn index_row(&self, stream: &str) -> Result<Option<IndexRow>, StoreError> {
-        self.reads().index_row(stream)
+        self.queries().index_row(stream)
     }
 
     fn index_state(&self) -> Result<IndexState, StoreError> {
-        self.reads().index_state()
+        self.queries().index_state()
     }
 
     fn begin_reindex(&self) -> Result<(), StoreError> {
@@ -695,23 +717,23 @@ impl Store for GroupCommitSqliteStore {
     }
 
     fn feed(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
-        self.reads().feed(after, limit)
+        self.queries().feed(after, limit)
     }
 
     fn heads(&self) -> Result<Vec<StreamHead>, StoreError> {
-        self.reads().heads()
+        self.queries().heads()
     }
 
     fn outbox_of(&self, stream: &str) -> Result<Vec<StoredSignal>, StoreError> {
-        self.reads().outbox_of(stream)
+        self.queries().outbox_of(stream)
     }
 
     fn idempotency_of(&self, stream: &str) -> Result<Vec<IdempotencyRecord>, StoreError> {
-        self.reads().idempotency_of(stream)
+        self.queries().idempotency_of(stream)
     }
 
     fn referenced_streams(&self) -> Result<Vec<String>, StoreError> {
-        self.reads().referenced_streams()
+        self.queries().referenced_streams()
     }
 
     fn case_key(&self, stream: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -755,6 +777,52 @@ mod tests {
         if let Err(failures) = conformance::run_all(fresh) {
             panic!("group commit (file) fails the conformance suite:\n{failures}");
         }
+    }
+
+    /// A command's reads and appends go on while a query that returns many rows holds its
+    /// connection (as a long desk or feed page would); the queries wait for that connection
+    /// alone.
+    #[test]
+    fn a_commands_reads_never_wait_behind_a_query() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = GroupCommitSqliteStore::open(dir.path().join("reads.db")).unwrap();
+        let events = conformance::fixture_tail("c", 0, 1).unwrap();
+        store.append(&Append::new("c", 0, &events)).unwrap();
+        let store = &store;
+        let (sent, got) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            // A query under way: its connection is taken.
+            let held = store.queries().conn();
+            let to_test = sent.clone();
+            scope.spawn(move || {
+                let loaded = store.load("c").unwrap().len();
+                let newer = store.load_after("c", 0).unwrap().len();
+                let key = store.idempotency("no-such-key").unwrap();
+                let more = conformance::fixture_tail("c", 1, 1).unwrap();
+                store.append(&Append::new("c", 1, &more)).unwrap();
+                to_test
+                    .send(("command", loaded + newer, key.is_none()))
+                    .unwrap();
+            });
+            let command = got
+                .recv_timeout(Duration::from_secs(30))
+                .expect("a command's reads waited behind a query");
+            assert_eq!(command, ("command", 2, true));
+            // A query waits for the query connection, and runs once it is free.
+            scope.spawn(move || {
+                let feed = store.feed(0, 10).unwrap().len();
+                sent.send(("query", feed, true)).unwrap();
+            });
+            assert!(
+                got.recv_timeout(Duration::from_millis(100)).is_err(),
+                "the feed did not go to the query connection"
+            );
+            drop(held);
+            let query = got
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the feed never ran");
+            assert_eq!(query, ("query", 2, true));
+        });
     }
 
     /// A database that refuses the write lock fails the append, as `SqliteStore` would; the
