@@ -16,6 +16,14 @@
 //! - `queries/move`, `queries/move_full`: the same pair for an append in the middle of a
 //!   lifecycle (a claimed Job's ServiceEvent moves on) on a copy of the 10⁵-case database, where
 //!   a row's old index entries and its new ones are on different pages.
+//! - `queries/floor`, `queries/floor_full`: the floor under the figures above, on raw rusqlite
+//!   (no planck code on the write path): an append's events alone into planck's `events`
+//!   schema, against the same plus the cheapest index conceivable (one `case_head (case_id,
+//!   last_activity)` row upserted in the same transaction), and plus that row and one secondary
+//!   index ordering it by activity; for a new case and for a move among 10⁵ cases, with the
+//!   WAL frames each variant writes per append: what the cheapest index maintained in the
+//!   append costs, with nothing of planck's own around it. Its own files; `PLANCK_BENCH_MAX_CASES=1000` keeps the other
+//!   groups' setup (which runs even when a filter skips their benches) short.
 //! - `queries/tick`: `Engine::tick` with 10 cases due among 10³ and among 10⁵ idle cases.
 //! - `queries/postgres`: the desk, queue and list on `PostgresStore` at 10³ and 10⁵ cases
 //!   (feature `postgres`, and `PLANCK_PG_URL` naming a server; skipped otherwise). The schema
@@ -540,6 +548,26 @@ impl Targets {
     }
 }
 
+/// A real move, made by `engine`: the history of a claimed Job's case whose ServiceEvent is
+/// on site (t-0), the events of its next `advance` (under way; t-1, one move further) and the
+/// index row after that move.
+fn real_move(
+    engine: &Db,
+) -> (
+    Vec<planck::audit::StoredEvent>,
+    Vec<planck::audit::StoredEvent>,
+    planck::host::CaseIndex,
+) {
+    drive(engine, "event-coordination", "t-0", 5);
+    drive(engine, "event-coordination", "t-1", 6);
+    let on_site = engine.history("t-0").unwrap();
+    let moved = engine.history("t-1").unwrap()[on_site.len()..].to_vec();
+    let Some(IndexRow::Case(after)) = engine.store().index_row("t-1").unwrap() else {
+        panic!("no index row")
+    };
+    (on_site, moved, after)
+}
+
 /// One append in the middle of a lifecycle, with and without its index row, on a copy of the
 /// database of 10⁵ cases (10⁴ when `PLANCK_BENCH_MAX_CASES` is lower): a claimed Job's
 /// ServiceEvent moves on (the events of a real `advance`, renumbered onto each claimed case in
@@ -555,14 +583,7 @@ fn append_move(c: &mut Criterion) {
     };
     let dir = tempfile::tempdir().unwrap();
     // A real move and the row after it: t-0 is on site, t-1 one move further (under way).
-    let template = engine(&dir.path().join("template.db"));
-    drive(&template, "event-coordination", "t-0", 5);
-    drive(&template, "event-coordination", "t-1", 6);
-    let on_site = template.history("t-0").unwrap().len();
-    let moved = template.history("t-1").unwrap()[on_site..].to_vec();
-    let Some(IndexRow::Case(after)) = template.store().index_row("t-1").unwrap() else {
-        panic!("no index row")
-    };
+    let (_, moved, after) = real_move(&engine(&dir.path().join("template.db")));
     let copy = |name: &str, options: SqliteOptions| {
         let path = dir.path().join(name);
         std::fs::copy(database(n), &path).unwrap();
@@ -600,6 +621,421 @@ fn append_move(c: &mut Criterion) {
             });
         }
         group.finish();
+    }
+}
+
+/// The floor of an index maintained in the append, on raw rusqlite: one append's events (real
+/// rows: a submission, or a real `advance` renumbered onto a case), written the way
+/// `SqliteStore` writes them (one `BEGIN IMMEDIATE` … `COMMIT`, the version check and the feed's
+/// last position read first, cached statements, the store's pragmas) into planck's exact
+/// `events` table and its indexes, in three variants timed in one run:
+/// - `events_only`: the events' rows alone;
+/// - `plus_one_row`: the same and, in the same transaction, the cheapest index conceivable: an
+///   upsert of `case_head (case_id, last_activity)`, a `WITHOUT ROWID` table of one short row
+///   per case;
+/// - `plus_row_and_order`: the same row in a table that also has `case_head_order
+///   (last_activity, case_id)`, the least a "newest activity first" list needs.
+///
+/// Two shapes, as in `queries/append` and `queries/move`: `new_case/…` (a new case's
+/// submission into a fresh file: the row is inserted) and `move/…` (the events of a real
+/// `advance` appended to one of [`FLOOR_CASES`] cases chosen pseudo-randomly, on a file filled
+/// with SQL with each case's real history up to that move: the row is updated, and its old
+/// `case_head_order` entry is on another page than its new one). `queries/floor` on
+/// `synchronous = NORMAL`, `queries/floor_full` on `FULL`; the WAL frames per append are counted
+/// first (they do not depend on the durability). The three variants share one file per shape:
+/// each writes the same `events` table, and `case_head` and `case_head_ordered` are each
+/// written by their variant only, so a variant's extra cost is its own table's pages.
+fn floor(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let template = engine(&dir.path().join("template.db"));
+    let (on_site, moved, _) = real_move(&template);
+    drive(&template, "event-coordination", "t-2", 0);
+    let submission = template.history("t-2").unwrap();
+    let mut shapes = [
+        floor::Shape::new_cases(&dir.path().join("floor-new.db"), &submission),
+        floor::Shape::moves(
+            &dir.path().join("floor-move.db"),
+            &on_site,
+            &moved,
+            FLOOR_CASES,
+        ),
+    ];
+    for shape in &mut shapes {
+        for variant in floor::VARIANTS {
+            let path = shape.path.clone();
+            let frames = wal_frames(&path, 40, |n| {
+                for _ in 0..n {
+                    let append = shape.next();
+                    shape.write(&append, variant);
+                }
+            });
+            eprintln!(
+                "queries/floor/{}/{}: {frames:.1} WAL frames (pages) per append ({} event rows)",
+                shape.name,
+                variant.name(),
+                shape.rows.len()
+            );
+        }
+    }
+    for (group_name, synchronous) in [("queries/floor", "NORMAL"), ("queries/floor_full", "FULL")] {
+        let mut group = c.benchmark_group(group_name);
+        for shape in &mut shapes {
+            shape.synchronous(synchronous);
+            for variant in floor::VARIANTS {
+                let name = format!("{}/{}", shape.name, variant.name());
+                group.bench_function(name, |b| {
+                    b.iter_custom(|iters| {
+                        let prepared: Vec<_> = (0..iters).map(|_| shape.next()).collect();
+                        let start = Instant::now();
+                        for append in &prepared {
+                            shape.write(append, variant);
+                        }
+                        start.elapsed()
+                    })
+                });
+            }
+        }
+        group.finish();
+    }
+}
+
+/// Cases in the file of `queries/floor`'s moves.
+const FLOOR_CASES: u64 = 100_000;
+
+/// Raw rusqlite appends with planck's `events` schema, for [`floor`].
+mod floor {
+    use std::path::{Path, PathBuf};
+    use std::time::Instant;
+
+    use planck::audit::StoredEvent;
+    use rusqlite::config::DbConfig;
+    use rusqlite::{Connection, params};
+
+    use super::{MINUTE, support::NOW};
+
+    /// planck's `events` table and the two SQL indexes on it, as `src/host/sqlite.rs` creates
+    /// them, and the two tables of the index variants.
+    const SCHEMA: &str = "
+CREATE TABLE events (
+    case_id             TEXT    NOT NULL,
+    seq                 INTEGER NOT NULL,
+    event_id            TEXT    NOT NULL UNIQUE,
+    event_type          TEXT    NOT NULL,
+    schema_version      INTEGER NOT NULL,
+    ts_utc              TEXT    NOT NULL,
+    ts_ms               INTEGER NOT NULL,
+    actor               TEXT    NOT NULL,
+    surface             TEXT    NOT NULL,
+    surface_fingerprint TEXT    NOT NULL,
+    idempotency_key     TEXT,
+    payload             TEXT    NOT NULL,
+    prev_digest         TEXT    NOT NULL,
+    digest              TEXT    NOT NULL,
+    position            INTEGER,
+    host_ts_ms          INTEGER,
+    PRIMARY KEY (case_id, seq)
+);
+CREATE INDEX events_case_starts ON events (seq) WHERE seq = 1;
+CREATE UNIQUE INDEX events_position ON events (position);
+CREATE TABLE case_head (case_id TEXT PRIMARY KEY, last_activity INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE case_head_ordered (case_id TEXT PRIMARY KEY, last_activity INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX case_head_order ON case_head_ordered (last_activity, case_id);";
+
+    /// `SqliteStore`'s insert of one event.
+    const INSERT: &str = "INSERT INTO events (event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor,
+                     surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest,
+                     position, host_ts_ms)
+ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+
+    /// What one append writes besides the events.
+    #[derive(Clone, Copy)]
+    pub enum Variant {
+        /// The events' rows alone.
+        EventsOnly,
+        /// And the case's `case_head` row.
+        PlusOneRow,
+        /// And the case's `case_head_ordered` row, in `case_head_order` too.
+        PlusRowAndOrder,
+    }
+
+    /// The variants, in the order they are timed.
+    pub const VARIANTS: [Variant; 3] = [
+        Variant::EventsOnly,
+        Variant::PlusOneRow,
+        Variant::PlusRowAndOrder,
+    ];
+
+    impl Variant {
+        /// The bench's name.
+        pub fn name(self) -> &'static str {
+            match self {
+                Variant::EventsOnly => "events_only",
+                Variant::PlusOneRow => "plus_one_row",
+                Variant::PlusRowAndOrder => "plus_row_and_order",
+            }
+        }
+
+        /// The upsert of the case's row, if the variant has one.
+        fn upsert(self) -> Option<&'static str> {
+            match self {
+                Variant::EventsOnly => None,
+                Variant::PlusOneRow => Some(
+                    "INSERT INTO case_head (case_id, last_activity) VALUES (?1, ?2)
+                     ON CONFLICT(case_id) DO UPDATE SET last_activity = excluded.last_activity",
+                ),
+                Variant::PlusRowAndOrder => Some(
+                    "INSERT INTO case_head_ordered (case_id, last_activity) VALUES (?1, ?2)
+                     ON CONFLICT(case_id) DO UPDATE SET last_activity = excluded.last_activity",
+                ),
+            }
+        }
+    }
+
+    /// One event's row, serialized the way `SqliteStore` stores it (actor and payload as
+    /// JSON text).
+    pub struct Row {
+        event: StoredEvent,
+        actor: String,
+        payload: String,
+    }
+
+    fn rows(events: &[StoredEvent]) -> Vec<Row> {
+        events
+            .iter()
+            .map(|event| Row {
+                actor: serde_json::to_string(&event.actor).unwrap(),
+                payload: serde_json::to_string(&event.payload).unwrap(),
+                event: event.clone(),
+            })
+            .collect()
+    }
+
+    /// One append to make: the case, its version before it (the events take the next
+    /// sequence numbers), the events' ids and the row's new last activity.
+    pub struct Pending {
+        case: String,
+        expected: i64,
+        event_ids: Vec<String>,
+        last_activity: i64,
+    }
+
+    /// A file and the appends of one shape.
+    pub struct Shape {
+        pub name: &'static str,
+        pub path: PathBuf,
+        conn: Connection,
+        /// The events of every append, renumbered onto its case.
+        pub rows: Vec<Row>,
+        /// Moves: each case's version (cases `m-1` … `m-n`). New cases: empty.
+        versions: Vec<i64>,
+        /// New cases: the last case made (`n-<k>`).
+        made: u64,
+        /// A fixed-seed xorshift64 generator choosing the case of each move.
+        random: u64,
+        /// The last activity the next append gives its row (past every row in the file).
+        clock: i64,
+    }
+
+    /// A connection as `SqliteStore` opens one: WAL, secure delete, query plans kept.
+    fn open(path: &Path) -> Connection {
+        let conn = Connection::open(path).unwrap();
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+            .unwrap();
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .unwrap();
+        assert!(mode.eq_ignore_ascii_case("wal"));
+        conn.pragma_update(None, "secure_delete", "ON").unwrap();
+        conn
+    }
+
+    impl Shape {
+        /// A fresh file whose every append is the submission `events` of a new case.
+        pub fn new_cases(path: &Path, events: &[StoredEvent]) -> Shape {
+            let conn = open(path);
+            conn.execute_batch(SCHEMA).unwrap();
+            Shape {
+                name: "new_case",
+                path: path.to_path_buf(),
+                conn,
+                rows: rows(events),
+                versions: Vec::new(),
+                made: 0,
+                random: 0,
+                clock: NOW,
+            }
+        }
+
+        /// A file of `cases` cases, each with the events of `history` (renamed `m-<k>`, fed
+        /// in case order), and a row in both `case_head` tables; every append is the events
+        /// of `moved` appended to one of them. Built with SQL in one transaction.
+        pub fn moves(
+            path: &Path,
+            history: &[StoredEvent],
+            moved: &[StoredEvent],
+            cases: u64,
+        ) -> Shape {
+            let start = Instant::now();
+            let conn = open(path);
+            conn.pragma_update(None, "synchronous", "OFF").unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+            // The history, once, as a template to copy under every case's name.
+            conn.execute_batch("CREATE TEMP TABLE tmpl AS SELECT * FROM events WHERE 0")
+                .unwrap();
+            let per_case = history.len() as i64;
+            for (i, r) in rows(history).iter().enumerate() {
+                let e = &r.event;
+                conn.execute(
+                    &INSERT.replace("INTO events", "INTO temp.tmpl"),
+                    params![
+                        e.event_id,
+                        e.event_type,
+                        i64::from(e.schema_version),
+                        e.ts_utc,
+                        e.ts_ms,
+                        e.case_id,
+                        e.seq as i64,
+                        r.actor,
+                        e.surface,
+                        e.surface_fingerprint,
+                        e.idempotency_key,
+                        r.payload,
+                        e.prev_digest,
+                        e.digest,
+                        i as i64 + 1,
+                        e.host_ts_ms
+                    ],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO events (event_id, event_type, schema_version, ts_utc, ts_ms, case_id,
+                     seq, actor, surface, surface_fingerprint, idempotency_key, payload,
+                     prev_digest, digest, position, host_ts_ms)
+                 WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < ?1)
+                 SELECT 'm-' || n || ':' || t.seq, t.event_type, t.schema_version, t.ts_utc,
+                     t.ts_ms, 'm-' || n, t.seq, t.actor, t.surface, t.surface_fingerprint,
+                     t.idempotency_key, t.payload, t.prev_digest, t.digest,
+                     (n - 1) * ?2 + t.position, t.host_ts_ms
+                 FROM k, temp.tmpl t ORDER BY n, t.seq",
+                params![cases as i64, per_case],
+            )
+            .unwrap();
+            // Each case's last activity: its last event's feed position, in minutes after NOW.
+            for table in ["case_head", "case_head_ordered"] {
+                conn.execute(
+                    &format!(
+                        "INSERT INTO {table} (case_id, last_activity)
+                         SELECT case_id, ?1 + ?2 * (position + ?3) FROM events WHERE seq = 1"
+                    ),
+                    params![NOW, MINUTE, per_case - 1],
+                )
+                .unwrap();
+            }
+            conn.execute_batch("DROP TABLE temp.tmpl; COMMIT; PRAGMA wal_checkpoint(TRUNCATE);")
+                .unwrap();
+            eprintln!(
+                "queries/floor: built {} ({cases} cases, {} events) in {:.1} s",
+                path.display(),
+                cases as i64 * per_case,
+                start.elapsed().as_secs_f64()
+            );
+            Shape {
+                name: "move",
+                path: path.to_path_buf(),
+                conn,
+                rows: rows(moved),
+                versions: vec![per_case; usize::try_from(cases).unwrap()],
+                made: 0,
+                random: 0x9E37_79B9_7F4A_7C15,
+                clock: NOW + MINUTE * (cases as i64 * per_case + 1),
+            }
+        }
+
+        /// Set `synchronous` on the writer's connection.
+        pub fn synchronous(&self, synchronous: &str) {
+            self.conn
+                .pragma_update(None, "synchronous", synchronous)
+                .unwrap();
+        }
+
+        /// The next append: a new case, or the next move of a case chosen pseudo-randomly.
+        pub fn next(&mut self) -> Pending {
+            self.clock += MINUTE;
+            let (case, expected) = if self.versions.is_empty() {
+                self.made += 1;
+                (format!("n-{}", self.made), 0)
+            } else {
+                // xorshift64: the same sequence of cases in every run.
+                self.random ^= self.random << 13;
+                self.random ^= self.random >> 7;
+                self.random ^= self.random << 17;
+                let slot = usize::try_from(self.random % self.versions.len() as u64).unwrap();
+                let expected = self.versions[slot];
+                self.versions[slot] += self.rows.len() as i64;
+                (format!("m-{}", slot + 1), expected)
+            };
+            let event_ids = (1..=self.rows.len() as i64)
+                .map(|i| format!("{case}:{}", expected + i))
+                .collect();
+            Pending {
+                case,
+                expected,
+                event_ids,
+                last_activity: self.clock,
+            }
+        }
+
+        /// Make `append` in one transaction: the version check, the feed's last position,
+        /// the events, and the variant's row.
+        pub fn write(&self, append: &Pending, variant: Variant) {
+            let conn = &self.conn;
+            conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+            let version: i64 = conn
+                .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events WHERE case_id = ?1")
+                .unwrap()
+                .query_row([&append.case], |r| r.get(0))
+                .unwrap();
+            assert_eq!(version, append.expected, "{}", append.case);
+            let mut position: i64 = conn
+                .prepare_cached("SELECT COALESCE(MAX(position), 0) FROM events")
+                .unwrap()
+                .query_row([], |r| r.get(0))
+                .unwrap();
+            let mut insert = conn.prepare_cached(INSERT).unwrap();
+            for ((r, event_id), seq) in self.rows.iter().zip(&append.event_ids).zip(1..) {
+                let e = &r.event;
+                position += 1;
+                insert
+                    .execute(params![
+                        event_id,
+                        e.event_type,
+                        i64::from(e.schema_version),
+                        e.ts_utc,
+                        e.ts_ms,
+                        append.case,
+                        append.expected + seq,
+                        r.actor,
+                        e.surface,
+                        e.surface_fingerprint,
+                        e.idempotency_key,
+                        r.payload,
+                        e.prev_digest,
+                        e.digest,
+                        position,
+                        e.host_ts_ms
+                    ])
+                    .unwrap();
+            }
+            if let Some(upsert) = variant.upsert() {
+                conn.prepare_cached(upsert)
+                    .unwrap()
+                    .execute(params![append.case, append.last_activity])
+                    .unwrap();
+            }
+            conn.execute_batch("COMMIT").unwrap();
+        }
     }
 }
 
@@ -776,6 +1212,7 @@ criterion_group!(
     queries_postgres,
     append,
     append_move,
+    floor,
     tick
 );
 criterion_main!(benches);
