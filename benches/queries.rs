@@ -713,39 +713,11 @@ mod floor {
 
     use super::{MINUTE, support::NOW};
 
-    /// planck's `events` table and the two SQL indexes on it, as `src/host/sqlite.rs` creates
-    /// them, and the two tables of the index variants.
-    const SCHEMA: &str = "
-CREATE TABLE events (
-    case_id             TEXT    NOT NULL,
-    seq                 INTEGER NOT NULL,
-    event_id            TEXT    NOT NULL UNIQUE,
-    event_type          TEXT    NOT NULL,
-    schema_version      INTEGER NOT NULL,
-    ts_utc              TEXT    NOT NULL,
-    ts_ms               INTEGER NOT NULL,
-    actor               TEXT    NOT NULL,
-    surface             TEXT    NOT NULL,
-    surface_fingerprint TEXT    NOT NULL,
-    idempotency_key     TEXT,
-    payload             TEXT    NOT NULL,
-    prev_digest         TEXT    NOT NULL,
-    digest              TEXT    NOT NULL,
-    position            INTEGER,
-    host_ts_ms          INTEGER,
-    PRIMARY KEY (case_id, seq)
-);
-CREATE INDEX events_case_starts ON events (seq) WHERE seq = 1;
-CREATE UNIQUE INDEX events_position ON events (position);
+    /// The two tables of the index variants (beside `support::EVENTS_SCHEMA`).
+    const HEADS: &str = "
 CREATE TABLE case_head (case_id TEXT PRIMARY KEY, last_activity INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE case_head_ordered (case_id TEXT PRIMARY KEY, last_activity INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX case_head_order ON case_head_ordered (last_activity, case_id);";
-
-    /// `SqliteStore`'s insert of one event.
-    const INSERT: &str = "INSERT INTO events (event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor,
-                     surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest,
-                     position, host_ts_ms)
- VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 
     /// What one append writes besides the events.
     #[derive(Clone, Copy)]
@@ -791,23 +763,10 @@ CREATE INDEX case_head_order ON case_head_ordered (last_activity, case_id);";
         }
     }
 
-    /// One event's row, serialized the way `SqliteStore` stores it (actor and payload as
-    /// JSON text).
-    pub struct Row {
-        event: StoredEvent,
-        actor: String,
-        payload: String,
-    }
+    use super::support::{EVENTS_INSERT, EVENTS_SCHEMA, EventRow as Row};
 
     fn rows(events: &[StoredEvent]) -> Vec<Row> {
-        events
-            .iter()
-            .map(|event| Row {
-                actor: serde_json::to_string(&event.actor).unwrap(),
-                payload: serde_json::to_string(&event.payload).unwrap(),
-                event: event.clone(),
-            })
-            .collect()
+        events.iter().cloned().map(Row::of).collect()
     }
 
     /// One append to make: the case, its version before it (the events take the next
@@ -853,7 +812,8 @@ CREATE INDEX case_head_order ON case_head_ordered (last_activity, case_id);";
         /// A fresh file whose every append is the submission `events` of a new case.
         pub fn new_cases(path: &Path, events: &[StoredEvent]) -> Shape {
             let conn = open(path);
-            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute_batch(EVENTS_SCHEMA).unwrap();
+            conn.execute_batch(HEADS).unwrap();
             Shape {
                 name: "new_case",
                 path: path.to_path_buf(),
@@ -878,36 +838,20 @@ CREATE INDEX case_head_order ON case_head_ordered (last_activity, case_id);";
             let start = Instant::now();
             let conn = open(path);
             conn.pragma_update(None, "synchronous", "OFF").unwrap();
-            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute_batch(EVENTS_SCHEMA).unwrap();
+            conn.execute_batch(HEADS).unwrap();
             conn.execute_batch("BEGIN IMMEDIATE").unwrap();
             // The history, once, as a template to copy under every case's name.
             conn.execute_batch("CREATE TEMP TABLE tmpl AS SELECT * FROM events WHERE 0")
                 .unwrap();
             let per_case = history.len() as i64;
-            for (i, r) in rows(history).iter().enumerate() {
-                let e = &r.event;
-                conn.execute(
-                    &INSERT.replace("INTO events", "INTO temp.tmpl"),
-                    params![
-                        e.event_id,
-                        e.event_type,
-                        i64::from(e.schema_version),
-                        e.ts_utc,
-                        e.ts_ms,
-                        e.case_id,
-                        e.seq as i64,
-                        r.actor,
-                        e.surface,
-                        e.surface_fingerprint,
-                        e.idempotency_key,
-                        r.payload,
-                        e.prev_digest,
-                        e.digest,
-                        i as i64 + 1,
-                        e.host_ts_ms
-                    ],
-                )
-                .unwrap();
+            {
+                let mut into_template = conn
+                    .prepare(&EVENTS_INSERT.replace("INTO events", "INTO temp.tmpl"))
+                    .unwrap();
+                for (r, position) in rows(history).iter().zip(1..) {
+                    r.insert_as_is(&mut into_template, position);
+                }
             }
             conn.execute(
                 "INSERT INTO events (event_id, event_type, schema_version, ts_utc, ts_ms, case_id,
@@ -1003,30 +947,16 @@ CREATE INDEX case_head_order ON case_head_ordered (last_activity, case_id);";
                 .unwrap()
                 .query_row([], |r| r.get(0))
                 .unwrap();
-            let mut insert = conn.prepare_cached(INSERT).unwrap();
+            let mut insert = conn.prepare_cached(EVENTS_INSERT).unwrap();
             for ((r, event_id), seq) in self.rows.iter().zip(&append.event_ids).zip(1..) {
-                let e = &r.event;
                 position += 1;
-                insert
-                    .execute(params![
-                        event_id,
-                        e.event_type,
-                        i64::from(e.schema_version),
-                        e.ts_utc,
-                        e.ts_ms,
-                        append.case,
-                        append.expected + seq,
-                        r.actor,
-                        e.surface,
-                        e.surface_fingerprint,
-                        e.idempotency_key,
-                        r.payload,
-                        e.prev_digest,
-                        e.digest,
-                        position,
-                        e.host_ts_ms
-                    ])
-                    .unwrap();
+                r.insert(
+                    &mut insert,
+                    event_id,
+                    &append.case,
+                    append.expected + seq,
+                    position,
+                );
             }
             if let Some(upsert) = variant.upsert() {
                 conn.prepare_cached(upsert)

@@ -19,7 +19,7 @@ use planck::audit::StoredEvent;
 use planck::host::{
     Append, GroupCommitSqliteStore, SqliteOptions, SqliteStore, Store, Synchronous,
 };
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 use serde_json::{Value, json};
 
 use crate::support;
@@ -34,22 +34,10 @@ pub const MANY_THREADS: usize = 64;
 
 pub use support::sealed_lifecycle;
 
-/// One event's row, serialized the way `SqliteStore` stores it.
-pub struct Row {
-    event: StoredEvent,
-    actor: String,
-    payload: String,
-}
+use support::EventRow as Row;
 
 fn rows(events: Vec<StoredEvent>) -> Vec<Row> {
-    events
-        .into_iter()
-        .map(|event| Row {
-            actor: serde_json::to_string(&event.actor).unwrap(),
-            payload: serde_json::to_string(&event.payload).unwrap(),
-            event,
-        })
-        .collect()
+    events.into_iter().map(Row::of).collect()
 }
 
 /// Sealed lifecycles of the peer surface on fresh cases, `cases` of them.
@@ -59,29 +47,6 @@ fn fresh_events(surface: &planck::surface::Surface, cases: usize) -> Vec<Vec<Sto
         .collect()
 }
 
-const FLOOR_SCHEMA: &str = "
-CREATE TABLE events (
-    case_id             TEXT    NOT NULL,
-    seq                 INTEGER NOT NULL,
-    event_id            TEXT    NOT NULL UNIQUE,
-    event_type          TEXT    NOT NULL,
-    schema_version      INTEGER NOT NULL,
-    ts_utc              TEXT    NOT NULL,
-    ts_ms               INTEGER NOT NULL,
-    actor               TEXT    NOT NULL,
-    surface             TEXT    NOT NULL,
-    surface_fingerprint TEXT    NOT NULL,
-    idempotency_key     TEXT,
-    payload             TEXT    NOT NULL,
-    prev_digest         TEXT    NOT NULL,
-    digest              TEXT    NOT NULL,
-    position            INTEGER,
-    host_ts_ms          INTEGER,
-    PRIMARY KEY (case_id, seq)
-);
-CREATE INDEX events_case_starts ON events (seq) WHERE seq = 1;
-CREATE UNIQUE INDEX events_position ON events (position);";
-
 fn floor_db(path: &Path, synchronous: &str) -> Connection {
     let conn = Connection::open(path).unwrap();
     let mode: String = conn
@@ -90,7 +55,7 @@ fn floor_db(path: &Path, synchronous: &str) -> Connection {
     assert!(mode.eq_ignore_ascii_case("wal"));
     conn.pragma_update(None, "synchronous", synchronous)
         .unwrap();
-    conn.execute_batch(FLOOR_SCHEMA).unwrap();
+    conn.execute_batch(support::EVENTS_SCHEMA).unwrap();
     conn
 }
 
@@ -100,37 +65,10 @@ fn floor_insert(conn: &Connection, rows: &[Row], per_tx: usize, position: &mut i
     for chunk in rows.chunks(per_tx) {
         conn.execute_batch("BEGIN IMMEDIATE").unwrap();
         {
-            let mut insert = conn
-                .prepare_cached(
-                    "INSERT INTO events (event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor,
-                                         surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest,
-                                         position, host_ts_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-                )
-                .unwrap();
+            let mut insert = conn.prepare_cached(support::EVENTS_INSERT).unwrap();
             for r in chunk {
-                let e = &r.event;
                 *position += 1;
-                insert
-                    .execute(params![
-                        e.event_id,
-                        e.event_type,
-                        i64::from(e.schema_version),
-                        e.ts_utc,
-                        e.ts_ms,
-                        e.case_id,
-                        e.seq as i64,
-                        r.actor,
-                        e.surface,
-                        e.surface_fingerprint,
-                        e.idempotency_key,
-                        r.payload,
-                        e.prev_digest,
-                        e.digest,
-                        *position,
-                        e.host_ts_ms
-                    ])
-                    .unwrap();
+                r.insert_as_is(&mut insert, *position);
             }
         }
         conn.execute_batch("COMMIT").unwrap();

@@ -467,3 +467,93 @@ pub fn sealed_lifecycle(surface: &Surface, case_id: &str) -> Vec<planck::audit::
     }
     stored
 }
+
+/// planck's `events` table and its two SQL indexes, as `src/host/sqlite.rs` creates them: the
+/// schema of the benches' raw rusqlite floors.
+pub const EVENTS_SCHEMA: &str = "
+CREATE TABLE events (
+    case_id             TEXT    NOT NULL,
+    seq                 INTEGER NOT NULL,
+    event_id            TEXT    NOT NULL UNIQUE,
+    event_type          TEXT    NOT NULL,
+    schema_version      INTEGER NOT NULL,
+    ts_utc              TEXT    NOT NULL,
+    ts_ms               INTEGER NOT NULL,
+    actor               TEXT    NOT NULL,
+    surface             TEXT    NOT NULL,
+    surface_fingerprint TEXT    NOT NULL,
+    idempotency_key     TEXT,
+    payload             TEXT    NOT NULL,
+    prev_digest         TEXT    NOT NULL,
+    digest              TEXT    NOT NULL,
+    position            INTEGER,
+    host_ts_ms          INTEGER,
+    PRIMARY KEY (case_id, seq)
+);
+CREATE INDEX events_case_starts ON events (seq) WHERE seq = 1;
+CREATE UNIQUE INDEX events_position ON events (position);";
+
+/// `SqliteStore`'s insert of one event row, written by [`EventRow::insert`].
+pub const EVENTS_INSERT: &str =
+    "INSERT INTO events (event_id, event_type, schema_version, ts_utc, ts_ms, case_id, seq, actor,
+                     surface, surface_fingerprint, idempotency_key, payload, prev_digest, digest,
+                     position, host_ts_ms)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+
+/// One event's row, serialized the way `SqliteStore` stores it (actor and payload as JSON
+/// text), for the raw floors.
+pub struct EventRow {
+    pub event: planck::audit::StoredEvent,
+    pub actor: String,
+    pub payload: String,
+}
+
+impl EventRow {
+    /// The row of `event`.
+    pub fn of(event: planck::audit::StoredEvent) -> EventRow {
+        EventRow {
+            actor: serde_json::to_string(&event.actor).unwrap(),
+            payload: serde_json::to_string(&event.payload).unwrap(),
+            event,
+        }
+    }
+
+    /// Insert this row with `insert` (a statement of [`EVENTS_INSERT`], on any table of
+    /// [`EVENTS_SCHEMA`]'s columns) under `event_id`, `case` and `seq`, at feed `position`.
+    pub fn insert(
+        &self,
+        insert: &mut rusqlite::Statement<'_>,
+        event_id: &str,
+        case: &str,
+        seq: i64,
+        position: i64,
+    ) {
+        let e = &self.event;
+        insert
+            .execute(rusqlite::params![
+                event_id,
+                e.event_type,
+                i64::from(e.schema_version),
+                e.ts_utc,
+                e.ts_ms,
+                case,
+                seq,
+                self.actor,
+                e.surface,
+                e.surface_fingerprint,
+                e.idempotency_key,
+                self.payload,
+                e.prev_digest,
+                e.digest,
+                position,
+                e.host_ts_ms
+            ])
+            .unwrap();
+    }
+
+    /// This row under its own event id, case and sequence number, at feed `position`.
+    pub fn insert_as_is(&self, insert: &mut rusqlite::Statement<'_>, position: i64) {
+        let e = &self.event;
+        self.insert(insert, &e.event_id, &e.case_id, e.seq as i64, position);
+    }
+}
