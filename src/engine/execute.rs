@@ -21,7 +21,7 @@ use super::idempotency::{check_key, command_fingerprint, redacted, replay_key};
 use super::{CONFLICT_RETRIES, Engine, EngineError, Receipt, cache, catalog, index, pin_of};
 use crate::audit::{Envelope, StoredEvent, StoredSignal, sealed};
 use crate::host::{
-    Append, Clock, Commit, Committed, IdempotencyRecord, IndexRow, Store, StoreError, Transport,
+    Append, Clock, Committed, IdempotencyRecord, IndexRow, Store, StoreError, Transport,
 };
 use crate::policy::Principal;
 use crate::spine::{self, Command, Event, Rejection, RejectionCode, operator};
@@ -85,7 +85,7 @@ enum Next {
 
 /// How a command waits for its commit.
 #[derive(Clone, Copy, Debug)]
-enum Wait {
+pub(super) enum Wait {
     /// On its thread: [`Store::append`] returns after the commit.
     Block,
     /// Awaiting the store's commit ([`Store::append_async`]) where the store offers it.
@@ -93,37 +93,43 @@ enum Wait {
 }
 
 impl Wait {
-    /// The commit to await for `append`; `None` to call [`Store::append`].
-    fn append<S: Store>(self, store: &S, append: &Append<'_>) -> Option<Commit<Committed>> {
-        match self {
-            Wait::Block => None,
-            Wait::Await => store.append_async(append),
+    /// Append `append`, awaiting the store's commit ([`Store::append_async`]) when waiting
+    /// that way and the store offers it, else through [`Store::append`].
+    async fn append<S: Store>(
+        self,
+        store: &S,
+        append: &Append<'_>,
+    ) -> Result<Committed, StoreError> {
+        if let Wait::Await = self
+            && let Some(commit) = store.append_async(append)
+        {
+            return commit.await;
         }
+        store.append(append)
     }
 
-    /// The marking to await for `ids`; `None` to call [`Store::mark_delivered`].
-    fn mark_delivered<S: Store>(self, store: &S, ids: &[String]) -> Option<Commit<()>> {
-        match self {
-            Wait::Block => None,
-            Wait::Await => store.mark_delivered_async(ids),
+    /// Mark `ids` delivered, the same way.
+    async fn mark_delivered<S: Store>(self, store: &S, ids: &[String]) -> Result<(), StoreError> {
+        if let Wait::Await = self
+            && let Some(marked) = store.mark_delivered_async(ids)
+        {
+            return marked.await;
         }
+        store.mark_delivered(ids)
     }
 }
 
-/// The output of a future that never waits: the write path with [`Wait::Block`], where every
-/// store call returns before anything is awaited, so one poll finishes it.
-fn ready_now<T>(future: impl Future<Output = Result<T, EngineError>>) -> Result<T, EngineError> {
+/// The output of a future that never waits (the write path with [`Wait::Block`], where every
+/// store call returns before anything is awaited, so one poll finishes it); `None` if it did
+/// wait.
+pub(super) fn ready_now<T>(future: impl Future<Output = T>) -> Option<T> {
     let mut future = std::pin::pin!(future);
     match future
         .as_mut()
         .poll(&mut Context::from_waker(Waker::noop()))
     {
-        Poll::Ready(output) => output,
-        Poll::Pending => Err(StoreError::backend(
-            "executing a command",
-            "the blocking write path waited for a commit",
-        )
-        .into()),
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
     }
 }
 
@@ -224,7 +230,13 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
         command: &Command,
         key: Option<&str>,
     ) -> Result<Receipt, EngineError> {
-        ready_now(self.execute_waiting(principal, command, key, Wait::Block))
+        ready_now(self.execute_waiting(principal, command, key, Wait::Block)).unwrap_or_else(|| {
+            Err(StoreError::backend(
+                "executing a command",
+                "the blocking write path waited for a commit",
+            )
+            .into())
+        })
     }
 
     /// [`Engine::execute`] for a caller on an async runtime: the same answer, the same writes,
@@ -337,20 +349,10 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
             };
             let append = attempt.append(case_id);
             let started = stats.start();
-            let result = match wait.append(&self.store, &append) {
-                Some(commit) => commit.await,
-                None => self.store.append(&append),
-            };
+            let result = wait.append(&self.store, &append).await;
             stats.stop(started);
             if let Some((receipt, outbox)) = self.settle(&mut run, attempt, result, stats)? {
-                let delivered = self.publish(&outbox);
-                if !delivered.is_empty() {
-                    // If marking fails the signals stay pending and are delivered again.
-                    let _ = match wait.mark_delivered(&self.store, &delivered) {
-                        Some(marked) => marked.await,
-                        None => self.store.mark_delivered(&delivered),
-                    };
-                }
+                self.publish_new(&outbox, wait).await;
                 return Ok(receipt);
             }
         }
@@ -600,11 +602,11 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
     /// Publish signals that were just committed, in order, marking each delivered; stop at the
     /// first failure (what is left stays pending for [`Engine::deliver_pending`]). The command
     /// is already committed, so failures here are not the caller's error.
-    pub(super) fn publish_new(&self, signals: &[StoredSignal]) {
+    pub(super) async fn publish_new(&self, signals: &[StoredSignal], wait: Wait) {
         let delivered = self.publish(signals);
         if !delivered.is_empty() {
             // If marking fails the signals stay pending and are delivered again: at least once.
-            let _ = self.store.mark_delivered(&delivered);
+            let _ = wait.mark_delivered(&self.store, &delivered).await;
         }
     }
 

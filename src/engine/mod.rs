@@ -259,7 +259,9 @@ impl<S: Store, T: Transport, C: Clock> Engine<S, T, C> {
                 .with_index(row.as_ref());
             match self.store.append(&append) {
                 Ok(_) => {
-                    self.publish_new(&outbox);
+                    // Blocking store calls: one poll finishes it. Were it to wait, the
+                    // signals would stay pending and be delivered again (at least once).
+                    let _ = execute::ready_now(self.publish_new(&outbox, execute::Wait::Block));
                     return Ok(sealed);
                 }
                 Err(StoreError::Conflict { .. }) => continue,

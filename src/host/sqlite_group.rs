@@ -198,15 +198,20 @@ impl Pending {
         })
     }
 
+    /// Put `slot` and wake the caller: its task's waker when it awaits (no thread waits on
+    /// `ready` then), else its thread.
     fn set(&self, slot: Slot) {
         let waker = {
             let mut state = lock(&self.state);
             state.slot = slot;
             state.waker.take()
         };
-        self.ready.notify_one();
-        if let Some(waker) = waker {
-            waker.wake();
+        if self.awaited {
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        } else {
+            self.ready.notify_one();
         }
     }
 }
