@@ -2,14 +2,6 @@
 //! implied claim edge, root causes before consequences, a DSL syntax error that hides nothing
 //! else, and a scenario that names its own folder.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers: a failed unwrap is the test failing"
-)]
-
 use std::sync::Arc;
 
 use planck::scenario::{load, load_surfaces, run_in_memory};

@@ -1,13 +1,5 @@
 //! `planck explore` and `planck diff` run as a user would.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers outside `#[test]` functions: a failed expectation is a failed test"
-)]
-
 use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;

@@ -13,14 +13,6 @@
 //! not expected (so each file really shows one problem), and that rendering the diagnostics
 //! for a terminal and as JSON shows the code and the position.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers: a failed unwrap is the test failing"
-)]
-
 use std::path::{Path, PathBuf};
 
 use planck::surface::diagnostic::line_col;

@@ -1,14 +1,6 @@
 //! The `planck` command line, run as a user would: exit codes, what is printed, and that
 //! `convert` keeps the fingerprint.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers outside `#[test]` functions: a failed expectation is a failed test"
-)]
-
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

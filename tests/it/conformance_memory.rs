@@ -1,11 +1,4 @@
 //! The store conformance suite against [`MemoryStore`].
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use planck::host::{MemoryStore, conformance};
 

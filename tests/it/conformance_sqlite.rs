@@ -1,13 +1,6 @@
 //! The store conformance suite against [`SqliteStore`]: in memory, on a file, and reopening a
 //! file (several connections racing on it, as several processes would).
 #![cfg(feature = "sqlite")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use planck::host::{Append, SqliteOptions, SqliteStore, Store, Synchronous, conformance};
 

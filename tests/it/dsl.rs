@@ -2,14 +2,6 @@
 //! problems that are diagnostics rather than stops, and `convert` round trips (printer and
 //! front ends agree on the tree and the fingerprint).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers outside `#[test]` functions: a failed expectation is a failed test"
-)]
-
 use std::path::Path;
 
 use planck::surface::diagnostic::{Code, line_col};

@@ -2,13 +2,6 @@
 //! store that awaits its commits (the group-commit SQLite store) and over one that does not
 //! (memory, appended inline); and racing claims from tasks of two engines on one SQLite file
 //! still give exactly one winner, with the loser told why.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::engine_common;
 

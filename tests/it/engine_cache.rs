@@ -1,13 +1,6 @@
 //! The engine's case cache is bounded: however many cases an engine serves, it keeps at most
 //! its capacity of folded cases, and a case evicted from the cache is folded again from the
 //! store on its next command, ending exactly where an engine that never evicted it ends.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::engine_common;
 

@@ -1,13 +1,6 @@
 //! Optimistic concurrency: a command that loses a race re-decides against the new state; two
 //! engines on one SQLite file racing to claim one job: exactly one claim wins and the other is
 //! told why (not `conflict`); a case that keeps changing is `conflict` after the retry bound.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::engine_common;
 

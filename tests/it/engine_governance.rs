@@ -1,13 +1,6 @@
 //! Governance through the engine: operator streams stored and verified, profiles loaded for
 //! the commands that need them, idempotency keys on directory commands, views that follow the
 //! owner and the pending approvals, and escalations while an approval waits.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::engine_common;
 

@@ -1,13 +1,6 @@
 //! Idempotency keys: a repeat returns the first outcome and writes nothing; the same key with
 //! another command (or another principal) is `payload_invalid`; a rejected command records
 //! nothing, so its key may be retried.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::engine_common;
 

@@ -2,13 +2,6 @@
 //! events imply, refused commands leave it, `tick` reads only due cases, `verify` names a row
 //! that disagrees, `rebuild_index` repairs it, and a database from before the index is
 //! upgraded and rebuilt. Also the subscriber loop over the feed.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

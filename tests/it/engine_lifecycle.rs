@@ -1,13 +1,6 @@
 //! A whole lifecycle through the engine, on the memory store and on SQLite: receipts carry
 //! contiguous sequence numbers, the case and its view end where the spine says, the chain
 //! verifies, and the `record` signal is delivered exactly once.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::engine_common;
 

@@ -2,13 +2,6 @@
 //! compatible version 2 and completes under version 2's rules; a move to an incompatible
 //! version 3 is refused with every reason; `verify` (the engine's and `planck verify --db`)
 //! holds after both; a pin changed anywhere but at a `case_migrated` fails verification.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,13 +1,6 @@
 //! The outbox: signals are written with the events that emit them and published only after
 //! that append committed. A failing transport leaves them pending; a restart delivers them
 //! once; signal ids are stable.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::engine_common;
 

@@ -1,12 +1,5 @@
 //! `tick` raises each due escalation once per entry into its phase, as an appended
 //! `signal_emitted` event with a stable id, delivered like any other signal.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::engine_common;
 

@@ -1,12 +1,5 @@
 //! Tamper evidence: `verify` re-derives every case and checks every digest, link and seal.
 //! Editing one byte of a stored event makes it fail and name the case and the event.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::engine_common;
 

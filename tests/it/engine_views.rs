@@ -1,11 +1,4 @@
 //! Read models: a case's view, the governance queue and an operator's desk.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::engine_common;
 

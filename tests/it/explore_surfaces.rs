@@ -5,14 +5,6 @@
 //! Run with `--nocapture` to see the states and the time per surface (the figures in
 //! `docs/authoring.md` come from the release build of `planck explore`).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers: a failed unwrap is the test failing"
-)]
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -3,13 +3,6 @@
 //! position at or below one it saw, never a hole, and at the end every event exactly once, each
 //! case's events in sequence order. On SQLite (connections and processes on one file) and
 //! PostgreSQL (connections and processes on one schema; needs `PLANCK_PG_URL`).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use std::collections::HashMap;
 use std::io::Write as _;

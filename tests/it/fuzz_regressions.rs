@@ -5,13 +5,6 @@
 //! found (`tests/regressions/README.md`). When `cargo fuzz run <target>` reports a crash,
 //! copy `fuzz/artifacts/<target>/crash-…` there, fix the bug, and this test keeps it fixed.
 //! The fuzz seeds (`fuzz/seeds/`) run here too, so the harness itself stays sound.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 #[path = "../../fuzz/harness/engine.rs"]
 mod engine;

@@ -3,13 +3,6 @@
 //! columns that changed and reads a list as ranges of one index merged
 //! (`src/host/sqlite_list.rs`); the memory store keeps whole rows and filters them, so it is
 //! the reference.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking; the strategies draw indexes within the tables"
-)]
 
 use planck::host::conformance::{fixture_row, fixture_tail};
 use planck::host::{

@@ -2,13 +2,6 @@
 //! and quickly. Surface files get diagnostics with a stable code; commands get a rejection with
 //! a stable code and a message naming the limit; rules that try to run away end as
 //! `rule_error`. Nothing panics, hangs or writes.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::reliability_support;
 

@@ -30,6 +30,13 @@
 //! snapshots when `CI` is set either; a missing or different snapshot fails the test there.
 //! Temporary paths and the checkout's own path are filtered out of snapshots
 //! ([`snapshot::settings`]), so they hold on any machine.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "integration tests and their helpers: a failed expectation is a failed test"
+)]
 
 /// Every method of a `Store` that wraps another in the field `$field` but `load`, `load_after`
 /// and `append`, forwarded unchanged: test stores write those three themselves (`load_after`

@@ -3,13 +3,6 @@
 //! Needs `PLANCK_PG_URL` (start a throwaway server with `eval "$(bash scripts/ci_postgres.sh
 //! start)"`) and the `postgres` feature. Without either, each test prints a loud SKIPPED line
 //! and passes. Every store here lives in a schema of its own, dropped afterwards.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::reliability_support;
 

@@ -4,13 +4,6 @@
 //!
 //! Needs `PLANCK_PG_URL` and the `postgres` feature; without them each test prints a loud
 //! SKIPPED line and passes. Every test works in a schema of its own, dropped afterwards.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::reliability_support;
 

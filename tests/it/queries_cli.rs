@@ -5,14 +5,6 @@
 //! assertions that pin what the snapshots only show (exit codes, the cursor walking every
 //! page, `--after` continuing the feed, a database whose index needs a rebuild).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers outside `#[test]` functions: a failed expectation is a failed test"
-)]
-
 use std::path::Path;
 use std::process::Command;
 

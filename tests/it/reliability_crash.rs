@@ -18,13 +18,6 @@
 //!
 //! The child is this test binary run again (`crash_child`), so no extra program is needed.
 #![cfg(feature = "sqlite")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::reliability_support;
 

@@ -3,13 +3,6 @@
 //! `tests/it/reliability_support/races.rs`; `tests/it/postgres_races.rs` runs the same on
 //! PostgreSQL.
 #![cfg(feature = "sqlite")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::reliability_support;
 

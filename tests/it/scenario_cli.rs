@@ -1,14 +1,6 @@
 //! `planck run`, `planck verify` and `planck show`, run as a user would: exit codes, what is
 //! printed, and that a tampered database is caught and the case named.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers outside `#[test]` functions: a failed expectation is a failed test"
-)]
-
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

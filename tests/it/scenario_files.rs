@@ -2,14 +2,6 @@
 //! scenario runner and every expectation and check holds; together they exercise every
 //! rejection code of docs/commands.md that a sequential run can produce.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers outside `#[test]` functions: a failed expectation is a failed test"
-)]
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -4,13 +4,6 @@
 //! flight, webhooks signed and retried), then read the SQLite database it wrote.
 
 #![cfg(feature = "serve")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers outside `#[test]` functions: a failed expectation is a failed test"
-)]
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};

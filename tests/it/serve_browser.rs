@@ -20,13 +20,6 @@
 //! network (it has none to reach here); every wait is bounded.
 
 #![cfg(feature = "serve")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers outside `#[test]` functions: a failed expectation is a failed test"
-)]
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};

@@ -4,13 +4,6 @@
 //! logout and on SIGTERM without holding the shutdown up.
 
 #![cfg(feature = "serve")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers outside `#[test]` functions: a failed expectation is a failed test"
-)]
 
 use std::io::{BufRead as _, BufReader};
 use std::sync::mpsc;

@@ -5,13 +5,6 @@
 //! the debug build and only guard against breakage and gross regressions.
 
 #![cfg(feature = "serve")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers outside `#[test]` functions: a failed expectation is a failed test"
-)]
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,11 +1,4 @@
 //! The boundaries of the spine (seed 001), each with a test that tries to break it.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::common;
 

@@ -1,13 +1,6 @@
 //! One test per command per rejection code it can return, through `decide` + `evolve` only.
 //! Each test drives a case to the state that provokes the code, then checks the code and that
 //! the refused command changed nothing (the harness asserts that on every rejection).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::common;
 

@@ -2,13 +2,6 @@
 //! can return, the new codes of the other commands, and the precedence of the new codes
 //! (docs/commands.md). The harness folds directory commands into profiles and hands them to
 //! `decide` beside the surfaces, as the engine does.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::common;
 

@@ -1,12 +1,5 @@
 //! Property tests: random command sequences from random principals, on the shipped surfaces
 //! and on generated ones, with the spine's invariants checked after every step.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::common;
 

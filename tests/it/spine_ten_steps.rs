@@ -1,12 +1,5 @@
 //! The seed's ten-step event-coordination example (seed 002, "Execution Example"), run through
 //! `decide` and `evolve` alone: no store, no engine, no clock but the one we pass in.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::common;
 

@@ -1,14 +1,6 @@
 //! The shipped surfaces compile to exactly what the seeds describe; the fingerprint ignores
 //! everything that is not meaning; the registry keeps versions honest.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers: a failed unwrap is the test failing"
-)]
-
 use std::path::{Path, PathBuf};
 
 use planck::spine::CommandKind;

@@ -5,14 +5,6 @@
 //! surfaces with random graphs, references and rules, where a successful compile must also
 //! produce a consistent [`Surface`].
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers: a failed unwrap is the test failing"
-)]
-
 use std::path::PathBuf;
 
 use planck::surface::compile::compile;

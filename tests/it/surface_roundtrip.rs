@@ -7,14 +7,6 @@
 //! * Arbitrary text, arbitrary bytes and mutated DSL never make `dsl::parse` or the compiler
 //!   panic.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers outside `#[test]` functions: a failed expectation is a failed test"
-)]
-
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;

@@ -32,14 +32,6 @@
 //! (the verdicts, the assertions, the forger's digest computation and edits) is in
 //! [`crate::common::truth`].
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers outside `#[test]` functions: a failed expectation is a failed test"
-)]
-
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

@@ -3,14 +3,6 @@
 //! `"<erased>"`, the case still verifies (also against a checkpoint taken before), and neither
 //! the plaintext nor the key's bytes are anywhere in the SQLite file, its WAL or its shm.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers outside `#[test]` functions: a failed expectation is a failed test"
-)]
-
 use std::path::Path;
 use std::sync::Arc;
 

@@ -31,13 +31,6 @@
 //!
 //! Needs `PLANCK_PG_URL` and the `postgres` feature; without either each test prints a loud
 //! SKIPPED line and passes. Every test has a schema of its own, dropped afterwards.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use crate::reliability_support;
 

@@ -1,13 +1,6 @@
 //! Shared helpers for the spine tests: surfaces, principals and a harness that folds accepted
 //! events into the case the way the engine does (but with no store: `decide` + `evolve` only).
 #![allow(dead_code, reason = "a helper may have no test yet")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test helpers assert by panicking"
-)]
 
 pub mod truth;
 

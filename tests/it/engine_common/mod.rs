@@ -1,13 +1,6 @@
 //! Shared helpers for the engine tests: a registry of the shipped surfaces plus three test
 //! surfaces, engines on each store, and the principals and command builders of
 //! [`crate::common`].
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,12 +1,5 @@
 //! Helpers shared by the reliability, race, crash and PostgreSQL tests.
 #![allow(dead_code, reason = "some serve only PostgreSQL tests or none yet")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 /// Print `line` so that it shows in a plain `cargo test` run: straight to the process's
 /// stderr, past the test harness's output capture (which only catches `print!` and friends).

@@ -8,13 +8,6 @@
 //! case's events are contiguous and exactly what the winners appended (none lost, none
 //! doubled); exactly one `record` signal exists, was delivered once, and nothing is pending;
 //! `verify` passes on the whole store.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "tests assert by panicking"
-)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
